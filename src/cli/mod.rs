@@ -1,0 +1,755 @@
+//! The command line (SPEC §8): parse → one store call → print a table or `--json`.
+//! Errors print one sentence on stderr and map to the exit codes of `error::Error`.
+
+mod print;
+
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::domain::user::Profile;
+use crate::error::{Error, Result};
+use crate::store::{self, Access, NewUser, Store, UserChange};
+use crate::text::{display_safe, json_terminal_safe};
+
+/// A terminal console for an application's users, roles and permissions.
+///
+/// Without a command, opens the console. The database is one SQLite file: --db PATH,
+/// else $ROLECALL_DB, else ~/.local/share/rolecall/rolecall.db.
+#[derive(Debug, Parser)]
+#[command(name = "rolecall", version, about, long_about = None)]
+pub struct Cli {
+    /// The database file (created and seeded when missing).
+    #[arg(long, global = true, env = "ROLECALL_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Browse only: every change is refused and the file is opened read-only.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
+    /// Print JSON instead of text (listings, show, check, diff).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, show, add and change users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// List, show, create and change roles and their permissions.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Show the permission catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// May USERNAME do PERMISSION? Prints allowed or denied; exit 0 or 1.
+    Check {
+        username: String,
+        /// A permission key, or a category key (allowed when any permission under it is).
+        permission: String,
+        /// Say why: which role grants it, or what is missing.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// The audit log, newest first.
+    Audit {
+        /// How many rows to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+/// The profile flags shared by `users add` and `users set`.
+#[derive(Debug, Args, Default)]
+pub struct ProfileFlags {
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub first_name: Option<String>,
+    #[arg(long)]
+    pub last_name: Option<String>,
+    /// Job title.
+    #[arg(long)]
+    pub position: Option<String>,
+    /// Multi-line signature (use real line breaks).
+    #[arg(long)]
+    pub signature: Option<String>,
+    /// A role name or id.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// An IANA time zone, such as Europe/Rome.
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// A language tag, such as en or pt-BR.
+    #[arg(long)]
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List users, optionally only those holding one role.
+    List {
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Show one user.
+    Show { username: String },
+    /// Add a user; the first user becomes the owner, on Administrator.
+    Add {
+        username: String,
+        #[command(flatten)]
+        fields: ProfileFlags,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's fields, role or active flag.
+    Set {
+        username: String,
+        #[command(flatten)]
+        fields: ProfileFlags,
+        /// Enable or disable the user.
+        #[arg(long, value_name = "true|false")]
+        active: Option<bool>,
+        /// Refuse (exit 3) unless the user is still at this version (from `users show --json`).
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
+    },
+    /// Set a user's password, read from standard input.
+    Passwd {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Remove a user (never the owner).
+    Remove { username: String },
+    /// Make USERNAME the owner; they are given Administrator.
+    TransferOwnership { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// List roles with their user and permission counts.
+    List,
+    /// Show a role and its permission tree with [x] [-] [ ] marks.
+    Show { role: String },
+    /// Create a role, empty or as a copy of another.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Start with the permissions of this role.
+        #[arg(long, value_name = "ROLE")]
+        from: Option<String>,
+    },
+    /// Rename a role.
+    Rename {
+        role: String,
+        new_name: String,
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
+    },
+    /// Set a role's description.
+    Describe {
+        role: String,
+        description: String,
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
+    },
+    /// Grant permissions: leaf keys, category keys (all their leaves) or `all`.
+    Grant {
+        role: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
+    },
+    /// Revoke permissions: leaf keys, category keys (all their leaves) or `all`.
+    Revoke {
+        role: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
+    },
+    /// Delete a role nobody holds; --reassign-to moves its users first, in one step.
+    Delete {
+        role: String,
+        #[arg(long, value_name = "ROLE")]
+        reassign_to: Option<String>,
+    },
+    /// What each of two roles can and cannot do, side by side.
+    Diff { role_a: String, role_b: String },
+    /// Make ROLE the role new users get.
+    SetDefault { role: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// The permission tree: labels, keys and descriptions.
+    Show,
+}
+
+/// Parses the process arguments and runs; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(command) => {
+            let outcome = open(&cli.db, cli.read_only)
+                .and_then(|mut store| run(&mut store, command, cli.json));
+            match outcome {
+                Ok(code) => code,
+                Err(err) => {
+                    report(&err);
+                    err.exit_code()
+                }
+            }
+        }
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            0
+        }
+    }
+}
+
+/// Prints an error as one line on stderr.
+pub fn report(err: &Error) {
+    let mut message = display_safe(&err.to_string()).into_owned();
+    if !message.ends_with('.') {
+        message.push('.');
+    }
+    let _ = writeln!(io::stderr(), "rolecall: {message}");
+}
+
+/// Opens the store the flags and environment name.
+pub fn open(db: &Option<PathBuf>, read_only: bool) -> Result<Store> {
+    let path = match db {
+        Some(p) => p.clone(),
+        None => store::default_path()?,
+    };
+    let access = if read_only {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    Store::open(&path, access)
+}
+
+fn out(text: &str) -> Result<i32> {
+    let mut stdout = io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    Ok(0)
+}
+
+fn out_json(value: &impl serde::Serialize) -> Result<i32> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Storage(e.to_string()))?;
+    out(&(json_terminal_safe(text) + "\n"))
+}
+
+fn say(line: String) -> Result<i32> {
+    out(&(display_safe(&line).into_owned() + "\n"))
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    io::stdin().lock().read_line(&mut line).map_err(|e| {
+        Error::invalid(
+            "password",
+            format!("could not be read from standard input: {e}"),
+        )
+    })?;
+    let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+    let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
+    Ok(trimmed.to_string())
+}
+
+/// Runs one command against an open store; returns the exit code.
+pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
+    match command {
+        Command::Users(cmd) => users(store, cmd, json),
+        Command::Roles(cmd) => roles(store, cmd, json),
+        Command::Catalog(CatalogCommand::Show) => {
+            if json {
+                out_json(&catalog_json(store))
+            } else {
+                out(&print::catalog_tree(store.catalog()))
+            }
+        }
+        Command::Check {
+            username,
+            permission,
+            explain,
+        } => {
+            let decision = store.check(&username, &permission)?;
+            let code = if decision.allowed { 0 } else { 1 };
+            if json {
+                out_json(&decision)?;
+            } else {
+                let mut text = String::from(if decision.allowed {
+                    "allowed\n"
+                } else {
+                    "denied\n"
+                });
+                if explain {
+                    for reason in &decision.reasons {
+                        text.push_str("  ");
+                        text.push_str(&display_safe(reason));
+                        text.push('\n');
+                    }
+                }
+                out(&text)?;
+            }
+            Ok(code)
+        }
+        Command::Audit { limit } => {
+            let entries = store.audit(limit)?;
+            if json {
+                return out_json(&entries);
+            }
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.at.clone(),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        e.target.clone(),
+                        change_summary(e),
+                    ]
+                })
+                .collect();
+            out(&print::table(
+                &["AT", "ACTOR", "ACTION", "TARGET", "CHANGE"],
+                &rows,
+            ))
+        }
+    }
+}
+
+/// `field: before → after, ...` for the audit listing.
+fn change_summary(entry: &store::AuditEntry) -> String {
+    let show = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => "-".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => format!("{} items", items.len()),
+        Some(other) => other.to_string(),
+    };
+    match (&entry.before, &entry.after) {
+        (None, Some(Value::Object(after))) => {
+            return after
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", show(Some(v))))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+        (Some(_), None) => return "removed".into(),
+        _ => {}
+    }
+    let empty = serde_json::Map::new();
+    let before = entry
+        .before
+        .as_ref()
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let after = entry
+        .after
+        .as_ref()
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut keys: Vec<&String> = after.keys().chain(before.keys()).collect();
+    keys.dedup();
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert(*k))
+        .map(|k| format!("{k}: {} → {}", show(before.get(k)), show(after.get(k))))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn catalog_json(store: &Store) -> Value {
+    let catalog = store.catalog();
+    fn node_json(catalog: &crate::domain::catalog::Catalog, idx: usize) -> Value {
+        let n = catalog.node(idx);
+        let mut v = json!({"key": n.key, "label": n.label, "description": n.description});
+        if !n.is_leaf() {
+            v["children"] =
+                Value::Array(n.children.iter().map(|&c| node_json(catalog, c)).collect());
+        }
+        v
+    }
+    Value::Array(
+        catalog
+            .roots()
+            .iter()
+            .map(|&r| node_json(catalog, r))
+            .collect(),
+    )
+}
+
+fn profile_change(fields: ProfileFlags, active: Option<bool>) -> UserChange {
+    UserChange {
+        email: fields.email,
+        first_name: fields.first_name,
+        last_name: fields.last_name,
+        position: fields.position,
+        signature: fields.signature,
+        timezone: fields.timezone,
+        language: fields.language,
+        role: fields.role,
+        active,
+    }
+}
+
+fn user_status(u: &crate::domain::user::User) -> String {
+    match (u.active, u.owner) {
+        (true, true) => "active, owner".into(),
+        (true, false) => "active".into(),
+        (false, _) => "disabled".into(),
+    }
+}
+
+fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
+    match cmd {
+        UsersCommand::List { role } => {
+            let users = store.users(role.as_deref())?;
+            if json {
+                return out_json(&users);
+            }
+            let rows: Vec<Vec<String>> = users
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.username.clone(),
+                        u.full_name(),
+                        u.email.clone(),
+                        u.role.clone(),
+                        user_status(u),
+                    ]
+                })
+                .collect();
+            out(&print::table(
+                &["USERNAME", "NAME", "EMAIL", "ROLE", "STATUS"],
+                &rows,
+            ))
+        }
+        UsersCommand::Show { username } => {
+            let u = store.user(&username)?;
+            if json {
+                return out_json(&u);
+            }
+            let rows = vec![
+                vec!["Username".into(), u.username.clone()],
+                vec!["Name".into(), u.full_name()],
+                vec!["Email".into(), u.email.clone()],
+                vec!["Position".into(), u.position.clone()],
+                vec!["Role".into(), u.role.clone()],
+                vec!["Status".into(), user_status(&u)],
+                vec!["Time zone".into(), u.timezone.clone()],
+                vec!["Language".into(), u.language.clone()],
+                vec![
+                    "Password".into(),
+                    if u.has_password { "set" } else { "not set" }.into(),
+                ],
+                vec!["Created".into(), u.created_at.clone()],
+                vec![
+                    "Updated".into(),
+                    format!("{} by {}", u.updated_at, u.updated_by),
+                ],
+                vec!["Version".into(), u.version.to_string()],
+            ];
+            let mut text = String::new();
+            for row in rows {
+                text.push_str(&format!(
+                    "{}  {}\n",
+                    print::pad(&row[0], 10),
+                    display_safe(&row[1])
+                ));
+            }
+            if !u.signature.is_empty() {
+                text.push_str("Signature\n");
+                for line in u.signature.lines() {
+                    text.push_str(&format!("  {}\n", display_safe(line)));
+                }
+            }
+            out(&text)
+        }
+        UsersCommand::Add {
+            username,
+            fields,
+            password_stdin,
+        } => {
+            let password = password_stdin.then(read_password).transpose()?;
+            let defaults = Profile::default();
+            let new = NewUser {
+                username,
+                profile: Profile {
+                    email: fields
+                        .email
+                        .ok_or_else(|| Error::invalid("email", "is required (--email)"))?,
+                    first_name: fields.first_name.unwrap_or_default(),
+                    last_name: fields.last_name.unwrap_or_default(),
+                    position: fields.position.unwrap_or_default(),
+                    signature: fields.signature.unwrap_or_default(),
+                    timezone: fields.timezone.unwrap_or(defaults.timezone),
+                    language: fields.language.unwrap_or(defaults.language),
+                },
+                role: fields.role,
+                password,
+            };
+            let user = store.add_user(new)?;
+            let owner = if user.owner { ", and is the owner" } else { "" };
+            say(format!(
+                "added user \"{}\" with role \"{}\"{owner}",
+                user.username, user.role
+            ))
+        }
+        UsersCommand::Set {
+            username,
+            fields,
+            active,
+            if_version,
+        } => {
+            let before = store.user(&username)?;
+            let after = store.update_user(&username, if_version, profile_change(fields, active))?;
+            if after.version == before.version {
+                say(format!(
+                    "user \"{}\" already had those values; nothing changed",
+                    after.username
+                ))
+            } else {
+                say(format!("updated user \"{}\"", after.username))
+            }
+        }
+        UsersCommand::Passwd { username, .. } => {
+            let password = read_password()?;
+            store.set_password(&username, &password)?;
+            say(format!(
+                "set the password of \"{}\"",
+                store.user(&username)?.username
+            ))
+        }
+        UsersCommand::Remove { username } => {
+            let user = store.user(&username)?;
+            store.remove_user(&username)?;
+            say(format!("removed user \"{}\"", user.username))
+        }
+        UsersCommand::TransferOwnership { username } => {
+            let user = store.transfer_ownership(&username)?;
+            say(format!(
+                "\"{}\" is now the owner, with role \"{}\"",
+                user.username, user.role
+            ))
+        }
+    }
+}
+
+fn role_json(store: &Store, role: &crate::domain::role::Role) -> Value {
+    json!({
+        "id": role.id,
+        "name": role.name,
+        "description": role.description,
+        "builtin": role.builtin,
+        "users": role.users,
+        "granted": role.grants.keys(store.catalog()),
+        "granted_count": role.grants.count(),
+        "total": store.catalog().leaf_count(),
+        "created_at": role.created_at,
+        "updated_at": role.updated_at,
+        "version": role.version,
+    })
+}
+
+fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
+    match cmd {
+        RolesCommand::List => {
+            let roles = store.roles()?;
+            if json {
+                return out_json(&roles);
+            }
+            let default = store.default_role()?.id;
+            let rows: Vec<Vec<String>> = roles
+                .iter()
+                .map(|r| {
+                    let mut marks = Vec::new();
+                    if r.builtin {
+                        marks.push("built-in, locked");
+                    }
+                    if r.id == default {
+                        marks.push("default");
+                    }
+                    vec![
+                        r.id.to_string(),
+                        r.name.clone(),
+                        r.users.to_string(),
+                        format!("{}/{}", r.granted_count, r.total),
+                        r.created_at.get(..10).unwrap_or(&r.created_at).to_string(),
+                        marks.join(", "),
+                    ]
+                })
+                .collect();
+            out(&print::table(
+                &["ID", "NAME", "USERS", "GRANTED", "CREATED ON", ""],
+                &rows,
+            ))
+        }
+        RolesCommand::Show { role } => {
+            let role = store.role(&role)?;
+            if json {
+                return out_json(&role_json(store, &role));
+            }
+            let lock = if role.builtin {
+                "  (built-in, locked)"
+            } else {
+                ""
+            };
+            let mut text = format!(
+                "{}{lock}\n{}\nid {} · {} users · {} of {} granted · created {} · version {}\n\n",
+                display_safe(&role.name),
+                display_safe(&role.description),
+                role.id,
+                role.users,
+                role.grants.count(),
+                store.catalog().leaf_count(),
+                role.created_at,
+                role.version
+            );
+            text.push_str(&print::grant_tree(store.catalog(), &role.grants));
+            out(&text)
+        }
+        RolesCommand::Create {
+            name,
+            description,
+            from,
+        } => {
+            let role = store.create_role(&name, &description, from.as_deref())?;
+            say(format!(
+                "created role \"{}\" (id {}) with {} of {} permissions",
+                role.name,
+                role.id,
+                role.grants.count(),
+                store.catalog().leaf_count()
+            ))
+        }
+        RolesCommand::Rename {
+            role,
+            new_name,
+            if_version,
+        } => {
+            let id = store.role(&role)?.id;
+            let change = store.edit_role(id, if_version, |_, _| {
+                Ok(store::RoleUpdate {
+                    name: Some(new_name.clone()),
+                    ..Default::default()
+                })
+            })?;
+            say(format!(
+                "role {} is now named \"{}\"",
+                change.role.id, change.role.name
+            ))
+        }
+        RolesCommand::Describe {
+            role,
+            description,
+            if_version,
+        } => {
+            let id = store.role(&role)?.id;
+            let change = store.edit_role(id, if_version, |_, _| {
+                Ok(store::RoleUpdate {
+                    description: Some(description.clone()),
+                    ..Default::default()
+                })
+            })?;
+            say(format!(
+                "updated the description of \"{}\"",
+                change.role.name
+            ))
+        }
+        RolesCommand::Grant {
+            role,
+            permissions,
+            if_version,
+        } => {
+            let change = store.set_permissions(&role, &permissions, true, if_version)?;
+            say(format!(
+                "granted {} permission{} to \"{}\" ({} of {} now granted)",
+                change.added.len(),
+                if change.added.len() == 1 { "" } else { "s" },
+                change.role.name,
+                change.role.grants.count(),
+                store.catalog().leaf_count()
+            ))
+        }
+        RolesCommand::Revoke {
+            role,
+            permissions,
+            if_version,
+        } => {
+            let change = store.set_permissions(&role, &permissions, false, if_version)?;
+            say(format!(
+                "revoked {} permission{} from \"{}\" ({} of {} now granted)",
+                change.removed.len(),
+                if change.removed.len() == 1 { "" } else { "s" },
+                change.role.name,
+                change.role.grants.count(),
+                store.catalog().leaf_count()
+            ))
+        }
+        RolesCommand::Delete { role, reassign_to } => {
+            let outcome = store.delete_role(&role, reassign_to.as_deref())?;
+            match outcome.reassigned_to {
+                Some(target) if outcome.moved > 0 => say(format!(
+                    "moved {} user{} to \"{target}\" and deleted role \"{}\"",
+                    outcome.moved,
+                    if outcome.moved == 1 { "" } else { "s" },
+                    outcome.role
+                )),
+                _ => say(format!("deleted role \"{}\"", outcome.role)),
+            }
+        }
+        RolesCommand::Diff { role_a, role_b } => {
+            let a = store.role(&role_a)?;
+            let b = store.role(&role_b)?;
+            let catalog = store.catalog();
+            if json {
+                let (only_b, only_a) = b.grants.diff(&a.grants);
+                let keys = |ords: &[usize]| {
+                    let mut k: Vec<&str> = ords
+                        .iter()
+                        .map(|&o| catalog.leaf_node(o).key.as_str())
+                        .collect();
+                    k.sort_unstable();
+                    k
+                };
+                let both: Vec<&str> = a
+                    .grants
+                    .keys(catalog)
+                    .into_iter()
+                    .filter(|k| {
+                        b.grants
+                            .contains(catalog.node(catalog.find(k).unwrap_or(0)).leaves.start)
+                    })
+                    .collect();
+                return out_json(&json!({
+                    "a": a.name, "b": b.name,
+                    "only_a": keys(&only_a), "only_b": keys(&only_b), "both": both,
+                }));
+            }
+            out(&print::role_diff(
+                catalog, &a.name, &a.grants, &b.name, &b.grants,
+            ))
+        }
+        RolesCommand::SetDefault { role } => {
+            let role = store.set_default_role(&role)?;
+            say(format!("new users now get role \"{}\"", role.name))
+        }
+    }
+}

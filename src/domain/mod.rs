@@ -1,0 +1,10 @@
+//! The rules of rolecall, free of SQLite and of the terminal: the permission catalog
+//! and grants, roles, users, field validation and the access decision. Both front
+//! ends and the store call these; nothing here does I/O.
+
+pub mod access;
+pub mod catalog;
+pub mod password;
+pub mod role;
+pub mod user;
+pub mod validate;

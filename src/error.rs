@@ -1,0 +1,167 @@
+//! Typed errors and the exit codes they map to (SPEC §8).
+//!
+//! Every failure the domain or the store can report is one variant here, so both front
+//! ends show the same sentence for the same problem. `anyhow` is used only at the
+//! outermost edge (terminal setup in `main`), never for rules.
+
+use std::fmt;
+
+/// What went wrong, in words fit for an operator, grouped by the exit code it earns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field failed validation: exit 2. `field` is the name the operator typed it under.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+
+    /// A user, role or permission that does not exist: exit 2.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// A rule refused the change (owner protection, built-in role, read-only): exit 3.
+    #[error("{0}")]
+    Refused(String),
+
+    /// The role is still assigned or is the default role: exit 3.
+    #[error("{0}")]
+    RoleInUse(RoleInUse),
+
+    /// Someone else saved the row since it was read: exit 3.
+    #[error("{0}")]
+    Conflict(Conflict),
+
+    /// The database cannot be used (unreadable, corrupt, newer, disk full): exit 4.
+    #[error("{0}")]
+    Storage(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The process exit code of SPEC §8 for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Invalid { .. } | Error::NotFound(_) => 2,
+            Error::Refused(_) | Error::RoleInUse(_) | Error::Conflict(_) => 3,
+            Error::Storage(_) => 4,
+        }
+    }
+}
+
+/// Why a role cannot be deleted, with enough detail to offer a way forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleInUse {
+    pub role: String,
+    /// How many users hold the role, disabled ones included.
+    pub user_count: usize,
+    /// Up to ten of them, in username order: (username, active).
+    pub sample: Vec<(String, bool)>,
+    /// The role is the default role for new users.
+    pub is_default: bool,
+}
+
+/// How many users a role-in-use warning names at most.
+pub const IN_USE_SAMPLE: usize = 10;
+
+impl RoleInUse {
+    /// The sample as `alice, bob (disabled), ...` with a trailing count of the rest.
+    pub fn names(&self) -> String {
+        let mut out = self
+            .sample
+            .iter()
+            .map(|(name, active)| {
+                if *active {
+                    crate::text::display_safe(name).into_owned()
+                } else {
+                    format!("{} (disabled)", crate::text::display_safe(name))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rest = self.user_count.saturating_sub(self.sample.len());
+        if rest > 0 {
+            out.push_str(&format!(" and {rest} more"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for RoleInUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role = crate::text::display_safe(&self.role);
+        match (self.user_count, self.is_default) {
+            (0, true) => write!(
+                f,
+                "role \"{role}\" is the default role for new users; make another role the default first (roles set-default)"
+            ),
+            (n, is_default) => {
+                let users = if n == 1 { "user" } else { "users" };
+                let default = if is_default {
+                    " and is the default role for new users"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "role \"{role}\" is assigned to {n} {users} ({}){default}; move them with --reassign-to ROLE",
+                    self.names()
+                )
+            }
+        }
+    }
+}
+
+/// A save that lost a race: the row changed after the editor read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// `user "alice"` or `role "Read Only"`.
+    pub target: String,
+    pub expected_version: i64,
+    pub current_version: i64,
+    pub changed_by: String,
+    pub changed_at: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} was changed by {} at {} (version {}, yours was {}); reload it and apply your change again",
+            crate::text::display_safe(&self.target),
+            crate::text::display_safe(&self.changed_by),
+            self.changed_at,
+            self.current_version,
+            self.expected_version
+        )
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        let detail = match err.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => "the disk is full; nothing was changed".to_string(),
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                "the database stayed locked by another process for too long; nothing was changed"
+                    .to_string()
+            }
+            Some(ErrorCode::NotADatabase) => "the file is not a SQLite database".to_string(),
+            Some(ErrorCode::DatabaseCorrupt) => "the database file is corrupt".to_string(),
+            Some(ErrorCode::ReadOnly) => {
+                "the database cannot be written (read-only file or folder)".to_string()
+            }
+            Some(ErrorCode::CannotOpen) => "the database file cannot be opened".to_string(),
+            _ => format!("database error: {err}"),
+        };
+        Error::Storage(detail)
+    }
+}

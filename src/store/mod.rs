@@ -1,0 +1,478 @@
+//! The one owner of the SQLite file: opening (create, check, migrate, seed), and the
+//! queries and transactions behind every command. Methods return domain types and
+//! apply the domain rules inside the transaction that makes the change, together with
+//! its audit row, so a rule can never be skipped by either front end.
+
+mod roles;
+mod schema;
+mod users;
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
+use crate::domain::role::ADMINISTRATOR;
+use crate::error::{Error, Result};
+
+pub use roles::{DeleteOutcome, RoleChange, RoleUpdate};
+pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
+pub use users::{NewUser, UserChange};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether the store may change the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    #[serde(skip)]
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// The open database and the catalog read from it.
+pub struct Store {
+    conn: Connection,
+    catalog: Catalog,
+    actor: String,
+    access: Access,
+    path: PathBuf,
+}
+
+/// `<data_dir>/rolecall.db` (SPEC §1).
+pub fn default_path() -> Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "rolecall")
+        .map(|dirs| dirs.data_dir().join("rolecall.db"))
+        .ok_or_else(|| {
+            Error::Storage(
+                "no home folder to keep the database in; pass --db PATH or set ROLECALL_DB".into(),
+            )
+        })
+}
+
+/// Who is making changes: `SUDO_USER`, else the login name, plus the SSH client address.
+pub fn actor_from_env() -> String {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let name = var("SUDO_USER")
+        .or_else(|| var("USER"))
+        .or_else(|| var("LOGNAME"))
+        .or_else(login_name_from_passwd)
+        .unwrap_or_else(|| "unknown".into());
+    match var("SSH_CONNECTION").and_then(|c| c.split_whitespace().next().map(str::to_string)) {
+        Some(addr) => format!("{name} from {addr}"),
+        None => name,
+    }
+}
+
+/// The name /etc/passwd gives the process's user id, for sessions without `$USER`
+/// (cron, systemd units, containers).
+fn login_name_from_passwd() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = fs::metadata("/proc/self").ok()?.uid();
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
+/// The current UTC time, RFC 3339 to the second.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Case-folded form used for the case-insensitive unique columns.
+pub(crate) fn fold(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+fn shown(path: &Path) -> String {
+    crate::text::display_safe(&path.display().to_string()).into_owned()
+}
+
+impl Store {
+    /// Opens the database at `path`, creating and seeding it when missing (read-write
+    /// only). A file this build cannot use is refused with a storage error and left
+    /// exactly as it was.
+    pub fn open(path: &Path, access: Access) -> Result<Store> {
+        match fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(Error::Storage(format!(
+                    "{} is a folder, not a database file",
+                    shown(path)
+                )));
+            }
+            Ok(meta) if meta.len() == 0 => {
+                return Err(Error::Storage(format!(
+                    "{} is an empty file, not a rolecall database; remove it or pass another --db",
+                    shown(path)
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                if access == Access::ReadOnly {
+                    return Err(Error::Storage(format!(
+                        "there is no database at {}; --read-only never creates one",
+                        shown(path)
+                    )));
+                }
+                create(path)?;
+            }
+            Err(e) => return Err(Error::Storage(format!("cannot read {}: {e}", shown(path)))),
+        }
+        Store::open_existing(path, access)
+    }
+
+    fn open_existing(path: &Path, access: Access) -> Result<Store> {
+        let flags = match access {
+            Access::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let storage = |what: &str, e: rusqlite::Error| {
+            let err = Error::from(e);
+            Error::Storage(format!("cannot {what} {}: {err}", shown(path)))
+        };
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| storage("open", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| storage("open", e))?;
+        // Read the version before anything that could write to the file.
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| storage("read", e))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Storage(format!(
+                "{} has schema version {version}, newer than this rolecall understands ({SCHEMA_VERSION}); use a newer rolecall",
+                shown(path)
+            )));
+        }
+        if version == 0 {
+            let objects: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| storage("read", e))?;
+            if objects > 0 {
+                return Err(Error::Storage(format!(
+                    "{} is a SQLite database but not a rolecall one; pass another --db",
+                    shown(path)
+                )));
+            }
+        }
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|e| storage("configure", e))?;
+        if access == Access::ReadWrite {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| storage("configure", e))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(|e| storage("configure", e))?;
+        }
+        if version < SCHEMA_VERSION {
+            if access == Access::ReadOnly {
+                return Err(Error::Storage(format!(
+                    "{} needs upgrading to schema version {SCHEMA_VERSION}; open it once without --read-only",
+                    shown(path)
+                )));
+            }
+            migrate(&mut conn, &Catalog::builtin())
+                .map_err(|e| Error::Storage(format!("cannot upgrade {}: {e}", shown(path))))?;
+        }
+        for table in schema::REQUIRED_TABLES {
+            let found: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .map_err(|e| storage("read", e))?;
+            if found == 0 {
+                return Err(Error::Storage(format!(
+                    "{} is damaged: the table \"{table}\" is missing",
+                    shown(path)
+                )));
+            }
+        }
+        let catalog = load_catalog(&conn).map_err(|e| match e {
+            Error::Storage(m) => Error::Storage(format!("cannot read {}: {m}", shown(path))),
+            other => Error::Storage(format!("{} holds an invalid catalog: {other}", shown(path))),
+        })?;
+        Ok(Store {
+            conn,
+            catalog,
+            actor: actor_from_env(),
+            access,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::ReadOnly
+    }
+
+    /// The name written to the audit log for changes made through this store.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Overrides the actor (tests, and the console when it knows better).
+    pub fn set_actor(&mut self, actor: impl Into<String>) {
+        self.actor = actor.into();
+    }
+
+    /// A number that changes whenever another connection commits (`PRAGMA data_version`).
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
+    /// The newest audit rows first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, at, actor, action, target, before, after FROM audit ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                before: json(r.get(5)?),
+                after: json(r.get(6)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn audit_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Runs `change` in one immediate transaction and commits it; a read-only store
+    /// refuses before touching the file.
+    fn write<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        if self.access == Access::ReadOnly {
+            return Err(Error::Refused(
+                "read-only: this session was opened with --read-only, so nothing can be changed"
+                    .into(),
+            ));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ctx = Tx {
+            tx: &tx,
+            catalog: &self.catalog,
+            actor: &self.actor,
+            at: now(),
+        };
+        let out = change(&ctx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Raw access for tests and benchmarks that need to arrange unusual states.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A transaction in progress, with what every change needs: the catalog, the actor
+/// and one timestamp for all rows it writes.
+pub(crate) struct Tx<'a> {
+    tx: &'a Transaction<'a>,
+    catalog: &'a Catalog,
+    actor: &'a str,
+    at: String,
+}
+
+impl Tx<'_> {
+    /// Appends one audit row.
+    fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO audit (at, actor, action, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                self.at,
+                self.actor,
+                action,
+                target,
+                before.map(|v| v.to_string()),
+                after.map(|v| v.to_string())
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+/// Creates a new database atomically: it is built and seeded under a temporary name
+/// in the same folder, then linked into place, so no other process ever sees a
+/// half-made file. If another process won the race, its file is used.
+fn create(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::Storage(format!("cannot create the folder {}: {e}", shown(dir))))?;
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{file_name}.{}.new", std::process::id()));
+    let cleanup = |temp: &Path| {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut p = temp.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = fs::remove_file(PathBuf::from(p));
+        }
+    };
+    let result = (|| -> Result<()> {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", shown(path))))?;
+        let mut conn = Connection::open_with_flags(&temp, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        migrate(&mut conn, &Catalog::builtin()).map_err(|e| Error::Storage(e.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.close().map_err(|(_, e)| Error::from(e))?;
+        match fs::hard_link(&temp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(Error::Storage(format!(
+                "cannot create {}: {e}",
+                shown(path)
+            ))),
+        }
+    })();
+    cleanup(&temp);
+    result
+}
+
+/// Applies the migrations this file lacks, one transaction each; a fresh file is
+/// seeded in the same transaction as its first migration.
+fn migrate(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let Some(batch) = schema::MIGRATIONS.get(version as usize) else {
+            return Ok(());
+        };
+        tx.execute_batch(batch)?;
+        if version == 0 {
+            seed(&tx, catalog)?;
+        }
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}
+
+/// The catalog, Administrator, the example roles of seed 001 and the default role.
+fn seed(tx: &Transaction<'_>, catalog: &Catalog) -> Result<()> {
+    write_catalog(tx, &catalog.entries())?;
+    let actor = actor_from_env();
+    let ctx = Tx {
+        tx,
+        catalog,
+        actor: &actor,
+        at: now(),
+    };
+    roles::insert_role(
+        &ctx,
+        ADMINISTRATOR,
+        "Full system access; holds every permission, always.",
+        true,
+        &Grants::all(catalog),
+    )?;
+    for (name, description, specs) in EXAMPLE_ROLES {
+        let mut grants = Grants::none(catalog);
+        for spec in *specs {
+            grants.set_range(catalog.resolve(spec)?, true);
+        }
+        let id = roles::insert_role(&ctx, name, description, false, &grants)?;
+        if *name == INITIAL_DEFAULT_ROLE {
+            tx.execute(
+                "INSERT INTO settings (id, default_role_id) VALUES (1, ?1)",
+                [id],
+            )?;
+        }
+    }
+    ctx.audit(
+        "database.create",
+        "database",
+        None,
+        Some(serde_json::json!({"schema_version": SCHEMA_VERSION, "permissions": catalog.leaf_count()})),
+    )?;
+    Ok(())
+}
+
+/// Writes catalog rows in order; `position` keeps the file's order.
+fn write_catalog(tx: &Transaction<'_>, entries: &[CatalogEntry]) -> Result<()> {
+    let mut stmt = tx.prepare(
+        "INSERT INTO permissions (key, parent, label, description, position) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (pos, e) in entries.iter().enumerate() {
+        let parent = e.key.rsplit_once('.').map(|(p, _)| p);
+        stmt.execute(params![e.key, parent, e.label, e.description, pos as i64])?;
+    }
+    Ok(())
+}
+
+fn load_catalog(conn: &Connection) -> Result<Catalog> {
+    let mut stmt =
+        conn.prepare("SELECT key, label, description FROM permissions ORDER BY position")?;
+    let entries = stmt
+        .query_map([], |r| {
+            Ok(CatalogEntry {
+                key: r.get(0)?,
+                label: r.get(1)?,
+                description: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Catalog::from_entries(entries.into_iter().map(|e| (e, None)))
+}

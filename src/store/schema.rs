@@ -1,0 +1,142 @@
+//! The schema, one SQL batch per version. `PRAGMA user_version` holds the number of
+//! batches applied; `migrate` in `store/mod.rs` applies the rest, one transaction each.
+
+/// Version 1: catalog, roles, grants, users, settings, append-only audit, the view.
+const V1: &str = r#"
+CREATE TABLE permissions (
+    key         TEXT PRIMARY KEY,
+    parent      TEXT REFERENCES permissions(key) ON DELETE CASCADE,
+    label       TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    position    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE roles (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    name_fold   TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    builtin     INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),
+    version     INTEGER NOT NULL DEFAULT 1,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL
+);
+
+CREATE TABLE role_grants (
+    role_id        INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    permission_key TEXT NOT NULL REFERENCES permissions(key) ON DELETE CASCADE,
+    PRIMARY KEY (role_id, permission_key)
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL,
+    email_fold    TEXT NOT NULL UNIQUE,
+    first_name    TEXT NOT NULL DEFAULT '',
+    last_name     TEXT NOT NULL DEFAULT '',
+    position      TEXT NOT NULL DEFAULT '',
+    signature     TEXT NOT NULL DEFAULT '',
+    timezone      TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    role_id       INTEGER NOT NULL REFERENCES roles(id),
+    active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    owner         INTEGER NOT NULL DEFAULT 0 CHECK (owner IN (0, 1)),
+    password_hash TEXT,
+    version       INTEGER NOT NULL DEFAULT 1,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    updated_by    TEXT NOT NULL
+);
+CREATE UNIQUE INDEX users_one_owner ON users(owner) WHERE owner = 1;
+CREATE INDEX users_by_role ON users(role_id, username);
+
+CREATE TABLE settings (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    default_role_id INTEGER NOT NULL REFERENCES roles(id)
+);
+
+CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY,
+    at     TEXT NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    before TEXT,
+    after  TEXT
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows cannot be changed'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows cannot be deleted'); END;
+
+-- The stable interface for applications (SPEC §7): one row per leaf granted to
+-- each active user through their role.
+CREATE VIEW user_permissions AS
+SELECT u.username AS username, g.permission_key AS permission_key
+FROM users u JOIN role_grants g ON g.role_id = u.role_id
+WHERE u.active = 1;
+"#;
+
+/// Every migration, in order; the schema version is `MIGRATIONS.len()`.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The tables a rolecall database must have to be opened.
+pub const REQUIRED_TABLES: &[&str] = &[
+    "permissions",
+    "roles",
+    "role_grants",
+    "users",
+    "settings",
+    "audit",
+];
+
+/// The example roles seed 001 describes: name, description, grant specs.
+pub const EXAMPLE_ROLES: &[(&str, &str, &[&str])] = &[
+    (
+        "Basic Access",
+        "Minimal permissions for viewing and basic operations.",
+        &[
+            "contact_lists.view",
+            "contacts.view",
+            "contacts.view_log",
+            "broadcasts.view",
+            "statistics.broadcasts",
+        ],
+    ),
+    (
+        "Campaign Manager",
+        "Manages campaigns without administrative access.",
+        &[
+            "contact_lists",
+            "contacts.add",
+            "contacts.view",
+            "contacts.view_log",
+            "contacts.edit",
+            "contacts.import",
+            "contacts.export",
+            "contacts.bulk_update",
+            "custom_fields.view",
+            "broadcasts",
+            "drip_campaigns",
+            "split_tests",
+            "statistics",
+        ],
+    ),
+    ("Full Access", "Complete access to all features.", &["all"]),
+    (
+        "Read Only",
+        "View-only access for monitoring; no edit, delete or create permissions.",
+        &[
+            "contact_lists.view",
+            "contacts.view",
+            "contacts.view_log",
+            "broadcasts.view",
+            "statistics",
+        ],
+    ),
+];
+
+/// The role new users get until `roles set-default` says otherwise.
+pub const INITIAL_DEFAULT_ROLE: &str = "Read Only";

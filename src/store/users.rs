@@ -1,0 +1,430 @@
+//! User queries and changes, with the owner rule applied inside each transaction.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde_json::{Map, Value, json};
+
+use super::roles::{find_role_id, load_role};
+use super::{Store, Tx, fold};
+use crate::domain::access::{self, Decision};
+use crate::domain::password;
+use crate::domain::role::ADMINISTRATOR;
+use crate::domain::user::{self, Profile, User};
+use crate::domain::validate;
+use crate::error::{Conflict, Error, Result};
+use crate::text::display_safe;
+
+/// A user to add. Empty profile fields take their defaults (UTC, `en`).
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub profile: Profile,
+    /// The role by name or id; the default role when `None`.
+    pub role: Option<String>,
+    /// Plain text, hashed before it is stored.
+    pub password: Option<String>,
+}
+
+/// What a user edit changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub position: Option<String>,
+    pub signature: Option<String>,
+    pub timezone: Option<String>,
+    pub language: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name, u.position, u.signature, \
+     u.timezone, u.language, r.name, u.role_id, u.active, u.owner, u.password_hash IS NOT NULL, \
+     u.created_at, u.updated_at, u.version, u.updated_by";
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        email: r.get(2)?,
+        first_name: r.get(3)?,
+        last_name: r.get(4)?,
+        position: r.get(5)?,
+        signature: r.get(6)?,
+        timezone: r.get(7)?,
+        language: r.get(8)?,
+        role: r.get(9)?,
+        role_id: r.get(10)?,
+        active: r.get(11)?,
+        owner: r.get(12)?,
+        has_password: r.get(13)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+        version: r.get(16)?,
+        updated_by: r.get(17)?,
+    })
+}
+
+fn unknown_user(name: &str) -> Error {
+    Error::invalid(
+        "username",
+        format!(
+            "there is no user \"{}\"; `rolecall users list` shows them",
+            display_safe(name)
+        ),
+    )
+}
+
+fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
+    conn.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"),
+        [fold(username)],
+        user_row,
+    )
+    .optional()?
+    .ok_or_else(|| unknown_user(username))
+}
+
+fn ensure_email_free(conn: &rusqlite::Connection, email: &str, except: Option<i64>) -> Result<()> {
+    let holder: Option<String> = conn
+        .query_row(
+            "SELECT username FROM users WHERE email_fold = ?1 AND id IS NOT ?2",
+            params![fold(email), except],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match holder {
+        Some(other) => Err(Error::invalid(
+            "email",
+            format!(
+                "\"{}\" is already used by \"{}\"",
+                display_safe(email),
+                display_safe(&other)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn profile_json(p: &Profile) -> Map<String, Value> {
+    match serde_json::to_value(p) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Moves every user of one role to another (used by reassign-then-delete), one audit
+/// row per user. Returns how many moved.
+pub(super) fn move_users(
+    tx: &Tx<'_>,
+    from: i64,
+    from_name: &str,
+    to: i64,
+    to_name: &str,
+) -> Result<usize> {
+    let names: Vec<String> = {
+        let mut stmt = tx
+            .tx
+            .prepare("SELECT username FROM users WHERE role_id = ?1 ORDER BY username")?;
+        stmt.query_map([from], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    tx.tx.execute(
+        "UPDATE users SET role_id = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE role_id = ?4",
+        params![to, tx.at, tx.actor, from],
+    )?;
+    for name in &names {
+        tx.audit(
+            "user.update",
+            name,
+            Some(json!({"role": from_name})),
+            Some(json!({"role": to_name})),
+        )?;
+    }
+    Ok(names.len())
+}
+
+impl Store {
+    /// Users in username order, optionally only those holding `role`.
+    pub fn users(&self, role: Option<&str>) -> Result<Vec<User>> {
+        let role_id = role.map(|r| find_role_id(&self.conn, r)).transpose()?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id \
+             WHERE ?1 IS NULL OR u.role_id = ?1 ORDER BY u.username"
+        ))?;
+        let rows = stmt.query_map([role_id], user_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn user_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// One user by username (ignoring case).
+    pub fn user(&self, username: &str) -> Result<User> {
+        load_user(&self.conn, username)
+    }
+
+    /// Adds a user. The first user becomes the owner, on Administrator.
+    pub fn add_user(&mut self, new: NewUser) -> Result<User> {
+        let username = validate::username(&new.username)?;
+        let profile = new.profile.validated()?;
+        let hash = new.password.as_deref().map(password::hash).transpose()?;
+        self.write(|tx| {
+            if load_user(tx.tx, &username).is_ok() {
+                return Err(Error::invalid("username", format!("\"{username}\" is already taken")));
+            }
+            ensure_email_free(tx.tx, &profile.email, None)?;
+            let existing: i64 = tx.tx.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+            let first = existing == 0;
+            let role_id = if first {
+                user::first_user_role(new.role.as_deref(), true)?;
+                find_role_id(tx.tx, ADMINISTRATOR)?
+            } else {
+                match new.role.as_deref() {
+                    Some(spec) => find_role_id(tx.tx, spec)?,
+                    None => tx.tx.query_row("SELECT default_role_id FROM settings WHERE id = 1", [], |r| r.get(0))?,
+                }
+            };
+            tx.tx.execute(
+                "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
+                    timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?14)",
+                params![
+                    username,
+                    profile.email,
+                    fold(&profile.email),
+                    profile.first_name,
+                    profile.last_name,
+                    profile.position,
+                    profile.signature,
+                    profile.timezone,
+                    profile.language,
+                    role_id,
+                    first,
+                    hash,
+                    tx.at,
+                    tx.actor
+                ],
+            )?;
+            let added = load_user(tx.tx, &username)?;
+            let mut after = profile_json(&profile);
+            after.insert("username".into(), json!(username));
+            after.insert("role".into(), json!(added.role));
+            after.insert("active".into(), json!(true));
+            after.insert("owner".into(), json!(first));
+            after.insert("has_password".into(), json!(hash.is_some()));
+            tx.audit("user.add", &username, None, Some(after.into()))?;
+            Ok(added)
+        })
+    }
+
+    /// Applies an edit in one transaction: the version check (when given), field
+    /// validation, the owner rule, then the change and its audit row.
+    pub fn update_user(
+        &mut self,
+        username: &str,
+        expected_version: Option<i64>,
+        change: UserChange,
+    ) -> Result<User> {
+        self.write(|tx| {
+            let before = load_user(tx.tx, username)?;
+            if let Some(v) = expected_version.filter(|v| *v != before.version) {
+                return Err(Error::Conflict(Conflict {
+                    target: format!("user \"{}\"", before.username),
+                    expected_version: v,
+                    current_version: before.version,
+                    changed_by: before.updated_by.clone(),
+                    changed_at: before.updated_at.clone(),
+                }));
+            }
+            let old_profile = Profile {
+                email: before.email.clone(),
+                first_name: before.first_name.clone(),
+                last_name: before.last_name.clone(),
+                position: before.position.clone(),
+                signature: before.signature.clone(),
+                timezone: before.timezone.clone(),
+                language: before.language.clone(),
+            };
+            let pick = |new: &Option<String>, old: &String| new.clone().unwrap_or_else(|| old.clone());
+            let profile = Profile {
+                email: pick(&change.email, &old_profile.email),
+                first_name: pick(&change.first_name, &old_profile.first_name),
+                last_name: pick(&change.last_name, &old_profile.last_name),
+                position: pick(&change.position, &old_profile.position),
+                signature: pick(&change.signature, &old_profile.signature),
+                timezone: pick(&change.timezone, &old_profile.timezone),
+                language: pick(&change.language, &old_profile.language),
+            }
+            .validated()?;
+            let (role_id, role_name) = match change.role.as_deref() {
+                Some(spec) => {
+                    let id = find_role_id(tx.tx, spec)?;
+                    (id, load_role(tx.tx, tx.catalog, id)?.name)
+                }
+                None => (before.role_id, before.role.clone()),
+            };
+            let active = change.active.unwrap_or(before.active);
+            user::ensure_owner_kept(&before, &role_name, active)?;
+            if fold(&profile.email) != fold(&before.email) {
+                ensure_email_free(tx.tx, &profile.email, Some(before.id))?;
+            }
+
+            let mut old = profile_json(&old_profile);
+            let mut new = profile_json(&profile);
+            old.insert("role".into(), json!(before.role));
+            new.insert("role".into(), json!(role_name));
+            old.insert("active".into(), json!(before.active));
+            new.insert("active".into(), json!(active));
+            old.retain(|k, v| new.get(k) != Some(v));
+            new.retain(|k, _| old.contains_key(k));
+            if new.is_empty() {
+                return Ok(before);
+            }
+            tx.tx.execute(
+                "UPDATE users SET email = ?1, email_fold = ?2, first_name = ?3, last_name = ?4, position = ?5, \
+                    signature = ?6, timezone = ?7, language = ?8, role_id = ?9, active = ?10, \
+                    version = version + 1, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
+                params![
+                    profile.email,
+                    fold(&profile.email),
+                    profile.first_name,
+                    profile.last_name,
+                    profile.position,
+                    profile.signature,
+                    profile.timezone,
+                    profile.language,
+                    role_id,
+                    active,
+                    tx.at,
+                    tx.actor,
+                    before.id
+                ],
+            )?;
+            tx.audit("user.update", &before.username, Some(old.into()), Some(new.into()))?;
+            load_user(tx.tx, &before.username)
+        })
+    }
+
+    /// Gives several users one role in one transaction, one audit row per user who
+    /// changed. Returns how many changed; the owner rule refuses the whole batch.
+    pub fn set_role_for(&mut self, usernames: &[String], role: &str) -> Result<usize> {
+        self.write(|tx| {
+            let role_id = find_role_id(tx.tx, role)?;
+            let role_name = load_role(tx.tx, tx.catalog, role_id)?.name;
+            let mut changed = 0;
+            for name in usernames {
+                let before = load_user(tx.tx, name)?;
+                if before.role_id == role_id {
+                    continue;
+                }
+                user::ensure_owner_kept(&before, &role_name, before.active)?;
+                tx.tx.execute(
+                    "UPDATE users SET role_id = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                    params![role_id, tx.at, tx.actor, before.id],
+                )?;
+                tx.audit(
+                    "user.update",
+                    &before.username,
+                    Some(json!({"role": before.role})),
+                    Some(json!({"role": role_name})),
+                )?;
+                changed += 1;
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Sets or replaces a user's password (stored as an argon2id hash only).
+    pub fn set_password(&mut self, username: &str, password_text: &str) -> Result<()> {
+        let hash = password::hash(password_text)?;
+        self.write(|tx| {
+            let before = load_user(tx.tx, username)?;
+            tx.tx.execute(
+                "UPDATE users SET password_hash = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                params![hash, tx.at, tx.actor, before.id],
+            )?;
+            tx.audit(
+                "user.password",
+                &before.username,
+                Some(json!({"has_password": before.has_password})),
+                Some(json!({"has_password": true})),
+            )
+        })
+    }
+
+    /// True when `password_text` is the user's password.
+    pub fn verify_password(&self, username: &str, password_text: &str) -> Result<bool> {
+        let hash: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT password_hash FROM users WHERE username = ?1",
+                [fold(username)],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(hash.is_some_and(|h| password::verify(password_text, &h)))
+    }
+
+    /// Removes a user who is not the owner.
+    pub fn remove_user(&mut self, username: &str) -> Result<()> {
+        self.write(|tx| {
+            let before = load_user(tx.tx, username)?;
+            user::ensure_removable(&before)?;
+            tx.tx
+                .execute("DELETE FROM users WHERE id = ?1", [before.id])?;
+            let mut old = profile_json(&Profile {
+                email: before.email.clone(),
+                first_name: before.first_name.clone(),
+                last_name: before.last_name.clone(),
+                position: before.position.clone(),
+                signature: before.signature.clone(),
+                timezone: before.timezone.clone(),
+                language: before.language.clone(),
+            });
+            old.insert("role".into(), json!(before.role));
+            old.insert("active".into(), json!(before.active));
+            tx.audit("user.remove", &before.username, Some(old.into()), None)
+        })
+    }
+
+    /// Moves the owner mark to `username`, who is given Administrator.
+    pub fn transfer_ownership(&mut self, username: &str) -> Result<User> {
+        self.write(|tx| {
+            let target = load_user(tx.tx, username)?;
+            user::ensure_can_become_owner(&target)?;
+            let admin = find_role_id(tx.tx, ADMINISTRATOR)?;
+            let previous: Option<String> = tx
+                .tx
+                .query_row("SELECT username FROM users WHERE owner = 1", [], |r| r.get(0))
+                .optional()?;
+            tx.tx.execute(
+                "UPDATE users SET owner = 0, version = version + 1, updated_at = ?1, updated_by = ?2 WHERE owner = 1",
+                params![tx.at, tx.actor],
+            )?;
+            tx.tx.execute(
+                "UPDATE users SET owner = 1, role_id = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                params![admin, tx.at, tx.actor, target.id],
+            )?;
+            tx.audit(
+                "user.transfer_ownership",
+                &target.username,
+                Some(json!({"owner": previous, "role": target.role})),
+                Some(json!({"owner": target.username, "role": ADMINISTRATOR})),
+            )?;
+            load_user(tx.tx, &target.username)
+        })
+    }
+
+    /// May `username` do `permission`? With the reasons, for `check --explain`.
+    pub fn check(&self, username: &str, permission: &str) -> Result<Decision> {
+        let user = load_user(&self.conn, username)?;
+        let role = load_role(&self.conn, &self.catalog, user.role_id)?;
+        access::decide(&self.catalog, &user, &role.grants, permission)
+    }
+}
