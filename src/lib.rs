@@ -9,3 +9,4 @@ pub mod domain;
 pub mod error;
 pub mod store;
 pub mod text;
+pub mod tui;

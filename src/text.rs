@@ -48,12 +48,15 @@ pub fn display_safe(s: &str) -> Cow<'_, str> {
 /// controls, bidi and zero-width characters) as `\uXXXX`. Valid JSON in, the same
 /// JSON value out; structure characters are ASCII so only string contents change.
 pub fn json_terminal_safe(json: String) -> String {
-    if !json.chars().any(is_unsafe) {
+    // Line breaks and tabs outside strings are JSON's own whitespace; inside strings
+    // the encoder has already escaped them.
+    let escape = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t');
+    if !json.chars().any(escape) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if is_unsafe(c) {
+        if escape(c) {
             let mut buf = [0u16; 2];
             for unit in c.encode_utf16(&mut buf) {
                 out.push_str(&format!("\\u{unit:04x}"));
@@ -121,12 +124,15 @@ mod tests {
     }
 
     #[test]
-    fn json_escaping_keeps_the_value() {
-        let json = serde_json::to_string(&"a\u{9b}b\u{202e}").unwrap();
-        let safe = json_terminal_safe(json);
+    fn json_escaping_keeps_the_value_and_the_layout() {
+        let value = serde_json::json!({"name": "a\u{9b}b\u{202e}\u{7f}\n"});
+        let json = serde_json::to_string_pretty(&value).unwrap();
+        let safe = json_terminal_safe(json.clone());
         assert!(safe.is_ascii());
-        let back: String = serde_json::from_str(&safe).unwrap();
-        assert_eq!(back, "a\u{9b}b\u{202e}");
+        assert_eq!(safe.lines().count(), json.lines().count(), "layout newlines stay");
+        assert!(!safe.chars().any(|c| c.is_control() && c != '\n'));
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, value);
     }
 
     #[test]

@@ -211,11 +211,13 @@ pub fn main() -> i32 {
                 }
             }
         }
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            0
-        }
+        None => match open(&cli.db, cli.read_only).and_then(crate::tui::run) {
+            Ok(()) => 0,
+            Err(err) => {
+                report(&err);
+                err.exit_code()
+            }
+        },
     }
 }
 

@@ -292,6 +292,11 @@ impl Catalog {
     }
 
     /// The node index of leaf ordinal `ord`.
+    pub fn leaf_node_index(&self, ord: usize) -> usize {
+        self.leaves[ord]
+    }
+
+    /// The node of leaf ordinal `ord`.
     pub fn leaf_node(&self, ord: usize) -> &Node {
         &self.nodes[self.leaves[ord]]
     }

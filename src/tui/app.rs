@@ -1,0 +1,846 @@
+//! The console's state and its one `update`: every key, click and tick becomes a
+//! [`Msg`], and only `update` changes state or calls the store. Rendering reads the
+//! state (`views`), so the whole console can be driven in tests without a terminal.
+
+use std::cell::Cell;
+
+use crossterm::event::KeyEvent;
+use fuzzy_matcher::skim::SkimMatcherV2;
+use ratatui::layout::{Position, Rect};
+
+use crate::domain::role::{Role, RoleSummary};
+use crate::domain::user::User;
+use crate::error::{Error, RoleInUse};
+use crate::store::{AuditEntry, RoleUpdate, Store};
+use crate::tui::editor::{Focus, RoleEditor, SaveSummary};
+use crate::tui::keys::{self, Action, Scope};
+use crate::tui::theme::Theme;
+use crate::tui::widgets::list::FilteredList;
+
+/// How many audit rows the Audit tab loads.
+const AUDIT_ROWS: usize = 5000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Users,
+    Roles,
+    Audit,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 3] = [Tab::Users, Tab::Roles, Tab::Audit];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Users => "Users",
+            Tab::Roles => "Roles",
+            Tab::Audit => "Audit",
+        }
+    }
+
+    fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// One input to `update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// A bound key's action in the current context.
+    Action(Action),
+    /// A key typed into the focused text field.
+    Input(KeyEvent),
+    /// A left click at a screen cell.
+    Click(Position),
+    /// Mouse wheel: rows to scroll, negative for up.
+    Scroll { at: Position, rows: isize },
+    /// About once a second: look for changes made by other processes.
+    Tick,
+}
+
+/// What a confirm dialog will do on "yes".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    DeleteRole { id: i64, name: String },
+    DiscardEdit,
+    Save(SaveSummary),
+}
+
+/// A dialog drawn over the current view; it has the keyboard while it is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    Confirm {
+        title: String,
+        lines: Vec<String>,
+        pending: Pending,
+    },
+    /// Delete refused because the role is in use, with a role to move its users to.
+    DeleteBlocked {
+        role_id: i64,
+        info: RoleInUse,
+        choices: Vec<(i64, String)>,
+        selected: usize,
+    },
+    /// The details of one user (read-only).
+    UserDetail(Box<User>),
+    /// The before/after of one audit row.
+    AuditDetail(Box<AuditEntry>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+}
+
+/// A list of rows with their filter haystacks and list model.
+pub struct ListView<T> {
+    pub rows: Vec<T>,
+    pub haystacks: Vec<String>,
+    pub list: FilteredList,
+}
+
+impl<T> Default for ListView<T> {
+    fn default() -> Self {
+        ListView {
+            rows: Vec::new(),
+            haystacks: Vec::new(),
+            list: FilteredList::new(0),
+        }
+    }
+}
+
+impl<T> ListView<T> {
+    fn load(
+        &mut self,
+        rows: Vec<T>,
+        haystack: impl Fn(&T) -> String,
+        key: impl Fn(&T) -> i64,
+        matcher: &SkimMatcherV2,
+    ) {
+        let keep_key = self.selected().map(&key);
+        self.haystacks = rows.iter().map(haystack).collect();
+        let keep = keep_key.and_then(|k| rows.iter().position(|r| key(r) == k));
+        self.rows = rows;
+        self.list.reset(&self.haystacks, matcher, keep);
+    }
+
+    pub fn selected(&self) -> Option<&T> {
+        self.list.selected_source().and_then(|i| self.rows.get(i))
+    }
+}
+
+/// Screen areas of the last draw, for mouse hit-testing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HitAreas {
+    pub tabs: Rect,
+    /// Where list rows start (below the header row).
+    pub list_rows: Rect,
+    pub tree: Rect,
+}
+
+pub struct App {
+    pub store: Store,
+    pub theme: Theme,
+    pub tab: Tab,
+    pub users: ListView<User>,
+    pub roles: ListView<RoleSummary>,
+    pub audit: ListView<AuditEntry>,
+    /// The role under the Roles list's selection, for the preview pane.
+    pub preview: Option<Role>,
+    pub default_role: i64,
+    pub editor: Option<RoleEditor>,
+    pub overlay: Option<Overlay>,
+    pub status: Option<Status>,
+    pub quit: bool,
+    pub hit: Cell<HitAreas>,
+    matcher: SkimMatcherV2,
+    data_version: i64,
+}
+
+fn user_haystack(u: &User) -> String {
+    format!(
+        "{} {} {} {}",
+        u.username, u.first_name, u.last_name, u.email
+    )
+}
+
+impl App {
+    pub fn new(store: Store, theme: Theme) -> Result<App, Error> {
+        let data_version = store.data_version()?;
+        let mut app = App {
+            store,
+            theme,
+            tab: Tab::Users,
+            users: ListView::default(),
+            roles: ListView::default(),
+            audit: ListView::default(),
+            preview: None,
+            default_role: 0,
+            editor: None,
+            overlay: None,
+            status: None,
+            quit: false,
+            hit: Cell::new(HitAreas::default()),
+            matcher: SkimMatcherV2::default(),
+            data_version,
+        };
+        app.reload()?;
+        Ok(app)
+    }
+
+    /// Reads every list again, keeping selections and filters.
+    pub fn reload(&mut self) -> Result<(), Error> {
+        let users = self.store.users(None)?;
+        self.users
+            .load(users, user_haystack, |u| u.id, &self.matcher);
+        let roles = self.store.roles()?;
+        self.roles
+            .load(roles, |r| r.name.clone(), |r| r.id, &self.matcher);
+        let audit = self.store.audit(AUDIT_ROWS)?;
+        self.audit.load(
+            audit,
+            |a| format!("{} {} {} {}", a.actor, a.action, a.target, a.at),
+            |a| a.id,
+            &self.matcher,
+        );
+        self.default_role = self.store.default_role()?.id;
+        self.refresh_preview();
+        self.data_version = self.store.data_version()?;
+        Ok(())
+    }
+
+    fn refresh_preview(&mut self) {
+        let id = self.roles.selected().map(|r| (r.id, r.version));
+        let current = self.preview.as_ref().map(|r| (r.id, r.version));
+        if id != current {
+            self.preview = id.and_then(|(id, _)| self.store.role_by_id(id).ok());
+        }
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn error(&mut self, err: &Error) {
+        self.status = Some(Status {
+            text: err.to_string(),
+            error: true,
+        });
+    }
+
+    /// The key scopes active now, innermost first.
+    pub fn scopes(&self) -> Vec<Scope> {
+        match &self.overlay {
+            Some(Overlay::Help) => return vec![Scope::Help],
+            Some(Overlay::Confirm { .. }) => return vec![Scope::Confirm],
+            Some(Overlay::DeleteBlocked { .. }) => return vec![Scope::Picker],
+            Some(Overlay::UserDetail(_) | Overlay::AuditDetail(_)) => return vec![Scope::Help],
+            None => {}
+        }
+        if let Some(editor) = &self.editor {
+            return match editor.focus {
+                Focus::Tree => vec![Scope::Tree, Scope::Editor],
+                _ => vec![Scope::TextField, Scope::Editor],
+            };
+        }
+        if self.current_list().editing {
+            return vec![Scope::TextField];
+        }
+        match self.tab {
+            Tab::Roles => vec![Scope::Roles, Scope::List, Scope::Anywhere],
+            _ => vec![Scope::List, Scope::Anywhere],
+        }
+    }
+
+    pub fn current_list(&self) -> &FilteredList {
+        match self.tab {
+            Tab::Users => &self.users.list,
+            Tab::Roles => &self.roles.list,
+            Tab::Audit => &self.audit.list,
+        }
+    }
+
+    /// The current tab's list model, its haystacks and the matcher, borrowed apart.
+    fn current_list_mut(&mut self) -> (&mut FilteredList, &[String], &SkimMatcherV2) {
+        let matcher = &self.matcher;
+        match self.tab {
+            Tab::Users => (&mut self.users.list, &self.users.haystacks, matcher),
+            Tab::Roles => (&mut self.roles.list, &self.roles.haystacks, matcher),
+            Tab::Audit => (&mut self.audit.list, &self.audit.haystacks, matcher),
+        }
+    }
+
+    /// Maps a key to a message in the current context.
+    pub fn key_to_msg(&self, key: KeyEvent) -> Option<Msg> {
+        let scopes = self.scopes();
+        match keys::resolve(&key, &scopes) {
+            Some(action) => Some(Msg::Action(action)),
+            None if scopes.first() == Some(&Scope::TextField) => Some(Msg::Input(key)),
+            None => None,
+        }
+    }
+
+    /// The one place state changes.
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Action(Action::ForceQuit) => self.quit = true,
+            Msg::Action(action) => self.on_action(action),
+            Msg::Input(key) => self.on_input(key),
+            Msg::Click(at) => self.on_click(at),
+            Msg::Scroll { at, rows } => self.on_scroll(at, rows),
+            Msg::Tick => self.on_tick(),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        match self.store.data_version() {
+            Ok(v) if v != self.data_version => {
+                if let Err(e) = self.reload() {
+                    self.error(&e);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn on_action(&mut self, action: Action) {
+        if self.overlay.is_some() {
+            return self.on_overlay_action(action);
+        }
+        if self.editor.is_some() {
+            return self.on_editor_action(action);
+        }
+        self.on_list_action(action);
+    }
+
+    fn on_overlay_action(&mut self, action: Action) {
+        let Some(overlay) = self.overlay.take() else {
+            return;
+        };
+        match (overlay, action) {
+            (Overlay::Confirm { pending, .. }, Action::Confirm) => self.run_pending(pending),
+            (Overlay::Confirm { .. }, Action::Cancel) => self.info("cancelled; nothing changed"),
+            (
+                Overlay::DeleteBlocked {
+                    role_id,
+                    info,
+                    choices,
+                    selected,
+                },
+                Action::Confirm,
+            ) => {
+                if let Some((_, target)) = choices.get(selected) {
+                    let target = target.clone();
+                    match self.store.delete_role(&role_id.to_string(), Some(&target)) {
+                        Ok(out) => {
+                            self.info(format!(
+                                "moved {} user{} to \"{}\" and deleted role \"{}\"",
+                                out.moved,
+                                if out.moved == 1 { "" } else { "s" },
+                                target,
+                                out.role
+                            ));
+                            self.reload_or_report();
+                        }
+                        Err(e) => self.error(&e),
+                    }
+                } else {
+                    self.info(format!("\"{}\" was not deleted", info.role));
+                }
+            }
+            (
+                Overlay::DeleteBlocked {
+                    role_id,
+                    info,
+                    choices,
+                    selected,
+                },
+                Action::Up | Action::Down,
+            ) => {
+                let n = choices.len().max(1);
+                let selected = if action == Action::Up {
+                    (selected + n - 1) % n
+                } else {
+                    (selected + 1) % n
+                };
+                self.overlay = Some(Overlay::DeleteBlocked {
+                    role_id,
+                    info,
+                    choices,
+                    selected,
+                });
+            }
+            (Overlay::DeleteBlocked { info, .. }, Action::Cancel) => {
+                self.info(format!("\"{}\" was not deleted", info.role));
+            }
+            (Overlay::Help | Overlay::UserDetail(_) | Overlay::AuditDetail(_), Action::Cancel) => {}
+            (overlay, _) => self.overlay = Some(overlay),
+        }
+    }
+
+    fn run_pending(&mut self, pending: Pending) {
+        match pending {
+            Pending::DeleteRole { id, name } => match self.store.delete_role(&id.to_string(), None)
+            {
+                Ok(_) => {
+                    self.info(format!("deleted role \"{name}\""));
+                    self.reload_or_report();
+                }
+                Err(Error::RoleInUse(info)) => self.show_delete_blocked(id, info),
+                Err(e) => self.error(&e),
+            },
+            Pending::DiscardEdit => {
+                self.editor = None;
+                self.info("discarded the unsaved changes");
+            }
+            Pending::Save(summary) => self.save(summary),
+        }
+    }
+
+    fn reload_or_report(&mut self) {
+        if let Err(e) = self.reload() {
+            self.error(&e);
+        }
+    }
+
+    fn show_delete_blocked(&mut self, role_id: i64, info: RoleInUse) {
+        let choices: Vec<(i64, String)> = self
+            .roles
+            .rows
+            .iter()
+            .filter(|r| r.id != role_id)
+            .map(|r| (r.id, r.name.clone()))
+            .collect();
+        let selected = choices
+            .iter()
+            .position(|(id, _)| *id == self.default_role)
+            .unwrap_or(0);
+        self.overlay = Some(Overlay::DeleteBlocked {
+            role_id,
+            info,
+            choices: if self.default_role == role_id {
+                Vec::new()
+            } else {
+                choices
+            },
+            selected,
+        });
+    }
+
+    fn save(&mut self, summary: SaveSummary) {
+        let Some(editor) = &self.editor else { return };
+        let update = RoleUpdate {
+            name: summary.rename.as_ref().map(|(_, new)| new.clone()),
+            description: summary
+                .description_changed
+                .then(|| editor.description.text().to_string()),
+            grants: Some(editor.grants.clone()),
+        };
+        match self
+            .store
+            .edit_role(editor.role_id, Some(editor.version), |_, _| Ok(update))
+        {
+            Ok(change) => {
+                self.info(format!(
+                    "saved \"{}\": {} added, {} removed, {} of {} granted",
+                    change.role.name,
+                    change.added.len(),
+                    change.removed.len(),
+                    change.role.grants.count(),
+                    self.store.catalog().leaf_count()
+                ));
+                self.editor = None;
+                self.reload_or_report();
+                if let Some(pos) = self.roles.rows.iter().position(|r| r.id == change.role.id) {
+                    self.roles.list.select_source(pos);
+                    self.refresh_preview();
+                }
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn on_editor_action(&mut self, action: Action) {
+        let Some(editor) = self.editor.as_mut() else {
+            return;
+        };
+        let catalog = self.store.catalog();
+        let read_only = editor.builtin || self.store.is_read_only();
+        let refusal = || {
+            if editor.builtin {
+                format!(
+                    "\"{}\" is built in and holds every permission; clone it (c) to make an editable copy",
+                    editor.original_name
+                )
+            } else {
+                "read-only: this session was opened with --read-only, so nothing can be changed"
+                    .to_string()
+            }
+        };
+        match action {
+            Action::NextField | Action::PrevField => {
+                let order = [Focus::Name, Focus::Description, Focus::Tree];
+                let at = order.iter().position(|f| *f == editor.focus).unwrap_or(2);
+                let next = if action == Action::NextField {
+                    (at + 1) % 3
+                } else {
+                    (at + 2) % 3
+                };
+                editor.focus = order[next];
+            }
+            Action::Accept => editor.focus = Focus::Tree,
+            Action::Cancel => {
+                if editor.focus == Focus::Search {
+                    editor.search.clear();
+                    editor.apply_search(catalog, &self.matcher);
+                }
+                editor.focus = Focus::Tree;
+            }
+            Action::Filter => editor.focus = Focus::Search,
+            Action::Up => {
+                editor.tree.get_mut().key_up();
+            }
+            Action::Down => {
+                editor.tree.get_mut().key_down();
+            }
+            Action::PageUp => {
+                let tree = editor.tree.get_mut();
+                for _ in 0..10 {
+                    tree.key_up();
+                }
+            }
+            Action::PageDown => {
+                let tree = editor.tree.get_mut();
+                for _ in 0..10 {
+                    tree.key_down();
+                }
+            }
+            Action::Home => {
+                editor.tree.get_mut().select_first();
+            }
+            Action::End => {
+                editor.tree.get_mut().select_last();
+            }
+            Action::Expand => {
+                editor.tree.get_mut().key_right();
+            }
+            Action::Collapse => {
+                editor.tree.get_mut().key_left();
+            }
+            Action::Toggle | Action::CheckAll if read_only => {
+                let text = refusal();
+                self.status = Some(Status { text, error: true });
+            }
+            Action::Toggle => editor.toggle_selected(catalog),
+            Action::CheckAll => editor.check_all(catalog),
+            Action::Save if read_only => {
+                let text = refusal();
+                self.status = Some(Status { text, error: true });
+            }
+            Action::Save => {
+                if let Err(e) = crate::domain::validate::role_name(editor.name.text())
+                    .and_then(|_| crate::domain::validate::description(editor.description.text()))
+                {
+                    return self.error(&e);
+                }
+                let summary = editor.summary(catalog);
+                if summary.is_empty() {
+                    return self.info("nothing to save: the role is as it was loaded");
+                }
+                self.overlay = Some(Overlay::Confirm {
+                    title: format!("Save \"{}\"?", summary.role),
+                    lines: Vec::new(),
+                    pending: Pending::Save(summary),
+                });
+            }
+            Action::Back => {
+                if editor.is_dirty() && !read_only {
+                    self.overlay = Some(Overlay::Confirm {
+                        title: "Discard unsaved changes?".into(),
+                        lines: vec![format!(
+                            "Your changes to \"{}\" have not been saved. Discard them?",
+                            editor.original_name
+                        )],
+                        pending: Pending::DiscardEdit,
+                    });
+                } else {
+                    self.editor = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_list_action(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Tab(i) => self.tab = Tab::ALL[i.min(2)],
+            Action::NextTab => self.tab = Tab::ALL[(self.tab.index() + 1) % 3],
+            Action::PrevTab => self.tab = Tab::ALL[(self.tab.index() + 2) % 3],
+            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End => {
+                let (list, _, _) = self.current_list_mut();
+                match action {
+                    Action::Up => list.move_by(-1),
+                    Action::Down => list.move_by(1),
+                    Action::PageUp => list.move_by(-list.page_size()),
+                    Action::PageDown => list.move_by(list.page_size()),
+                    Action::Home => list.home(),
+                    _ => list.end(),
+                }
+            }
+            Action::Filter => self.current_list_mut().0.editing = true,
+            Action::Accept => self.current_list_mut().0.editing = false,
+            Action::Cancel | Action::Back => {
+                let (list, hay, matcher) = self.current_list_mut();
+                list.clear_filter(hay, matcher);
+            }
+            Action::Open => self.open_selected(),
+            Action::New if self.tab == Tab::Roles => self.new_role(),
+            Action::Clone if self.tab == Tab::Roles => self.clone_selected(),
+            Action::Delete if self.tab == Tab::Roles => self.delete_selected(),
+            _ => {}
+        }
+        if self.tab == Tab::Roles {
+            self.refresh_preview();
+        }
+    }
+
+    fn on_input(&mut self, key: KeyEvent) {
+        if let Some(editor) = self.editor.as_mut() {
+            let read_only = editor.builtin || self.store.is_read_only();
+            match editor.focus {
+                Focus::Name if !read_only => {
+                    editor.name.handle(&key);
+                }
+                Focus::Description if !read_only => {
+                    editor.description.handle(&key);
+                }
+                Focus::Search if editor.search.handle(&key) => {
+                    editor.apply_search(self.store.catalog(), &self.matcher);
+                }
+                _ => {}
+            }
+            return;
+        }
+        let (list, hay, matcher) = self.current_list_mut();
+        if list.query.handle(&key) {
+            list.refilter(hay, matcher);
+        }
+        if self.tab == Tab::Roles {
+            self.refresh_preview();
+        }
+    }
+
+    fn open_selected(&mut self) {
+        match self.tab {
+            Tab::Users => {
+                if let Some(u) = self.users.selected() {
+                    self.overlay = Some(Overlay::UserDetail(Box::new(u.clone())));
+                }
+            }
+            Tab::Roles => {
+                let Some(id) = self.roles.selected().map(|r| r.id) else {
+                    return;
+                };
+                match self.store.role_by_id(id) {
+                    Ok(role) => {
+                        let editor = RoleEditor::new(self.store.catalog(), &role, self.theme);
+                        if role.builtin {
+                            self.info(format!(
+                                "\"{}\" is built in: it always holds every permission, so it opens read-only; clone it (c) to make an editable copy",
+                                role.name
+                            ));
+                        } else if self.store.is_read_only() {
+                            self.info("read-only: browsing only; changes are refused");
+                        }
+                        self.editor = Some(editor);
+                    }
+                    Err(e) => self.error(&e),
+                }
+            }
+            Tab::Audit => {
+                if let Some(a) = self.audit.selected() {
+                    self.overlay = Some(Overlay::AuditDetail(Box::new(a.clone())));
+                }
+            }
+        }
+    }
+
+    fn select_role(&mut self, id: i64) {
+        let matcher = &self.matcher;
+        if !self.roles.rows.iter().any(|r| r.id == id) {
+            return;
+        }
+        self.roles.list.clear_filter(&self.roles.haystacks, matcher);
+        if let Some(pos) = self.roles.rows.iter().position(|r| r.id == id) {
+            self.roles.list.select_source(pos);
+        }
+        self.refresh_preview();
+    }
+
+    fn new_role(&mut self) {
+        let names: Vec<String> = self
+            .roles
+            .rows
+            .iter()
+            .map(|r| r.name.to_lowercase())
+            .collect();
+        let name = (1..)
+            .map(|n| {
+                if n == 1 {
+                    "New role".to_string()
+                } else {
+                    format!("New role {n}")
+                }
+            })
+            .find(|n| !names.contains(&n.to_lowercase()))
+            .unwrap_or_default();
+        match self.store.create_role(&name, "", None) {
+            Ok(role) => {
+                self.reload_or_report();
+                self.select_role(role.id);
+                let mut editor = RoleEditor::new(self.store.catalog(), &role, self.theme);
+                editor.focus = Focus::Name;
+                self.editor = Some(editor);
+                self.info(format!(
+                    "created role \"{name}\" with no permissions; name it and pick its permissions"
+                ));
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn clone_selected(&mut self) {
+        let Some(source) = self.roles.selected().map(|r| r.id.to_string()) else {
+            return;
+        };
+        match self.store.clone_role(&source, None) {
+            Ok(role) => {
+                self.reload_or_report();
+                self.select_role(role.id);
+                self.info(format!(
+                    "created \"{}\" with {} permissions",
+                    role.name,
+                    role.grants.count()
+                ));
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn delete_selected(&mut self) {
+        let Some(role) = self.roles.selected().cloned() else {
+            return;
+        };
+        if role.builtin {
+            return self
+                .error(&crate::domain::role::ensure_editable(&role.name, true).unwrap_err());
+        }
+        let is_default = role.id == self.default_role;
+        if role.users > 0 || is_default {
+            let holders = match self
+                .store
+                .role_holders(role.id, crate::error::IN_USE_SAMPLE)
+            {
+                Ok(h) => h,
+                Err(e) => return self.error(&e),
+            };
+            let info = RoleInUse {
+                role: role.name.clone(),
+                user_count: role.users,
+                sample: holders,
+                is_default,
+            };
+            return self.show_delete_blocked(role.id, info);
+        }
+        self.overlay = Some(Overlay::Confirm {
+            title: format!("Delete role \"{}\"?", role.name),
+            lines: vec![
+                format!(
+                    "No user holds \"{}\" and it is not the default role.",
+                    role.name
+                ),
+                "Deleting it cannot be undone; the audit log keeps its permissions.".into(),
+            ],
+            pending: Pending::DeleteRole {
+                id: role.id,
+                name: role.name,
+            },
+        });
+    }
+
+    fn on_click(&mut self, at: Position) {
+        let hit = self.hit.get();
+        if self.overlay.is_some() {
+            return;
+        }
+        if let Some(editor) = self.editor.as_mut() {
+            if !hit.tree.contains(at) {
+                return;
+            }
+            let node = editor.tree.borrow().rendered_at(at).map(<[usize]>::to_vec);
+            if let Some(path) = node {
+                let depth = path.len() - 1;
+                editor.tree.get_mut().select(path);
+                editor.focus = Focus::Tree;
+                // The checkbox sits after the highlight symbol, the indent and the
+                // open/closed symbol: 2 + 2·depth + 2 columns in.
+                let box_x = hit.tree.x as usize + 2 + 2 * depth + 2;
+                if (box_x..box_x + 3).contains(&(at.x as usize)) {
+                    self.on_editor_action(Action::Toggle);
+                }
+            }
+            return;
+        }
+        if hit.tabs.contains(at) {
+            // Tab titles are drawn left to right; each is about 14 columns wide.
+            let i = ((at.x - hit.tabs.x) / 14) as usize;
+            if i < 3 {
+                self.tab = Tab::ALL[i];
+            }
+            return;
+        }
+        if hit.list_rows.contains(at) {
+            let row = (at.y - hit.list_rows.y) as usize;
+            let (list, _, _) = self.current_list_mut();
+            if let Some((pos, _)) = list.source_at_row(row) {
+                list.select_position(pos);
+            }
+            if self.tab == Tab::Roles {
+                self.refresh_preview();
+            }
+        }
+    }
+
+    fn on_scroll(&mut self, at: Position, rows: isize) {
+        if self.overlay.is_some() {
+            return;
+        }
+        if let Some(editor) = self.editor.as_mut() {
+            let tree = editor.tree.get_mut();
+            if rows < 0 {
+                tree.scroll_up(rows.unsigned_abs());
+            } else {
+                tree.scroll_down(rows as usize);
+            }
+            return;
+        }
+        let _ = at;
+        self.current_list_mut().0.scroll(rows);
+        if self.tab == Tab::Roles {
+            self.refresh_preview();
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The console (SPEC §9): terminal setup and restore, and the synchronous loop
+//! event → [`app::Msg`] → [`app::App::update`] → [`views::draw`].
+//!
+//! The terminal is restored on every way out: normal quit, an error, a panic (hook),
+//! and SIGTERM/SIGHUP (flags checked by the loop). Saved data is never at risk:
+//! each save is one transaction, and an unsaved edit is simply dropped.
+
+pub mod app;
+pub mod editor;
+pub mod keys;
+pub mod theme;
+pub mod views;
+pub mod widgets;
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind, MouseButton, MouseEventKind,
+};
+use crossterm::execute;
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Position;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+use app::{App, Msg};
+use theme::Theme;
+
+/// How often the console looks for changes by other processes.
+const TICK: Duration = Duration::from_millis(1000);
+
+/// Puts the terminal back as it was. Safe to call more than once.
+fn restore_terminal() {
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = io::stdout().flush();
+}
+
+/// Restores the terminal when dropped, so `?` and early returns cannot skip it.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Maps a terminal event to a message for the current state.
+pub fn event_to_msg(app: &App, event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => app.key_to_msg(key),
+        Event::Mouse(m) => {
+            let at = Position::new(m.column, m.row);
+            match m.kind {
+                MouseEventKind::Down(MouseButton::Left) => Some(Msg::Click(at)),
+                MouseEventKind::ScrollDown => Some(Msg::Scroll { at, rows: 3 }),
+                MouseEventKind::ScrollUp => Some(Msg::Scroll { at, rows: -3 }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Runs the console on an open store until the operator quits or a signal arrives.
+pub fn run(store: Store) -> Result<()> {
+    let mut app = App::new(store, Theme::from_env())?;
+
+    let hangup = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&hangup))
+            .map_err(|e| Error::Storage(format!("cannot install signal handlers: {e}")))?;
+    }
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous_hook(info);
+    }));
+
+    let io_error = |e: io::Error| Error::Storage(format!("terminal error: {e}"));
+    terminal::enable_raw_mode().map_err(io_error)?;
+    let _guard = TerminalGuard;
+    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture).map_err(io_error)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(io_error)?;
+
+    let mut next_tick = Instant::now() + TICK;
+    let mut dirty = true;
+    while !app.quit && !hangup.load(Ordering::Relaxed) {
+        if dirty {
+            terminal
+                .draw(|frame| views::draw(&app, frame))
+                .map_err(io_error)?;
+            dirty = false;
+        }
+        let wait = next_tick
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(250));
+        if event::poll(wait).map_err(io_error)? {
+            match event::read().map_err(io_error)? {
+                Event::Resize(..) => dirty = true,
+                event => {
+                    if let Some(msg) = event_to_msg(&app, event) {
+                        app.update(msg);
+                        dirty = true;
+                    }
+                }
+            }
+        }
+        if Instant::now() >= next_tick {
+            let before = app.status.clone();
+            let rows = (
+                app.users.rows.len(),
+                app.roles.rows.len(),
+                app.audit.rows.len(),
+            );
+            app.update(Msg::Tick);
+            dirty |= before != app.status
+                || rows
+                    != (
+                        app.users.rows.len(),
+                        app.roles.rows.len(),
+                        app.audit.rows.len(),
+                    );
+            next_tick = Instant::now() + TICK;
+        }
+    }
+    Ok(())
+}

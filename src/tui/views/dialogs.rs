@@ -1,0 +1,293 @@
+//! Dialogs over the current view: confirmations (with the save summary), the
+//! blocked-delete warning with its way forward, help, and read-only details.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::text::display_safe;
+use crate::tui::app::{App, Overlay, Pending};
+use crate::tui::keys::{self, BINDINGS, Scope};
+
+/// Most permissions a save summary lists by name in each direction.
+const SUMMARY_LIST: usize = 8;
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn safe(s: &str) -> String {
+    display_safe(s).into_owned()
+}
+
+pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let (title, lines): (String, Vec<Line>) = match overlay {
+        Overlay::Help => ("Keys".into(), help_lines(app)),
+        Overlay::Confirm {
+            title,
+            lines,
+            pending,
+        } => {
+            let mut out: Vec<Line> = lines.iter().map(|l| Line::from(safe(l))).collect();
+            if let Pending::Save(summary) = pending {
+                out.extend(save_lines(app, summary));
+            }
+            out.push(Line::default());
+            out.push(Line::from(vec![
+                Span::styled("y/Enter", t.key),
+                Span::raw(" confirm   "),
+                Span::styled("n/Esc", t.key),
+                Span::raw(" cancel"),
+            ]));
+            (safe(title), out)
+        }
+        Overlay::DeleteBlocked {
+            info,
+            choices,
+            selected,
+            ..
+        } => {
+            let role = safe(&info.role);
+            let mut out = Vec::new();
+            if info.user_count > 0 {
+                let users = if info.user_count == 1 {
+                    "user"
+                } else {
+                    "users"
+                };
+                out.push(Line::from(format!(
+                    "\"{role}\" is still assigned to {} {users}:",
+                    info.user_count
+                )));
+                out.push(Line::from(Span::styled(
+                    format!("  {}", info.names()),
+                    t.header,
+                )));
+            }
+            if info.is_default {
+                out.push(Line::from(format!(
+                    "\"{role}\" is the default role for new users."
+                )));
+            }
+            out.push(Line::default());
+            if info.is_default {
+                out.push(Line::from(
+                    "Make another role the default first (rolecall roles set-default ROLE), then delete it.",
+                ));
+                out.push(Line::default());
+                out.push(Line::from(vec![
+                    Span::styled("Esc", t.key),
+                    Span::raw(" close; nothing was deleted"),
+                ]));
+            } else {
+                out.push(Line::from(
+                    "Way forward: move these users to another role and delete, in one step:",
+                ));
+                for (i, (_, name)) in choices.iter().enumerate() {
+                    let line = Line::from(format!(
+                        "  {} {}",
+                        if i == *selected { ">" } else { " " },
+                        safe(name)
+                    ));
+                    out.push(if i == *selected {
+                        line.style(t.selected)
+                    } else {
+                        line
+                    });
+                }
+                out.push(Line::default());
+                let target = choices
+                    .get(*selected)
+                    .map(|(_, n)| safe(n))
+                    .unwrap_or_default();
+                out.push(Line::from(vec![
+                    Span::styled("↑/↓", t.key),
+                    Span::raw(" pick   "),
+                    Span::styled("Enter", t.key),
+                    Span::raw(format!(" move them to \"{target}\" and delete   ")),
+                    Span::styled("Esc", t.key),
+                    Span::raw(" cancel"),
+                ]));
+            }
+            (format!("Cannot delete \"{role}\": it is in use"), out)
+        }
+        Overlay::UserDetail(u) => {
+            let status = match (u.active, u.owner) {
+                (true, true) => "active, owner",
+                (true, false) => "active",
+                (false, _) => "disabled",
+            };
+            let rows = [
+                ("Username", u.username.clone()),
+                ("Name", u.full_name()),
+                ("Email", u.email.clone()),
+                ("Position", u.position.clone()),
+                ("Role", u.role.clone()),
+                ("Status", status.to_string()),
+                ("Time zone", u.timezone.clone()),
+                ("Language", u.language.clone()),
+                (
+                    "Password",
+                    if u.has_password { "set" } else { "not set" }.to_string(),
+                ),
+                ("Created", u.created_at.clone()),
+                ("Updated", format!("{} by {}", u.updated_at, u.updated_by)),
+            ];
+            let mut out: Vec<Line> = rows
+                .iter()
+                .map(|(k, v)| {
+                    Line::from(vec![
+                        Span::styled(format!("{k:<11}"), t.header),
+                        Span::raw(safe(v)),
+                    ])
+                })
+                .collect();
+            for (i, line) in u.signature.lines().enumerate() {
+                let head = if i == 0 { "Signature" } else { "" };
+                out.push(Line::from(vec![
+                    Span::styled(format!("{head:<11}"), t.header),
+                    Span::raw(safe(line)),
+                ]));
+            }
+            out.push(Line::default());
+            out.push(Line::from(vec![
+                Span::styled("Esc", t.key),
+                Span::raw(" close"),
+            ]));
+            (format!("User {}", safe(&u.username)), out)
+        }
+        Overlay::AuditDetail(a) => {
+            let mut out = vec![
+                Line::from(format!("{} by {}", a.at, safe(&a.actor))),
+                Line::from(format!("{} {}", safe(&a.action), safe(&a.target))),
+                Line::default(),
+            ];
+            for (label, value) in [("Before", &a.before), ("After", &a.after)] {
+                out.push(Line::from(Span::styled(label, t.header)));
+                let text = value
+                    .as_ref()
+                    .map(|v| serde_json::to_string_pretty(v).unwrap_or_default())
+                    .unwrap_or_else(|| "(none)".into());
+                out.extend(
+                    text.lines()
+                        .take(12)
+                        .map(|l| Line::from(format!("  {}", safe(l)))),
+                );
+            }
+            out.push(Line::default());
+            out.push(Line::from(vec![
+                Span::styled("Esc", t.key),
+                Span::raw(" close"),
+            ]));
+            ("Audit entry".into(), out)
+        }
+    };
+    let width = lines
+        .iter()
+        .map(Line::width)
+        .max()
+        .unwrap_or(20)
+        .max(title.len() + 4) as u16
+        + 4;
+    let height = lines.len() as u16 + 2;
+    let box_area = centered(
+        area,
+        width.min(area.width.saturating_sub(4)).max(20),
+        height,
+    );
+    frame.render_widget(Clear, box_area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.title)
+        .title(Span::styled(format!(" {title} "), t.title));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        box_area,
+    );
+}
+
+fn save_lines(app: &App, s: &crate::tui::editor::SaveSummary) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    if let Some((old, new)) = &s.rename {
+        out.push(Line::from(format!(
+            "Rename: \"{}\" → \"{}\"",
+            safe(old),
+            safe(new)
+        )));
+    }
+    if s.description_changed {
+        out.push(Line::from("Description changed"));
+    }
+    for (label, list, style) in [
+        ("Add", &s.added, t.checked),
+        ("Remove", &s.removed, t.error),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        out.push(Line::from(Span::styled(
+            format!(
+                "{label} {} permission{}:",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" }
+            ),
+            style,
+        )));
+        for (_, path) in list.iter().take(SUMMARY_LIST) {
+            out.push(Line::from(format!("  {}", safe(path))));
+        }
+        if list.len() > SUMMARY_LIST {
+            out.push(Line::from(format!(
+                "  … and {} more",
+                list.len() - SUMMARY_LIST
+            )));
+        }
+    }
+    let users = match s.users {
+        0 => "No user holds this role.".to_string(),
+        1 => "1 user holds this role and is affected at once.".to_string(),
+        n => format!("{n} users hold this role and are affected at once."),
+    };
+    out.push(Line::from(Span::styled(users, t.header)));
+    out
+}
+
+fn help_lines(app: &App) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    for scope in [
+        Scope::Anywhere,
+        Scope::List,
+        Scope::Roles,
+        Scope::Editor,
+        Scope::Tree,
+        Scope::TextField,
+        Scope::Confirm,
+        Scope::Picker,
+    ] {
+        out.push(Line::from(Span::styled(keys::scope_title(scope), t.header)));
+        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+            out.push(Line::from(vec![
+                Span::styled(format!("  {:<11}", b.label), t.key),
+                Span::raw(b.what),
+            ]));
+        }
+    }
+    out.push(Line::from(vec![
+        Span::styled("  Ctrl-C     ", t.key),
+        Span::raw("quit from anywhere"),
+    ]));
+    out
+}

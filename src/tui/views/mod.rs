@@ -1,0 +1,134 @@
+//! Drawing: one function per screen, each reading `App` and writing the frame. No
+//! view touches the store; every stored string is drawn through `display_safe`.
+
+mod dialogs;
+mod editor;
+mod lists;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::text::display_safe;
+use crate::tui::app::{App, Tab};
+use crate::tui::keys;
+
+/// Below this the console draws only "terminal too small".
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
+pub fn draw(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return too_small(frame, area);
+    }
+    let [tabs, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_tabs(app, frame, tabs);
+    if let Some(editor) = &app.editor {
+        editor::draw(app, editor, frame, body);
+    } else {
+        match app.tab {
+            Tab::Users => lists::users(app, frame, body),
+            Tab::Roles => lists::roles(app, frame, body),
+            Tab::Audit => lists::audit(app, frame, body),
+        }
+    }
+    draw_status(app, frame, status);
+    draw_footer(app, frame, footer);
+    if let Some(overlay) = &app.overlay {
+        dialogs::draw(app, overlay, frame, area);
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect) {
+    let text = format!(
+        "terminal too small: need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{}",
+        area.width, area.height
+    );
+    let y = area.y + area.height / 2;
+    let line = Rect {
+        y,
+        height: 1.min(area.height),
+        ..area
+    };
+    frame.render_widget(Paragraph::new(text).centered(), line);
+}
+
+fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let counts = [
+        app.users.rows.len(),
+        app.roles.rows.len(),
+        app.audit.rows.len(),
+    ];
+    let mut spans = Vec::new();
+    for (i, tab) in Tab::ALL.iter().enumerate() {
+        let label = format!(" {} {} ({}) ", i + 1, tab.title(), counts[i]);
+        let label = format!("{label:<14}");
+        let style = if *tab == app.tab {
+            t.tab_active
+        } else {
+            t.normal
+        };
+        spans.push(Span::styled(label, style));
+    }
+    let mut hit = app.hit.get();
+    hit.tabs = Rect {
+        width: 42.min(area.width),
+        ..area
+    };
+    app.hit.set(hit);
+    let mut right = display_safe(&app.store.path().display().to_string()).into_owned();
+    if app.store.is_read_only() {
+        right.push_str("  [read-only]");
+    }
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let room = (area.width as usize).saturating_sub(used + 1);
+    let right = crate::text::truncate(&right, room).into_owned();
+    spans.push(Span::raw(
+        " ".repeat(room.saturating_sub(crate::text::width(&right))),
+    ));
+    spans.push(Span::styled(right, t.dim));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let line = match &app.status {
+        Some(s) => {
+            let style = if s.error { t.error } else { t.ok };
+            Line::from(Span::styled(display_safe(&s.text).into_owned(), style))
+        }
+        None => Line::default(),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The keys that work now, from the key table; under a search, how many
+/// permissions the tree keys act on.
+fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    if let Some(editor) = &app.editor
+        && editor.is_searching()
+    {
+        let n = editor.shown_leaf_count(app.store.catalog());
+        spans.push(Span::styled(
+            format!("search: Space/a act on {n} shown  "),
+            t.header,
+        ));
+    }
+    for b in keys::footer(&app.scopes()) {
+        spans.push(Span::styled(b.label, t.key));
+        spans.push(Span::styled(format!(" {}  ", b.what), Style::default()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

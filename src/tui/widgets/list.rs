@@ -1,0 +1,244 @@
+//! A scrolling, fuzzy-filtered list model: which source rows are shown, in what
+//! order, which is selected and where the window starts. It never draws a row that
+//! is off screen, and narrows from the previous result when the query grows.
+
+use std::cell::Cell;
+
+use fuzzy_matcher::FuzzyMatcher;
+use fuzzy_matcher::skim::SkimMatcherV2;
+
+use crate::tui::widgets::input::TextInput;
+
+#[derive(Debug, Default)]
+pub struct FilteredList {
+    /// Source indices in display order (all of them when no filter is set).
+    view: Vec<usize>,
+    /// The number of source rows.
+    len: usize,
+    /// Position of the selection in `view`.
+    selected: usize,
+    /// First visible position; adjusted when drawing so the selection stays visible.
+    offset: Cell<usize>,
+    /// Rows that fit on the last draw, for paging.
+    page: Cell<usize>,
+    pub query: TextInput,
+    /// True while the operator types into the filter.
+    pub editing: bool,
+    /// The query `view` was computed for.
+    applied: String,
+}
+
+impl FilteredList {
+    pub fn new(len: usize) -> Self {
+        FilteredList {
+            view: (0..len).collect(),
+            len,
+            query: TextInput::new("", 200),
+            page: Cell::new(10),
+            ..FilteredList::default()
+        }
+    }
+
+    /// Replaces the source rows (after a reload), keeping the filter and, when it is
+    /// still there, the selected source row.
+    pub fn reset(&mut self, haystacks: &[String], matcher: &SkimMatcherV2, keep: Option<usize>) {
+        self.len = haystacks.len();
+        self.applied.clear();
+        self.view = (0..self.len).collect();
+        self.refilter(haystacks, matcher);
+        match keep.and_then(|k| self.view.iter().position(|&i| i == k)) {
+            Some(pos) => self.selected = pos,
+            None => self.selected = self.selected.min(self.view.len().saturating_sub(1)),
+        }
+    }
+
+    /// Recomputes the view for the current query. When the query only grew, only
+    /// the rows that matched before are scored again.
+    pub fn refilter(&mut self, haystacks: &[String], matcher: &SkimMatcherV2) {
+        let query = self.query.text().trim().to_string();
+        if query == self.applied {
+            return;
+        }
+        let selected_source = self.selected_source();
+        if query.is_empty() {
+            self.view = (0..self.len).collect();
+        } else {
+            let narrowing = !self.applied.is_empty() && query.starts_with(&self.applied);
+            let candidates: Box<dyn Iterator<Item = usize>> = if narrowing {
+                let mut previous = std::mem::take(&mut self.view);
+                previous.sort_unstable();
+                Box::new(previous.into_iter())
+            } else {
+                Box::new(0..self.len)
+            };
+            let mut scored: Vec<(i64, usize)> = candidates
+                .filter_map(|i| matcher.fuzzy_match(&haystacks[i], &query).map(|s| (s, i)))
+                .collect();
+            scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            self.view = scored.into_iter().map(|(_, i)| i).collect();
+        }
+        self.applied = query;
+        self.selected = selected_source
+            .and_then(|s| self.view.iter().position(|&i| i == s))
+            .unwrap_or(0);
+        self.offset.set(0);
+    }
+
+    /// Empties the query and shows every row.
+    pub fn clear_filter(&mut self, haystacks: &[String], matcher: &SkimMatcherV2) {
+        self.query.clear();
+        self.editing = false;
+        self.refilter(haystacks, matcher);
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !self.applied.is_empty()
+    }
+
+    pub fn applied_query(&self) -> &str {
+        &self.applied
+    }
+
+    /// How many rows the filter lets through.
+    pub fn shown(&self) -> usize {
+        self.view.len()
+    }
+
+    pub fn total(&self) -> usize {
+        self.len
+    }
+
+    /// The source index of the selected row.
+    pub fn selected_source(&self) -> Option<usize> {
+        self.view.get(self.selected).copied()
+    }
+
+    pub fn selected_position(&self) -> usize {
+        self.selected
+    }
+
+    pub fn select_source(&mut self, source: usize) {
+        if let Some(pos) = self.view.iter().position(|&i| i == source) {
+            self.selected = pos;
+        }
+    }
+
+    /// Moves the selection by `delta` rows, clamped to the list.
+    pub fn move_by(&mut self, delta: isize) {
+        if self.view.is_empty() {
+            return;
+        }
+        let last = self.view.len() - 1;
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
+    }
+
+    pub fn page_size(&self) -> isize {
+        self.page.get().max(1) as isize
+    }
+
+    pub fn home(&mut self) {
+        self.selected = 0;
+    }
+
+    pub fn end(&mut self) {
+        self.selected = self.view.len().saturating_sub(1);
+    }
+
+    /// Scrolls the window by `delta` rows without moving the selection out of view.
+    pub fn scroll(&mut self, delta: isize) {
+        let max_offset = self.view.len().saturating_sub(self.page.get());
+        let offset = self
+            .offset
+            .get()
+            .saturating_add_signed(delta)
+            .min(max_offset);
+        self.offset.set(offset);
+        let page = self.page.get().max(1);
+        self.selected = self.selected.clamp(
+            offset,
+            (offset + page - 1).min(self.view.len().saturating_sub(1)),
+        );
+    }
+
+    /// The window of source indices to draw in `height` rows, moving the offset so
+    /// the selection is inside it. Only these rows are ever built.
+    pub fn window(&self, height: usize) -> (usize, &[usize]) {
+        self.page.set(height);
+        let mut offset = self.offset.get();
+        if self.selected < offset {
+            offset = self.selected;
+        } else if height > 0 && self.selected >= offset + height {
+            offset = self.selected + 1 - height;
+        }
+        offset = offset.min(self.view.len().saturating_sub(height.max(1)));
+        if self.selected < offset {
+            offset = self.selected;
+        }
+        self.offset.set(offset);
+        let end = (offset + height).min(self.view.len());
+        (offset, &self.view[offset.min(end)..end])
+    }
+
+    /// The source index drawn on row `row` of the window at the last draw.
+    pub fn source_at_row(&self, row: usize) -> Option<(usize, usize)> {
+        let pos = self.offset.get() + row;
+        self.view.get(pos).map(|&i| (pos, i))
+    }
+
+    pub fn select_position(&mut self, pos: usize) {
+        if pos < self.view.len() {
+            self.selected = pos;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hay() -> Vec<String> {
+        ["alice", "bob", "alan", "carol", "malice"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn filter_narrows_and_clears() {
+        let m = SkimMatcherV2::default();
+        let h = hay();
+        let mut l = FilteredList::new(h.len());
+        for c in "al".chars() {
+            l.query.handle(&crossterm::event::KeyEvent::from(
+                crossterm::event::KeyCode::Char(c),
+            ));
+            l.refilter(&h, &m);
+        }
+        assert_eq!(l.shown(), 4, "alice, alan, carol, malice");
+        l.query.handle(&crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char('i'),
+        ));
+        l.refilter(&h, &m);
+        let mut shown: Vec<&str> = l.view.iter().map(|&i| h[i].as_str()).collect();
+        shown.sort();
+        assert_eq!(shown, ["alice", "malice"]);
+        l.clear_filter(&h, &m);
+        assert_eq!(l.shown(), 5);
+    }
+
+    #[test]
+    fn the_window_follows_the_selection() {
+        let mut l = FilteredList::new(100);
+        let (offset, rows) = l.window(10);
+        assert_eq!((offset, rows.len()), (0, 10));
+        l.move_by(25);
+        let (offset, rows) = l.window(10);
+        assert_eq!(offset, 16);
+        assert_eq!(rows[9], 25);
+        l.end();
+        let (offset, _) = l.window(10);
+        assert_eq!(offset, 90);
+        let (_, rows) = l.window(0);
+        assert!(rows.is_empty());
+    }
+}
