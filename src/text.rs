@@ -129,7 +129,11 @@ mod tests {
         let json = serde_json::to_string_pretty(&value).unwrap();
         let safe = json_terminal_safe(json.clone());
         assert!(safe.is_ascii());
-        assert_eq!(safe.lines().count(), json.lines().count(), "layout newlines stay");
+        assert_eq!(
+            safe.lines().count(),
+            json.lines().count(),
+            "layout newlines stay"
+        );
         assert!(!safe.chars().any(|c| c.is_control() && c != '\n'));
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back, value);

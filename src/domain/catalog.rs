@@ -158,6 +158,20 @@ impl Catalog {
     pub fn from_entries(
         entries: impl IntoIterator<Item = (CatalogEntry, Option<usize>)>,
     ) -> Result<Catalog> {
+        Catalog::build(entries, true)
+    }
+
+    /// Builds the tree from rows already in a database. Only the structure is
+    /// checked: text another program stored there is made safe when it is shown,
+    /// not refused here, so one odd label cannot lock operators out of the file.
+    pub fn from_stored(entries: impl IntoIterator<Item = CatalogEntry>) -> Result<Catalog> {
+        Catalog::build(entries.into_iter().map(|e| (e, None)), false)
+    }
+
+    fn build(
+        entries: impl IntoIterator<Item = (CatalogEntry, Option<usize>)>,
+        check_text: bool,
+    ) -> Result<Catalog> {
         // First pass: file order, parents resolved to earlier entries.
         struct Pending {
             entry: CatalogEntry,
@@ -169,10 +183,12 @@ impl Catalog {
         let mut roots = Vec::new();
         for (entry, line) in entries {
             validate_key(&entry.key).map_err(|m| catalog_error(line, m))?;
-            validate_text("label", &entry.label, MAX_LABEL, true)
-                .map_err(|m| catalog_error(line, format!("{} ({})", m, entry.key)))?;
-            validate_text("description", &entry.description, MAX_DESCRIPTION, false)
-                .map_err(|m| catalog_error(line, format!("{} ({})", m, entry.key)))?;
+            if check_text {
+                validate_text("label", &entry.label, MAX_LABEL, true)
+                    .map_err(|m| catalog_error(line, format!("{} ({})", m, entry.key)))?;
+                validate_text("description", &entry.description, MAX_DESCRIPTION, false)
+                    .map_err(|m| catalog_error(line, format!("{} ({})", m, entry.key)))?;
+            }
             if by_key.contains_key(&entry.key) {
                 return Err(catalog_error(
                     line,

@@ -474,5 +474,5 @@ fn load_catalog(conn: &Connection) -> Result<Catalog> {
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Catalog::from_entries(entries.into_iter().map(|e| (e, None)))
+    Catalog::from_stored(entries)
 }

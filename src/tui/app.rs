@@ -69,7 +69,8 @@ pub enum Pending {
 /// A dialog drawn over the current view; it has the keyboard while it is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
-    Help,
+    /// Every key, scrolled by `scroll` lines.
+    Help { scroll: u16 },
     Confirm {
         title: String,
         lines: Vec<String>,
@@ -236,7 +237,7 @@ impl App {
     /// The key scopes active now, innermost first.
     pub fn scopes(&self) -> Vec<Scope> {
         match &self.overlay {
-            Some(Overlay::Help) => return vec![Scope::Help],
+            Some(Overlay::Help { .. }) => return vec![Scope::Help],
             Some(Overlay::Confirm { .. }) => return vec![Scope::Confirm],
             Some(Overlay::DeleteBlocked { .. }) => return vec![Scope::Picker],
             Some(Overlay::UserDetail(_) | Overlay::AuditDetail(_)) => return vec![Scope::Help],
@@ -379,7 +380,18 @@ impl App {
             (Overlay::DeleteBlocked { info, .. }, Action::Cancel) => {
                 self.info(format!("\"{}\" was not deleted", info.role));
             }
-            (Overlay::Help | Overlay::UserDetail(_) | Overlay::AuditDetail(_), Action::Cancel) => {}
+            (Overlay::Help { scroll }, Action::Up | Action::Down) => {
+                let scroll = if action == Action::Up {
+                    scroll.saturating_sub(1)
+                } else {
+                    scroll.saturating_add(1).min(200)
+                };
+                self.overlay = Some(Overlay::Help { scroll });
+            }
+            (
+                Overlay::Help { .. } | Overlay::UserDetail(_) | Overlay::AuditDetail(_),
+                Action::Cancel,
+            ) => {}
             (overlay, _) => self.overlay = Some(overlay),
         }
     }
@@ -583,7 +595,7 @@ impl App {
             Action::Tab(i) => self.tab = Tab::ALL[i.min(2)],
             Action::NextTab => self.tab = Tab::ALL[(self.tab.index() + 1) % 3],
             Action::PrevTab => self.tab = Tab::ALL[(self.tab.index() + 2) % 3],
-            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Up
             | Action::Down
             | Action::PageUp

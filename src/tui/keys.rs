@@ -115,7 +115,9 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Esc, NONE]
     ),
-    bind!(Help, Action::Cancel, "Esc/?", "close help", true, [Esc, NONE; Char('?'), NONE; Char('q'), NONE]),
+    bind!(Help, Action::Cancel, "Esc/?", "close", true, [Esc, NONE; Char('?'), NONE; Char('q'), NONE; Enter, NONE]),
+    bind!(Help, Action::Up, "↑/k", "scroll up", false, [Up, NONE; Char('k'), NONE]),
+    bind!(Help, Action::Down, "↓/j", "scroll down", false, [Down, NONE; Char('j'), NONE]),
     bind!(
         TextField,
         Action::Accept,

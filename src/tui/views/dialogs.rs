@@ -31,7 +31,20 @@ fn safe(s: &str) -> String {
 pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let (title, lines): (String, Vec<Line>) = match overlay {
-        Overlay::Help => ("Keys".into(), help_lines(app)),
+        Overlay::Help { scroll } => {
+            let lines = help_lines(app);
+            let room = area.height.saturating_sub(4) as usize;
+            let start = (*scroll as usize).min(lines.len().saturating_sub(room));
+            let mut shown: Vec<Line> = lines.into_iter().skip(start).collect();
+            if shown.len() > room {
+                shown.truncate(room.saturating_sub(1));
+                shown.push(Line::from(Span::styled(
+                    "↓ more (↑/↓ scroll, Esc closes)",
+                    t.dim,
+                )));
+            }
+            ("Keys · Esc closes".into(), shown)
+        }
         Overlay::Confirm {
             title,
             lines,
@@ -264,8 +277,21 @@ fn save_lines(app: &App, s: &crate::tui::editor::SaveSummary) -> Vec<Line<'stati
     out
 }
 
+/// Every binding of the key table by scope; the movement keys of a scope share a line.
 fn help_lines(app: &App) -> Vec<Line<'static>> {
+    use crate::tui::keys::Action;
     let t = &app.theme;
+    let moves = |a: Action| {
+        matches!(
+            a,
+            Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Home
+                | Action::End
+        )
+    };
     let mut out = Vec::new();
     for scope in [
         Scope::Anywhere,
@@ -278,7 +304,21 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
         Scope::Picker,
     ] {
         out.push(Line::from(Span::styled(keys::scope_title(scope), t.header)));
-        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+        let movement: Vec<&str> = BINDINGS
+            .iter()
+            .filter(|b| b.scope == scope && moves(b.action))
+            .map(|b| b.label)
+            .collect();
+        if !movement.is_empty() {
+            out.push(Line::from(vec![
+                Span::styled(format!("  {}", movement.join(" ")), t.key),
+                Span::raw("  move"),
+            ]));
+        }
+        for b in BINDINGS
+            .iter()
+            .filter(|b| b.scope == scope && !moves(b.action))
+        {
             out.push(Line::from(vec![
                 Span::styled(format!("  {:<11}", b.label), t.key),
                 Span::raw(b.what),
@@ -288,6 +328,10 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
     out.push(Line::from(vec![
         Span::styled("  Ctrl-C     ", t.key),
         Span::raw("quit from anywhere"),
+    ]));
+    out.push(Line::from(vec![
+        Span::styled("  mouse      ", t.key),
+        Span::raw("click selects, click a box toggles, wheel scrolls"),
     ]));
     out
 }

@@ -1,0 +1,819 @@
+//! The console without a terminal: state driven by real key events over a real
+//! SQLite file, drawn into ratatui's `TestBackend` and compared with insta snapshots.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use proptest::prelude::*;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rolecall::domain::catalog::CheckState;
+use rolecall::domain::user::Profile;
+use rolecall::store::{Access, NewUser, Store};
+use rolecall::tui::app::{App, Msg, Overlay, Pending};
+use rolecall::tui::theme::Theme;
+use rolecall::tui::views;
+use tempfile::TempDir;
+
+struct Harness {
+    _dir: TempDir,
+    db: std::path::PathBuf,
+    app: App,
+    term: Terminal<TestBackend>,
+}
+
+fn add(store: &mut Store, username: &str, first: &str, last: &str, role: Option<&str>) {
+    store
+        .add_user(NewUser {
+            username: username.into(),
+            profile: Profile {
+                email: format!("{username}@example.com"),
+                first_name: first.into(),
+                last_name: last.into(),
+                ..Profile::default()
+            },
+            role: role.map(str::to_string),
+            password: None,
+        })
+        .unwrap();
+}
+
+/// A database with an owner, twelve campaign managers (one disabled) and a user with
+/// a wide-character name.
+fn seeded(dir: &TempDir) -> std::path::PathBuf {
+    let db = dir.path().join("rolecall.db");
+    let mut store = Store::open(&db, Access::ReadWrite).unwrap();
+    store.set_actor("tester");
+    add(&mut store, "olivia", "Olivia", "Owner", None);
+    let names = [
+        "adam", "bella", "chen", "dora", "emil", "fatima", "goran", "hana", "ivan", "jules",
+        "kofi", "lena",
+    ];
+    for n in names {
+        let mut first = n.to_string();
+        first[..1].make_ascii_uppercase();
+        add(&mut store, n, &first, "Marketer", Some("Campaign Manager"));
+    }
+    add(&mut store, "misaki", "美咲", "佐藤", Some("Read Only"));
+    store
+        .update_user(
+            "emil",
+            None,
+            rolecall::store::UserChange {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    db
+}
+
+impl Harness {
+    fn new(width: u16, height: u16) -> Harness {
+        let dir = TempDir::new().unwrap();
+        let db = seeded(&dir);
+        Harness::on(dir, db, width, height)
+    }
+
+    fn on(dir: TempDir, db: std::path::PathBuf, width: u16, height: u16) -> Harness {
+        let mut store = Store::open(&db, Access::ReadWrite).unwrap();
+        store.set_actor("tester");
+        let app = App::new(store, Theme::monochrome()).unwrap();
+        let term = Terminal::new(TestBackend::new(width, height)).unwrap();
+        let mut h = Harness {
+            _dir: dir,
+            db,
+            app,
+            term,
+        };
+        h.draw();
+        h
+    }
+
+    fn draw(&mut self) {
+        let app = &self.app;
+        self.term.draw(|f| views::draw(app, f)).unwrap();
+    }
+
+    fn resize(&mut self, width: u16, height: u16) {
+        self.term.backend_mut().resize(width, height);
+        self.term
+            .resize(ratatui::layout::Rect::new(0, 0, width, height))
+            .unwrap();
+        self.draw();
+    }
+
+    /// Sends one key as the terminal would, then draws (tree keys use the last draw).
+    fn key(&mut self, code: KeyCode, mods: KeyModifiers) {
+        if let Some(msg) = self.app.key_to_msg(KeyEvent::new(code, mods)) {
+            self.app.update(msg);
+        }
+        self.draw();
+    }
+
+    fn press(&mut self, keys: &str) {
+        for c in keys.chars() {
+            self.key(KeyCode::Char(c), KeyModifiers::NONE);
+        }
+    }
+
+    fn code(&mut self, code: KeyCode) {
+        self.key(code, KeyModifiers::NONE);
+    }
+
+    fn ctrl(&mut self, c: char) {
+        self.key(KeyCode::Char(c), KeyModifiers::CONTROL);
+    }
+
+    /// The screen as text, with the parts that change between runs replaced.
+    fn screen(&self) -> String {
+        let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+        self.term
+            .backend()
+            .to_string()
+            .replace(&self.db.display().to_string(), "<db>")
+            .replace(&today, "YYYY-MM-DD")
+    }
+
+    fn open_role(&mut self, filter: &str) {
+        self.press("2/");
+        self.press(filter);
+        self.code(KeyCode::Enter);
+        self.code(KeyCode::Enter);
+        assert!(
+            self.app.editor.is_some(),
+            "the editor opened:\n{}",
+            self.screen()
+        );
+    }
+
+    fn editor(&self) -> &rolecall::tui::editor::RoleEditor {
+        self.app.editor.as_ref().expect("editor open")
+    }
+
+    fn node(&self, key: &str) -> usize {
+        self.app.store.catalog().find(key).unwrap()
+    }
+
+    fn state(&self, key: &str) -> CheckState {
+        let catalog = self.app.store.catalog();
+        self.editor().grants.state(catalog.node(self.node(key)))
+    }
+
+    /// Moves the tree selection to the node with `key` by pressing Down.
+    fn select(&mut self, key: &str) {
+        let want = self.node(key);
+        self.code(KeyCode::Home);
+        for _ in 0..200 {
+            if self.editor().selected_node() == Some(want) {
+                return;
+            }
+            self.code(KeyCode::Down);
+        }
+        panic!("could not reach {key}:\n{}", self.screen());
+    }
+}
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+fn snapshot(name: &str, h: &Harness) {
+    let (w, ht) = (
+        h.term.backend().buffer().area.width,
+        h.term.backend().buffer().area.height,
+    );
+    insta::assert_snapshot!(format!("{name}_{w}x{ht}"), h.screen());
+}
+
+#[test]
+fn snapshot_users_list() {
+    for (w, ht) in SIZES {
+        let h = Harness::new(w, ht);
+        snapshot("users_list", &h);
+    }
+}
+
+#[test]
+fn snapshot_roles_list_with_preview() {
+    for (w, ht) in SIZES {
+        let mut h = Harness::new(w, ht);
+        h.press("2");
+        h.code(KeyCode::Down);
+        h.code(KeyCode::Down);
+        snapshot("roles_list", &h);
+    }
+}
+
+#[test]
+fn snapshot_editor_with_a_partly_granted_category() {
+    for (w, ht) in SIZES {
+        let mut h = Harness::new(w, ht);
+        h.open_role("campaign");
+        h.select("contacts");
+        h.code(KeyCode::Right);
+        assert_eq!(h.state("contacts"), CheckState::Partial);
+        snapshot("editor_partial", &h);
+    }
+}
+
+#[test]
+fn snapshot_editor_under_a_search() {
+    for (w, ht) in SIZES {
+        let mut h = Harness::new(w, ht);
+        h.open_role("campaign");
+        h.press("/export");
+        h.code(KeyCode::Enter);
+        snapshot("editor_search", &h);
+    }
+}
+
+#[test]
+fn snapshot_blocked_delete_warning() {
+    for (w, ht) in SIZES {
+        let mut h = Harness::new(w, ht);
+        h.press("2/campaign");
+        h.code(KeyCode::Enter);
+        h.press("d");
+        assert!(matches!(h.app.overlay, Some(Overlay::DeleteBlocked { .. })));
+        snapshot("delete_blocked", &h);
+    }
+}
+
+#[test]
+fn snapshot_save_summary() {
+    for (w, ht) in SIZES {
+        let mut h = Harness::new(w, ht);
+        h.open_role("campaign");
+        h.select("contacts");
+        h.press(" ");
+        h.select("triggers");
+        h.press(" ");
+        h.ctrl('s');
+        assert!(matches!(
+            h.app.overlay,
+            Some(Overlay::Confirm {
+                pending: Pending::Save(_),
+                ..
+            })
+        ));
+        snapshot("save_summary", &h);
+    }
+}
+
+#[test]
+fn snapshot_help_overlay() {
+    for (w, ht) in SIZES {
+        let mut h = Harness::new(w, ht);
+        h.press("?");
+        snapshot("help", &h);
+    }
+}
+
+#[test]
+fn snapshot_terminal_too_small() {
+    for (w, ht) in [(59, 24), (120, 14)] {
+        let h = Harness::new(w, ht);
+        assert!(h.screen().contains("terminal too small"));
+        snapshot("too_small", &h);
+    }
+}
+
+#[test]
+fn tiny_sizes_draw_without_panicking() {
+    let mut h = Harness::new(1, 1);
+    for (w, ht) in [
+        (1, 1),
+        (2, 1),
+        (1, 3),
+        (10, 2),
+        (60, 15),
+        (61, 16),
+        (300, 100),
+    ] {
+        h.resize(w, ht);
+        h.press("2?");
+        h.code(KeyCode::Esc);
+    }
+}
+
+#[test]
+fn category_toggle_propagates_at_every_depth() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("read only");
+    assert_eq!(h.state("contacts"), CheckState::Partial);
+    h.select("contacts");
+    h.press(" ");
+    assert_eq!(h.state("contacts"), CheckState::Checked, "partial → all");
+    h.press(" ");
+    assert_eq!(h.state("contacts"), CheckState::Unchecked, "all → none");
+    h.code(KeyCode::Right);
+    h.code(KeyCode::Down); // first leaf: Add a contact
+    h.press(" ");
+    assert_eq!(h.state("contacts.add"), CheckState::Checked);
+    assert_eq!(
+        h.state("contacts"),
+        CheckState::Partial,
+        "one leaf → partial parent"
+    );
+    let catalog = h.app.store.catalog();
+    assert_eq!(
+        h.editor()
+            .grants
+            .count_in(catalog.node(h.node("contacts")).leaves.clone()),
+        1
+    );
+}
+
+#[test]
+fn deeper_catalogs_propagate_through_every_level() {
+    use rolecall::domain::catalog::{Catalog, Grants};
+    use rolecall::domain::role::Role;
+    let catalog = Catalog::from_toml(
+        "[[permission]]\nkey = \"m\"\nlabel = \"Module\"\n\
+         [[permission]]\nkey = \"m.f\"\nlabel = \"Feature\"\n\
+         [[permission]]\nkey = \"m.f.a\"\nlabel = \"Action A\"\n\
+         [[permission]]\nkey = \"m.f.b\"\nlabel = \"Action B\"\n\
+         [[permission]]\nkey = \"m.g\"\nlabel = \"Other\"\n",
+    )
+    .unwrap();
+    let role = Role {
+        id: 1,
+        name: "R".into(),
+        description: String::new(),
+        builtin: false,
+        grants: Grants::none(&catalog),
+        users: 0,
+        version: 1,
+        created_at: String::new(),
+        updated_at: String::new(),
+        updated_by: String::new(),
+    };
+    let mut ed = rolecall::tui::editor::RoleEditor::new(&catalog, &role, Theme::monochrome());
+    let state = |ed: &rolecall::tui::editor::RoleEditor, k: &str| {
+        ed.grants.state(catalog.node(catalog.find(k).unwrap()))
+    };
+    ed.toggle(&catalog, catalog.find("m.f.a").unwrap());
+    assert_eq!(state(&ed, "m.f"), CheckState::Partial);
+    assert_eq!(state(&ed, "m"), CheckState::Partial);
+    ed.toggle(&catalog, catalog.find("m.f").unwrap());
+    assert_eq!(state(&ed, "m.f"), CheckState::Checked);
+    assert_eq!(state(&ed, "m"), CheckState::Partial);
+    ed.toggle(&catalog, catalog.find("m").unwrap());
+    assert_eq!(state(&ed, "m"), CheckState::Checked);
+    ed.toggle(&catalog, catalog.find("m").unwrap());
+    assert_eq!(state(&ed, "m"), CheckState::Unchecked);
+    assert_eq!(state(&ed, "m.f"), CheckState::Unchecked);
+}
+
+#[test]
+fn check_all_without_and_with_a_search() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("read only");
+    let total = h.app.store.catalog().leaf_count();
+    h.press("a");
+    assert_eq!(
+        h.editor().grants.count(),
+        total,
+        "Check All checks everything"
+    );
+    h.press("a");
+    assert_eq!(h.editor().grants.count(), 0, "all checked: a unchecks all");
+
+    h.press("/export");
+    h.code(KeyCode::Enter);
+    let exports = h
+        .app
+        .store
+        .catalog()
+        .nodes()
+        .iter()
+        .filter(|n| n.key.ends_with(".export"))
+        .count();
+    assert_eq!(exports, 3);
+    let shown = h.editor().shown_leaf_count(h.app.store.catalog());
+    assert_eq!(shown, exports, "the three Export permissions match");
+    assert!(
+        h.screen().contains("act on 3 shown"),
+        "the footer says how many:\n{}",
+        h.screen()
+    );
+    h.press("a");
+    assert_eq!(
+        h.editor().grants.count(),
+        3,
+        "only the shown permissions were checked"
+    );
+    let catalog = h.app.store.catalog();
+    for key in h.editor().grants.keys(catalog) {
+        assert!(key.ends_with(".export"), "{key}");
+    }
+    // A category toggle under the search also acts on its shown leaves only.
+    h.select("contacts");
+    h.press(" ");
+    assert_eq!(h.editor().grants.count(), 2);
+    assert_eq!(h.state("contacts"), CheckState::Unchecked);
+}
+
+#[test]
+fn search_shows_matches_with_their_ancestors() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("basic");
+    h.press("/merge");
+    let screen = h.screen();
+    assert!(
+        screen.contains("Contact Lists"),
+        "the ancestor is shown:\n{screen}"
+    );
+    assert!(screen.contains("Merge into another list"));
+    assert!(
+        !screen.contains("Add a list"),
+        "non-matching siblings are hidden:\n{screen}"
+    );
+    assert!(!screen.contains("Broadcasts"));
+    assert_eq!(h.editor().shown_leaf_count(h.app.store.catalog()), 1);
+    // Descriptions and keys match too.
+    h.code(KeyCode::Esc);
+    h.press("/Verify node");
+    assert!(h.screen().contains("Test Connection"), "{}", h.screen());
+    h.code(KeyCode::Esc);
+    assert!(!h.editor().is_searching(), "Esc clears the search");
+}
+
+#[test]
+fn the_counter_follows_every_change() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("campaign");
+    let total = h.app.store.catalog().leaf_count();
+    assert!(
+        h.screen().contains(&format!("38 of {total} granted")),
+        "{}",
+        h.screen()
+    );
+    h.select("triggers");
+    h.press(" ");
+    assert!(
+        h.screen().contains(&format!("41 of {total} granted")),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn esc_asks_before_discarding_and_keeps_the_edit_on_no() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("campaign");
+    h.select("triggers");
+    h.press(" ");
+    h.code(KeyCode::Esc);
+    assert!(matches!(
+        h.app.overlay,
+        Some(Overlay::Confirm {
+            pending: Pending::DiscardEdit,
+            ..
+        })
+    ));
+    assert!(h.screen().contains("Discard unsaved changes?"));
+    h.press("n");
+    assert!(
+        h.app.editor.as_ref().is_some_and(|e| e.is_dirty()),
+        "the edit survives a no"
+    );
+    h.code(KeyCode::Esc);
+    h.press("y");
+    assert!(h.app.editor.is_none());
+    assert_eq!(
+        h.app.store.role("Campaign Manager").unwrap().grants.count(),
+        38,
+        "nothing saved"
+    );
+}
+
+#[test]
+fn an_unchanged_editor_closes_without_asking() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("campaign");
+    h.code(KeyCode::Esc);
+    assert!(h.app.editor.is_none());
+    assert!(h.app.overlay.is_none());
+}
+
+#[test]
+fn save_summary_lists_changes_and_affected_users_then_saves() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("campaign");
+    h.select("contacts");
+    h.press(" "); // adds contacts.delete
+    h.select("statistics");
+    h.press(" "); // removes all four statistics
+    h.ctrl('s');
+    let Some(Overlay::Confirm {
+        pending: Pending::Save(summary),
+        ..
+    }) = h.app.overlay.clone()
+    else {
+        panic!("no summary:\n{}", h.screen());
+    };
+    let added: Vec<&str> = summary.added.iter().map(|(k, _)| k.as_str()).collect();
+    let removed: Vec<&str> = summary.removed.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(added, ["contacts.delete"]);
+    assert_eq!(
+        removed,
+        [
+            "statistics.broadcasts",
+            "statistics.triggers",
+            "statistics.detailed",
+            "statistics.export"
+        ]
+    );
+    assert_eq!(summary.users, 12);
+    assert!(
+        h.screen().contains("12 users hold this role"),
+        "{}",
+        h.screen()
+    );
+    h.press("y");
+    assert!(h.app.editor.is_none());
+    let saved = h.app.store.role("Campaign Manager").unwrap();
+    assert_eq!(saved.grants.count(), 38 + 1 - 4);
+    assert!(
+        h.screen().contains("saved \"Campaign Manager\""),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn built_in_roles_open_read_only() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("admin");
+    assert!(h.screen().contains("built-in, read-only"), "{}", h.screen());
+    h.press(" a");
+    assert_eq!(
+        h.editor().grants.count(),
+        h.app.store.catalog().leaf_count()
+    );
+    h.ctrl('s');
+    assert!(
+        h.app.overlay.is_none(),
+        "no save dialog for a built-in role"
+    );
+    assert!(
+        h.app
+            .status
+            .as_ref()
+            .is_some_and(|s| s.error && s.text.contains("built in"))
+    );
+}
+
+#[test]
+fn blocked_delete_moves_users_then_deletes_in_one_step() {
+    let mut h = Harness::new(120, 40);
+    h.press("2/campaign");
+    h.code(KeyCode::Enter);
+    h.press("d");
+    let screen = h.screen();
+    assert!(screen.contains("assigned to 12 users"), "{screen}");
+    assert!(screen.contains("emil (disabled)"), "{screen}");
+    assert!(screen.contains("and 2 more"), "{screen}");
+    assert!(
+        h.app.store.role("Campaign Manager").is_ok(),
+        "nothing deleted yet"
+    );
+    h.code(KeyCode::Enter); // the default role is preselected: Read Only
+    assert!(h.app.store.role("Campaign Manager").is_err(), "deleted");
+    assert_eq!(h.app.store.users(Some("Read Only")).unwrap().len(), 13);
+}
+
+#[test]
+fn deleting_an_unused_role_asks_first() {
+    let mut h = Harness::new(120, 40);
+    h.press("2/basic");
+    h.code(KeyCode::Enter);
+    h.press("d");
+    assert!(h.screen().contains("Delete role \"Basic Access\"?"));
+    h.press("n");
+    assert!(h.app.store.role("Basic Access").is_ok());
+    h.press("dy");
+    assert!(h.app.store.role("Basic Access").is_err());
+}
+
+#[test]
+fn clone_creates_a_copy_and_selects_it() {
+    let mut h = Harness::new(120, 40);
+    h.press("2/campaign");
+    h.code(KeyCode::Enter);
+    h.press("c");
+    let copy = h.app.store.role("Copy of Campaign Manager").unwrap();
+    assert_eq!(
+        copy.grants,
+        h.app.store.role("Campaign Manager").unwrap().grants
+    );
+    assert_eq!(h.app.roles.selected().map(|r| r.id), Some(copy.id));
+}
+
+#[test]
+fn filter_keeps_on_enter_and_clears_on_esc() {
+    let mut h = Harness::new(120, 40);
+    h.press("/lena");
+    h.code(KeyCode::Enter);
+    assert_eq!(h.app.users.list.shown(), 1);
+    assert_eq!(
+        h.app.users.selected().map(|u| u.username.as_str()),
+        Some("lena")
+    );
+    h.press("j"); // navigation works again after Enter
+    h.code(KeyCode::Esc);
+    assert_eq!(h.app.users.list.shown(), 14);
+}
+
+#[test]
+fn mouse_click_selects_and_toggles_a_checkbox() {
+    let mut h = Harness::new(120, 40);
+    h.press("2");
+    let rows = h.app.hit.get().list_rows;
+    h.app.update(Msg::Click(ratatui::layout::Position::new(
+        rows.x + 5,
+        rows.y + 3,
+    )));
+    h.draw();
+    assert_eq!(
+        h.app.roles.selected().map(|r| r.name.as_str()),
+        Some("Full Access")
+    );
+    h.code(KeyCode::Up);
+    h.code(KeyCode::Enter); // Campaign Manager
+    let tree = h.app.hit.get().tree;
+    // Row 3 of the tree is "Custom Fields" (a top-level row); its box starts 4 columns in.
+    h.app.update(Msg::Click(ratatui::layout::Position::new(
+        tree.x + 5,
+        tree.y + 2,
+    )));
+    h.draw();
+    assert_eq!(
+        h.state("custom_fields"),
+        CheckState::Checked,
+        "{}",
+        h.screen()
+    );
+    h.app.update(Msg::Scroll {
+        at: ratatui::layout::Position::new(tree.x, tree.y),
+        rows: 3,
+    });
+    h.draw();
+}
+
+/// Every category row on screen shows the mark its own count implies, and the count
+/// is what the grants hold.
+fn assert_marks_consistent(h: &Harness) {
+    let Some(editor) = &h.app.editor else { return };
+    let catalog = h.app.store.catalog();
+    for line in h.term.backend().to_string().lines() {
+        for (mark, want) in [
+            ("[x] ", CheckState::Checked),
+            ("[-] ", CheckState::Partial),
+            ("[ ] ", CheckState::Unchecked),
+        ] {
+            let Some(at) = line.find(mark) else { continue };
+            let rest = line[at + mark.len()..].trim_end_matches(['│', '"', ' ']);
+            let Some((label, count)) = rest.rsplit_once(' ') else {
+                continue;
+            };
+            let Some((n, m)) = count.split_once('/') else {
+                continue;
+            };
+            let (Ok(n), Ok(m)) = (n.parse::<usize>(), m.parse::<usize>()) else {
+                continue;
+            };
+            let implied = if n == 0 {
+                CheckState::Unchecked
+            } else if n == m {
+                CheckState::Checked
+            } else {
+                CheckState::Partial
+            };
+            assert_eq!(implied, want, "mark disagrees with its count: {line}");
+            if let Some(node) = catalog
+                .nodes()
+                .iter()
+                .find(|c| !c.is_leaf() && c.label == label.trim())
+            {
+                assert_eq!(
+                    editor.grants.count_in(node.leaves.clone()),
+                    n,
+                    "count is stale: {line}"
+                );
+                assert_eq!(editor.grants.state(node), want, "mark is stale: {line}");
+            }
+        }
+    }
+}
+
+fn key_strategy() -> impl Strategy<Value = KeyEvent> {
+    let codes = prop_oneof![
+        Just(KeyCode::Up),
+        Just(KeyCode::Down),
+        Just(KeyCode::Left),
+        Just(KeyCode::Right),
+        Just(KeyCode::Enter),
+        Just(KeyCode::Esc),
+        Just(KeyCode::Tab),
+        Just(KeyCode::BackTab),
+        Just(KeyCode::PageDown),
+        Just(KeyCode::Home),
+        Just(KeyCode::End),
+        Just(KeyCode::Backspace),
+        prop::sample::select(vec![
+            ' ', 'a', '/', '2', '1', '3', 'j', 'k', 'l', 'h', 'y', 'n', 'e', 'x', 'c', '?', 'd',
+            's'
+        ])
+        .prop_map(KeyCode::Char),
+    ];
+    (codes, prop::bool::weighted(0.05)).prop_map(|(code, ctrl)| {
+        let ctrl = ctrl && code == KeyCode::Char('s');
+        KeyEvent::new(
+            code,
+            if ctrl {
+                KeyModifiers::CONTROL
+            } else {
+                KeyModifiers::NONE
+            },
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_keys_at_random_sizes_never_panic_and_marks_stay_true(
+        keys in prop::collection::vec(key_strategy(), 1..120),
+        sizes in prop::collection::vec((1u16..=300, 1u16..=100), 1..6),
+    ) {
+        let mut h = Harness::new(120, 40);
+        for (i, key) in keys.iter().enumerate() {
+            if i % 20 == 0 {
+                let (w, ht) = sizes[(i / 20) % sizes.len()];
+                h.resize(w, ht);
+            }
+            if let Some(msg) = h.app.key_to_msg(*key) {
+                h.app.update(msg);
+            }
+            h.draw();
+            assert_marks_consistent(&h);
+            if h.app.quit {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_stored_text_never_reaches_the_buffer() {
+    let dir = TempDir::new().unwrap();
+    let db = seeded(&dir);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let evil = "\u{1b}]0;pwned\u{7}Eve\u{1b}[2J\u{9b}31m\u{202e}kcah\u{200d}\0";
+        conn.execute(
+            "UPDATE users SET first_name = ?1, last_name = ?1, email = 'eve\u{1b}[5m@example.com' WHERE username = 'adam'",
+            [evil],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE roles SET name = ?1, description = ?1 WHERE name = 'Basic Access'",
+            [evil],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE permissions SET label = ?1 WHERE key = 'contacts'",
+            [evil],
+        )
+        .unwrap();
+    }
+    let mut h = Harness::on(dir, db, 120, 40);
+    let check = |h: &Harness, what: &str| {
+        for cell in h.term.backend().buffer().content() {
+            assert!(
+                !cell.symbol().chars().any(|c| c.is_control()
+                    || ('\u{202a}'..='\u{202e}').contains(&c)
+                    || c == '\u{200d}'),
+                "{what}: control character {:?} reached the buffer",
+                cell.symbol()
+            );
+        }
+    };
+    check(&h, "users list");
+    assert!(
+        h.screen().contains("␛]0;pwned␇Eve"),
+        "made visible, not dropped:\n{}",
+        h.screen()
+    );
+    h.code(KeyCode::Enter);
+    check(&h, "user detail");
+    h.code(KeyCode::Esc);
+    h.press("2");
+    h.code(KeyCode::Down);
+    check(&h, "roles list and preview");
+    h.code(KeyCode::Enter);
+    check(&h, "role editor");
+    h.code(KeyCode::Esc);
+    h.press("3");
+    check(&h, "audit");
+}
