@@ -2,7 +2,7 @@
 //! event → [`app::Msg`] → [`app::App::update`] → [`views::draw`].
 //!
 //! The terminal is restored on every way out: normal quit, an error, a panic (hook),
-//! and SIGTERM/SIGHUP (flags checked by the loop). Saved data is never at risk:
+//! and SIGTERM/SIGHUP (a signal thread that restores and exits). Saved data is never at risk:
 //! each save is one transaction, and an unsaved edit is simply dropped.
 
 pub mod app;
@@ -13,8 +13,6 @@ pub mod views;
 pub mod widgets;
 
 use std::io::{self, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
@@ -25,6 +23,8 @@ use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Position;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -76,15 +76,18 @@ pub fn event_to_msg(app: &App, event: Event) -> Option<Msg> {
 pub fn run(store: Store) -> Result<()> {
     let mut app = App::new(store, Theme::from_env())?;
 
-    let hangup = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-        signal_hook::consts::SIGINT,
-    ] {
-        signal_hook::flag::register(signal, Arc::clone(&hangup))
-            .map_err(|e| Error::Storage(format!("cannot install signal handlers: {e}")))?;
-    }
+    // A signal ends the process from its own thread: when SSH drops, the terminal
+    // is gone and crossterm's reader can spin on end-of-input without ever returning
+    // to this loop. Nothing is lost by leaving at once: every save is one committed
+    // transaction, and an unsaved edit is simply dropped.
+    let mut signals = Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])
+        .map_err(|e| Error::Storage(format!("cannot install signal handlers: {e}")))?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            restore_terminal();
+            std::process::exit(128 + signal);
+        }
+    });
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -99,7 +102,7 @@ pub fn run(store: Store) -> Result<()> {
 
     let mut next_tick = Instant::now() + TICK;
     let mut dirty = true;
-    while !app.quit && !hangup.load(Ordering::Relaxed) {
+    while !app.quit {
         if dirty {
             terminal
                 .draw(|frame| views::draw(&app, frame))

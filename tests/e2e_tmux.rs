@@ -1,0 +1,732 @@
+//! End-to-end tests of the console (SPEC.md section 9): each test starts the real
+//! `rolecall` binary inside its own tmux server (a unique socket, a fixed 120x40
+//! window, a fresh database in a temporary folder), presses keys with `send-keys`,
+//! reads the screen with `capture-pane`, and checks the result with the CLI
+//! (`roles show --json`, section 8).
+//!
+//! No step sleeps a fixed time: every key waits until the screen shows the evidence
+//! of the previous one. The tmux server is always killed at the end, pass or fail.
+//! The tests are skipped (with a message) only when the `tmux` binary is absent;
+//! `.ci/run` installs it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_rolecall");
+
+/// How long any one step may take to show on screen.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the screen is read while waiting.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The tmux session every test drives.
+const SESSION: &str = "main";
+
+/// The actor name the console and the CLI run as.
+const TEST_USER: &str = "tester";
+
+// ---------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------
+
+/// True when a usable `tmux` is on the PATH. A test that gets `false` prints why and
+/// returns; nothing else skips a test.
+fn tmux_available() -> bool {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .stdin(Stdio::null())
+        .output()
+        .map(|out| out.status.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("skipping: the `tmux` binary is not installed (CI installs it)");
+    }
+    found
+}
+
+/// Sets the clean environment every process of these tests runs with: no
+/// `ROLECALL_DB`, `SUDO_USER`, `SSH_CONNECTION` or `TMUX` from the shell running the
+/// tests, a fixed actor, and `HOME`/`XDG_DATA_HOME` inside the test's own folder so
+/// nothing can touch the real user's data.
+fn clean_env(cmd: &mut Command, home: &Path) {
+    cmd.env_remove("ROLECALL_DB")
+        .env_remove("SUDO_USER")
+        .env_remove("SSH_CONNECTION")
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .env("USER", TEST_USER)
+        .env("LOGNAME", TEST_USER)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("xdg-data"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+}
+
+/// Quotes `s` for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A fresh database path in its own temporary folder (the file is not created yet).
+struct Db {
+    dir: TempDir,
+    path: PathBuf,
+}
+
+impl Db {
+    fn new() -> Db {
+        let dir = tempfile::Builder::new()
+            .prefix("rolecall-e2e")
+            .tempdir()
+            .expect("a temporary folder");
+        let path = dir.path().join("rolecall.db");
+        Db { dir, path }
+    }
+
+    fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn path_str(&self) -> &str {
+        self.path.to_str().expect("the temporary path is UTF-8")
+    }
+
+    /// Runs `rolecall --db DB ARGS...`, which must succeed, and parses its stdout
+    /// as JSON.
+    #[track_caller]
+    fn json(&self, args: &[&str]) -> Value {
+        let mut cmd = Command::new(BIN);
+        clean_env(&mut cmd, self.home());
+        let out = cmd
+            .arg("--db")
+            .arg(&self.path)
+            .args(args)
+            .output()
+            .expect("the rolecall binary runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "rolecall {args:?} failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status
+        );
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("rolecall {args:?} printed no JSON ({e}):\n{stdout}"))
+    }
+
+    /// `roles show ROLE --json`.
+    #[track_caller]
+    fn role(&self, name: &str) -> Role {
+        let v = self.json(&["roles", "show", name, "--json"]);
+        let granted = v["granted"]
+            .as_array()
+            .unwrap_or_else(|| panic!("`granted` is an array: {v}"))
+            .iter()
+            .map(|k| k.as_str().expect("a granted key is a string").to_string())
+            .collect();
+        let total = v["total"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("`total` is a number: {v}"));
+        Role { granted, total }
+    }
+
+    /// Every leaf key of `catalog show --json`, in catalog order.
+    #[track_caller]
+    fn catalog_leaves(&self) -> Vec<String> {
+        fn walk(node: &Value, out: &mut Vec<String>) {
+            match node["children"].as_array() {
+                Some(children) if !children.is_empty() => {
+                    for child in children {
+                        walk(child, out);
+                    }
+                }
+                _ => out.push(
+                    node["key"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("a catalog node has a key: {node}"))
+                        .to_string(),
+                ),
+            }
+        }
+        let tree = self.json(&["catalog", "show", "--json"]);
+        let roots = tree
+            .as_array()
+            .unwrap_or_else(|| panic!("the catalog is an array of nodes: {tree}"));
+        let mut leaves = Vec::new();
+        for root in roots {
+            walk(root, &mut leaves);
+        }
+        leaves
+    }
+}
+
+/// What `roles show --json` says about a role.
+#[derive(Debug, PartialEq)]
+struct Role {
+    granted: BTreeSet<String>,
+    total: u64,
+}
+
+/// One tmux server on its own socket, running one session. Dropping it kills the
+/// server, so no test leaves a console (or a shell) behind, even when it fails.
+struct Tmux {
+    /// `-S PATH` (a socket in the test's own folder, removed with it) or, when that
+    /// path is too long for a Unix socket, `-L NAME` with a unique name.
+    socket: [String; 2],
+    home: PathBuf,
+}
+
+impl Tmux {
+    /// Starts a server on a unique socket with one detached 120x40 session running
+    /// `argv` (quoted for the shell). Panes stay after their process exits
+    /// (`remain-on-exit`), so a test can read the exit status and the last screen.
+    #[track_caller]
+    fn start(home: &Path, argv: &[&str]) -> Tmux {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let path = home.join(format!("tmux-{n}.sock"));
+        let socket = match path.to_str() {
+            Some(path) if path.len() < 100 => ["-S".to_string(), path.to_string()],
+            _ => [
+                "-L".to_string(),
+                format!("rolecall-e2e-{}-{n}-{nanos}", std::process::id()),
+            ],
+        };
+        let tmux = Tmux {
+            socket,
+            home: home.to_path_buf(),
+        };
+        let line = argv
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        // One command list, so the option is set before the server can notice the
+        // process exiting.
+        let out = tmux.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &line,
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    /// Starts the console on `db`. A small `sh` wrapper writes the console's exit
+    /// status to [`Tmux::exit_file`] once it has exited (tmux 3.3 does not always
+    /// record `pane_dead_status`), then the pane dies.
+    #[track_caller]
+    fn console(db: &Db) -> Tmux {
+        let exit_file = Tmux::exit_file(db.home());
+        let exit_file = exit_file.to_str().expect("the temporary path is UTF-8");
+        let script = r#""$0" --db "$1"; echo "$?" > "$2.part" && mv "$2.part" "$2""#;
+        Tmux::start(
+            db.home(),
+            &["sh", "-c", script, BIN, db.path_str(), exit_file],
+        )
+    }
+
+    /// Where [`Tmux::console`] writes the console's exit status.
+    fn exit_file(home: &Path) -> PathBuf {
+        home.join("console-exit-status")
+    }
+
+    /// Runs one tmux command against this test's server.
+    fn tmux(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("tmux");
+        clean_env(&mut cmd, &self.home);
+        cmd.args(&self.socket)
+            .args(["-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// Presses keys, by tmux name (`Enter`, `Escape`, `Space`, `C-s`, `a`).
+    #[track_caller]
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", SESSION];
+        args.extend_from_slice(keys);
+        let out = self.tmux(&args);
+        assert!(
+            out.status.success(),
+            "tmux send-keys {keys:?} failed: {}\nscreen:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.screen()
+        );
+    }
+
+    /// Types `text` literally.
+    #[track_caller]
+    fn type_text(&self, text: &str) {
+        let out = self.tmux(&["send-keys", "-t", SESSION, "-l", text]);
+        assert!(
+            out.status.success(),
+            "tmux send-keys -l {text:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The visible screen as plain text.
+    fn screen(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", SESSION]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A tmux format (`#{...}`) evaluated for the session's pane.
+    fn format(&self, format: &str) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", SESSION, format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Polls the screen until `ok` holds; panics after [`TIMEOUT`] with `what` and
+    /// the last screen. Returns the screen that matched.
+    #[track_caller]
+    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!(
+                    "timed out after {TIMEOUT:?} waiting for {what}\nlast screen:\n{screen}\
+                     \n(pane dead: {})",
+                    self.format("#{pane_dead} #{pane_dead_status}")
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the screen shows `needle`.
+    #[track_caller]
+    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out after {timeout:?} waiting for {needle:?}\nlast screen:\n{screen}\
+                     \n(pane dead: {})",
+                    self.format("#{pane_dead} #{pane_dead_status}")
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the screen shows every one of `needles`.
+    #[track_caller]
+    fn wait_for_all(&self, needles: &[&str]) -> String {
+        self.wait_until(&format!("all of {needles:?}"), |s| {
+            needles.iter().all(|n| s.contains(n))
+        })
+    }
+
+    /// Waits until the console started by [`Tmux::console`] has exited and its pane
+    /// is dead; returns the console's exit status.
+    #[track_caller]
+    fn wait_exit(&self) -> i32 {
+        let exit_file = Tmux::exit_file(&self.home);
+        let start = Instant::now();
+        loop {
+            let status = std::fs::read_to_string(&exit_file).ok();
+            let dead = self.format("#{pane_dead}") == "1";
+            if let (Some(status), true) = (&status, dead) {
+                return status
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("the exit status is a number: {status:?}"));
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!(
+                    "timed out after {TIMEOUT:?} waiting for the console to exit \
+                     (exit status {status:?}, pane dead: {dead})\nlast screen:\n{}",
+                    self.screen()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // The pane's process and everything it started, found before the server goes.
+        let pids = self
+            .format("#{pane_pid}")
+            .parse::<u32>()
+            .map(process_tree)
+            .unwrap_or_default();
+        let _ = self.tmux(&["kill-server"]);
+        // A console that ignores the hangup (for instance one spinning on a closed
+        // tty) must not outlive the test: give it a moment, then SIGKILL it by pid.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while pids.iter().any(|&pid| is_running(pid)) && Instant::now() < deadline {
+            thread::sleep(POLL);
+        }
+        for pid in pids.into_iter().filter(|&pid| is_running(pid)) {
+            eprintln!("killing process {pid}, still running after the tmux server was killed");
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stdin(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// The parent pid and state of a process, from `/proc/PID/stat` (Linux only; `None`
+/// elsewhere or when the process is gone).
+fn proc_stat(pid: u32) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((ppid, state))
+}
+
+/// True while `pid` exists and is not a zombie.
+fn is_running(pid: u32) -> bool {
+    matches!(proc_stat(pid), Some((_, state)) if state != 'Z' && state != 'X')
+}
+
+/// `root` and all its descendants.
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let pid = entry.file_name().to_str().and_then(|n| n.parse().ok());
+            if let Some((pid, (ppid, _))) = pid.and_then(|pid| Some((pid, proc_stat(pid)?))) {
+                all.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            all.iter()
+                .filter(|&&(_, p)| p == parent)
+                .map(|&(pid, _)| pid),
+        );
+        i += 1;
+    }
+    tree
+}
+
+/// The list footer (a list has focus, no text field is being edited).
+const LIST_FOOTER: &str = "Enter open  / filter  q quit";
+
+/// The role editor's footer while the tree has focus.
+const TREE_FOOTER: &str = "a check all / uncheck all";
+
+/// The footer while a text field (filter, search) is being edited.
+const FIELD_FOOTER: &str = "Enter keep and leave the field";
+
+/// From a fresh console: Roles tab, filter on `filter` (which must leave exactly
+/// `role`), Enter to keep the filter, Enter to open the editor. Returns the editor's
+/// first screen.
+#[track_caller]
+fn open_role_editor(tmux: &Tmux, filter: &str, role: &str, roles: usize) -> String {
+    tmux.wait_for("Users", TIMEOUT);
+    tmux.wait_for_all(&["Users (", "Roles (", "Audit (", LIST_FOOTER]);
+
+    tmux.keys(&["2"]);
+    tmux.wait_for_all(&[role, "GRANTED", LIST_FOOTER]);
+
+    tmux.keys(&["/"]);
+    tmux.wait_for(FIELD_FOOTER, TIMEOUT);
+    tmux.type_text(filter);
+    let counter = format!("1 of {roles}");
+    let screen = tmux.wait_for_all(&[&format!("/{filter}"), &counter]);
+    assert!(
+        screen.contains(role),
+        "the filter keeps {role:?}:\n{screen}"
+    );
+
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until("the filter kept and the list focused", |s| {
+        s.contains(LIST_FOOTER) && !s.contains(FIELD_FOOTER)
+    });
+    assert!(
+        screen.contains(&format!("/{filter}")) && screen.contains(&counter),
+        "Enter keeps the filter:\n{screen}"
+    );
+
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_all(&[&format!("Role: {role}"), TREE_FOOTER])
+}
+
+// ---------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------
+
+/// The acceptance walk: open, go to Roles, filter, open the editor, search, Check
+/// All, save, confirm with `rolecall roles show --json`.
+#[test]
+fn check_all_on_a_search_saves_only_the_permissions_shown() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let role = "Campaign Manager";
+
+    let before = db.role(role);
+    let leaves = db.catalog_leaves();
+    assert_eq!(
+        before.total as usize,
+        leaves.len(),
+        "total counts every leaf"
+    );
+    assert_eq!(before.granted.len(), 38, "the seeded {role} grants 38");
+    let exports: BTreeSet<String> = leaves
+        .iter()
+        .filter(|k| k.ends_with(".export"))
+        .cloned()
+        .collect();
+    let missing: BTreeSet<String> = exports.difference(&before.granted).cloned().collect();
+    assert!(
+        missing.contains("segmentation.export"),
+        "the seeded {role} lacks segmentation.export: {:?}",
+        before.granted
+    );
+    let roles = db
+        .json(&["roles", "list", "--json"])
+        .as_array()
+        .expect("roles list --json is an array")
+        .len();
+
+    let tmux = Tmux::console(&db);
+    let screen = open_role_editor(&tmux, "camp", role, roles);
+    let granted_before = format!("{} of {} granted", before.granted.len(), before.total);
+    assert!(
+        screen.contains(&granted_before),
+        "the editor counts {granted_before:?}:\n{screen}"
+    );
+
+    // Search: typing filters the tree to the export permissions and their
+    // categories; Enter keeps the search and gives the tree the focus.
+    tmux.keys(&["/"]);
+    tmux.wait_for(FIELD_FOOTER, TIMEOUT);
+    tmux.type_text("export");
+    let shown = format!("{} permissions shown", exports.len());
+    let acting = format!("search: Space/a act on {} shown", exports.len());
+    tmux.wait_for_all(&[&shown, &acting]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until("the search kept and the tree focused", |s| {
+        s.contains(&acting) && s.contains(TREE_FOOTER) && !s.contains(FIELD_FOOTER)
+    });
+    for key in &exports {
+        assert!(
+            screen.contains(key.as_str()),
+            "the search shows {key}:\n{screen}"
+        );
+    }
+    assert!(
+        !screen.contains("Delete contacts") && !screen.contains("Triggers"),
+        "the search hides what does not match:\n{screen}"
+    );
+
+    // Check All acts on the permissions shown only.
+    tmux.keys(&["a"]);
+    let granted_after = before.granted.len() + missing.len();
+    let counter = format!("{granted_after} of {} granted", before.total);
+    tmux.wait_for_all(&[&counter, "unsaved"]);
+
+    // Ctrl-S shows what will change and asks first.
+    tmux.keys(&["C-s"]);
+    let screen = tmux.wait_for(&format!("Save \"{role}\"?"), TIMEOUT);
+    let adds = if missing.len() == 1 {
+        "Add 1 permission:".to_string()
+    } else {
+        format!("Add {} permissions:", missing.len())
+    };
+    assert!(
+        screen.contains(&adds),
+        "the summary says {adds:?}:\n{screen}"
+    );
+    assert!(
+        screen.contains("Export segments"),
+        "the summary names the added permission:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Remove"),
+        "the summary removes nothing:\n{screen}"
+    );
+
+    tmux.keys(&["y"]);
+    let saved = format!(
+        "saved \"{role}\": {} added, 0 removed, {counter}",
+        missing.len()
+    );
+    tmux.wait_for(&saved, TIMEOUT);
+    tmux.wait_for(LIST_FOOTER, TIMEOUT);
+
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0, "the console exits 0 on q");
+
+    let after = db.role(role);
+    assert!(
+        after.granted.is_superset(&exports),
+        "{role} now grants every export permission {exports:?}; granted: {:?}",
+        after.granted
+    );
+    assert_eq!(after.granted.len(), 38 + missing.len());
+    let expected: BTreeSet<String> = before.granted.union(&exports).cloned().collect();
+    assert_eq!(after.granted, expected, "nothing but the exports changed");
+    assert_eq!(after.total, before.total);
+}
+
+/// Esc on an edited role asks first; `n` keeps editing, `y` discards, and the role is
+/// unchanged.
+#[test]
+fn leaving_an_edited_role_asks_and_discarding_changes_nothing() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let role = "Read Only";
+    let before = db.role(role);
+    assert_eq!(before.granted.len(), 8, "the seeded {role} grants 8");
+    let roles = db
+        .json(&["roles", "list", "--json"])
+        .as_array()
+        .expect("roles list --json is an array")
+        .len();
+
+    let tmux = Tmux::console(&db);
+    let screen = open_role_editor(&tmux, "read", role, roles);
+    let granted_before = format!("{} of {} granted", before.granted.len(), before.total);
+    assert!(
+        screen.contains(&granted_before),
+        "the editor counts {granted_before:?}:\n{screen}"
+    );
+
+    // Space on the first category (the tree opens with it selected) toggles it.
+    tmux.keys(&["Space"]);
+    let screen = tmux.wait_until("the first category toggled", |s| {
+        s.contains("unsaved") && !s.contains(&granted_before)
+    });
+    assert!(
+        screen.contains(&format!("Role: {role}")),
+        "still in the editor:\n{screen}"
+    );
+
+    const DISCARD: &str = "Discard unsaved changes?";
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(DISCARD, TIMEOUT);
+
+    // n cancels: the dialog closes, the edit stays.
+    tmux.keys(&["n"]);
+    let screen = tmux.wait_until("the dialog closed", |s| {
+        !s.contains(DISCARD) && s.contains(TREE_FOOTER)
+    });
+    assert!(
+        screen.contains(&format!("Role: {role} · unsaved")),
+        "n keeps the unsaved edit:\n{screen}"
+    );
+
+    // Esc asks again; y discards and leaves the editor.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(DISCARD, TIMEOUT);
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_until("the editor left", |s| {
+        !s.contains(DISCARD) && !s.contains(&format!("Role: {role}")) && s.contains(LIST_FOOTER)
+    });
+    assert!(
+        screen.contains("discarded"),
+        "the status line says the edit was discarded:\n{screen}"
+    );
+
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0, "the console exits 0 on q");
+
+    let after = db.role(role);
+    assert_eq!(after, before, "{role} is unchanged");
+    assert_eq!(after.granted.len(), 8);
+}
+
+/// After `q` the terminal is restored: the alternate screen is left, mouse capture is
+/// off, the cursor shows, the tty is back in cooked mode with echo, and the shell that
+/// started the console prints normally.
+#[test]
+fn quitting_restores_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let script = r#""$0" --db "$1"; echo "EXITED:$?"; if stty -a | tr ' ;' '\n\n' | grep -qx -e -icanon -e -echo; then echo TTY:raw; else echo TTY:cooked; fi; sleep 30"#;
+    let tmux = Tmux::start(db.home(), &["sh", "-c", script, BIN, db.path_str()]);
+
+    tmux.wait_for_all(&["Users (", "Roles (", LIST_FOOTER]);
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "the console draws on the alternate screen"
+    );
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("TTY:", TIMEOUT);
+    assert!(
+        screen.contains("EXITED:0"),
+        "the console exits 0 and the shell prints after it:\n{screen}"
+    );
+    assert!(
+        screen.contains("TTY:cooked"),
+        "the tty is back in canonical mode with echo:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Roles (") && !screen.contains(LIST_FOOTER),
+        "nothing of the console is left on the screen:\n{screen}"
+    );
+    // Output post-processing is back: each line starts at column 0.
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    assert!(
+        lines.contains(&"EXITED:0") && lines.contains(&"TTY:cooked"),
+        "the shell's lines start at column 0, one per line:\n{screen}"
+    );
+    let flags = tmux.format(
+        "alt=#{alternate_on} cursor=#{cursor_flag} mouse=#{mouse_any_flag}#{mouse_all_flag}\
+         #{mouse_button_flag}#{mouse_standard_flag}#{mouse_sgr_flag}",
+    );
+    assert_eq!(
+        flags, "alt=0 cursor=1 mouse=00000",
+        "alternate screen left, cursor shown, mouse capture off"
+    );
+}
