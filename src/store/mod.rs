@@ -157,30 +157,26 @@ impl Store {
             let err = Error::from(e);
             Error::Storage(format!("cannot {what} {}: {err}", shown(path)))
         };
+        // A write-ahead log left with content (by a crashed process, or one still
+        // running) is folded into the file when a connection that can write closes.
+        // Decide through a read-only connection first then, so that a file this build
+        // refuses is left exactly as it was, log included.
+        if access == Access::ReadWrite && has_wal_content(path) {
+            let probe = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| storage("open", e))?;
+            probe
+                .busy_timeout(BUSY_TIMEOUT)
+                .map_err(|e| storage("open", e))?;
+            usable_version(&probe, path)?;
+        }
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| storage("open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| storage("open", e))?;
         // Read the version before anything that could write to the file.
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| storage("read", e))?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::Storage(format!(
-                "{} has schema version {version}, newer than this rolecall understands ({SCHEMA_VERSION}); use a newer rolecall",
-                shown(path)
-            )));
-        }
-        if version == 0 {
-            let objects: i64 = conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                .map_err(|e| storage("read", e))?;
-            if objects > 0 {
-                return Err(Error::Storage(format!(
-                    "{} is a SQLite database but not a rolecall one; pass another --db",
-                    shown(path)
-                )));
-            }
-        }
+        let version = usable_version(&conn, path)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|e| storage("configure", e))?;
         if access == Access::ReadWrite {
@@ -343,6 +339,43 @@ impl Tx<'_> {
         )?;
         Ok(())
     }
+}
+
+/// True when `path` has a `-wal` file that holds something.
+fn has_wal_content(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// The file's schema version, when this build can use the file: not newer than it
+/// understands, and not some other application's SQLite database.
+fn usable_version(conn: &Connection, path: &Path) -> Result<i64> {
+    let storage = |e: rusqlite::Error| {
+        let err = Error::from(e);
+        Error::Storage(format!("cannot read {}: {err}", shown(path)))
+    };
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(storage)?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Storage(format!(
+            "{} has schema version {version}, newer than this rolecall understands ({SCHEMA_VERSION}); use a newer rolecall",
+            shown(path)
+        )));
+    }
+    if version == 0 {
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(storage)?;
+        if objects > 0 {
+            return Err(Error::Storage(format!(
+                "{} is a SQLite database but not a rolecall one; pass another --db",
+                shown(path)
+            )));
+        }
+    }
+    Ok(version)
 }
 
 /// Creates a new database atomically: it is built and seeded under a temporary name

@@ -1,0 +1,433 @@
+//! Helpers for the integration tests: run the real `rolecall` binary against a fresh
+//! database in a temporary folder, read the database directly with rusqlite, and
+//! compare full dumps of it.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_rolecall");
+
+/// The actor name the tests run as unless a test says otherwise.
+pub const TEST_USER: &str = "tester";
+
+/// A command for the binary with a clean, predictable environment: no `ROLECALL_DB`,
+/// no `SUDO_USER` or `SSH_CONNECTION` from the shell running the tests, `USER` set to
+/// [`TEST_USER`], and `HOME`/`XDG_DATA_HOME` pointed at `home` so nothing can ever
+/// touch the real user's data folder.
+pub fn command(home: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("ROLECALL_DB")
+        .env_remove("SUDO_USER")
+        .env_remove("SSH_CONNECTION")
+        .env("USER", TEST_USER)
+        .env("LOGNAME", TEST_USER)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("xdg-data"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `rolecall --db DB ARGS...` and returns its output.
+pub fn rc(db: &Path, args: &[&str]) -> Output {
+    rc_full(db, args, "", &[])
+}
+
+/// As [`rc`], with `stdin` written to the process's standard input.
+pub fn rc_stdin(db: &Path, args: &[&str], stdin: &str) -> Output {
+    rc_full(db, args, stdin, &[])
+}
+
+/// As [`rc`], with extra environment variables.
+pub fn rc_env(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    rc_full(db, args, "", env)
+}
+
+/// Runs the binary with `--db DB`, optional standard input and extra environment.
+pub fn rc_full(db: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let home = db.parent().unwrap_or(Path::new("/nonexistent"));
+    let mut cmd = command(home);
+    cmd.arg("--db").arg(db).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if !stdin.is_empty() {
+        cmd.stdin(Stdio::piped());
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the rolecall binary runs");
+    if !stdin.is_empty() {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(stdin.as_bytes()).expect("stdin is writable");
+    }
+    let out = child.wait_with_output().expect("rolecall finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "rolecall {args:?} panicked:\n{stderr}"
+    );
+    out
+}
+
+/// The result of one run, decoded.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub raw_stdout: Vec<u8>,
+    pub raw_stderr: Vec<u8>,
+}
+
+impl Run {
+    fn from_output(args: &[&str], out: Output) -> Run {
+        Run {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            // A process killed by a signal has no code; -1 never matches a real one.
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            raw_stdout: out.stdout,
+            raw_stderr: out.stderr,
+        }
+    }
+
+    /// Panics with the whole run shown unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "rolecall {:?} exited {} (wanted {code})\nstdout:\n{}\nstderr:\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The stdout parsed as JSON (see [`parse_json`]).
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        parse_json(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "rolecall {:?} printed no JSON: {e}\n{}",
+                self.args, self.stdout
+            )
+        })
+    }
+}
+
+/// A fresh database in its own temporary folder. Every run's output is kept, so a test
+/// can search everything the binary ever printed.
+pub struct Db {
+    dir: TempDir,
+    path: PathBuf,
+    transcript: RefCell<Vec<Run>>,
+}
+
+impl Db {
+    /// A temporary folder; the database file is not created yet.
+    pub fn empty() -> Db {
+        let dir = tempfile::Builder::new()
+            .prefix("rolecall-test")
+            .tempdir()
+            .expect("a temporary folder");
+        let path = dir.path().join("rolecall.db");
+        Db {
+            dir,
+            path,
+            transcript: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A new, seeded database (created by running `roles list`).
+    pub fn new() -> Db {
+        let db = Db::empty();
+        db.ok(&["roles", "list"]);
+        assert!(db.path.is_file(), "the database was created");
+        db
+    }
+
+    /// A new database whose first user, the owner, is `alice`.
+    pub fn with_owner() -> Db {
+        let db = Db::new();
+        db.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+        db
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn record(&self, args: &[&str], out: Output) -> Run {
+        let run = Run::from_output(args, out);
+        self.transcript.borrow_mut().push(run.clone());
+        run
+    }
+
+    /// Runs a command against this database.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.record(args, rc(&self.path, args))
+    }
+
+    /// Runs a command with standard input.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        self.record(args, rc_stdin(&self.path, args, stdin))
+    }
+
+    /// Runs a command with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.record(args, rc_env(&self.path, args, env))
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.run(args).expect_code(0).stdout.clone()
+    }
+
+    /// Runs `ARGS --json`, which must succeed, and parses the output.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        self.run(&all).expect_code(0).json()
+    }
+
+    /// Every run so far.
+    pub fn transcript(&self) -> Vec<Run> {
+        self.transcript.borrow().clone()
+    }
+
+    /// A read-only connection straight to the file.
+    pub fn conn(&self) -> Connection {
+        Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the database opens read-only")
+    }
+
+    /// A read-write connection straight to the file, to arrange unusual states.
+    pub fn conn_rw(&self) -> Connection {
+        Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .expect("the database opens read-write")
+    }
+
+    /// Everything in the database as text: the schema version, and every row of every
+    /// table (audit included), each table's rows sorted.
+    pub fn dump(&self) -> String {
+        dump(&self.conn())
+    }
+
+    /// The leaves the `user_permissions` view grants `username`, sorted.
+    pub fn view_grants(&self, username: &str) -> Vec<String> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT permission_key FROM user_permissions WHERE username = ?1 ORDER BY permission_key",
+            )
+            .expect("the user_permissions view exists");
+        stmt.query_map([username], |r| r.get(0))
+            .expect("the view can be queried")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows of the view")
+    }
+
+    /// The number of audit rows.
+    pub fn audit_rows(&self) -> i64 {
+        self.conn()
+            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+            .expect("the audit table")
+    }
+
+    /// `roles show ROLE --json`'s `granted` list.
+    pub fn granted(&self, role: &str) -> Vec<String> {
+        strings(&self.json(&["roles", "show", role])["granted"])
+    }
+
+    /// `users show USER --json`.
+    pub fn user(&self, username: &str) -> Value {
+        self.json(&["users", "show", username])
+    }
+
+    /// The permission catalog as `catalog show --json` prints it.
+    pub fn catalog(&self) -> Vec<Category> {
+        let tree = self.json(&["catalog", "show"]);
+        tree.as_array()
+            .expect("the catalog is an array of categories")
+            .iter()
+            .map(Category::from_json)
+            .collect()
+    }
+}
+
+/// A top-level category of the catalog with its leaves (the default catalog is two
+/// levels deep; deeper nodes are flattened into their leaves).
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub key: String,
+    pub label: String,
+    /// (key, label) of every leaf under the category, in catalog order.
+    pub leaves: Vec<(String, String)>,
+}
+
+impl Category {
+    fn from_json(node: &Value) -> Category {
+        fn leaves(node: &Value, out: &mut Vec<(String, String)>) {
+            match node.get("children").and_then(Value::as_array) {
+                Some(children) if !children.is_empty() => {
+                    for c in children {
+                        leaves(c, out);
+                    }
+                }
+                _ => out.push((s(&node["key"]), s(&node["label"]))),
+            }
+        }
+        let mut all = Vec::new();
+        leaves(node, &mut all);
+        Category {
+            key: s(&node["key"]),
+            label: s(&node["label"]),
+            leaves: all,
+        }
+    }
+
+    pub fn leaf_keys(&self) -> Vec<String> {
+        self.leaves.iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// Every leaf key of the catalog, sorted.
+pub fn all_leaf_keys(catalog: &[Category]) -> Vec<String> {
+    let mut keys: Vec<String> = catalog.iter().flat_map(Category::leaf_keys).collect();
+    keys.sort();
+    keys
+}
+
+/// The leaf keys of category `key`.
+pub fn leaves_of(catalog: &[Category], key: &str) -> Vec<String> {
+    catalog
+        .iter()
+        .find(|c| c.key == key)
+        .unwrap_or_else(|| panic!("no category {key}"))
+        .leaf_keys()
+}
+
+/// A JSON string's value.
+pub fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{v} is not a string"))
+        .to_string()
+}
+
+/// A JSON array of strings.
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{v} is not an array"))
+        .iter()
+        .map(s)
+        .collect()
+}
+
+/// Sorted and deduplicated.
+pub fn sorted<S: Into<String> + Clone>(items: &[S]) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().cloned().map(Into::into).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Parses JSON output exactly as printed.
+pub fn parse_json(text: &str) -> serde_json::Result<Value> {
+    serde_json::from_str(text)
+}
+
+/// Every row of every table, plus the schema and `user_version`, as text.
+pub fn dump(conn: &Connection) -> String {
+    let mut out = String::new();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("user_version");
+    out.push_str(&format!("user_version {version}\n"));
+    let objects: Vec<(String, String, Option<String>)> = {
+        let mut stmt = conn
+            .prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+            .expect("sqlite_master");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("schema rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("schema rows")
+    };
+    for (kind, name, sql) in &objects {
+        out.push_str(&format!(
+            "{kind} {name}: {}\n",
+            sql.as_deref().unwrap_or("")
+        ));
+    }
+    for (kind, name, _) in &objects {
+        if kind != "table" || name.starts_with("sqlite_") {
+            continue;
+        }
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM \"{name}\""))
+            .expect("table rows");
+        let columns = stmt.column_count();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |r| {
+                let mut cells = Vec::with_capacity(columns);
+                for i in 0..columns {
+                    cells.push(match r.get_ref(i)? {
+                        ValueRef::Null => "NULL".to_string(),
+                        ValueRef::Integer(n) => n.to_string(),
+                        ValueRef::Real(f) => f.to_string(),
+                        ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
+                        ValueRef::Blob(b) => format!("blob{b:?}"),
+                    });
+                }
+                Ok(cells.join("|"))
+            })
+            .expect("table rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("table rows");
+        rows.sort();
+        out.push_str(&format!("-- {name}: {} rows\n", rows.len()));
+        for row in rows {
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Panics unless `run` failed with `code` and a one-line stderr message that starts
+/// with `rolecall: FIELD:` (the field as the code names it, or its flag spelling).
+#[track_caller]
+pub fn assert_field_error(run: &Run, code: i32, field: &str) {
+    run.expect_code(code);
+    let dashed = field.replace('_', "-");
+    let ok = [field, dashed.as_str()]
+        .iter()
+        .any(|f| run.stderr.starts_with(&format!("rolecall: {f}:")));
+    assert!(
+        ok,
+        "rolecall {:?}: stderr should start with `rolecall: {field}:`, got:\n{}",
+        run.args, run.stderr
+    );
+    assert_eq!(
+        run.stderr.trim_end().lines().count(),
+        1,
+        "one line on stderr: {}",
+        run.stderr
+    );
+}
