@@ -817,3 +817,169 @@ fn hostile_stored_text_never_reaches_the_buffer() {
     h.press("3");
     check(&h, "audit");
 }
+
+#[test]
+fn bulk_role_change_on_three_tagged_users_is_one_step() {
+    let mut h = Harness::new(120, 40);
+    let audit_before = h.app.store.audit_count().unwrap();
+    h.press("   "); // tags adam, bella, chen (Space tags and moves down)
+    assert_eq!(h.app.tagged.len(), 3);
+    h.press("r");
+    assert!(
+        matches!(h.app.overlay, Some(Overlay::Pick { .. })),
+        "{}",
+        h.screen()
+    );
+    h.press("full");
+    h.code(KeyCode::Enter);
+    for name in ["adam", "bella", "chen"] {
+        assert_eq!(
+            h.app.store.user(name).unwrap().role,
+            "Full Access",
+            "{name}"
+        );
+    }
+    assert_eq!(
+        h.app.store.user("dora").unwrap().role,
+        "Campaign Manager",
+        "untagged users keep their role"
+    );
+    assert_eq!(
+        h.app.store.audit_count().unwrap(),
+        audit_before + 3,
+        "one audit row per user"
+    );
+    assert!(
+        h.app
+            .status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("to 3 users")),
+        "{:?}",
+        h.app.status
+    );
+    assert!(h.app.tagged.is_empty(), "tags clear after the change");
+}
+
+#[test]
+fn snapshot_role_picker_and_compare() {
+    for (w, ht) in SIZES {
+        let mut h = Harness::new(w, ht);
+        h.press(" r");
+        snapshot("role_picker", &h);
+        let mut h = Harness::new(w, ht);
+        h.press("2/read");
+        h.code(KeyCode::Enter);
+        h.press("vcamp");
+        h.code(KeyCode::Enter);
+        assert!(
+            matches!(h.app.overlay, Some(Overlay::Compare { .. })),
+            "{}",
+            h.screen()
+        );
+        snapshot("compare", &h);
+    }
+}
+
+#[test]
+fn owner_rules_are_refused_from_the_console() {
+    let mut h = Harness::new(120, 40);
+    h.press("/olivia");
+    h.code(KeyCode::Enter);
+    assert_eq!(
+        h.app.users.selected().map(|u| u.username.as_str()),
+        Some("olivia")
+    );
+    let refused = |h: &Harness, needle: &str| {
+        let s = h.app.status.as_ref().expect("a status");
+        assert!(s.error && s.text.contains(needle), "{s:?}");
+        assert!(h.app.overlay.is_none());
+    };
+    h.press("x");
+    refused(&h, "cannot be disabled");
+    h.press("d");
+    refused(&h, "cannot be removed");
+    h.press("o");
+    refused(&h, "already the owner");
+    h.press("r");
+    h.press("read only");
+    h.code(KeyCode::Enter);
+    refused(&h, "must keep the Administrator role");
+    let owner = h.app.store.user("olivia").unwrap();
+    assert!(owner.owner && owner.active && owner.role == "Administrator");
+    // Ownership can move, with confirmation, to an active user.
+    h.code(KeyCode::Esc);
+    h.press("/lena");
+    h.code(KeyCode::Enter);
+    h.press("oy");
+    assert!(h.app.store.user("lena").unwrap().owner);
+    assert!(!h.app.store.user("olivia").unwrap().owner);
+}
+
+#[test]
+fn enable_disable_and_delete_ask_first() {
+    let mut h = Harness::new(120, 40);
+    h.press("/kofi");
+    h.code(KeyCode::Enter);
+    h.press("x");
+    assert!(h.screen().contains("Disable \"kofi\"?"), "{}", h.screen());
+    h.press("y");
+    assert!(!h.app.store.user("kofi").unwrap().active);
+    h.press("xy");
+    assert!(h.app.store.user("kofi").unwrap().active);
+    h.press("dn");
+    assert!(h.app.store.user("kofi").is_ok());
+    h.press("dy");
+    assert!(h.app.store.user("kofi").is_err());
+}
+
+#[test]
+fn read_only_refuses_every_change_key() {
+    let dir = TempDir::new().unwrap();
+    let db = seeded(&dir);
+    let before = std::fs::read(&db).unwrap();
+    let store = Store::open(&db, Access::ReadOnly).unwrap();
+    let app = App::new(store, Theme::monochrome()).unwrap();
+    let mut h = Harness {
+        _dir: dir,
+        db: db.clone(),
+        app,
+        term: Terminal::new(TestBackend::new(120, 40)).unwrap(),
+    };
+    h.draw();
+    assert!(h.screen().contains("[read-only]"));
+    let refused = |h: &Harness, key: &str| {
+        let s = h
+            .app
+            .status
+            .as_ref()
+            .unwrap_or_else(|| panic!("{key}: no status"));
+        assert!(s.error && s.text.contains("read-only"), "{key}: {s:?}");
+        assert!(h.app.overlay.is_none(), "{key} opened a dialog");
+    };
+    for key in ["x", "o", "d", "r"] {
+        h.app.status = None;
+        h.press(key);
+        refused(&h, key);
+    }
+    h.press("2");
+    for key in ["n", "c", "d"] {
+        h.app.status = None;
+        h.press(key);
+        refused(&h, key);
+    }
+    h.code(KeyCode::Down);
+    h.code(KeyCode::Enter); // the editor opens for browsing
+    for key in [" ", "a"] {
+        h.app.status = None;
+        h.press(key);
+        refused(&h, key);
+    }
+    h.app.status = None;
+    h.ctrl('s');
+    refused(&h, "Ctrl-S");
+    assert_eq!(
+        h.editor().grants,
+        h.app.store.role("Basic Access").unwrap().grants
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the file is unchanged");
+}

@@ -339,6 +339,33 @@ impl Store {
         })
     }
 
+    /// Enables or disables several users in one transaction, one audit row per user
+    /// who changed. Returns how many changed; the owner rule refuses the whole batch.
+    pub fn set_active_for(&mut self, usernames: &[String], active: bool) -> Result<usize> {
+        self.write(|tx| {
+            let mut changed = 0;
+            for name in usernames {
+                let before = load_user(tx.tx, name)?;
+                if before.active == active {
+                    continue;
+                }
+                user::ensure_owner_kept(&before, &before.role, active)?;
+                tx.tx.execute(
+                    "UPDATE users SET active = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                    params![active, tx.at, tx.actor, before.id],
+                )?;
+                tx.audit(
+                    "user.update",
+                    &before.username,
+                    Some(json!({"active": before.active})),
+                    Some(json!({"active": active})),
+                )?;
+                changed += 1;
+            }
+            Ok(changed)
+        })
+    }
+
     /// Sets or replaces a user's password (stored as an argon2id hash only).
     pub fn set_password(&mut self, username: &str, password_text: &str) -> Result<()> {
         let hash = password::hash(password_text)?;

@@ -15,6 +15,7 @@ use crate::store::{AuditEntry, RoleUpdate, Store};
 use crate::tui::editor::{Focus, RoleEditor, SaveSummary};
 use crate::tui::keys::{self, Action, Scope};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::list::FilteredList;
 
 /// How many audit rows the Audit tab loads.
@@ -61,7 +62,20 @@ pub enum Msg {
 /// What a confirm dialog will do on "yes".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
-    DeleteRole { id: i64, name: String },
+    DeleteRole {
+        id: i64,
+        name: String,
+    },
+    DeleteUser {
+        username: String,
+    },
+    SetActive {
+        usernames: Vec<String>,
+        active: bool,
+    },
+    MakeOwner {
+        username: String,
+    },
     DiscardEdit,
     Save(SaveSummary),
 }
@@ -87,6 +101,37 @@ pub enum Overlay {
     UserDetail(Box<User>),
     /// The before/after of one audit row.
     AuditDetail(Box<AuditEntry>),
+    /// A filterable list of roles; Enter acts on the choice per `purpose`.
+    Pick {
+        purpose: PickPurpose,
+        title: String,
+        choices: Vec<(i64, String)>,
+        query: TextInput,
+        /// Indices into `choices` that match the query.
+        view: Vec<usize>,
+        selected: usize,
+    },
+    /// Two roles side by side: what each can and cannot do.
+    Compare {
+        a: Box<Role>,
+        b: Box<Role>,
+        scroll: u16,
+    },
+    /// The users holding a role.
+    RoleUsers {
+        role: String,
+        users: Vec<(String, bool)>,
+        scroll: u16,
+    },
+}
+
+/// What a role picked from [`Overlay::Pick`] is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickPurpose {
+    /// Give these users the role, in one transaction.
+    AssignRole { usernames: Vec<String> },
+    /// Compare this role with the one picked.
+    CompareWith { role_id: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +198,8 @@ pub struct App {
     pub default_role: i64,
     pub editor: Option<RoleEditor>,
     pub overlay: Option<Overlay>,
+    /// Users tagged with Space in the Users list (ids); `r` and `x` act on all of them.
+    pub tagged: std::collections::BTreeSet<i64>,
     pub status: Option<Status>,
     pub quit: bool,
     pub hit: Cell<HitAreas>,
@@ -181,6 +228,7 @@ impl App {
             default_role: 0,
             editor: None,
             overlay: None,
+            tagged: std::collections::BTreeSet::new(),
             status: None,
             quit: false,
             hit: Cell::new(HitAreas::default()),
@@ -240,7 +288,13 @@ impl App {
             Some(Overlay::Help { .. }) => return vec![Scope::Help],
             Some(Overlay::Confirm { .. }) => return vec![Scope::Confirm],
             Some(Overlay::DeleteBlocked { .. }) => return vec![Scope::Picker],
-            Some(Overlay::UserDetail(_) | Overlay::AuditDetail(_)) => return vec![Scope::Help],
+            Some(
+                Overlay::UserDetail(_)
+                | Overlay::AuditDetail(_)
+                | Overlay::Compare { .. }
+                | Overlay::RoleUsers { .. },
+            ) => return vec![Scope::Help],
+            Some(Overlay::Pick { .. }) => return vec![Scope::Pick, Scope::TextField],
             None => {}
         }
         if let Some(editor) = &self.editor {
@@ -254,7 +308,8 @@ impl App {
         }
         match self.tab {
             Tab::Roles => vec![Scope::Roles, Scope::List, Scope::Anywhere],
-            _ => vec![Scope::List, Scope::Anywhere],
+            Tab::Users => vec![Scope::Users, Scope::List, Scope::Anywhere],
+            Tab::Audit => vec![Scope::List, Scope::Anywhere],
         }
     }
 
@@ -281,7 +336,7 @@ impl App {
         let scopes = self.scopes();
         match keys::resolve(&key, &scopes) {
             Some(action) => Some(Msg::Action(action)),
-            None if scopes.first() == Some(&Scope::TextField) => Some(Msg::Input(key)),
+            None if scopes.contains(&Scope::TextField) => Some(Msg::Input(key)),
             None => None,
         }
     }
@@ -388,8 +443,71 @@ impl App {
                 };
                 self.overlay = Some(Overlay::Help { scroll });
             }
+            (Overlay::Compare { a, b, scroll }, Action::Up | Action::Down) => {
+                let scroll = scroll_by(scroll, action);
+                self.overlay = Some(Overlay::Compare { a, b, scroll });
+            }
             (
-                Overlay::Help { .. } | Overlay::UserDetail(_) | Overlay::AuditDetail(_),
+                Overlay::RoleUsers {
+                    role,
+                    users,
+                    scroll,
+                },
+                Action::Up | Action::Down,
+            ) => {
+                let scroll = scroll_by(scroll, action);
+                self.overlay = Some(Overlay::RoleUsers {
+                    role,
+                    users,
+                    scroll,
+                });
+            }
+            (
+                Overlay::Pick {
+                    purpose,
+                    choices,
+                    view,
+                    selected,
+                    ..
+                },
+                Action::Confirm,
+            ) => match view.get(selected).and_then(|&i| choices.get(i)) {
+                Some((id, name)) => self.picked(purpose, *id, name.clone()),
+                None => self.info("no role matches; nothing changed"),
+            },
+            (
+                Overlay::Pick {
+                    title,
+                    purpose,
+                    choices,
+                    query,
+                    view,
+                    selected,
+                },
+                Action::Up | Action::Down,
+            ) => {
+                let n = view.len().max(1);
+                let selected = if action == Action::Up {
+                    (selected + n - 1) % n
+                } else {
+                    (selected + 1) % n
+                };
+                self.overlay = Some(Overlay::Pick {
+                    purpose,
+                    title,
+                    choices,
+                    query,
+                    view,
+                    selected,
+                });
+            }
+            (Overlay::Pick { .. }, Action::Cancel) => self.info("cancelled; nothing changed"),
+            (
+                Overlay::Help { .. }
+                | Overlay::UserDetail(_)
+                | Overlay::AuditDetail(_)
+                | Overlay::Compare { .. }
+                | Overlay::RoleUsers { .. },
                 Action::Cancel,
             ) => {}
             (overlay, _) => self.overlay = Some(overlay),
@@ -405,6 +523,34 @@ impl App {
                     self.reload_or_report();
                 }
                 Err(Error::RoleInUse(info)) => self.show_delete_blocked(id, info),
+                Err(e) => self.error(&e),
+            },
+            Pending::DeleteUser { username } => match self.store.remove_user(&username) {
+                Ok(()) => {
+                    self.info(format!("deleted user \"{username}\""));
+                    self.reload_or_report();
+                }
+                Err(e) => self.error(&e),
+            },
+            Pending::SetActive { usernames, active } => {
+                match self.store.set_active_for(&usernames, active) {
+                    Ok(n) => {
+                        let what = if active { "enabled" } else { "disabled" };
+                        self.info(format!("{what} {n} user{}", if n == 1 { "" } else { "s" }));
+                        self.tagged.clear();
+                        self.reload_or_report();
+                    }
+                    Err(e) => self.error(&e),
+                }
+            }
+            Pending::MakeOwner { username } => match self.store.transfer_ownership(&username) {
+                Ok(u) => {
+                    self.info(format!(
+                        "\"{}\" is now the owner, with role \"{}\"",
+                        u.username, u.role
+                    ));
+                    self.reload_or_report();
+                }
                 Err(e) => self.error(&e),
             },
             Pending::DiscardEdit => {
@@ -590,6 +736,24 @@ impl App {
     }
 
     fn on_list_action(&mut self, action: Action) {
+        let changes = matches!(
+            action,
+            Action::New
+                | Action::Delete
+                | Action::Clone
+                | Action::AssignRole
+                | Action::EnableDisable
+                | Action::MakeOwner
+        );
+        if changes && self.store.is_read_only() {
+            self.status = Some(Status {
+                text:
+                    "read-only: this session was opened with --read-only, so nothing can be changed"
+                        .into(),
+                error: true,
+            });
+            return;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Tab(i) => self.tab = Tab::ALL[i.min(2)],
@@ -622,6 +786,13 @@ impl App {
             Action::New if self.tab == Tab::Roles => self.new_role(),
             Action::Clone if self.tab == Tab::Roles => self.clone_selected(),
             Action::Delete if self.tab == Tab::Roles => self.delete_selected(),
+            Action::Delete if self.tab == Tab::Users => self.delete_user(),
+            Action::Tag => self.toggle_tag(),
+            Action::AssignRole => self.pick_role_for_users(),
+            Action::EnableDisable => self.enable_disable(),
+            Action::MakeOwner => self.make_owner(),
+            Action::Compare => self.pick_role_to_compare(),
+            Action::RoleUsers => self.show_role_users(),
             _ => {}
         }
         if self.tab == Tab::Roles {
@@ -630,6 +801,31 @@ impl App {
     }
 
     fn on_input(&mut self, key: KeyEvent) {
+        if let Some(Overlay::Pick {
+            query,
+            choices,
+            view,
+            selected,
+            ..
+        }) = self.overlay.as_mut()
+        {
+            if query.handle(&key) {
+                let q = query.text().trim().to_string();
+                *view = (0..choices.len())
+                    .filter(|&i| {
+                        q.is_empty()
+                            || fuzzy_matcher::FuzzyMatcher::fuzzy_match(
+                                &self.matcher,
+                                &choices[i].1,
+                                &q,
+                            )
+                            .is_some()
+                    })
+                    .collect();
+                *selected = 0;
+            }
+            return;
+        }
         if let Some(editor) = self.editor.as_mut() {
             let read_only = editor.builtin || self.store.is_read_only();
             match editor.focus {
@@ -793,6 +989,207 @@ impl App {
         });
     }
 
+    /// The usernames `r` and `x` act on: every tagged user, else the selected one.
+    fn targets(&self) -> Vec<String> {
+        if self.tagged.is_empty() {
+            return self
+                .users
+                .selected()
+                .map(|u| vec![u.username.clone()])
+                .unwrap_or_default();
+        }
+        self.users
+            .rows
+            .iter()
+            .filter(|u| self.tagged.contains(&u.id))
+            .map(|u| u.username.clone())
+            .collect()
+    }
+
+    fn toggle_tag(&mut self) {
+        let Some(id) = self.users.selected().map(|u| u.id) else {
+            return;
+        };
+        if !self.tagged.remove(&id) {
+            self.tagged.insert(id);
+        }
+        self.users.list.move_by(1);
+        let n = self.tagged.len();
+        self.info(format!(
+            "{n} user{} tagged; r and x act on all of them",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+
+    fn role_choices(&self, except: Option<i64>) -> Vec<(i64, String)> {
+        self.roles
+            .rows
+            .iter()
+            .filter(|r| Some(r.id) != except)
+            .map(|r| (r.id, r.name.clone()))
+            .collect()
+    }
+
+    fn open_pick(&mut self, purpose: PickPurpose, title: String, choices: Vec<(i64, String)>) {
+        let view = (0..choices.len()).collect();
+        self.overlay = Some(Overlay::Pick {
+            purpose,
+            title,
+            choices,
+            query: TextInput::new("", 64),
+            view,
+            selected: 0,
+        });
+    }
+
+    fn pick_role_for_users(&mut self) {
+        let usernames = self.targets();
+        if usernames.is_empty() {
+            return;
+        }
+        let title = match usernames.as_slice() {
+            [one] => format!("Role for \"{one}\""),
+            many => format!("Role for {} tagged users", many.len()),
+        };
+        let choices = self.role_choices(None);
+        self.open_pick(PickPurpose::AssignRole { usernames }, title, choices);
+    }
+
+    fn pick_role_to_compare(&mut self) {
+        let Some((id, name)) = self.roles.selected().map(|r| (r.id, r.name.clone())) else {
+            return;
+        };
+        let choices = self.role_choices(Some(id));
+        self.open_pick(
+            PickPurpose::CompareWith { role_id: id },
+            format!("Compare \"{name}\" with"),
+            choices,
+        );
+    }
+
+    fn picked(&mut self, purpose: PickPurpose, role_id: i64, role_name: String) {
+        match purpose {
+            PickPurpose::AssignRole { usernames } => {
+                match self.store.set_role_for(&usernames, &role_id.to_string()) {
+                    Ok(n) => {
+                        self.info(format!(
+                            "gave \"{role_name}\" to {n} user{} ({} already had it)",
+                            if n == 1 { "" } else { "s" },
+                            usernames.len() - n
+                        ));
+                        self.tagged.clear();
+                        self.reload_or_report();
+                    }
+                    Err(e) => self.error(&e),
+                }
+            }
+            PickPurpose::CompareWith { role_id: a } => {
+                match (self.store.role_by_id(a), self.store.role_by_id(role_id)) {
+                    (Ok(a), Ok(b)) => {
+                        self.overlay = Some(Overlay::Compare {
+                            a: Box::new(a),
+                            b: Box::new(b),
+                            scroll: 0,
+                        })
+                    }
+                    (Err(e), _) | (_, Err(e)) => self.error(&e),
+                }
+            }
+        }
+    }
+
+    fn show_role_users(&mut self) {
+        let Some((id, name)) = self.roles.selected().map(|r| (r.id, r.name.clone())) else {
+            return;
+        };
+        match self.store.role_holders(id, usize::MAX >> 1) {
+            Ok(users) => {
+                self.overlay = Some(Overlay::RoleUsers {
+                    role: name,
+                    users,
+                    scroll: 0,
+                })
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn enable_disable(&mut self) {
+        let usernames = self.targets();
+        let chosen: Vec<&User> = self
+            .users
+            .rows
+            .iter()
+            .filter(|u| usernames.contains(&u.username))
+            .collect();
+        if chosen.is_empty() {
+            return;
+        }
+        // Mixed selections are disabled: the safe direction.
+        let active = chosen.iter().all(|u| !u.active);
+        if let Some(owner) = chosen.iter().find(|u| u.owner && !active) {
+            let err =
+                crate::domain::user::ensure_owner_kept(owner, &owner.role, false).unwrap_err();
+            return self.error(&err);
+        }
+        let verb = if active { "Enable" } else { "Disable" };
+        let who = match usernames.as_slice() {
+            [one] => format!("\"{one}\""),
+            many => format!("{} tagged users", many.len()),
+        };
+        let effect = if active {
+            "They regain the permissions of their roles at once."
+        } else {
+            "They lose every permission at once; their data and roles are kept."
+        };
+        self.overlay = Some(Overlay::Confirm {
+            title: format!("{verb} {who}?"),
+            lines: vec![effect.into()],
+            pending: Pending::SetActive { usernames, active },
+        });
+    }
+
+    fn make_owner(&mut self) {
+        let Some(user) = self.users.selected().cloned() else {
+            return;
+        };
+        if let Err(e) = crate::domain::user::ensure_can_become_owner(&user) {
+            return self.error(&e);
+        }
+        self.overlay = Some(Overlay::Confirm {
+            title: format!("Make \"{}\" the owner?", user.username),
+            lines: vec![
+                "The owner cannot be removed, disabled or moved off Administrator.".into(),
+                format!(
+                    "\"{}\" is given the Administrator role; the current owner keeps theirs.",
+                    user.username
+                ),
+            ],
+            pending: Pending::MakeOwner {
+                username: user.username,
+            },
+        });
+    }
+
+    fn delete_user(&mut self) {
+        let Some(user) = self.users.selected().cloned() else {
+            return;
+        };
+        if let Err(e) = crate::domain::user::ensure_removable(&user) {
+            return self.error(&e);
+        }
+        self.overlay = Some(Overlay::Confirm {
+            title: format!("Delete user \"{}\"?", user.username),
+            lines: vec![
+                "This cannot be undone; the audit log keeps a record of the user.".into(),
+                "To keep the account but remove its access, disable it instead (x).".into(),
+            ],
+            pending: Pending::DeleteUser {
+                username: user.username,
+            },
+        });
+    }
+
     fn on_click(&mut self, at: Position) {
         let hit = self.hit.get();
         if self.overlay.is_some() {
@@ -854,5 +1251,13 @@ impl App {
         if self.tab == Tab::Roles {
             self.refresh_preview();
         }
+    }
+}
+
+fn scroll_by(scroll: u16, action: Action) -> u16 {
+    if action == Action::Up {
+        scroll.saturating_sub(1)
+    } else {
+        scroll.saturating_add(1)
     }
 }

@@ -13,6 +13,10 @@ pub enum Scope {
     List,
     /// The Roles list.
     Roles,
+    /// The Users list.
+    Users,
+    /// A filterable list of roles to pick from (assign, compare).
+    Pick,
     /// A permission tree being edited.
     Tree,
     /// The role editor (any field).
@@ -49,6 +53,12 @@ pub enum Action {
     Clone,
     Toggle,
     CheckAll,
+    Tag,
+    AssignRole,
+    EnableDisable,
+    MakeOwner,
+    Compare,
+    RoleUsers,
     Expand,
     Collapse,
     Save,
@@ -205,6 +215,73 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Esc, NONE]
     ),
+    bind!(Pick, Action::Up, "↑", "previous", false, [Up, NONE]),
+    bind!(Pick, Action::Down, "↓", "next", false, [Down, NONE]),
+    bind!(
+        Pick,
+        Action::Confirm,
+        "Enter",
+        "choose",
+        true,
+        [Enter, NONE]
+    ),
+    bind!(Pick, Action::Cancel, "Esc", "cancel", true, [Esc, NONE]),
+    bind!(
+        Users,
+        Action::Tag,
+        "Space",
+        "tag / untag (r, x act on all tagged)",
+        true,
+        [Char(' '), NONE]
+    ),
+    bind!(
+        Users,
+        Action::AssignRole,
+        "r",
+        "change role",
+        true,
+        [Char('r'), NONE]
+    ),
+    bind!(
+        Users,
+        Action::EnableDisable,
+        "x",
+        "enable / disable",
+        true,
+        [Char('x'), NONE]
+    ),
+    bind!(
+        Users,
+        Action::MakeOwner,
+        "o",
+        "make owner",
+        true,
+        [Char('o'), NONE]
+    ),
+    bind!(
+        Users,
+        Action::Delete,
+        "d",
+        "delete user",
+        true,
+        [Char('d'), NONE]
+    ),
+    bind!(
+        Roles,
+        Action::Compare,
+        "v",
+        "compare with another role",
+        true,
+        [Char('v'), NONE]
+    ),
+    bind!(
+        Roles,
+        Action::RoleUsers,
+        "u",
+        "users in this role",
+        true,
+        [Char('u'), NONE]
+    ),
     bind!(
         Roles,
         Action::Clone,
@@ -346,6 +423,8 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::Anywhere => "Anywhere (but a text field)",
         Scope::List => "Lists",
         Scope::Roles => "Roles list",
+        Scope::Users => "Users list",
+        Scope::Pick => "Pick a role",
         Scope::Tree => "Permission tree",
         Scope::Editor => "Role editor",
         Scope::TextField => "Text fields",

@@ -178,6 +178,158 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
             ]));
             (format!("User {}", safe(&u.username)), out)
         }
+        Overlay::Pick {
+            title,
+            choices,
+            query,
+            view,
+            selected,
+            purpose,
+        } => {
+            let mut filter = vec![Span::styled("Filter ", t.header)];
+            filter.extend(query.line(true, t.normal, t.cursor).spans);
+            let mut out = vec![Line::from(filter)];
+            if view.is_empty() {
+                out.push(Line::from(Span::styled("no role matches", t.dim)));
+            }
+            let room = area.height.saturating_sub(8) as usize;
+            let start = selected.saturating_sub(room.saturating_sub(1));
+            for (pos, &i) in view.iter().enumerate().skip(start).take(room.max(1)) {
+                let line = Line::from(format!("  {}", safe(&choices[i].1)));
+                out.push(if pos == *selected {
+                    line.style(t.selected)
+                } else {
+                    line
+                });
+            }
+            out.push(Line::default());
+            let what = match purpose {
+                crate::tui::app::PickPurpose::AssignRole { usernames } => {
+                    format!(
+                        " give the role to {} user{}   ",
+                        usernames.len(),
+                        if usernames.len() == 1 { "" } else { "s" }
+                    )
+                }
+                crate::tui::app::PickPurpose::CompareWith { .. } => " compare   ".to_string(),
+            };
+            out.push(Line::from(vec![
+                Span::styled("type", t.key),
+                Span::raw(" to filter   "),
+                Span::styled("Enter", t.key),
+                Span::raw(what),
+                Span::styled("Esc", t.key),
+                Span::raw(" cancel"),
+            ]));
+            (safe(title), out)
+        }
+        Overlay::Compare { a, b, scroll } => {
+            let catalog = app.store.catalog();
+            let name_w = 34usize;
+            let col = |s: &str| format!("{:<12}", crate::text::truncate(&safe(s), 12));
+            let mut rows = vec![Line::from(Span::styled(
+                format!(
+                    "{:<name_w$} {} {}",
+                    "Permission",
+                    col(&a.name),
+                    col(&b.name)
+                ),
+                t.header,
+            ))];
+            let (only_b, only_a) = b.grants.diff(&a.grants);
+            for node in catalog.nodes() {
+                let label = format!("{}{}", "  ".repeat(node.depth), safe(&node.label));
+                let label = crate::text::truncate(&label, name_w).into_owned();
+                let pad = name_w.saturating_sub(crate::text::width(&label));
+                let (ca, cb, differs) = if node.is_leaf() {
+                    let o = node.leaves.start;
+                    let word = |g: &crate::domain::catalog::Grants| {
+                        if g.contains(o) { "can" } else { "cannot" }
+                    };
+                    (
+                        word(&a.grants).to_string(),
+                        word(&b.grants).to_string(),
+                        a.grants.contains(o) != b.grants.contains(o),
+                    )
+                } else {
+                    let n = node.leaves.len();
+                    (
+                        format!("{}/{n}", a.grants.count_in(node.leaves.clone())),
+                        format!("{}/{n}", b.grants.count_in(node.leaves.clone())),
+                        false,
+                    )
+                };
+                let text = format!(
+                    "{label}{} {ca:<12} {cb:<12}{}",
+                    " ".repeat(pad),
+                    if differs { " ≠" } else { "" }
+                );
+                rows.push(if differs {
+                    Line::from(Span::styled(text, t.partial))
+                } else {
+                    Line::from(text)
+                });
+            }
+            let room = area.height.saturating_sub(7) as usize;
+            let start = (*scroll as usize).min(rows.len().saturating_sub(room));
+            let mut out: Vec<Line> = vec![rows[0].clone()];
+            out.extend(
+                rows.into_iter()
+                    .skip(1 + start)
+                    .take(room.saturating_sub(1)),
+            );
+            out.push(Line::default());
+            out.push(Line::from(format!(
+                "Only \"{}\": {}   only \"{}\": {}   ↑/↓ scroll   Esc close",
+                safe(&a.name),
+                only_a.len(),
+                safe(&b.name),
+                only_b.len()
+            )));
+            (
+                format!("Compare \"{}\" and \"{}\"", safe(&a.name), safe(&b.name)),
+                out,
+            )
+        }
+        Overlay::RoleUsers {
+            role,
+            users,
+            scroll,
+        } => {
+            let room = area.height.saturating_sub(7) as usize;
+            let start = (*scroll as usize).min(users.len().saturating_sub(room));
+            let mut out: Vec<Line> = users
+                .iter()
+                .skip(start)
+                .take(room)
+                .map(|(name, active)| {
+                    Line::from(format!(
+                        "  {}{}",
+                        safe(name),
+                        if *active { "" } else { " (disabled)" }
+                    ))
+                })
+                .collect();
+            if users.is_empty() {
+                out.push(Line::from(Span::styled("No user holds this role.", t.dim)));
+            }
+            out.push(Line::default());
+            out.push(Line::from(vec![
+                Span::styled("↑/↓", t.key),
+                Span::raw(" scroll   "),
+                Span::styled("Esc", t.key),
+                Span::raw(" close"),
+            ]));
+            (
+                format!(
+                    "{} user{} in \"{}\"",
+                    users.len(),
+                    if users.len() == 1 { "" } else { "s" },
+                    safe(role)
+                ),
+                out,
+            )
+        }
         Overlay::AuditDetail(a) => {
             let mut out = vec![
                 Line::from(format!("{} by {}", a.at, safe(&a.actor))),
@@ -296,12 +448,14 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
     for scope in [
         Scope::Anywhere,
         Scope::List,
+        Scope::Users,
         Scope::Roles,
         Scope::Editor,
         Scope::Tree,
         Scope::TextField,
         Scope::Confirm,
         Scope::Picker,
+        Scope::Pick,
     ] {
         out.push(Line::from(Span::styled(keys::scope_title(scope), t.header)));
         let movement: Vec<&str> = BINDINGS

@@ -175,6 +175,10 @@ fn draw_list<T>(
 pub fn users(app: &App, frame: &mut Frame, area: Rect) {
     let columns = [
         Column {
+            title: "",
+            width: 1,
+        },
+        Column {
             title: "USERNAME",
             width: 18,
         },
@@ -202,6 +206,7 @@ pub fn users(app: &App, frame: &mut Frame, area: Rect) {
             (false, _) => "disabled",
         };
         vec![
+            cell(if app.tagged.contains(&u.id) { "*" } else { "" }),
             fuzzy(u.username.clone()),
             fuzzy(u.full_name()),
             fuzzy(u.email.clone()),
