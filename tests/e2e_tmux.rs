@@ -451,7 +451,7 @@ fn process_tree(root: u32) -> Vec<u32> {
 }
 
 /// The list footer (a list has focus, no text field is being edited).
-const LIST_FOOTER: &str = "Enter open  / filter  q quit";
+const LIST_FOOTER: &str = "/ filter  q quit  ? help";
 
 /// The role editor's footer while the tree has focus.
 const TREE_FOOTER: &str = "a check all / uncheck all";

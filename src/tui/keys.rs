@@ -230,7 +230,7 @@ pub static BINDINGS: &[Binding] = &[
         Users,
         Action::Tag,
         "Space",
-        "tag / untag (r, x act on all tagged)",
+        "tag (r, x act on tagged)",
         true,
         [Char(' '), NONE]
     ),
@@ -238,7 +238,7 @@ pub static BINDINGS: &[Binding] = &[
         Users,
         Action::AssignRole,
         "r",
-        "change role",
+        "role",
         true,
         [Char('r'), NONE]
     ),
@@ -246,7 +246,7 @@ pub static BINDINGS: &[Binding] = &[
         Users,
         Action::EnableDisable,
         "x",
-        "enable / disable",
+        "enable/disable",
         true,
         [Char('x'), NONE]
     ),
@@ -254,7 +254,7 @@ pub static BINDINGS: &[Binding] = &[
         Users,
         Action::MakeOwner,
         "o",
-        "make owner",
+        "owner",
         true,
         [Char('o'), NONE]
     ),
@@ -262,7 +262,7 @@ pub static BINDINGS: &[Binding] = &[
         Users,
         Action::Delete,
         "d",
-        "delete user",
+        "delete",
         true,
         [Char('d'), NONE]
     ),
@@ -270,7 +270,7 @@ pub static BINDINGS: &[Binding] = &[
         Roles,
         Action::Compare,
         "v",
-        "compare with another role",
+        "compare",
         true,
         [Char('v'), NONE]
     ),
@@ -278,24 +278,17 @@ pub static BINDINGS: &[Binding] = &[
         Roles,
         Action::RoleUsers,
         "u",
-        "users in this role",
+        "users",
         true,
         [Char('u'), NONE]
     ),
-    bind!(
-        Roles,
-        Action::Clone,
-        "c",
-        "clone as \"Copy of …\"",
-        true,
-        [Char('c'), NONE]
-    ),
-    bind!(Roles, Action::New, "n", "new role", true, [Char('n'), NONE]),
+    bind!(Roles, Action::Clone, "c", "clone", true, [Char('c'), NONE]),
+    bind!(Roles, Action::New, "n", "new", true, [Char('n'), NONE]),
     bind!(
         Roles,
         Action::Delete,
         "d",
-        "delete (warns when in use)",
+        "delete",
         true,
         [Char('d'), NONE]
     ),
@@ -363,14 +356,7 @@ pub static BINDINGS: &[Binding] = &[
         [Tab, NONE]
     ),
     bind!(Anywhere, Action::PrevTab, "Shift-Tab", "previous tab", false, [BackTab, SHIFT; BackTab, NONE]),
-    bind!(
-        Anywhere,
-        Action::Help,
-        "?",
-        "help: every key",
-        true,
-        [Char('?'), NONE]
-    ),
+    bind!(Anywhere, Action::Help, "?", "help", true, [Char('?'), NONE]),
 ];
 
 /// Ctrl-C quits from anywhere, text fields and dialogs included.

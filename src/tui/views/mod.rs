@@ -126,7 +126,25 @@ fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
             t.header,
         ));
     }
-    for b in keys::footer(&app.scopes()) {
+    // Keys are listed innermost first; the help key always stays visible at the end,
+    // so what does not fit is still one keystroke away.
+    let bindings = keys::footer(&app.scopes());
+    let cost = |b: &keys::Binding| crate::text::width(b.label) + crate::text::width(b.what) + 3;
+    let help = bindings.iter().find(|b| b.action == keys::Action::Help);
+    let mut room = (area.width as usize)
+        .saturating_sub(spans.iter().map(Span::width).sum::<usize>())
+        .saturating_sub(help.map_or(0, |b| cost(b)));
+    for b in bindings
+        .iter()
+        .filter(|b| b.action != keys::Action::Help)
+        .chain(help)
+    {
+        if b.action != keys::Action::Help {
+            if cost(b) > room {
+                continue;
+            }
+            room -= cost(b);
+        }
         spans.push(Span::styled(b.label, t.key));
         spans.push(Span::styled(format!(" {}  ", b.what), Style::default()));
     }
