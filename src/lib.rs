@@ -5,6 +5,7 @@
 //! ends. Both front ends go through the same store calls, which apply the same rules.
 
 pub mod cli;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod store;

@@ -39,6 +39,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Sample data, then the console: a temporary database unless --db names one.
+    Demo {
+        /// How many sample users.
+        #[arg(long, default_value_t = 250)]
+        users: usize,
+        /// Fill the database and exit instead of opening the console.
+        #[arg(long)]
+        no_tui: bool,
+    },
     /// List, show, add and change users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -199,6 +208,15 @@ pub enum CatalogCommand {
 /// Parses the process arguments and runs; returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if let Some(Command::Demo { users, no_tui }) = cli.command {
+        return match demo(cli.db, cli.read_only, users, no_tui) {
+            Ok(()) => 0,
+            Err(err) => {
+                report(&err);
+                err.exit_code()
+            }
+        };
+    }
     match cli.command {
         Some(command) => {
             let outcome = open(&cli.db, cli.read_only)
@@ -219,6 +237,48 @@ pub fn main() -> i32 {
             }
         },
     }
+}
+
+/// `rolecall demo`: fills an empty database (a temporary one unless `--db`) with
+/// sample users, then opens the console on it.
+fn demo(db: Option<PathBuf>, read_only: bool, count: usize, no_tui: bool) -> Result<()> {
+    if read_only {
+        return Err(Error::Refused(
+            "read-only: demo writes sample data, so it cannot run with --read-only".into(),
+        ));
+    }
+    let temporary = db.is_none();
+    let path = db.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("rolecall-demo-{}.db", std::process::id()))
+    });
+    let mut store = Store::open(&path, Access::ReadWrite)?;
+    if store.user_count()? > 0 {
+        return Err(Error::Refused(format!(
+            "{} already has users; demo only fills an empty database",
+            display_safe(&path.display().to_string())
+        )));
+    }
+    let users = crate::demo::users(count);
+    let disabled = crate::demo::disabled(&users);
+    store.add_users(users)?;
+    store.set_active_for(&disabled, false)?;
+    if no_tui {
+        let _ = writeln!(
+            io::stdout(),
+            "{}",
+            display_safe(&format!("added {count} sample users to {}", path.display()))
+        );
+        return Ok(());
+    }
+    let outcome = crate::tui::run(store);
+    if temporary {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+    outcome
 }
 
 /// Prints an error as one line on stderr.
@@ -277,6 +337,9 @@ fn read_password() -> Result<String> {
 /// Runs one command against an open store; returns the exit code.
 pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
     match command {
+        Command::Demo { .. } => Err(Error::Refused(
+            "demo is handled before a store is opened".into(),
+        )),
         Command::Users(cmd) => users(store, cmd, json),
         Command::Roles(cmd) => roles(store, cmd, json),
         Command::Catalog(CatalogCommand::Show) => {

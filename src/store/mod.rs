@@ -326,17 +326,18 @@ impl Tx<'_> {
         before: Option<Value>,
         after: Option<Value>,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO audit (at, actor, action, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
+        self.tx
+            .prepare_cached(
+                "INSERT INTO audit (at, actor, action, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
                 self.at,
                 self.actor,
                 action,
                 target,
                 before.map(|v| v.to_string()),
                 after.map(|v| v.to_string())
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 }

@@ -76,11 +76,10 @@ fn unknown_user(name: &str) -> Error {
 }
 
 fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
-    conn.query_row(
-        &format!("SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"),
-        [fold(username)],
-        user_row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"
+    ))?
+    .query_row([fold(username)], user_row)
     .optional()?
     .ok_or_else(|| unknown_user(username))
 }
@@ -144,6 +143,72 @@ pub(super) fn move_users(
     Ok(names.len())
 }
 
+/// Inserts one validated user with its audit row: uniqueness, the first-user rule
+/// and the role are checked inside the caller's transaction.
+fn insert_user(
+    tx: &Tx<'_>,
+    username: &str,
+    profile: &Profile,
+    role: Option<&str>,
+    hash: Option<String>,
+) -> Result<User> {
+    if load_user(tx.tx, username).is_ok() {
+        return Err(Error::invalid(
+            "username",
+            format!("\"{username}\" is already taken"),
+        ));
+    }
+    ensure_email_free(tx.tx, &profile.email, None)?;
+    let existing: i64 = tx
+        .tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+    let first = existing == 0;
+    let role_id = if first {
+        user::first_user_role(role, true)?;
+        find_role_id(tx.tx, ADMINISTRATOR)?
+    } else {
+        match role {
+            Some(spec) => find_role_id(tx.tx, spec)?,
+            None => tx.tx.query_row(
+                "SELECT default_role_id FROM settings WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )?,
+        }
+    };
+    tx.tx
+        .prepare_cached(
+            "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
+                timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?14)",
+        )?
+        .execute(params![
+            username,
+            profile.email,
+            fold(&profile.email),
+            profile.first_name,
+            profile.last_name,
+            profile.position,
+            profile.signature,
+            profile.timezone,
+            profile.language,
+            role_id,
+            first,
+            hash,
+            tx.at,
+            tx.actor
+        ])?;
+    let added = load_user(tx.tx, username)?;
+    let mut after = profile_json(profile);
+    after.insert("username".into(), json!(username));
+    after.insert("role".into(), json!(added.role));
+    after.insert("active".into(), json!(true));
+    after.insert("owner".into(), json!(first));
+    after.insert("has_password".into(), json!(hash.is_some()));
+    tx.audit("user.add", username, None, Some(after.into()))?;
+    Ok(added)
+}
+
 impl Store {
     /// Users in username order, optionally only those holding `role`.
     pub fn users(&self, role: Option<&str>) -> Result<Vec<User>> {
@@ -173,52 +238,24 @@ impl Store {
         let username = validate::username(&new.username)?;
         let profile = new.profile.validated()?;
         let hash = new.password.as_deref().map(password::hash).transpose()?;
+        self.write(|tx| insert_user(tx, &username, &profile, new.role.as_deref(), hash))
+    }
+
+    /// Adds many users in one transaction (demo data, imports): every user is checked
+    /// before anything is written, and any refusal leaves the database as it was.
+    /// Passwords are not taken here; set them afterwards.
+    pub fn add_users(&mut self, users: Vec<NewUser>) -> Result<usize> {
+        let mut checked = Vec::with_capacity(users.len());
+        for new in users {
+            let username = validate::username(&new.username)?;
+            let profile = new.profile.validated()?;
+            checked.push((username, profile, new.role));
+        }
         self.write(|tx| {
-            if load_user(tx.tx, &username).is_ok() {
-                return Err(Error::invalid("username", format!("\"{username}\" is already taken")));
+            for (username, profile, role) in &checked {
+                insert_user(tx, username, profile, role.as_deref(), None)?;
             }
-            ensure_email_free(tx.tx, &profile.email, None)?;
-            let existing: i64 = tx.tx.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-            let first = existing == 0;
-            let role_id = if first {
-                user::first_user_role(new.role.as_deref(), true)?;
-                find_role_id(tx.tx, ADMINISTRATOR)?
-            } else {
-                match new.role.as_deref() {
-                    Some(spec) => find_role_id(tx.tx, spec)?,
-                    None => tx.tx.query_row("SELECT default_role_id FROM settings WHERE id = 1", [], |r| r.get(0))?,
-                }
-            };
-            tx.tx.execute(
-                "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
-                    timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?14)",
-                params![
-                    username,
-                    profile.email,
-                    fold(&profile.email),
-                    profile.first_name,
-                    profile.last_name,
-                    profile.position,
-                    profile.signature,
-                    profile.timezone,
-                    profile.language,
-                    role_id,
-                    first,
-                    hash,
-                    tx.at,
-                    tx.actor
-                ],
-            )?;
-            let added = load_user(tx.tx, &username)?;
-            let mut after = profile_json(&profile);
-            after.insert("username".into(), json!(username));
-            after.insert("role".into(), json!(added.role));
-            after.insert("active".into(), json!(true));
-            after.insert("owner".into(), json!(first));
-            after.insert("has_password".into(), json!(hash.is_some()));
-            tx.audit("user.add", &username, None, Some(after.into()))?;
-            Ok(added)
+            Ok(checked.len())
         })
     }
 

@@ -196,6 +196,8 @@ pub struct App {
     /// The role under the Roles list's selection, for the preview pane.
     pub preview: Option<Role>,
     pub default_role: i64,
+    /// Rows in the audit log (the tab loads only the newest few thousand).
+    pub audit_total: usize,
     pub editor: Option<RoleEditor>,
     pub overlay: Option<Overlay>,
     /// Users tagged with Space in the Users list (ids); `r` and `x` act on all of them.
@@ -226,6 +228,7 @@ impl App {
             audit: ListView::default(),
             preview: None,
             default_role: 0,
+            audit_total: 0,
             editor: None,
             overlay: None,
             tagged: std::collections::BTreeSet::new(),
@@ -255,6 +258,7 @@ impl App {
             &self.matcher,
         );
         self.default_role = self.store.default_role()?.id;
+        self.audit_total = self.store.audit_count()?;
         self.refresh_preview();
         self.data_version = self.store.data_version()?;
         Ok(())
