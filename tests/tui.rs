@@ -983,3 +983,102 @@ fn read_only_refuses_every_change_key() {
     );
     assert_eq!(std::fs::read(&db).unwrap(), before, "the file is unchanged");
 }
+
+/// Runs the real CLI on the harness's database as another operator.
+fn other_operator(db: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("USER", "mallory")
+        .env_remove("SUDO_USER")
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_save_over_another_processs_change_is_refused_and_theirs_survives() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("campaign");
+    h.select("triggers");
+    h.press(" ");
+    other_operator(
+        &h.db,
+        &["roles", "grant", "Campaign Manager", "suppression.ip"],
+    );
+    h.ctrl('s');
+    h.press("y");
+    assert!(
+        matches!(h.app.overlay, Some(Overlay::Conflict { .. })),
+        "{}",
+        h.screen()
+    );
+    assert!(h.screen().contains("changed by mallory"), "{}", h.screen());
+    let stored = h.app.store.role("Campaign Manager").unwrap();
+    let catalog = h.app.store.catalog();
+    assert!(
+        stored.grants.keys(catalog).contains(&"suppression.ip"),
+        "the other change survives"
+    );
+    assert!(
+        !stored.grants.keys(catalog).contains(&"triggers.add"),
+        "nothing of ours was written"
+    );
+
+    h.code(KeyCode::Esc);
+    assert!(h.editor().is_dirty(), "Esc keeps the edit");
+    h.ctrl('s');
+    h.press("y");
+    h.press("r");
+    assert!(!h.editor().is_dirty(), "reload drops the edit");
+    assert_eq!(
+        h.state("suppression"),
+        CheckState::Partial,
+        "and shows their change"
+    );
+
+    // Overwrite, deliberately: ours replaces theirs.
+    h.select("triggers");
+    h.press(" ");
+    other_operator(
+        &h.db,
+        &["roles", "revoke", "Campaign Manager", "suppression.ip"],
+    );
+    h.ctrl('s');
+    h.press("y");
+    h.press("o");
+    assert!(h.app.editor.is_none(), "saved: {}", h.screen());
+    let stored = h.app.store.role("Campaign Manager").unwrap();
+    let keys = stored.grants.keys(h.app.store.catalog());
+    assert!(keys.contains(&"triggers.add") && keys.contains(&"suppression.ip"));
+}
+
+#[test]
+fn changes_by_another_process_appear_after_a_tick() {
+    let mut h = Harness::new(120, 40);
+    h.press("/lena");
+    h.code(KeyCode::Enter);
+    other_operator(
+        &h.db,
+        &["users", "add", "zed", "--email", "zed@example.com"],
+    );
+    assert!(!h.app.users.rows.iter().any(|u| u.username == "zed"));
+    h.app.update(Msg::Tick);
+    h.draw();
+    assert!(
+        h.app.users.rows.iter().any(|u| u.username == "zed"),
+        "the new user is listed"
+    );
+    assert_eq!(
+        h.app.users.selected().map(|u| u.username.as_str()),
+        Some("lena"),
+        "selection kept"
+    );
+    assert!(h.screen().contains("Users (15)"), "{}", h.screen());
+}

@@ -117,6 +117,11 @@ pub enum Overlay {
         b: Box<Role>,
         scroll: u16,
     },
+    /// A save lost a race with another operator: reload theirs or overwrite.
+    Conflict {
+        conflict: crate::error::Conflict,
+        summary: SaveSummary,
+    },
     /// The users holding a role.
     RoleUsers {
         role: String,
@@ -299,6 +304,7 @@ impl App {
                 | Overlay::RoleUsers { .. },
             ) => return vec![Scope::Help],
             Some(Overlay::Pick { .. }) => return vec![Scope::Pick, Scope::TextField],
+            Some(Overlay::Conflict { .. }) => return vec![Scope::Conflict],
             None => {}
         }
         if let Some(editor) = &self.editor {
@@ -506,6 +512,13 @@ impl App {
                 });
             }
             (Overlay::Pick { .. }, Action::Cancel) => self.info("cancelled; nothing changed"),
+            (Overlay::Conflict { conflict, summary }, Action::Overwrite) => {
+                self.save(summary, conflict.current_version)
+            }
+            (Overlay::Conflict { .. }, Action::Reload) => self.reload_editor(),
+            (Overlay::Conflict { .. }, Action::Cancel) => {
+                self.info("still editing; nothing was saved")
+            }
             (
                 Overlay::Help { .. }
                 | Overlay::UserDetail(_)
@@ -561,7 +574,10 @@ impl App {
                 self.editor = None;
                 self.info("discarded the unsaved changes");
             }
-            Pending::Save(summary) => self.save(summary),
+            Pending::Save(summary) => {
+                let version = self.editor.as_ref().map_or(0, |e| e.version);
+                self.save(summary, version)
+            }
         }
     }
 
@@ -595,7 +611,30 @@ impl App {
         });
     }
 
-    fn save(&mut self, summary: SaveSummary) {
+    /// Reopens the editor on the role as it is stored now, dropping the edit.
+    fn reload_editor(&mut self) {
+        let Some(id) = self.editor.as_ref().map(|e| e.role_id) else {
+            return;
+        };
+        match self.store.role_by_id(id) {
+            Ok(role) => {
+                self.editor = Some(RoleEditor::new(self.store.catalog(), &role, self.theme));
+                self.info(format!(
+                    "reloaded \"{}\" as saved by {}; your changes were dropped",
+                    role.name, role.updated_by
+                ));
+                self.reload_or_report();
+            }
+            Err(e) => {
+                self.editor = None;
+                self.error(&e);
+            }
+        }
+    }
+
+    /// Saves the editor's role if it is still at `expected_version`; a conflict opens
+    /// the reload-or-overwrite dialog instead of overwriting silently.
+    fn save(&mut self, summary: SaveSummary, expected_version: i64) {
         let Some(editor) = &self.editor else { return };
         let update = RoleUpdate {
             name: summary.rename.as_ref().map(|(_, new)| new.clone()),
@@ -606,7 +645,7 @@ impl App {
         };
         match self
             .store
-            .edit_role(editor.role_id, Some(editor.version), |_, _| Ok(update))
+            .edit_role(editor.role_id, Some(expected_version), |_, _| Ok(update))
         {
             Ok(change) => {
                 self.info(format!(
@@ -623,6 +662,9 @@ impl App {
                     self.roles.list.select_source(pos);
                     self.refresh_preview();
                 }
+            }
+            Err(Error::Conflict(conflict)) => {
+                self.overlay = Some(Overlay::Conflict { conflict, summary });
             }
             Err(e) => self.error(&e),
         }

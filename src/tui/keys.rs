@@ -29,6 +29,8 @@ pub enum Scope {
     Picker,
     /// The help overlay.
     Help,
+    /// A save refused because someone else saved first.
+    Conflict,
 }
 
 /// What a key asks for; `App::update` gives it meaning in the current context.
@@ -54,6 +56,8 @@ pub enum Action {
     Toggle,
     CheckAll,
     Tag,
+    Reload,
+    Overwrite,
     AssignRole,
     EnableDisable,
     MakeOwner,
@@ -212,6 +216,30 @@ pub static BINDINGS: &[Binding] = &[
         Action::Back,
         "Esc",
         "back (asks when unsaved)",
+        true,
+        [Esc, NONE]
+    ),
+    bind!(
+        Conflict,
+        Action::Reload,
+        "r",
+        "reload theirs (drops your edit)",
+        true,
+        [Char('r'), NONE]
+    ),
+    bind!(
+        Conflict,
+        Action::Overwrite,
+        "o",
+        "overwrite with yours",
+        true,
+        [Char('o'), NONE]
+    ),
+    bind!(
+        Conflict,
+        Action::Cancel,
+        "Esc",
+        "keep editing",
         true,
         [Esc, NONE]
     ),
@@ -411,6 +439,7 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::Roles => "Roles list",
         Scope::Users => "Users list",
         Scope::Pick => "Pick a role",
+        Scope::Conflict => "Edit conflict",
         Scope::Tree => "Permission tree",
         Scope::Editor => "Role editor",
         Scope::TextField => "Text fields",

@@ -330,6 +330,30 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
                 out,
             )
         }
+        Overlay::Conflict { conflict, .. } => {
+            let out = vec![
+                Line::from(format!(
+                    "{} was changed by {} at {} after you opened it",
+                    safe(&conflict.target),
+                    safe(&conflict.changed_by),
+                    conflict.changed_at
+                )),
+                Line::from(format!(
+                    "(version {} now, yours started from {}). Nothing was saved.",
+                    conflict.current_version, conflict.expected_version
+                )),
+                Line::default(),
+                Line::from(vec![
+                    Span::styled("r", t.key),
+                    Span::raw(" reload theirs (drops your edit)   "),
+                    Span::styled("o", t.key),
+                    Span::raw(" overwrite with yours   "),
+                    Span::styled("Esc", t.key),
+                    Span::raw(" keep editing"),
+                ]),
+            ];
+            ("Someone else saved first".to_string(), out)
+        }
         Overlay::AuditDetail(a) => {
             let mut out = vec![
                 Line::from(format!("{} by {}", a.at, safe(&a.actor))),
@@ -456,6 +480,7 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
         Scope::Confirm,
         Scope::Picker,
         Scope::Pick,
+        Scope::Conflict,
     ] {
         out.push(Line::from(Span::styled(keys::scope_title(scope), t.header)));
         let movement: Vec<&str> = BINDINGS
