@@ -15,6 +15,7 @@ use crate::store::{AuditEntry, RoleUpdate, Store};
 use crate::tui::editor::{Focus, RoleEditor, SaveSummary};
 use crate::tui::keys::{self, Action, Scope};
 use crate::tui::theme::Theme;
+use crate::tui::user_form::{Field, Mode, UserForm};
 use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::list::FilteredList;
 
@@ -77,6 +78,7 @@ pub enum Pending {
         username: String,
     },
     DiscardEdit,
+    DiscardForm,
     Save(SaveSummary),
 }
 
@@ -97,8 +99,6 @@ pub enum Overlay {
         choices: Vec<(i64, String)>,
         selected: usize,
     },
-    /// The details of one user (read-only).
-    UserDetail(Box<User>),
     /// The before/after of one audit row.
     AuditDetail(Box<AuditEntry>),
     /// A filterable list of roles; Enter acts on the choice per `purpose`.
@@ -120,7 +120,14 @@ pub enum Overlay {
     /// A save lost a race with another operator: reload theirs or overwrite.
     Conflict {
         conflict: crate::error::Conflict,
-        summary: SaveSummary,
+        retry: Retry,
+    },
+    /// A new password, typed twice and shown masked.
+    Password {
+        username: String,
+        first: TextInput,
+        second: TextInput,
+        on_second: bool,
     },
     /// The users holding a role.
     RoleUsers {
@@ -130,6 +137,13 @@ pub enum Overlay {
     },
 }
 
+/// What an overwrite after a conflict saves again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    Role(SaveSummary),
+    User,
+}
+
 /// What a role picked from [`Overlay::Pick`] is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PickPurpose {
@@ -137,6 +151,8 @@ pub enum PickPurpose {
     AssignRole { usernames: Vec<String> },
     /// Compare this role with the one picked.
     CompareWith { role_id: i64 },
+    /// The role field of the user form.
+    FormRole,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +220,10 @@ pub struct App {
     /// Rows in the audit log (the tab loads only the newest few thousand).
     pub audit_total: usize,
     pub editor: Option<RoleEditor>,
+    /// The user form (new or edit), over the Users tab.
+    pub form: Option<UserForm>,
+    /// IANA time-zone names for the form's completion, read when a form first opens.
+    pub tz_names: Vec<String>,
     pub overlay: Option<Overlay>,
     /// Users tagged with Space in the Users list (ids); `r` and `x` act on all of them.
     pub tagged: std::collections::BTreeSet<i64>,
@@ -235,6 +255,8 @@ impl App {
             default_role: 0,
             audit_total: 0,
             editor: None,
+            form: None,
+            tz_names: Vec::new(),
             overlay: None,
             tagged: std::collections::BTreeSet::new(),
             status: None,
@@ -297,15 +319,20 @@ impl App {
             Some(Overlay::Help { .. }) => return vec![Scope::Help],
             Some(Overlay::Confirm { .. }) => return vec![Scope::Confirm],
             Some(Overlay::DeleteBlocked { .. }) => return vec![Scope::Picker],
-            Some(
-                Overlay::UserDetail(_)
-                | Overlay::AuditDetail(_)
-                | Overlay::Compare { .. }
-                | Overlay::RoleUsers { .. },
-            ) => return vec![Scope::Help],
+            Some(Overlay::AuditDetail(_) | Overlay::Compare { .. } | Overlay::RoleUsers { .. }) => {
+                return vec![Scope::Help];
+            }
             Some(Overlay::Pick { .. }) => return vec![Scope::Pick, Scope::TextField],
             Some(Overlay::Conflict { .. }) => return vec![Scope::Conflict],
+            Some(Overlay::Password { .. }) => return vec![Scope::TextField],
             None => {}
+        }
+        if let Some(form) = &self.form {
+            return if form.is_editable(form.focus) {
+                vec![Scope::TextField, Scope::Editor]
+            } else {
+                vec![Scope::Form, Scope::Editor]
+            };
         }
         if let Some(editor) = &self.editor {
             return match editor.focus {
@@ -381,6 +408,9 @@ impl App {
         }
         if self.editor.is_some() {
             return self.on_editor_action(action);
+        }
+        if self.form.is_some() {
+            return self.on_form_action(action);
         }
         self.on_list_action(action);
     }
@@ -512,16 +542,48 @@ impl App {
                 });
             }
             (Overlay::Pick { .. }, Action::Cancel) => self.info("cancelled; nothing changed"),
-            (Overlay::Conflict { conflict, summary }, Action::Overwrite) => {
-                self.save(summary, conflict.current_version)
-            }
-            (Overlay::Conflict { .. }, Action::Reload) => self.reload_editor(),
+            (
+                Overlay::Conflict {
+                    conflict,
+                    retry: Retry::Role(summary),
+                },
+                Action::Overwrite,
+            ) => self.save(summary, conflict.current_version),
+            (
+                Overlay::Conflict {
+                    conflict,
+                    retry: Retry::User,
+                },
+                Action::Overwrite,
+            ) => self.save_form(Some(conflict.current_version)),
+            (
+                Overlay::Conflict {
+                    retry: Retry::Role(_),
+                    ..
+                },
+                Action::Reload,
+            ) => self.reload_editor(),
+            (
+                Overlay::Conflict {
+                    retry: Retry::User, ..
+                },
+                Action::Reload,
+            ) => self.reload_form(),
+            (
+                Overlay::Password {
+                    username,
+                    first,
+                    second,
+                    on_second,
+                },
+                Action::Accept,
+            ) => self.password_entered(username, first, second, on_second),
+            (Overlay::Password { .. }, Action::Cancel) => self.info("the password was not changed"),
             (Overlay::Conflict { .. }, Action::Cancel) => {
                 self.info("still editing; nothing was saved")
             }
             (
                 Overlay::Help { .. }
-                | Overlay::UserDetail(_)
                 | Overlay::AuditDetail(_)
                 | Overlay::Compare { .. }
                 | Overlay::RoleUsers { .. },
@@ -570,6 +632,10 @@ impl App {
                 }
                 Err(e) => self.error(&e),
             },
+            Pending::DiscardForm => {
+                self.form = None;
+                self.info("discarded the unsaved changes");
+            }
             Pending::DiscardEdit => {
                 self.editor = None;
                 self.info("discarded the unsaved changes");
@@ -664,7 +730,10 @@ impl App {
                 }
             }
             Err(Error::Conflict(conflict)) => {
-                self.overlay = Some(Overlay::Conflict { conflict, summary });
+                self.overlay = Some(Overlay::Conflict {
+                    conflict,
+                    retry: Retry::Role(summary),
+                });
             }
             Err(e) => self.error(&e),
         }
@@ -790,6 +859,7 @@ impl App {
                 | Action::AssignRole
                 | Action::EnableDisable
                 | Action::MakeOwner
+                | Action::Password
         );
         if changes && self.store.is_read_only() {
             self.status = Some(Status {
@@ -834,6 +904,8 @@ impl App {
             Action::Delete if self.tab == Tab::Roles => self.delete_selected(),
             Action::Delete if self.tab == Tab::Users => self.delete_user(),
             Action::Tag => self.toggle_tag(),
+            Action::New if self.tab == Tab::Users => self.new_user_form(),
+            Action::Password => self.ask_password(),
             Action::AssignRole => self.pick_role_for_users(),
             Action::EnableDisable => self.enable_disable(),
             Action::MakeOwner => self.make_owner(),
@@ -847,6 +919,20 @@ impl App {
     }
 
     fn on_input(&mut self, key: KeyEvent) {
+        if let Some(Overlay::Password {
+            first,
+            second,
+            on_second,
+            ..
+        }) = self.overlay.as_mut()
+        {
+            if *on_second {
+                second.handle(&key);
+            } else {
+                first.handle(&key);
+            }
+            return;
+        }
         if let Some(Overlay::Pick {
             query,
             choices,
@@ -869,6 +955,22 @@ impl App {
                     })
                     .collect();
                 *selected = 0;
+            }
+            return;
+        }
+        if let Some(form) = self.form.as_mut() {
+            if self.store.is_read_only() {
+                return self.refuse_read_only();
+            }
+            let signature = form.focus == Field::Signature;
+            if let Some(input) = form.focused_input() {
+                let newline = key.code == crossterm::event::KeyCode::Enter
+                    && key.modifiers.contains(crossterm::event::KeyModifiers::ALT);
+                if signature && newline {
+                    input.insert_newline();
+                } else {
+                    input.handle(&key);
+                }
             }
             return;
         }
@@ -899,11 +1001,7 @@ impl App {
 
     fn open_selected(&mut self) {
         match self.tab {
-            Tab::Users => {
-                if let Some(u) = self.users.selected() {
-                    self.overlay = Some(Overlay::UserDetail(Box::new(u.clone())));
-                }
-            }
+            Tab::Users => self.edit_user_form(),
             Tab::Roles => {
                 let Some(id) = self.roles.selected().map(|r| r.id) else {
                     return;
@@ -1035,6 +1133,251 @@ impl App {
         });
     }
 
+    fn refuse_read_only(&mut self) {
+        self.status = Some(Status {
+            text: "read-only: this session was opened with --read-only, so nothing can be changed"
+                .into(),
+            error: true,
+        });
+    }
+
+    fn ensure_tz_names(&mut self) {
+        if self.tz_names.is_empty() {
+            self.tz_names = crate::domain::validate::timezone_names();
+        }
+    }
+
+    fn new_user_form(&mut self) {
+        match self.store.default_role() {
+            Ok(role) => {
+                self.ensure_tz_names();
+                self.form = Some(UserForm::new_user(
+                    self.store.catalog(),
+                    (role.id, role.name, role.grants),
+                ));
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn edit_user_form(&mut self) {
+        let Some(username) = self.users.selected().map(|u| u.username.clone()) else {
+            return;
+        };
+        let loaded = self
+            .store
+            .user(&username)
+            .and_then(|u| self.store.role_by_id(u.role_id).map(|r| (u, r)));
+        match loaded {
+            Ok((user, role)) => {
+                self.ensure_tz_names();
+                self.form = Some(UserForm::edit(self.store.catalog(), &user, role.grants));
+                if self.store.is_read_only() {
+                    self.info("read-only: browsing only; changes are refused");
+                }
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn reload_form(&mut self) {
+        let Some(Mode::Edit { username, .. }) = self.form.as_ref().map(|f| f.mode.clone()) else {
+            return;
+        };
+        if let Some(pos) = self.users.rows.iter().position(|u| u.username == username) {
+            self.users.list.select_source(pos);
+        }
+        self.reload_or_report();
+        self.edit_user_form();
+        self.info(format!(
+            "reloaded \"{username}\" as saved; your changes were dropped"
+        ));
+    }
+
+    fn on_form_action(&mut self, action: Action) {
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        match action {
+            Action::NextField => form.move_focus(1),
+            Action::PrevField => form.move_focus(-1),
+            Action::Accept => {
+                if form.focus == Field::Timezone && form.problem(Field::Timezone).is_some() {
+                    form.complete_timezone(&self.tz_names);
+                }
+                form.move_focus(1);
+            }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End
+                if form.focus == Field::Permissions =>
+            {
+                let list = &mut form.permissions;
+                match action {
+                    Action::Up => list.move_by(-1),
+                    Action::Down => list.move_by(1),
+                    Action::PageUp => list.move_by(-list.page_size()),
+                    Action::PageDown => list.move_by(list.page_size()),
+                    Action::Home => list.home(),
+                    _ => list.end(),
+                }
+            }
+            Action::Up => form.move_focus(-1),
+            Action::Down => form.move_focus(1),
+            Action::Open | Action::Toggle if form.focus == Field::Role => {
+                if self.store.is_read_only() {
+                    return self.refuse_read_only();
+                }
+                let choices = self.role_choices(None);
+                self.open_pick(PickPurpose::FormRole, "Role".into(), choices);
+            }
+            Action::Open | Action::Toggle if form.focus == Field::Active => {
+                if self.store.is_read_only() {
+                    return self.refuse_read_only();
+                }
+                form.active = !form.active;
+            }
+            Action::Save => self.save_form(None),
+            Action::Back | Action::Cancel => {
+                if form.is_dirty() && !self.store.is_read_only() {
+                    self.overlay = Some(Overlay::Confirm {
+                        title: "Discard unsaved changes?".into(),
+                        lines: vec![
+                            "The user form has changes that were not saved. Discard them?".into(),
+                        ],
+                        pending: Pending::DiscardForm,
+                    });
+                } else {
+                    self.form = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Saves the form: every field is checked first (nothing is written while any is
+    /// wrong), then one store call applies the same rules as the CLI.
+    fn save_form(&mut self, overwrite_version: Option<i64>) {
+        if self.store.is_read_only() {
+            return self.refuse_read_only();
+        }
+        let Some(form) = self.form.as_ref() else {
+            return;
+        };
+        let problems = form.problems();
+        if let Some((field, first)) = problems.first() {
+            let more = match problems.len() {
+                1 => String::new(),
+                n => format!(" ({} fields need attention)", n),
+            };
+            let text = format!("not saved: {first}{more}");
+            if let Some(form) = self.form.as_mut() {
+                form.focus = *field;
+            }
+            self.status = Some(Status { text, error: true });
+            return;
+        }
+        let result = match &form.mode {
+            Mode::New => self
+                .store
+                .add_user(form.new_user_request())
+                .map(|u| ("added", u)),
+            Mode::Edit {
+                username, version, ..
+            } => {
+                let expected = overwrite_version.unwrap_or(*version);
+                self.store
+                    .update_user(username, Some(expected), form.change_request())
+                    .map(|u| ("saved", u))
+            }
+        };
+        match result {
+            Ok((verb, user)) => {
+                let owner = if user.owner { ", and is the owner" } else { "" };
+                self.info(format!(
+                    "{verb} user \"{}\" with role \"{}\"{owner}",
+                    user.username, user.role
+                ));
+                self.form = None;
+                self.reload_or_report();
+                if let Some(pos) = self.users.rows.iter().position(|u| u.id == user.id) {
+                    self.users.list.select_source(pos);
+                }
+            }
+            Err(Error::Conflict(conflict)) => {
+                self.overlay = Some(Overlay::Conflict {
+                    conflict,
+                    retry: Retry::User,
+                });
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
+    fn ask_password(&mut self) {
+        let Some(username) = self.users.selected().map(|u| u.username.clone()) else {
+            return;
+        };
+        self.overlay = Some(Overlay::Password {
+            username,
+            first: TextInput::new("", crate::domain::validate::MAX_PASSWORD),
+            second: TextInput::new("", crate::domain::validate::MAX_PASSWORD),
+            on_second: false,
+        });
+    }
+
+    fn password_entered(
+        &mut self,
+        username: String,
+        first: TextInput,
+        second: TextInput,
+        on_second: bool,
+    ) {
+        if !on_second {
+            if let Err(e) = crate::domain::validate::password(first.text()) {
+                self.error(&e);
+                self.overlay = Some(Overlay::Password {
+                    username,
+                    first: TextInput::new("", crate::domain::validate::MAX_PASSWORD),
+                    second,
+                    on_second: false,
+                });
+                return;
+            }
+            self.overlay = Some(Overlay::Password {
+                username,
+                first,
+                second,
+                on_second: true,
+            });
+            return;
+        }
+        if first.text() != second.text() {
+            self.status = Some(Status {
+                text: "password: the two entries differ; type it again".into(),
+                error: true,
+            });
+            let empty = || TextInput::new("", crate::domain::validate::MAX_PASSWORD);
+            self.overlay = Some(Overlay::Password {
+                username,
+                first: empty(),
+                second: empty(),
+                on_second: false,
+            });
+            return;
+        }
+        match self.store.set_password(&username, first.text()) {
+            Ok(()) => {
+                self.info(format!("set the password of \"{username}\""));
+                self.reload_or_report();
+            }
+            Err(e) => self.error(&e),
+        }
+    }
+
     /// The usernames `r` and `x` act on: every tagged user, else the selected one.
     fn targets(&self) -> Vec<String> {
         if self.tagged.is_empty() {
@@ -1129,6 +1472,16 @@ impl App {
                     Err(e) => self.error(&e),
                 }
             }
+            PickPurpose::FormRole => match self.store.role_by_id(role_id) {
+                Ok(role) => {
+                    if let Some(form) = self.form.as_mut() {
+                        form.role_id = role.id;
+                        form.role = role.name;
+                        form.grants = role.grants;
+                    }
+                }
+                Err(e) => self.error(&e),
+            },
             PickPurpose::CompareWith { role_id: a } => {
                 match (self.store.role_by_id(a), self.store.role_by_id(role_id)) {
                     (Ok(a), Ok(b)) => {

@@ -17,6 +17,8 @@ pub enum Scope {
     Users,
     /// A filterable list of roles to pick from (assign, compare).
     Pick,
+    /// A non-text field of the user form (role, active flag, permissions).
+    Form,
     /// A permission tree being edited.
     Tree,
     /// The role editor (any field).
@@ -56,6 +58,7 @@ pub enum Action {
     Toggle,
     CheckAll,
     Tag,
+    Password,
     Reload,
     Overwrite,
     AssignRole,
@@ -136,7 +139,7 @@ pub static BINDINGS: &[Binding] = &[
         TextField,
         Action::Accept,
         "Enter",
-        "keep and leave the field",
+        "done",
         true,
         [Enter, NONE]
     ),
@@ -144,7 +147,7 @@ pub static BINDINGS: &[Binding] = &[
         TextField,
         Action::Cancel,
         "Esc",
-        "clear / leave the field",
+        "cancel",
         true,
         [Esc, NONE]
     ),
@@ -242,6 +245,51 @@ pub static BINDINGS: &[Binding] = &[
         "keep editing",
         true,
         [Esc, NONE]
+    ),
+    bind!(
+        Form,
+        Action::Open,
+        "Enter",
+        "choose / switch",
+        true,
+        [Enter, NONE]
+    ),
+    bind!(
+        Form,
+        Action::Toggle,
+        "Space",
+        "choose / switch",
+        false,
+        [Char(' '), NONE]
+    ),
+    bind!(Form, Action::Up, "↑/k", "up", false, [Up, NONE; Char('k'), NONE]),
+    bind!(Form, Action::Down, "↓/j", "down", false, [Down, NONE; Char('j'), NONE]),
+    bind!(
+        Form,
+        Action::PageUp,
+        "PgUp",
+        "page up",
+        false,
+        [PageUp, NONE]
+    ),
+    bind!(
+        Form,
+        Action::PageDown,
+        "PgDn",
+        "page down",
+        false,
+        [PageDown, NONE]
+    ),
+    bind!(Form, Action::Home, "Home", "first", false, [Home, NONE]),
+    bind!(Form, Action::End, "End", "last", false, [End, NONE]),
+    bind!(Users, Action::New, "n", "new", true, [Char('n'), NONE]),
+    bind!(
+        Users,
+        Action::Password,
+        "p",
+        "password",
+        true,
+        [Char('p'), NONE]
     ),
     bind!(Pick, Action::Up, "↑", "previous", false, [Up, NONE]),
     bind!(Pick, Action::Down, "↓", "next", false, [Down, NONE]),
@@ -440,6 +488,7 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::Users => "Users list",
         Scope::Pick => "Pick a role",
         Scope::Conflict => "Edit conflict",
+        Scope::Form => "User form",
         Scope::Tree => "Permission tree",
         Scope::Editor => "Role editor",
         Scope::TextField => "Text fields",

@@ -9,6 +9,7 @@ pub mod app;
 pub mod editor;
 pub mod keys;
 pub mod theme;
+pub mod user_form;
 pub mod views;
 pub mod widgets;
 

@@ -20,6 +20,8 @@ pub struct Theme {
     pub cursor: Style,
     pub border: Style,
     pub tagged: Style,
+    /// Draw with ASCII only (the Linux console's font lacks box drawing and arrows).
+    pub ascii: bool,
 }
 
 impl Theme {
@@ -52,6 +54,7 @@ impl Theme {
             tagged: Style::new()
                 .fg(Color::LightYellow)
                 .add_modifier(Modifier::BOLD),
+            ascii: false,
         }
     }
 
@@ -73,14 +76,52 @@ impl Theme {
             cursor: Style::new().add_modifier(Modifier::REVERSED),
             border: Style::new(),
             tagged: bold,
+            ascii: false,
         }
     }
 
-    /// The theme the environment asks for (`NO_COLOR`, https://no-color.org).
+    /// The theme the environment asks for: `NO_COLOR` set and non-empty gives no
+    /// colour at all (https://no-color.org); `TERM=linux` gives ASCII-only drawing.
     pub fn from_env() -> Theme {
-        match std::env::var_os("NO_COLOR") {
+        Theme::for_env(std::env::var("NO_COLOR").ok(), std::env::var("TERM").ok())
+    }
+
+    /// [`Theme::from_env`] for given values of `NO_COLOR` and `TERM`.
+    pub fn for_env(no_color: Option<String>, term: Option<String>) -> Theme {
+        let mut theme = match no_color {
             Some(v) if !v.is_empty() => Theme::monochrome(),
             _ => Theme::colour(),
-        }
+        };
+        theme.ascii = term.as_deref() == Some("linux");
+        theme
     }
+}
+
+/// The ASCII stand-in for a symbol the console draws, or `None` to keep it.
+pub fn ascii_symbol(symbol: &str) -> Option<&'static str> {
+    Some(match symbol {
+        "─" | "━" | "═" => "-",
+        "│" | "┃" | "║" => "|",
+        "┌" | "┐" | "└" | "┘" | "├" | "┤" | "┬" | "┴" | "┼" | "╭" | "╮" | "╯" | "╰" => {
+            "+"
+        }
+        "▸" | "▶" => "+",
+        "▾" | "▼" => "-",
+        "↑" => "^",
+        "↓" => "v",
+        "←" => "<",
+        "→" => ">",
+        "…" => "~",
+        "·" => "-",
+        "•" => "*",
+        "≠" => "#",
+        s if s
+            .chars()
+            .next()
+            .is_some_and(|c| ('\u{2400}'..='\u{2426}').contains(&c) || c == '\u{FFFD}') =>
+        {
+            "?"
+        }
+        _ => return None,
+    })
 }

@@ -133,51 +133,6 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
             }
             (format!("Cannot delete \"{role}\": it is in use"), out)
         }
-        Overlay::UserDetail(u) => {
-            let status = match (u.active, u.owner) {
-                (true, true) => "active, owner",
-                (true, false) => "active",
-                (false, _) => "disabled",
-            };
-            let rows = [
-                ("Username", u.username.clone()),
-                ("Name", u.full_name()),
-                ("Email", u.email.clone()),
-                ("Position", u.position.clone()),
-                ("Role", u.role.clone()),
-                ("Status", status.to_string()),
-                ("Time zone", u.timezone.clone()),
-                ("Language", u.language.clone()),
-                (
-                    "Password",
-                    if u.has_password { "set" } else { "not set" }.to_string(),
-                ),
-                ("Created", u.created_at.clone()),
-                ("Updated", format!("{} by {}", u.updated_at, u.updated_by)),
-            ];
-            let mut out: Vec<Line> = rows
-                .iter()
-                .map(|(k, v)| {
-                    Line::from(vec![
-                        Span::styled(format!("{k:<11}"), t.header),
-                        Span::raw(safe(v)),
-                    ])
-                })
-                .collect();
-            for (i, line) in u.signature.lines().enumerate() {
-                let head = if i == 0 { "Signature" } else { "" };
-                out.push(Line::from(vec![
-                    Span::styled(format!("{head:<11}"), t.header),
-                    Span::raw(safe(line)),
-                ]));
-            }
-            out.push(Line::default());
-            out.push(Line::from(vec![
-                Span::styled("Esc", t.key),
-                Span::raw(" close"),
-            ]));
-            (format!("User {}", safe(&u.username)), out)
-        }
         Overlay::Pick {
             title,
             choices,
@@ -212,6 +167,7 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
                     )
                 }
                 crate::tui::app::PickPurpose::CompareWith { .. } => " compare   ".to_string(),
+                crate::tui::app::PickPurpose::FormRole => " choose   ".to_string(),
             };
             out.push(Line::from(vec![
                 Span::styled("type", t.key),
@@ -353,6 +309,38 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
                 ]),
             ];
             ("Someone else saved first".to_string(), out)
+        }
+        Overlay::Password {
+            username,
+            first,
+            second,
+            on_second,
+        } => {
+            let row =
+                |label: &str, input: &crate::tui::widgets::input::TextInput, focused: bool| {
+                    let mut spans = vec![Span::styled(
+                        format!("{label:<18}"),
+                        if focused { t.key } else { t.header },
+                    )];
+                    spans.extend(input.masked_line(focused, t.normal, t.cursor).spans);
+                    Line::from(spans)
+                };
+            let out = vec![
+                row("New password", first, !on_second),
+                row("Type it again", second, *on_second),
+                Line::default(),
+                Line::from(Span::styled(
+                    "At least 8 characters; stored only as an argon2id hash.",
+                    t.dim,
+                )),
+                Line::from(vec![
+                    Span::styled("Enter", t.key),
+                    Span::raw(" next / set   "),
+                    Span::styled("Esc", t.key),
+                    Span::raw(" cancel"),
+                ]),
+            ];
+            (format!("Password for \"{}\"", safe(username)), out)
         }
         Overlay::AuditDetail(a) => {
             let mut out = vec![

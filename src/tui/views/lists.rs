@@ -354,6 +354,12 @@ pub fn audit(app: &App, frame: &mut Frame, area: Rect) {
             width: 0,
         },
     ];
+    let detail_rows = if area.height >= 24 { 9 } else { 0 };
+    let [area, detail] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(detail_rows)]).areas(area);
+    if detail_rows > 0 {
+        audit_detail(app, frame, detail);
+    }
     draw_list(
         app,
         frame,
@@ -370,4 +376,56 @@ pub fn audit(app: &App, frame: &mut Frame, area: Rect) {
             ]
         },
     );
+}
+
+/// The selected audit row's changes: each field with its value before and after.
+fn audit_detail(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Span::styled(" Change ", t.title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(entry) = app.audit.selected() else {
+        return;
+    };
+    let show = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "-".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let empty = serde_json::Map::new();
+    let before = entry
+        .before
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .unwrap_or(&empty);
+    let after = entry
+        .after
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .unwrap_or(&empty);
+    let mut keys: Vec<&String> = before.keys().collect();
+    keys.extend(after.keys().filter(|k| !before.contains_key(*k)));
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} ", entry.at), t.dim),
+        Span::raw(
+            display_safe(&format!(
+                "{} {} by {}",
+                entry.action, entry.target, entry.actor
+            ))
+            .into_owned(),
+        ),
+    ])];
+    let value_width = (inner.width as usize).saturating_sub(20) / 2;
+    for k in keys {
+        let b = truncate(&display_safe(&show(before.get(k))), value_width).into_owned();
+        let a = truncate(&display_safe(&show(after.get(k))), value_width).into_owned();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<16}", truncate(&display_safe(k), 16)), t.header),
+            Span::raw(format!("{b} → {a}")),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -3,6 +3,7 @@
 
 mod dialogs;
 mod editor;
+mod form;
 mod lists;
 
 use ratatui::Frame;
@@ -34,6 +35,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
     draw_tabs(app, frame, tabs);
     if let Some(editor) = &app.editor {
         editor::draw(app, editor, frame, body);
+    } else if let Some(form) = &app.form {
+        form::draw(app, form, frame, body);
     } else {
         match app.tab {
             Tab::Users => lists::users(app, frame, body),
@@ -45,6 +48,19 @@ pub fn draw(app: &App, frame: &mut Frame) {
     draw_footer(app, frame, footer);
     if let Some(overlay) = &app.overlay {
         dialogs::draw(app, overlay, frame, area);
+    }
+    if app.theme.ascii {
+        asciify(frame.buffer_mut());
+    }
+}
+
+/// Replaces the box-drawing characters, arrows and marks of a drawn frame with ASCII,
+/// in one place rather than at every widget.
+fn asciify(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if let Some(ascii) = crate::tui::theme::ascii_symbol(cell.symbol()) {
+            cell.set_symbol(ascii);
+        }
     }
 }
 

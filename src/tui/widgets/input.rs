@@ -34,6 +34,33 @@ impl TextInput {
         self.text.is_empty()
     }
 
+    /// Replaces the text and puts the cursor at its end.
+    pub fn set_text(&mut self, text: &str) {
+        self.text = text.chars().take(self.max).collect();
+        self.cursor = self.text.chars().count();
+    }
+
+    /// Inserts a line break at the cursor (multi-line fields: the signature).
+    pub fn insert_newline(&mut self) -> bool {
+        if self.text.chars().count() >= self.max {
+            return false;
+        }
+        let at = self.byte_at(self.cursor);
+        self.text.insert(at, '\n');
+        self.cursor += 1;
+        true
+    }
+
+    /// The field drawn as one bullet per character, for passwords.
+    pub fn masked_line(&self, focused: bool, style: Style, cursor_style: Style) -> Line<'static> {
+        let n = self.text.chars().count();
+        let mut spans = vec![Span::styled("•".repeat(n), style)];
+        if focused {
+            spans.push(Span::styled(" ", cursor_style));
+        }
+        Line::from(spans)
+    }
+
     pub fn clear(&mut self) {
         self.text.clear();
         self.cursor = 0;
