@@ -457,7 +457,7 @@ const LIST_FOOTER: &str = "/ filter  q quit  ? help";
 const TREE_FOOTER: &str = "a check all / uncheck all";
 
 /// The footer while a text field (filter, search) is being edited.
-const FIELD_FOOTER: &str = "Enter keep and leave the field";
+const FIELD_FOOTER: &str = "Enter done  Esc cancel";
 
 /// From a fresh console: Roles tab, filter on `filter` (which must leave exactly
 /// `role`), Enter to keep the filter, Enter to open the editor. Returns the editor's
@@ -729,4 +729,64 @@ fn quitting_restores_the_terminal() {
         flags, "alt=0 cursor=1 mouse=00000",
         "alternate screen left, cursor shown, mouse capture off"
     );
+}
+
+/// Issue "The console, complete": add a user through the form, change a role through
+/// the picker, and check both with `rolecall users show --json`.
+#[test]
+fn a_user_added_in_the_form_and_moved_with_the_picker() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    db.json(&["users", "list", "--json"]);
+    let tmux = Tmux::console(&db);
+    tmux.wait_for(LIST_FOOTER, TIMEOUT);
+
+    // The form: username, email, first name; the time zone completes on Enter.
+    tmux.keys(&["n"]);
+    tmux.wait_for("New user", TIMEOUT);
+    tmux.type_text("nina");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("nina@example.com");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("Nina");
+    for _ in 0..4 {
+        tmux.keys(&["Tab"]);
+    }
+    tmux.keys(&["C-u"]);
+    tmux.type_text("europe/ro");
+    tmux.wait_for("Enter takes Europe/Rome", TIMEOUT);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Europe/Rome", TIMEOUT);
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("added user \"nina\"", TIMEOUT);
+
+    // The first user is the owner; nina is the second and gets the default role.
+    let nina = db.json(&["users", "show", "nina", "--json"]);
+    assert_eq!(nina["email"], "nina@example.com");
+    assert_eq!(nina["first_name"], "Nina");
+    assert_eq!(nina["timezone"], "Europe/Rome");
+    assert_eq!(nina["owner"], true, "the first user becomes the owner");
+    assert_eq!(nina["role"], "Administrator");
+
+    // A second user through the form, then moved with the role picker.
+    tmux.keys(&["n"]);
+    tmux.wait_for("New user", TIMEOUT);
+    tmux.type_text("omar");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("omar@example.com");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("added user \"omar\" with role \"Read Only\"", TIMEOUT);
+    tmux.keys(&["r"]);
+    tmux.wait_for("Role for \"omar\"", TIMEOUT);
+    tmux.type_text("campaign");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("gave \"Campaign Manager\" to 1 user", TIMEOUT);
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0);
+
+    let omar = db.json(&["users", "show", "omar", "--json"]);
+    assert_eq!(omar["role"], "Campaign Manager");
+    assert_eq!(omar["version"], 2, "one change after the add");
 }

@@ -163,12 +163,15 @@ fn insert_user(
         .tx
         .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
     let first = existing == 0;
+    let requested = role.map(|spec| find_role_id(tx.tx, spec)).transpose()?;
     let role_id = if first {
-        user::first_user_role(role, true)?;
-        find_role_id(tx.tx, ADMINISTRATOR)?
+        // Compare the role itself, not how it was spelled (a name or an id).
+        let admin = find_role_id(tx.tx, ADMINISTRATOR)?;
+        user::first_user_role(role.filter(|_| requested != Some(admin)), true)?;
+        admin
     } else {
-        match role {
-            Some(spec) => find_role_id(tx.tx, spec)?,
+        match requested {
+            Some(id) => id,
             None => tx.tx.query_row(
                 "SELECT default_role_id FROM settings WHERE id = 1",
                 [],

@@ -1148,13 +1148,23 @@ impl App {
     }
 
     fn new_user_form(&mut self) {
-        match self.store.default_role() {
+        // The first user becomes the owner, on Administrator (SPEC §4).
+        let first = self.users.rows.is_empty();
+        let role = if first {
+            self.store.role(crate::domain::role::ADMINISTRATOR)
+        } else {
+            self.store.default_role()
+        };
+        match role {
             Ok(role) => {
                 self.ensure_tz_names();
                 self.form = Some(UserForm::new_user(
                     self.store.catalog(),
                     (role.id, role.name, role.grants),
                 ));
+                if first {
+                    self.info("the first user becomes the owner, with the Administrator role");
+                }
             }
             Err(e) => self.error(&e),
         }

@@ -302,14 +302,7 @@ pub static BINDINGS: &[Binding] = &[
         [Enter, NONE]
     ),
     bind!(Pick, Action::Cancel, "Esc", "cancel", true, [Esc, NONE]),
-    bind!(
-        Users,
-        Action::Tag,
-        "Space",
-        "tag (r, x act on tagged)",
-        true,
-        [Char(' '), NONE]
-    ),
+    bind!(Users, Action::Tag, "Space", "tag", true, [Char(' '), NONE]),
     bind!(
         Users,
         Action::AssignRole,
