@@ -1,6 +1,7 @@
 //! The command line (SPEC §8): parse → one store call → print a table or `--json`.
 //! Errors print one sentence on stderr and map to the exit codes of `error::Error`.
 
+mod policy;
 mod print;
 
 use std::io::{self, BufRead, Write};
@@ -72,6 +73,42 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Write the catalog, roles and users as JSON (rolecall/1), the users as CSV, or
+    /// the grants as a Casbin model and policy.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+        /// Write to this file (json, csv) or folder (casbin) instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// Apply a rolecall/1 JSON file: roles matched by name, users by username, all in
+    /// one transaction. Roles and users the file does not list are left alone.
+    Import {
+        /// The file, or - for standard input.
+        file: PathBuf,
+        /// Print what would be added, changed and left unchanged; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output.
+    Man,
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Catalog, roles, users and the default role (format rolecall/1).
+    Json,
+    /// One row per user, with a header row.
+    Csv,
+    /// model.conf and policy.csv for a Casbin RBAC enforcer (needs -o FOLDER).
+    Casbin,
 }
 
 /// The profile flags shared by `users add` and `users set`.
@@ -203,11 +240,28 @@ pub enum RolesCommand {
 pub enum CatalogCommand {
     /// The permission tree: labels, keys and descriptions.
     Show,
+    /// Replace the catalog with a file of [[permission]] tables: new permissions are
+    /// added (Administrator gains them) and labels updated; permissions the file
+    /// drops are removed only with --prune.
+    Load {
+        file: PathBuf,
+        /// Print what would be added, changed and pruned; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Remove the permissions the file no longer has, and their grants.
+        #[arg(long)]
+        prune: bool,
+    },
 }
 
 /// Parses the process arguments and runs; returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Completions { shell }) => return policy::completions(shell),
+        Some(Command::Man) => return policy::man_page(),
+        _ => {}
+    }
     if let Some(Command::Demo { users, no_tui }) = cli.command {
         return match demo(cli.db, cli.read_only, users, no_tui) {
             Ok(()) => 0,
@@ -342,6 +396,16 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
         )),
         Command::Users(cmd) => users(store, cmd, json),
         Command::Roles(cmd) => roles(store, cmd, json),
+        Command::Completions { .. } | Command::Man => Err(Error::Refused(
+            "completions and man are handled before a store is opened".into(),
+        )),
+        Command::Export { format, output } => policy::export(store, format, output),
+        Command::Import { file, dry_run } => policy::import(store, &file, dry_run, json),
+        Command::Catalog(CatalogCommand::Load {
+            file,
+            dry_run,
+            prune,
+        }) => policy::catalog_load(store, &file, dry_run, prune, json),
         Command::Catalog(CatalogCommand::Show) => {
             if json {
                 out_json(&catalog_json(store))

@@ -89,8 +89,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn catalog_error(line: Option<usize>, message: impl std::fmt::Display) -> Error {
-    match line {
-        Some(line) => Error::invalid("catalog", format!("line {line}: {message}")),
+    located_error(line.map(|l| format!("line {l}")).as_deref(), message)
+}
+
+/// A catalog error at `location` (`line 4` in a TOML file, `catalog[3]` in a JSON one).
+fn located_error(location: Option<&str>, message: impl std::fmt::Display) -> Error {
+    match location {
+        Some(at) => Error::invalid("catalog", format!("{at}: {message}")),
         None => Error::invalid("catalog", message.to_string()),
     }
 }
@@ -158,7 +163,20 @@ impl Catalog {
     pub fn from_entries(
         entries: impl IntoIterator<Item = (CatalogEntry, Option<usize>)>,
     ) -> Result<Catalog> {
-        Catalog::build(entries, true)
+        Catalog::build(
+            entries
+                .into_iter()
+                .map(|(e, line)| (e, line.map(|l| format!("line {l}")))),
+            true,
+        )
+    }
+
+    /// As [`Catalog::from_entries`], with each entry's location spelled out by the
+    /// caller (`catalog[3]` for an entry of an export file).
+    pub fn from_located_entries(
+        entries: impl IntoIterator<Item = (CatalogEntry, String)>,
+    ) -> Result<Catalog> {
+        Catalog::build(entries.into_iter().map(|(e, at)| (e, Some(at))), true)
     }
 
     /// Builds the tree from rows already in a database. Only the structure is
@@ -169,7 +187,7 @@ impl Catalog {
     }
 
     fn build(
-        entries: impl IntoIterator<Item = (CatalogEntry, Option<usize>)>,
+        entries: impl IntoIterator<Item = (CatalogEntry, Option<String>)>,
         check_text: bool,
     ) -> Result<Catalog> {
         // First pass: file order, parents resolved to earlier entries.
@@ -181,17 +199,17 @@ impl Catalog {
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
         let mut roots = Vec::new();
-        for (entry, line) in entries {
-            validate_key(&entry.key).map_err(|m| catalog_error(line, m))?;
+        for (entry, at) in entries {
+            validate_key(&entry.key).map_err(|m| located_error(at.as_deref(), m))?;
             if check_text {
                 validate_text("label", &entry.label, MAX_LABEL, true)
-                    .map_err(|m| catalog_error(line, format!("{} ({})", m, entry.key)))?;
+                    .map_err(|m| located_error(at.as_deref(), format!("{} ({})", m, entry.key)))?;
                 validate_text("description", &entry.description, MAX_DESCRIPTION, false)
-                    .map_err(|m| catalog_error(line, format!("{} ({})", m, entry.key)))?;
+                    .map_err(|m| located_error(at.as_deref(), format!("{} ({})", m, entry.key)))?;
             }
             if by_key.contains_key(&entry.key) {
-                return Err(catalog_error(
-                    line,
+                return Err(located_error(
+                    at.as_deref(),
                     format!("key \"{}\" is listed twice", entry.key),
                 ));
             }
@@ -200,8 +218,8 @@ impl Catalog {
                 Some((parent_key, _)) => match by_key.get(parent_key) {
                     Some(&p) => Some(p),
                     None => {
-                        return Err(catalog_error(
-                            line,
+                        return Err(located_error(
+                            at.as_deref(),
                             format!(
                                 "the parent \"{parent_key}\" of \"{}\" must be listed before it",
                                 entry.key

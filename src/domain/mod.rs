@@ -3,8 +3,10 @@
 //! ends and the store call these; nothing here does I/O.
 
 pub mod access;
+pub mod casbin;
 pub mod catalog;
 pub mod password;
+pub mod policy;
 pub mod role;
 pub mod user;
 pub mod validate;

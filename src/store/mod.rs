@@ -3,6 +3,7 @@
 //! apply the domain rules inside the transaction that makes the change, together with
 //! its audit row, so a rule can never be skipped by either front end.
 
+mod policy;
 mod roles;
 mod schema;
 mod users;

@@ -84,6 +84,16 @@ fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
     .ok_or_else(|| unknown_user(username))
 }
 
+/// Every user in username order, read through `conn` (an import reads them inside
+/// its own transaction).
+pub(super) fn all_users(conn: &rusqlite::Connection) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id ORDER BY u.username"
+    ))?;
+    let rows = stmt.query_map([], user_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 fn ensure_email_free(conn: &rusqlite::Connection, email: &str, except: Option<i64>) -> Result<()> {
     let holder: Option<String> = conn
         .query_row(

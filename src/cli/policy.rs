@@ -1,0 +1,544 @@
+//! `export`, `import`, `catalog load`, `completions` and `man`: read or write the
+//! file, make one store call, print what happened (or, with `--dry-run`, what would).
+//! Plans are printed for people (every stored string through `display_safe`) or as
+//! JSON with `--json`.
+
+use std::fs;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use serde_json::{Value, json};
+
+use super::{Cli, ExportFormat, out, out_json, say};
+use crate::domain::casbin;
+use crate::domain::catalog::Catalog;
+use crate::domain::policy::{self, CatalogPlan, ImportPlan, Outcome};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::text::{display_safe, json_terminal_safe};
+
+/// Imports with more users than this show a progress bar (when stderr is a terminal).
+const PROGRESS_BAR_FROM: usize = 2000;
+
+fn shown(path: &Path) -> String {
+    display_safe(&path.display().to_string()).into_owned()
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Reads FILE (or standard input for `-`) as UTF-8 text.
+fn read_input(path: &Path) -> Result<String> {
+    let unreadable =
+        |e: io::Error| Error::invalid("file", format!("cannot read {}: {e}", shown(path)));
+    if path == Path::new("-") {
+        let mut text = String::new();
+        io::stdin().read_to_string(&mut text).map_err(unreadable)?;
+        return Ok(text);
+    }
+    fs::read_to_string(path).map_err(unreadable)
+}
+
+fn write_error(path: &Path, err: io::Error) -> Error {
+    use io::ErrorKind::*;
+    let message = format!("cannot write {}: {err}", shown(path));
+    match err.kind() {
+        NotFound | PermissionDenied | IsADirectory | NotADirectory | AlreadyExists
+        | InvalidInput => Error::invalid("output", message),
+        _ => Error::Storage(message),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, so a reader
+/// never sees half a file. Exports hold emails: the file is private (0600).
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid("output", format!("{} names no file", shown(path))))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result.map_err(|e| write_error(path, e))
+}
+
+/// CSV for a terminal: stored text could hold escape sequences, so each line is made
+/// display-safe (line breaks inside quoted fields stay line breaks).
+fn csv_for_terminal(text: &str) -> String {
+    text.split('\n')
+        .map(|line| display_safe(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `rolecall export`.
+pub(super) fn export(store: &Store, format: ExportFormat, output: Option<PathBuf>) -> Result<i32> {
+    match format {
+        ExportFormat::Json => {
+            let doc = store.export_document()?;
+            let Some(path) = output else {
+                return out_json(&doc);
+            };
+            let text =
+                serde_json::to_string_pretty(&doc).map_err(|e| Error::Storage(e.to_string()))?;
+            write_file(&path, (json_terminal_safe(text) + "\n").as_bytes())?;
+            say(format!(
+                "wrote the catalog ({}), {} and {} to {}",
+                plural(store.catalog().leaf_count(), "permission", "permissions"),
+                plural(doc.roles.len(), "role", "roles"),
+                plural(doc.users.len(), "user", "users"),
+                path.display()
+            ))
+        }
+        ExportFormat::Csv => {
+            let snapshot = store.snapshot()?;
+            let text = policy::users_csv(&snapshot);
+            match output {
+                None if io::stdout().is_terminal() => out(&csv_for_terminal(&text)),
+                None => out(&text),
+                Some(path) => {
+                    write_file(&path, text.as_bytes())?;
+                    say(format!(
+                        "wrote {} to {}",
+                        plural(snapshot.users.len(), "user", "users"),
+                        path.display()
+                    ))
+                }
+            }
+        }
+        ExportFormat::Casbin => {
+            let dir = output.ok_or_else(|| {
+                Error::invalid(
+                    "output",
+                    "--format casbin writes model.conf and policy.csv into a folder; name it with -o FOLDER",
+                )
+            })?;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| write_error(&dir, e))?;
+            let snapshot = store.snapshot()?;
+            let text = casbin::policy(&snapshot);
+            write_file(&dir.join("model.conf"), casbin::MODEL.as_bytes())?;
+            write_file(&dir.join("policy.csv"), text.as_bytes())?;
+            let grants = text.lines().filter(|l| l.starts_with("p,")).count();
+            let users = text.lines().filter(|l| l.starts_with("g,")).count();
+            say(format!(
+                "wrote model.conf and policy.csv to {}: {} and {}",
+                dir.display(),
+                plural(grants, "grant", "grants"),
+                plural(users, "active user", "active users"),
+            ))
+        }
+    }
+}
+
+/// `rolecall import`.
+pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) -> Result<i32> {
+    let text = read_input(file)?;
+    let doc = policy::parse_document(&text)?;
+    let old_catalog = store.catalog().clone();
+    let plan = if dry_run {
+        store.plan_import(&doc)?
+    } else {
+        let bar = (doc.users.len() > PROGRESS_BAR_FROM && io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(doc.users.len() as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("importing users [{bar:40}] {pos}/{len}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        let mut progress = |done: usize, _total: usize| {
+            if let Some(bar) = &bar {
+                bar.set_position(done as u64);
+            }
+        };
+        let source = file.display().to_string();
+        let plan = store.import(&doc, &source, &mut progress);
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        plan?
+    };
+    if json {
+        return out_json(&import_json(&plan, dry_run));
+    }
+    let mut lines = Vec::new();
+    if dry_run {
+        lines.extend(import_details(&plan, &old_catalog));
+        lines.push(if plan.changes_anything() {
+            "dry run: nothing was changed; run without --dry-run to apply the changes above".into()
+        } else {
+            "dry run: the database already matches the file; importing it changes nothing".into()
+        });
+    } else {
+        let (ra, rc, ru) = plan.role_counts();
+        let (ua, uc, uu) = plan.user_counts();
+        let what = if plan.changes_anything() {
+            format!("imported {}", file.display())
+        } else {
+            format!(
+                "nothing to change: the database already matches {}",
+                file.display()
+            )
+        };
+        lines.push(format!(
+            "{what}: catalog {} added, {} relabelled; roles {ra} added, {rc} changed, {ru} unchanged; users {ua} added, {uc} changed, {uu} unchanged",
+            plan.catalog.added.len(),
+            plan.catalog.relabelled.len(),
+        ));
+        if plan.default_role_changes() {
+            lines.push(format!("new users now get role \"{}\"", plan.default_role));
+        }
+        lines.extend(not_in_file(&plan));
+        lines.extend(plan.notes.iter().map(|n| format!("note: {n}")));
+    }
+    out(&join_safe(&lines))
+}
+
+/// Each line made display-safe, joined with line breaks.
+fn join_safe(lines: &[String]) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&display_safe(line));
+        text.push('\n');
+    }
+    text
+}
+
+fn not_in_file(plan: &ImportPlan) -> Option<String> {
+    let users = plan.users_not_in_file;
+    let roles = &plan.roles_not_in_file;
+    if users == 0 && roles.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if users > 0 {
+        parts.push(plural(users, "user", "users"));
+    }
+    if !roles.is_empty() {
+        let names = roles
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        parts.push(format!(
+            "{} ({names})",
+            plural(roles.len(), "role", "roles")
+        ));
+    }
+    Some(format!(
+        "not in the file, left as they are: {}",
+        parts.join(" and ")
+    ))
+}
+
+/// A value as the change lines show it: strings quoted, the rest as JSON.
+fn value_text(v: &Value) -> String {
+    v.to_string()
+}
+
+fn changes_text(changes: &[policy::FieldChange]) -> String {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} → {}",
+                c.field,
+                value_text(&c.before),
+                value_text(&c.after)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The lines of a catalog plan: one per added, relabelled or dropped node.
+fn catalog_details(plan: &CatalogPlan, old: &Catalog) -> Vec<String> {
+    let new = &plan.catalog;
+    let label = |c: &Catalog, key: &str| {
+        c.find(key)
+            .map(|i| c.node(i).label.clone())
+            .unwrap_or_default()
+    };
+    let mut lines = Vec::new();
+    for key in &plan.added {
+        lines.push(format!("  add       {key}  \"{}\"", label(new, key)));
+    }
+    for key in &plan.relabelled {
+        let (o, n) = (
+            old.find(key).map(|i| old.node(i)),
+            new.find(key).map(|i| new.node(i)),
+        );
+        if let (Some(o), Some(n)) = (o, n) {
+            let mut what = Vec::new();
+            if o.label != n.label {
+                what.push(format!("label \"{}\" → \"{}\"", o.label, n.label));
+            }
+            if o.description != n.description {
+                what.push(format!(
+                    "description \"{}\" → \"{}\"",
+                    o.description, n.description
+                ));
+            }
+            lines.push(format!("  relabel   {key}  {}", what.join("; ")));
+        }
+    }
+    for d in &plan.dropped {
+        let roles = if d.roles.is_empty() {
+            "granted by no role besides Administrator".to_string()
+        } else {
+            let names: Vec<String> = d.roles.iter().map(|r| format!("\"{r}\"")).collect();
+            format!(
+                "granted by {} besides Administrator: {}",
+                plural(d.roles.len(), "role", "roles"),
+                names.join(", ")
+            )
+        };
+        let why = if new.find(&d.key).is_some() {
+            " (now a category)"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "  prune     {key}{why}  \"{}\"  {roles}",
+            d.label,
+            key = d.key
+        ));
+    }
+    for key in &plan.removed {
+        if old.find(key).is_some_and(|i| !old.node(i).is_leaf()) {
+            lines.push(format!("  remove    {key}  (category)"));
+        }
+    }
+    if plan.reordered {
+        lines.push("  reorder   the order of the permissions changes".into());
+    }
+    if !plan.gained.is_empty() {
+        lines.push(format!(
+            "  Administrator gains {}",
+            plural(plan.gained.len(), "permission", "permissions")
+        ));
+    }
+    lines
+}
+
+fn catalog_summary(plan: &CatalogPlan) -> String {
+    let mut s = format!(
+        "catalog: {} added, {} relabelled, {} pruned",
+        plan.added.len(),
+        plan.relabelled.len(),
+        plan.dropped.len()
+    );
+    if !plan.kept.is_empty() {
+        s.push_str(&format!(
+            ", {} the file does not list kept as they are",
+            plural(plan.kept.len(), "node", "nodes")
+        ));
+    }
+    s
+}
+
+/// The whole dry-run listing of an import: every role and user with its outcome.
+fn import_details(plan: &ImportPlan, old: &Catalog) -> Vec<String> {
+    let mut lines = vec![catalog_summary(&plan.catalog)];
+    lines.extend(catalog_details(&plan.catalog, old));
+    let (ra, rc, ru) = plan.role_counts();
+    lines.push(format!("roles: {ra} added, {rc} changed, {ru} unchanged"));
+    for r in &plan.roles {
+        lines.push(match r.outcome {
+            Outcome::Added => format!(
+                "  add       \"{}\"  ({} of {} permissions)",
+                r.name,
+                r.grants.count(),
+                plan.catalog.catalog.leaf_count()
+            ),
+            Outcome::Changed => {
+                let mut what = Vec::new();
+                if !r.changes.is_empty() {
+                    what.push(changes_text(&r.changes));
+                }
+                if !r.added.is_empty() {
+                    what.push(format!("grant {}", r.added.join(" ")));
+                }
+                if !r.removed.is_empty() {
+                    what.push(format!("revoke {}", r.removed.join(" ")));
+                }
+                format!("  change    \"{}\"  {}", r.name, what.join("; "))
+            }
+            Outcome::Unchanged => format!("  unchanged \"{}\"", r.name),
+        });
+    }
+    let (ua, uc, uu) = plan.user_counts();
+    lines.push(format!("users: {ua} added, {uc} changed, {uu} unchanged"));
+    for u in &plan.users {
+        lines.push(match u.outcome {
+            Outcome::Added => {
+                let mut marks = vec![format!("role \"{}\"", u.role)];
+                if !u.active {
+                    marks.push("disabled".into());
+                }
+                if u.owner {
+                    marks.push("owner".into());
+                }
+                format!("  add       {}  ({})", u.username, marks.join(", "))
+            }
+            Outcome::Changed => format!("  change    {}  {}", u.username, changes_text(&u.changes)),
+            Outcome::Unchanged => format!("  unchanged {}", u.username),
+        });
+    }
+    if plan.default_role_changes() {
+        lines.push(format!(
+            "default role: \"{}\" → \"{}\"",
+            plan.default_role_before, plan.default_role
+        ));
+    }
+    lines.extend(not_in_file(plan));
+    lines.extend(plan.notes.iter().map(|n| format!("note: {n}")));
+    lines
+}
+
+fn catalog_json(plan: &CatalogPlan) -> Value {
+    json!({
+        "added": plan.added,
+        "relabelled": plan.relabelled,
+        "pruned": plan.dropped,
+        "removed": plan.removed,
+        "reordered": plan.reordered,
+        "administrator_gains": plan.gained,
+        "kept": plan.kept,
+    })
+}
+
+fn import_json(plan: &ImportPlan, dry_run: bool) -> Value {
+    let roles: Vec<Value> = plan
+        .roles
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "outcome": r.outcome,
+                "changes": r.changes,
+                "granted": r.added,
+                "revoked": r.removed,
+            })
+        })
+        .collect();
+    let users: Vec<Value> = plan
+        .users
+        .iter()
+        .map(|u| json!({"username": u.username, "outcome": u.outcome, "changes": u.changes}))
+        .collect();
+    json!({
+        "dry_run": dry_run,
+        "changes": plan.changes_anything(),
+        "catalog": catalog_json(&plan.catalog),
+        "roles": roles,
+        "users": users,
+        "default_role": {"before": plan.default_role_before, "after": plan.default_role},
+        "not_in_file": {"roles": plan.roles_not_in_file, "users": plan.users_not_in_file},
+        "notes": plan.notes,
+    })
+}
+
+/// `rolecall catalog load`.
+pub(super) fn catalog_load(
+    store: &mut Store,
+    file: &Path,
+    dry_run: bool,
+    prune: bool,
+    json: bool,
+) -> Result<i32> {
+    let text = read_input(file)?;
+    let catalog = Catalog::from_toml(&text)?;
+    let old = store.catalog().clone();
+    let plan = if dry_run {
+        store.plan_catalog_load(&catalog)?
+    } else {
+        store.catalog_load(&catalog, prune)?
+    };
+    if json {
+        let mut v = catalog_json(&plan);
+        v["dry_run"] = json!(dry_run);
+        v["changes"] = json!(plan.changes_anything());
+        return out_json(&v);
+    }
+    let mut lines = vec![catalog_summary(&plan)];
+    lines.extend(catalog_details(&plan, &old));
+    if dry_run {
+        if !prune && !plan.dropped.is_empty() {
+            lines.push(format!(
+                "without --prune, catalog load refuses this file: it drops {}",
+                plural(plan.dropped.len(), "permission", "permissions")
+            ));
+        }
+        lines.push(if plan.changes_anything() {
+            "dry run: nothing was changed".into()
+        } else {
+            "dry run: the catalog already matches the file".into()
+        });
+    } else if plan.changes_anything() {
+        lines.push(format!(
+            "loaded the catalog from {}: {} permissions in {} nodes",
+            file.display(),
+            plan.catalog.leaf_count(),
+            plan.catalog.nodes().len()
+        ));
+    } else {
+        lines.push(format!(
+            "nothing to change: the catalog already matches {}",
+            file.display()
+        ));
+    }
+    out(&join_safe(&lines))
+}
+
+/// `rolecall completions SHELL`.
+pub(super) fn completions(shell: clap_complete::Shell) -> i32 {
+    let mut command = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "rolecall", &mut script);
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(&script);
+    let _ = stdout.flush();
+    0
+}
+
+/// `rolecall man`.
+pub(super) fn man_page() -> i32 {
+    let mut page = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        super::report(&Error::Storage(format!(
+            "cannot render the manual page: {e}"
+        )));
+        return 4;
+    }
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(&page);
+    let _ = stdout.flush();
+    0
+}

@@ -1,0 +1,1055 @@
+//! Policy as text: the `rolecall/1` document that `export` writes and `import` reads,
+//! the users CSV, and the plans behind `import` and `catalog load` — what a file
+//! would add, change or leave alone in a database.
+//!
+//! Pure: the store hands in a [`Snapshot`] of the database, gets a plan back, and
+//! applies it in one transaction; the CLI prints it. Every field rule is the one the
+//! rest of the domain applies (`validate`, `Profile::validated`, the catalog checks,
+//! the built-in lock and the owner rule); this module only says *where* in the file
+//! a rule was broken (`users[3].email: ...`).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+
+use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
+use crate::domain::role::{self, ADMINISTRATOR, Role};
+use crate::domain::user::{self, Profile, User};
+use crate::domain::validate;
+use crate::error::{Error, Result};
+use crate::text::display_safe;
+
+/// The format tag of an export file.
+pub const FORMAT: &str = "rolecall/1";
+
+/// An export file. Absent parts say nothing: no `catalog` keeps the database's, no
+/// `default_role` keeps the current default, and an absent field of a role or user
+/// keeps what the database has (or the default, for a new one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Vec<CatalogEntry>>,
+    #[serde(default)]
+    pub roles: Vec<RoleRecord>,
+    #[serde(default)]
+    pub users: Vec<UserRecord>,
+}
+
+/// A role in an export file: `granted` lists leaf keys, sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRecord {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub builtin: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<Vec<String>>,
+}
+
+/// A user in an export file: every field but the password. `has_password` is written
+/// for people reading the file and ignored on import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_password: Option<bool>,
+}
+
+/// Everything an export or an import plan needs from the database, read in one
+/// transaction so it is consistent.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub catalog: Catalog,
+    /// With their grants, in id order.
+    pub roles: Vec<Role>,
+    /// In username order.
+    pub users: Vec<User>,
+    pub default_role: String,
+}
+
+fn fold(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// An error located at `path` in the file (`users[3].email`).
+fn invalid_at(path: impl fmt::Display, message: impl fmt::Display) -> Error {
+    Error::invalid("import", format!("{path}: {message}"))
+}
+
+/// A domain error moved to its place in the file: a field error of `users[3]` becomes
+/// `users[3].email: ...`; a rule refusal keeps its exit code and gains the path.
+fn at(path: &str) -> impl Fn(Error) -> Error + '_ {
+    move |err| match err {
+        Error::Invalid { field, message } => invalid_at(format!("{path}.{field}"), message),
+        Error::Refused(message) => Error::Refused(format!("{path}: {message}")),
+        other => other,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Reading a file
+// ---------------------------------------------------------------------------------
+
+/// Only the `format` field of a file, read before the rest so that a file of another
+/// kind is refused for what it is rather than for its first unexpected field.
+struct Tag(Option<Value>);
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Tag, D::Error> {
+        struct TagVisitor;
+        impl<'de> Visitor<'de> for TagVisitor {
+            type Value = Tag;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object (a rolecall export)")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Tag, A::Error> {
+                let mut format = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "format" && format.is_none() {
+                        format = Some(map.next_value::<Value>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(Tag(format))
+            }
+        }
+        deserializer.deserialize_map(TagVisitor)
+    }
+}
+
+/// A serde_json error as `path: what (line L, column C)`, or `line L, column C: what`
+/// when it is not inside a field (broken syntax, a truncated file).
+fn json_error(err: &serde_json::Error, path: Option<String>) -> Error {
+    let (line, column) = (err.line(), err.column());
+    let text = err.to_string();
+    let what = text
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&text);
+    match path.filter(|p| !p.is_empty() && p != ".") {
+        Some(path) => invalid_at(path, format!("{what} (line {line}, column {column})")),
+        None => Error::invalid("import", format!("line {line}, column {column}: {what}")),
+    }
+}
+
+/// Parses an export file: the format tag first, then every field's type, naming the
+/// line and column and the path of the first problem.
+pub fn parse_document(text: &str) -> Result<Document> {
+    let tag: Tag = serde_json::from_str(text).map_err(|e| json_error(&e, None))?;
+    match tag.0 {
+        None => {
+            return Err(invalid_at(
+                "format",
+                format!("missing; a rolecall export starts with \"format\": \"{FORMAT}\""),
+            ));
+        }
+        Some(Value::String(s)) if s == FORMAT => {}
+        Some(other) => {
+            return Err(invalid_at(
+                "format",
+                format!("{other} is not a format this rolecall reads (it reads \"{FORMAT}\")"),
+            ));
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| json_error(e.inner(), Some(e.path().to_string())))
+}
+
+// ---------------------------------------------------------------------------------
+// Writing a file
+// ---------------------------------------------------------------------------------
+
+fn profile_of(u: &User) -> Profile {
+    Profile {
+        email: u.email.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        position: u.position.clone(),
+        signature: u.signature.clone(),
+        timezone: u.timezone.clone(),
+        language: u.language.clone(),
+    }
+}
+
+/// The database as a document, sorted so that the same data always gives the same
+/// bytes: the catalog in catalog order, roles by name (ignoring case), users by
+/// username, grants by key.
+pub fn export(snapshot: &Snapshot) -> Document {
+    let catalog = &snapshot.catalog;
+    let mut roles: Vec<RoleRecord> = snapshot
+        .roles
+        .iter()
+        .map(|r| RoleRecord {
+            name: r.name.clone(),
+            description: Some(r.description.clone()),
+            builtin: r.builtin,
+            granted: Some(
+                r.grants
+                    .keys(catalog)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+            ),
+        })
+        .collect();
+    roles.sort_by(|a, b| {
+        fold(&a.name)
+            .cmp(&fold(&b.name))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let mut users: Vec<UserRecord> = snapshot
+        .users
+        .iter()
+        .map(|u| UserRecord {
+            username: u.username.clone(),
+            email: Some(u.email.clone()),
+            first_name: Some(u.first_name.clone()),
+            last_name: Some(u.last_name.clone()),
+            position: Some(u.position.clone()),
+            signature: Some(u.signature.clone()),
+            timezone: Some(u.timezone.clone()),
+            language: Some(u.language.clone()),
+            role: Some(u.role.clone()),
+            active: Some(u.active),
+            owner: Some(u.owner),
+            has_password: Some(u.has_password),
+        })
+        .collect();
+    users.sort_by(|a, b| a.username.cmp(&b.username));
+    Document {
+        format: FORMAT.to_string(),
+        default_role: Some(snapshot.default_role.clone()),
+        catalog: Some(catalog.entries()),
+        roles,
+        users,
+    }
+}
+
+/// The columns of the users CSV, in order.
+pub const CSV_COLUMNS: &[&str] = &[
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "position",
+    "signature",
+    "timezone",
+    "language",
+    "role",
+    "active",
+    "owner",
+    "has_password",
+];
+
+/// One CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ') {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
+/// The users as CSV: a header row, then one row per user in username order.
+pub fn users_csv(snapshot: &Snapshot) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for u in &snapshot.users {
+        let flag = |b: bool| if b { "true" } else { "false" }.to_string();
+        let row = [
+            u.username.clone(),
+            u.email.clone(),
+            u.first_name.clone(),
+            u.last_name.clone(),
+            u.position.clone(),
+            u.signature.clone(),
+            u.timezone.clone(),
+            u.language.clone(),
+            u.role.clone(),
+            flag(u.active),
+            flag(u.owner),
+            flag(u.has_password),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------
+// Catalog plans (catalog load, and the catalog part of an import)
+// ---------------------------------------------------------------------------------
+
+/// A leaf that stops being grantable, with the roles (besides the built-in one) that
+/// grant it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedLeaf {
+    pub key: String,
+    pub label: String,
+    pub roles: Vec<String>,
+}
+
+/// What a new catalog changes in the database's.
+#[derive(Debug, Clone)]
+pub struct CatalogPlan {
+    /// The catalog afterwards, in order, parents first.
+    pub entries: Vec<CatalogEntry>,
+    pub catalog: Catalog,
+    /// Keys of new nodes.
+    pub added: Vec<String>,
+    /// Keys whose label or description changes.
+    pub relabelled: Vec<String>,
+    /// The order of the nodes kept changes.
+    pub reordered: bool,
+    /// Keys of nodes removed (with everything under them).
+    pub removed: Vec<String>,
+    /// Leaves that stop being grantable: removed, or now categories.
+    pub dropped: Vec<DroppedLeaf>,
+    /// Leaves that become grantable: the built-in role gains them.
+    pub gained: Vec<String>,
+    /// Nodes the file does not list that stay (an import never removes any).
+    pub kept: Vec<String>,
+}
+
+impl CatalogPlan {
+    /// No change: the database's catalog as it is.
+    pub fn unchanged(current: &Catalog) -> CatalogPlan {
+        CatalogPlan {
+            entries: current.entries(),
+            catalog: current.clone(),
+            added: Vec::new(),
+            relabelled: Vec::new(),
+            reordered: false,
+            removed: Vec::new(),
+            dropped: Vec::new(),
+            gained: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    /// True when applying the plan writes anything.
+    pub fn changes_anything(&self) -> bool {
+        !self.added.is_empty()
+            || !self.relabelled.is_empty()
+            || self.reordered
+            || !self.removed.is_empty()
+            || !self.dropped.is_empty()
+    }
+
+    /// A role's grants in the new catalog: the built-in role holds every leaf; any
+    /// other keeps the leaves that are still leaves.
+    pub fn carry(&self, old: &Catalog, role: &Role) -> Grants {
+        if role.builtin {
+            Grants::all(&self.catalog)
+        } else {
+            Grants::from_keys(&self.catalog, role.grants.keys(old))
+        }
+    }
+}
+
+/// Compares `file` with the database's catalog. With `keep_unlisted`, nodes the file
+/// does not list stay, after the file's; otherwise the file replaces the catalog.
+pub fn plan_catalog(
+    current: &Catalog,
+    roles: &[Role],
+    file: &Catalog,
+    keep_unlisted: bool,
+) -> Result<CatalogPlan> {
+    let mut entries = file.entries();
+    let listed: HashSet<&str> = file.nodes().iter().map(|n| n.key.as_str()).collect();
+    let mut kept = Vec::new();
+    if keep_unlisted {
+        for entry in current.entries() {
+            if !listed.contains(entry.key.as_str()) {
+                kept.push(entry.key.clone());
+                entries.push(entry);
+            }
+        }
+    }
+    let catalog = if kept.is_empty() {
+        file.clone()
+    } else {
+        Catalog::from_stored(entries.clone())?
+    };
+    let mut added = Vec::new();
+    let mut relabelled = Vec::new();
+    for node in file.nodes() {
+        match current.find(&node.key).map(|i| current.node(i)) {
+            None => added.push(node.key.clone()),
+            Some(old) if old.label != node.label || old.description != node.description => {
+                relabelled.push(node.key.clone())
+            }
+            Some(_) => {}
+        }
+    }
+    let removed: Vec<String> = current
+        .nodes()
+        .iter()
+        .filter(|n| catalog.find(&n.key).is_none())
+        .map(|n| n.key.clone())
+        .collect();
+    let is_leaf = |c: &Catalog, key: &str| c.find(key).is_some_and(|i| c.node(i).is_leaf());
+    let dropped = (0..current.leaf_count())
+        .map(|ord| current.leaf_node(ord))
+        .filter(|n| !is_leaf(&catalog, &n.key))
+        .map(|n| DroppedLeaf {
+            key: n.key.clone(),
+            label: n.label.clone(),
+            roles: roles
+                .iter()
+                .filter(|r| !r.builtin && r.grants.contains(n.leaves.start))
+                .map(|r| r.name.clone())
+                .collect(),
+        })
+        .collect();
+    let gained = (0..catalog.leaf_count())
+        .map(|ord| &catalog.leaf_node(ord).key)
+        .filter(|k| !is_leaf(current, k))
+        .cloned()
+        .collect();
+    let in_both = |c: &Catalog, other: &Catalog| -> Vec<String> {
+        c.nodes()
+            .iter()
+            .filter(|n| other.find(&n.key).is_some())
+            .map(|n| n.key.clone())
+            .collect()
+    };
+    let reordered = in_both(current, &catalog) != in_both(&catalog, current);
+    Ok(CatalogPlan {
+        entries,
+        catalog,
+        added,
+        relabelled,
+        reordered,
+        removed,
+        dropped,
+        gained,
+        kept,
+    })
+}
+
+/// The prune rule of `catalog load`: a file that drops leaves is refused unless the
+/// operator said `--prune`, naming each leaf and how many roles grant it.
+pub fn ensure_prune_allowed(plan: &CatalogPlan, prune: bool) -> Result<()> {
+    if prune || plan.dropped.is_empty() {
+        return Ok(());
+    }
+    let n = plan.dropped.len();
+    let list = plan
+        .dropped
+        .iter()
+        .take(10)
+        .map(|d| {
+            let roles = match d.roles.len() {
+                0 => "granted by no role besides Administrator".to_string(),
+                1 => "granted by 1 role besides Administrator".to_string(),
+                k => format!("granted by {k} roles besides Administrator"),
+            };
+            format!("{} ({roles})", d.key)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if n > 10 {
+        format!(" and {} more", n - 10)
+    } else {
+        String::new()
+    };
+    let what = if n == 1 { "permission" } else { "permissions" };
+    Err(Error::Refused(format!(
+        "the file drops {n} {what} the database has: {list}{more}; run again with --prune to remove them and their grants (--dry-run shows everything that would change)"
+    )))
+}
+
+// ---------------------------------------------------------------------------------
+// Import plans
+// ---------------------------------------------------------------------------------
+
+/// What an import does to one role or user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Added,
+    Changed,
+    Unchanged,
+}
+
+/// One field's value before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// A role of the file and what the import does with it.
+#[derive(Debug, Clone)]
+pub struct RoleStep {
+    pub outcome: Outcome,
+    /// The role's id when it exists already.
+    pub id: Option<i64>,
+    pub name: String,
+    pub description: String,
+    pub builtin: bool,
+    /// The grants afterwards, in the new catalog.
+    pub grants: Grants,
+    /// Name and description changes.
+    pub changes: Vec<FieldChange>,
+    /// Leaf keys granted and revoked, sorted.
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// A user of the file and what the import does with them.
+#[derive(Debug, Clone)]
+pub struct UserStep {
+    pub outcome: Outcome,
+    /// The user's id when they exist already.
+    pub id: Option<i64>,
+    pub username: String,
+    pub profile: Profile,
+    /// The role's name as it will be stored.
+    pub role: String,
+    pub active: bool,
+    pub owner: bool,
+    pub changes: Vec<FieldChange>,
+}
+
+/// Everything an import would do, computed before anything is written.
+#[derive(Debug, Clone)]
+pub struct ImportPlan {
+    pub catalog: CatalogPlan,
+    pub roles: Vec<RoleStep>,
+    pub users: Vec<UserStep>,
+    /// The default role afterwards, and whether it changes.
+    pub default_role: String,
+    pub default_role_before: String,
+    /// Things the import deliberately does not do (ownership), for the operator.
+    pub notes: Vec<String>,
+    /// Roles of the database the file does not list: left as they are.
+    pub roles_not_in_file: Vec<String>,
+    /// How many users of the database the file does not list: left as they are.
+    pub users_not_in_file: usize,
+}
+
+impl ImportPlan {
+    pub fn default_role_changes(&self) -> bool {
+        fold(&self.default_role) != fold(&self.default_role_before)
+    }
+
+    /// How many roles, or users, have each outcome: (added, changed, unchanged).
+    pub fn role_counts(&self) -> (usize, usize, usize) {
+        counts(self.roles.iter().map(|r| r.outcome))
+    }
+
+    pub fn user_counts(&self) -> (usize, usize, usize) {
+        counts(self.users.iter().map(|u| u.outcome))
+    }
+
+    /// True when applying the plan writes anything.
+    pub fn changes_anything(&self) -> bool {
+        self.catalog.changes_anything()
+            || self.default_role_changes()
+            || self.roles.iter().any(|r| r.outcome != Outcome::Unchanged)
+            || self.users.iter().any(|u| u.outcome != Outcome::Unchanged)
+    }
+}
+
+fn counts(outcomes: impl Iterator<Item = Outcome>) -> (usize, usize, usize) {
+    outcomes.fold((0, 0, 0), |(a, c, u), o| match o {
+        Outcome::Added => (a + 1, c, u),
+        Outcome::Changed => (a, c + 1, u),
+        Outcome::Unchanged => (a, c, u + 1),
+    })
+}
+
+/// The leaf ordinal of `key` in `catalog`, or why it cannot be granted.
+fn leaf_ordinal(catalog: &Catalog, key: &str) -> std::result::Result<usize, String> {
+    match catalog.find(key).map(|i| catalog.node(i)) {
+        Some(node) if node.is_leaf() => Ok(node.leaves.start),
+        Some(_) => Err(format!(
+            "\"{}\" is a category, not a permission; list the permissions under it",
+            display_safe(key)
+        )),
+        None => Err(format!(
+            "\"{}\" is not a permission of the catalog",
+            display_safe(key)
+        )),
+    }
+}
+
+fn change(field: &'static str, before: impl Into<Value>, after: impl Into<Value>) -> FieldChange {
+    FieldChange {
+        field,
+        before: before.into(),
+        after: after.into(),
+    }
+}
+
+/// Checks every part of `doc` against the rules and against the database in
+/// `snapshot`, and works out what importing it would do. Nothing in the file is
+/// taken on trust: a problem anywhere refuses the whole file, naming where.
+pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
+    if doc.format != FORMAT {
+        return Err(invalid_at(
+            "format",
+            format!(
+                "\"{}\" is not a format this rolecall reads (it reads \"{FORMAT}\")",
+                display_safe(&doc.format)
+            ),
+        ));
+    }
+    let old = &snapshot.catalog;
+
+    // The catalog: the file's nodes are added or relabelled; nodes it does not list stay.
+    let file_catalog = match &doc.catalog {
+        None => None,
+        Some(entries) if entries.is_empty() => {
+            return Err(invalid_at(
+                "catalog",
+                "is empty; leave it out to keep the database's catalog",
+            ));
+        }
+        Some(entries) => Some(
+            Catalog::from_located_entries(
+                entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.clone(), format!("catalog[{i}]"))),
+            )
+            .map_err(|e| match e {
+                Error::Invalid { message, .. } => Error::invalid("import", message),
+                other => other,
+            })?,
+        ),
+    };
+    let catalog_plan = match &file_catalog {
+        Some(file) => plan_catalog(old, &snapshot.roles, file, true)?,
+        None => CatalogPlan::unchanged(old),
+    };
+    if let Some(d) = catalog_plan.dropped.first() {
+        return Err(Error::Refused(format!(
+            "catalog: the file makes the permission {} a category, so the roles that grant it would lose it; load the new catalog with `rolecall catalog load FILE --prune` first",
+            d.key
+        )));
+    }
+    let new = &catalog_plan.catalog;
+    // The leaves the file's grant lists speak for; grants of other leaves stay.
+    let spoken: Option<HashSet<&str>> = file_catalog.as_ref().map(|c| {
+        (0..c.leaf_count())
+            .map(|o| c.leaf_node(o).key.as_str())
+            .collect()
+    });
+
+    // Roles, matched by name ignoring case.
+    let mut roles = Vec::with_capacity(doc.roles.len());
+    let mut role_index: HashMap<String, usize> = HashMap::new();
+    for (i, record) in doc.roles.iter().enumerate() {
+        let path = format!("roles[{i}]");
+        let name = validate::role_name(&record.name).map_err(at(&path))?;
+        if let Some(j) = role_index.insert(fold(&name), i) {
+            return Err(invalid_at(
+                format!("{path}.name"),
+                format!(
+                    "\"{}\" is listed twice (also roles[{j}]); role names are unique ignoring case",
+                    display_safe(&name)
+                ),
+            ));
+        }
+        let description = record
+            .description
+            .as_deref()
+            .map(validate::description)
+            .transpose()
+            .map_err(at(&path))?;
+        let current = snapshot.roles.iter().find(|r| fold(&r.name) == fold(&name));
+        let is_administrator = fold(&name) == fold(ADMINISTRATOR);
+        if record.builtin && !is_administrator {
+            return Err(invalid_at(
+                format!("{path}.builtin"),
+                format!("only the {ADMINISTRATOR} role is built in"),
+            ));
+        }
+        let builtin = current.map_or(is_administrator, |c| c.builtin);
+        if builtin && !record.builtin {
+            return Err(invalid_at(
+                format!("{path}.builtin"),
+                format!(
+                    "\"{}\" is the built-in role; the file must say \"builtin\": true",
+                    display_safe(&name)
+                ),
+            ));
+        }
+        let mut listed = None;
+        if let Some(keys) = &record.granted {
+            let mut grants = Grants::none(new);
+            for (j, key) in keys.iter().enumerate() {
+                let ord = leaf_ordinal(new, key)
+                    .map_err(|m| invalid_at(format!("{path}.granted[{j}]"), m))?;
+                if grants.contains(ord) {
+                    return Err(invalid_at(
+                        format!("{path}.granted[{j}]"),
+                        format!("\"{}\" is listed twice", display_safe(key)),
+                    ));
+                }
+                grants.set(ord, true);
+            }
+            listed = Some(grants);
+        }
+        let before = current.map(|c| catalog_plan.carry(old, c));
+        let grants = if builtin {
+            if let Some(listed) = &listed {
+                let missing = (0..new.leaf_count())
+                    .filter(|&o| !listed.contains(o))
+                    .filter(|&o| {
+                        spoken
+                            .as_ref()
+                            .is_none_or(|s| s.contains(new.leaf_node(o).key.as_str()))
+                    })
+                    .count();
+                if missing > 0 {
+                    let err = role::ensure_editable(&name, true).unwrap_err();
+                    return Err(at(&path)(Error::Refused(format!(
+                        "{err} (the file leaves out {missing} of its permissions)"
+                    ))));
+                }
+            }
+            Grants::all(new)
+        } else {
+            match (listed, &before) {
+                (None, Some(before)) => before.clone(),
+                (None, None) => Grants::none(new),
+                (Some(mut grants), before) => {
+                    if let (Some(spoken), Some(before)) = (&spoken, before) {
+                        for ord in before.ordinals() {
+                            if !spoken.contains(new.leaf_node(ord).key.as_str()) {
+                                grants.set(ord, true);
+                            }
+                        }
+                    }
+                    grants
+                }
+            }
+        };
+        let step = match current {
+            None => RoleStep {
+                outcome: Outcome::Added,
+                id: None,
+                name,
+                description: description.unwrap_or_default(),
+                builtin,
+                grants,
+                changes: Vec::new(),
+                added: Vec::new(),
+                removed: Vec::new(),
+            },
+            Some(current) => {
+                let description = description.unwrap_or_else(|| current.description.clone());
+                let mut changes = Vec::new();
+                if name != current.name {
+                    changes.push(change("name", current.name.clone(), name.clone()));
+                }
+                if description != current.description {
+                    changes.push(change(
+                        "description",
+                        current.description.clone(),
+                        description.clone(),
+                    ));
+                }
+                if builtin && !changes.is_empty() {
+                    let err = role::ensure_editable(&current.name, true).unwrap_err();
+                    return Err(at(&format!("{path}.{}", changes[0].field))(err));
+                }
+                let before = before.unwrap_or_else(|| Grants::none(new));
+                let (added, removed) = grants.diff(&before);
+                let keys = |ords: Vec<usize>| -> Vec<String> {
+                    let mut k: Vec<String> =
+                        ords.iter().map(|&o| new.leaf_node(o).key.clone()).collect();
+                    k.sort();
+                    k
+                };
+                let (added, removed) = (keys(added), keys(removed));
+                let outcome = if changes.is_empty() && added.is_empty() && removed.is_empty() {
+                    Outcome::Unchanged
+                } else {
+                    Outcome::Changed
+                };
+                RoleStep {
+                    outcome,
+                    id: Some(current.id),
+                    name,
+                    description,
+                    builtin,
+                    grants,
+                    changes,
+                    added,
+                    removed,
+                }
+            }
+        };
+        roles.push(step);
+    }
+
+    // The roles afterwards, by folded name: the file's spelling wins.
+    let mut role_names: HashMap<String, String> = snapshot
+        .roles
+        .iter()
+        .map(|r| (fold(&r.name), r.name.clone()))
+        .collect();
+    for step in &roles {
+        role_names.insert(fold(&step.name), step.name.clone());
+    }
+    let resolve_role = |path: String, spec: &str| -> Result<String> {
+        role_names.get(&fold(spec)).cloned().ok_or_else(|| {
+            invalid_at(
+                path,
+                format!(
+                    "there is no role \"{}\" in the file or the database",
+                    display_safe(spec)
+                ),
+            )
+        })
+    };
+    let default_role = match &doc.default_role {
+        Some(spec) => resolve_role("default_role".into(), spec)?,
+        None => role_names
+            .get(&fold(&snapshot.default_role))
+            .cloned()
+            .unwrap_or_else(|| snapshot.default_role.clone()),
+    };
+
+    // Users, matched by username.
+    let existing: HashMap<&str, &User> = snapshot
+        .users
+        .iter()
+        .map(|u| (u.username.as_str(), u))
+        .collect();
+    let db_owner = snapshot.users.iter().find(|u| u.owner);
+    let mut users: Vec<UserStep> = Vec::with_capacity(doc.users.len());
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(doc.users.len());
+    let mut marked_owner: Option<usize> = None;
+    for (i, record) in doc.users.iter().enumerate() {
+        let path = format!("users[{i}]");
+        let username = validate::username(&record.username).map_err(at(&path))?;
+        if let Some(j) = seen.insert(username.clone(), i) {
+            return Err(invalid_at(
+                format!("{path}.username"),
+                format!("\"{username}\" is listed twice (also users[{j}])"),
+            ));
+        }
+        let current = existing.get(username.as_str()).copied();
+        if current.is_none() && record.email.is_none() {
+            return Err(invalid_at(
+                format!("{path}.email"),
+                "is required for a new user",
+            ));
+        }
+        let base = current.map(profile_of).unwrap_or_default();
+        let pick = |new: &Option<String>, old: String| new.clone().unwrap_or(old);
+        let profile = Profile {
+            email: pick(&record.email, base.email),
+            first_name: pick(&record.first_name, base.first_name),
+            last_name: pick(&record.last_name, base.last_name),
+            position: pick(&record.position, base.position),
+            signature: pick(&record.signature, base.signature),
+            timezone: pick(&record.timezone, base.timezone),
+            language: pick(&record.language, base.language),
+        }
+        .validated()
+        .map_err(at(&path))?;
+        let role = match (&record.role, current) {
+            (Some(spec), _) => resolve_role(format!("{path}.role"), spec)?,
+            (None, Some(u)) => role_names
+                .get(&fold(&u.role))
+                .cloned()
+                .unwrap_or_else(|| u.role.clone()),
+            (None, None) => default_role.clone(),
+        };
+        let active = record.active.or(current.map(|u| u.active)).unwrap_or(true);
+        if record.owner == Some(true) {
+            if let Some(j) = marked_owner {
+                return Err(invalid_at(
+                    format!("{path}.owner"),
+                    format!("only one user can be the owner, and users[{j}] is marked already"),
+                ));
+            }
+            marked_owner = Some(i);
+        }
+        if let Some(u) = current.filter(|u| u.owner) {
+            user::ensure_owner_kept(u, &role, active).map_err(at(&path))?;
+        }
+        let (outcome, changes) = match current {
+            None => (Outcome::Added, Vec::new()),
+            Some(u) => {
+                let old = profile_of(u);
+                let mut changes = Vec::new();
+                for (field, before, after) in [
+                    ("email", &old.email, &profile.email),
+                    ("first_name", &old.first_name, &profile.first_name),
+                    ("last_name", &old.last_name, &profile.last_name),
+                    ("position", &old.position, &profile.position),
+                    ("signature", &old.signature, &profile.signature),
+                    ("timezone", &old.timezone, &profile.timezone),
+                    ("language", &old.language, &profile.language),
+                ] {
+                    if before != after {
+                        changes.push(change(field, before.clone(), after.clone()));
+                    }
+                }
+                if fold(&u.role) != fold(&role) {
+                    changes.push(change("role", u.role.clone(), role.clone()));
+                }
+                if u.active != active {
+                    changes.push(change("active", u.active, active));
+                }
+                let outcome = if changes.is_empty() {
+                    Outcome::Unchanged
+                } else {
+                    Outcome::Changed
+                };
+                (outcome, changes)
+            }
+        };
+        users.push(UserStep {
+            outcome,
+            id: current.map(|u| u.id),
+            owner: current.is_some_and(|u| u.owner),
+            username,
+            profile,
+            role,
+            active,
+            changes,
+        });
+    }
+
+    // Ownership: taken from the file only into a database without users.
+    let mut notes = Vec::new();
+    match db_owner {
+        None if !users.is_empty() => {
+            let Some(i) = marked_owner else {
+                return Err(invalid_at(
+                    "users",
+                    "the database has no users yet, so the file must mark exactly one of them as the owner (\"owner\": true), an active Administrator",
+                ));
+            };
+            let step = &mut users[i];
+            if !step.active {
+                return Err(invalid_at(
+                    format!("users[{i}].active"),
+                    "the owner must be active",
+                ));
+            }
+            if fold(&step.role) != fold(ADMINISTRATOR) {
+                return Err(invalid_at(
+                    format!("users[{i}].role"),
+                    format!("the owner must hold the {ADMINISTRATOR} role"),
+                ));
+            }
+            step.owner = true;
+        }
+        None => {}
+        Some(owner) => {
+            let owner_name = display_safe(&owner.username);
+            if let Some(i) = marked_owner.filter(|&i| users[i].username != owner.username) {
+                notes.push(format!(
+                    "the file marks \"{}\" as the owner, but import never moves ownership: \"{owner_name}\" stays the owner (users transfer-ownership moves it)",
+                    display_safe(&users[i].username)
+                ));
+            } else if marked_owner.is_none() && seen.contains_key(&owner.username) {
+                notes.push(format!(
+                    "the file does not mark \"{owner_name}\" as the owner, but import never moves ownership: \"{owner_name}\" stays the owner"
+                ));
+            }
+        }
+    }
+
+    // Emails stay unique across the file and the users it leaves alone.
+    let mut emails: HashMap<String, String> = HashMap::with_capacity(snapshot.users.len());
+    for u in &snapshot.users {
+        if !seen.contains_key(&u.username) {
+            emails.insert(
+                fold(&u.email),
+                format!("\"{}\", who is not in the file", display_safe(&u.username)),
+            );
+        }
+    }
+    for (i, step) in users.iter().enumerate() {
+        let holder = format!("users[{i}] (\"{}\")", step.username);
+        if let Some(other) = emails.insert(fold(&step.profile.email), holder) {
+            return Err(invalid_at(
+                format!("users[{i}].email"),
+                format!(
+                    "\"{}\" is already the email of {other}",
+                    display_safe(&step.profile.email)
+                ),
+            ));
+        }
+    }
+
+    let in_file: HashSet<String> = roles.iter().map(|r| fold(&r.name)).collect();
+    let roles_not_in_file = snapshot
+        .roles
+        .iter()
+        .filter(|r| !in_file.contains(&fold(&r.name)))
+        .map(|r| r.name.clone())
+        .collect();
+    let users_not_in_file = snapshot
+        .users
+        .iter()
+        .filter(|u| !seen.contains_key(&u.username))
+        .count();
+    Ok(ImportPlan {
+        catalog: catalog_plan,
+        roles,
+        users,
+        default_role,
+        default_role_before: snapshot.default_role.clone(),
+        notes,
+        roles_not_in_file,
+        users_not_in_file,
+    })
+}
+
+/// A user step as the audit log records it: every stored field but the password.
+pub fn user_audit(step: &UserStep) -> Value {
+    let mut v = serde_json::to_value(&step.profile).unwrap_or_else(|_| json!({}));
+    v["username"] = json!(step.username);
+    v["role"] = json!(step.role);
+    v["active"] = json!(step.active);
+    v["owner"] = json!(step.owner);
+    v
+}

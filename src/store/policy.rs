@@ -1,0 +1,461 @@
+//! Export, import and catalog load against the file: a consistent snapshot for
+//! export and for planning, and each import or catalog load applied in one
+//! transaction with its audit rows. What changes is decided by `domain::policy`,
+//! inside the same transaction that applies it; this module only reads and writes.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value, json};
+
+use super::roles::load_role;
+use super::users::all_users;
+use super::{Store, Tx, fold, load_catalog};
+use crate::domain::catalog::{Catalog, Grants};
+use crate::domain::policy::{self, CatalogPlan, Document, ImportPlan, Outcome, Snapshot};
+use crate::domain::role::Role;
+use crate::error::{Error, Result};
+
+/// How often an import reports progress, in users.
+const PROGRESS_EVERY: usize = 1000;
+
+fn read_roles(conn: &Connection, catalog: &Catalog) -> Result<Vec<Role>> {
+    let ids: Vec<i64> = conn
+        .prepare_cached("SELECT id FROM roles ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.into_iter()
+        .map(|id| load_role(conn, catalog, id))
+        .collect()
+}
+
+fn read_snapshot(conn: &Connection) -> Result<Snapshot> {
+    let catalog = load_catalog(conn)?;
+    let roles = read_roles(conn, &catalog)?;
+    let users = all_users(conn)?;
+    let default_role = conn.query_row(
+        "SELECT r.name FROM settings s JOIN roles r ON r.id = s.default_role_id WHERE s.id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Snapshot {
+        catalog,
+        roles,
+        users,
+        default_role,
+    })
+}
+
+/// `[{key, label, description}]` of `keys` in `catalog`, for the audit log.
+fn nodes_json(catalog: &Catalog, keys: &[String]) -> Value {
+    Value::Array(
+        keys.iter()
+            .filter_map(|k| catalog.find(k).map(|i| catalog.node(i)))
+            .map(|n| json!({"key": n.key, "label": n.label, "description": n.description}))
+            .collect(),
+    )
+}
+
+/// Writes a catalog plan: nodes upserted in order, removed nodes deleted (their
+/// grants go with them), grants of leaves that became categories deleted, and the
+/// built-in role given every new leaf. Each role whose grants move gets a version
+/// bump and a `role.update` row; the catalog gets one `action` row.
+fn apply_catalog(
+    ctx: &Tx<'_>,
+    old: &Catalog,
+    roles: &[Role],
+    plan: &CatalogPlan,
+    action: &str,
+) -> Result<()> {
+    if !plan.changes_anything() {
+        return Ok(());
+    }
+    let tx = ctx.tx;
+    for dropped in &plan.dropped {
+        tx.prepare_cached("DELETE FROM role_grants WHERE permission_key = ?1")?
+            .execute([&dropped.key])?;
+    }
+    for key in &plan.removed {
+        tx.prepare_cached("DELETE FROM permissions WHERE key = ?1")?
+            .execute([key])?;
+    }
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO permissions (key, parent, label, description, position) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (key) DO UPDATE SET label = excluded.label, description = excluded.description, \
+             position = excluded.position",
+        )?;
+        for (pos, e) in plan.entries.iter().enumerate() {
+            let parent = e.key.rsplit_once('.').map(|(p, _)| p);
+            upsert.execute(params![e.key, parent, e.label, e.description, pos as i64])?;
+        }
+    }
+    let new = &plan.catalog;
+    for role in roles {
+        let before = role.grants.keys(old);
+        let after_grants = plan.carry(old, role);
+        let after = after_grants.keys(new);
+        let added: Vec<&str> = after
+            .iter()
+            .filter(|k| before.binary_search(k).is_err())
+            .copied()
+            .collect();
+        let removed: Vec<&str> = before
+            .iter()
+            .filter(|k| after.binary_search(k).is_err())
+            .copied()
+            .collect();
+        if added.is_empty() && removed.is_empty() {
+            continue;
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+        )?;
+        for key in &added {
+            insert.execute(params![role.id, key])?;
+        }
+        tx.execute(
+            "UPDATE roles SET version = version + 1, updated_at = ?1, updated_by = ?2 WHERE id = ?3",
+            params![ctx.at, ctx.actor, role.id],
+        )?;
+        ctx.audit(
+            "role.update",
+            &role.name,
+            Some(json!({"granted_count": before.len()})),
+            Some(json!({
+                "granted_count": after.len(),
+                "added": added,
+                "removed": removed,
+                "reason": "catalog changed",
+            })),
+        )?;
+    }
+    ctx.audit(
+        action,
+        "catalog",
+        Some(json!({
+            "permissions": old.leaf_count(),
+            "relabelled": nodes_json(old, &plan.relabelled),
+        })),
+        Some(json!({
+            "permissions": new.leaf_count(),
+            "added": plan.added,
+            "relabelled": nodes_json(new, &plan.relabelled),
+            "removed": plan.removed,
+            "reordered": plan.reordered,
+        })),
+    )
+}
+
+/// Writes an import plan, in an order that keeps every constraint true at each
+/// statement: catalog, roles, default role, then users (emails that move between
+/// users are parked on a placeholder first).
+fn apply_import(
+    ctx: &Tx<'_>,
+    snapshot: &Snapshot,
+    plan: &ImportPlan,
+    source: &str,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<()> {
+    apply_catalog(
+        ctx,
+        &snapshot.catalog,
+        &snapshot.roles,
+        &plan.catalog,
+        "import.catalog",
+    )?;
+    let ctx = Tx {
+        tx: ctx.tx,
+        catalog: &plan.catalog.catalog,
+        actor: ctx.actor,
+        at: ctx.at.clone(),
+    };
+    let tx = ctx.tx;
+    let catalog = ctx.catalog;
+
+    let mut role_ids: HashMap<String, i64> = snapshot
+        .roles
+        .iter()
+        .map(|r| (fold(&r.name), r.id))
+        .collect();
+    for step in &plan.roles {
+        let keys = |g: &Grants| -> Vec<String> {
+            g.keys(catalog).into_iter().map(str::to_string).collect()
+        };
+        match (step.outcome, step.id) {
+            (Outcome::Unchanged, _) => {}
+            (Outcome::Added, _) | (Outcome::Changed, None) => {
+                tx.prepare_cached(
+                    "INSERT INTO roles (name, name_fold, description, builtin, created_at, updated_at, updated_by) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                )?
+                .execute(params![
+                    step.name,
+                    fold(&step.name),
+                    step.description,
+                    step.builtin,
+                    ctx.at,
+                    ctx.actor
+                ])?;
+                let id = tx.last_insert_rowid();
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+                )?;
+                for ord in step.grants.ordinals() {
+                    insert.execute(params![id, catalog.leaf_node(ord).key])?;
+                }
+                role_ids.insert(fold(&step.name), id);
+                ctx.audit(
+                    "import.role.add",
+                    &step.name,
+                    None,
+                    Some(json!({
+                        "name": step.name,
+                        "description": step.description,
+                        "builtin": step.builtin,
+                        "granted": keys(&step.grants),
+                    })),
+                )?;
+            }
+            (Outcome::Changed, Some(id)) => {
+                tx.prepare_cached(
+                    "UPDATE roles SET name = ?1, name_fold = ?2, description = ?3, version = version + 1, \
+                     updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+                )?
+                .execute(params![
+                    step.name,
+                    fold(&step.name),
+                    step.description,
+                    ctx.at,
+                    ctx.actor,
+                    id
+                ])?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+                )?;
+                for key in &step.added {
+                    insert.execute(params![id, key])?;
+                }
+                let mut delete = tx.prepare_cached(
+                    "DELETE FROM role_grants WHERE role_id = ?1 AND permission_key = ?2",
+                )?;
+                for key in &step.removed {
+                    delete.execute(params![id, key])?;
+                }
+                let mut before = Map::new();
+                let mut after = Map::new();
+                for c in &step.changes {
+                    before.insert(c.field.into(), c.before.clone());
+                    after.insert(c.field.into(), c.after.clone());
+                }
+                if !step.added.is_empty() || !step.removed.is_empty() {
+                    let count = step.grants.count();
+                    before.insert(
+                        "granted_count".into(),
+                        json!(count + step.removed.len() - step.added.len()),
+                    );
+                    after.insert("granted_count".into(), json!(count));
+                    after.insert("added".into(), json!(step.added));
+                    after.insert("removed".into(), json!(step.removed));
+                }
+                ctx.audit(
+                    "import.role.update",
+                    &step.name,
+                    Some(before.into()),
+                    Some(after.into()),
+                )?;
+            }
+        }
+    }
+    let role_id = |name: &str| -> Result<i64> {
+        role_ids.get(&fold(name)).copied().ok_or_else(|| {
+            Error::Storage(format!(
+                "the role \"{}\" disappeared during the import; nothing was changed",
+                crate::text::display_safe(name)
+            ))
+        })
+    };
+
+    if plan.default_role_changes() {
+        tx.execute(
+            "UPDATE settings SET default_role_id = ?1 WHERE id = 1",
+            [role_id(&plan.default_role)?],
+        )?;
+        ctx.audit(
+            "import.default_role",
+            "default role",
+            Some(json!({"default_role": plan.default_role_before})),
+            Some(json!({"default_role": plan.default_role})),
+        )?;
+    }
+
+    let total = plan.users.len();
+    let mut done = 0;
+    let mut tick = |done: usize| {
+        if done % PROGRESS_EVERY == 0 || done == total {
+            progress(done, total);
+        }
+    };
+    // An email may move from one user to another: park the old ones first.
+    for step in &plan.users {
+        if let (Outcome::Changed, Some(id)) = (step.outcome, step.id)
+            && step.changes.iter().any(|c| c.field == "email")
+        {
+            tx.prepare_cached("UPDATE users SET email_fold = '~import~' || id WHERE id = ?1")?
+                .execute([id])?;
+        }
+    }
+    for step in &plan.users {
+        let p = &step.profile;
+        match (step.outcome, step.id) {
+            (Outcome::Unchanged, _) => {}
+            (Outcome::Changed, Some(id)) => {
+                tx.prepare_cached(
+                    "UPDATE users SET email = ?1, email_fold = ?2, first_name = ?3, last_name = ?4, position = ?5, \
+                        signature = ?6, timezone = ?7, language = ?8, role_id = ?9, active = ?10, \
+                        version = version + 1, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
+                )?
+                .execute(params![
+                    p.email,
+                    fold(&p.email),
+                    p.first_name,
+                    p.last_name,
+                    p.position,
+                    p.signature,
+                    p.timezone,
+                    p.language,
+                    role_id(&step.role)?,
+                    step.active,
+                    ctx.at,
+                    ctx.actor,
+                    id
+                ])?;
+                let mut before = Map::new();
+                let mut after = Map::new();
+                for c in &step.changes {
+                    before.insert(c.field.into(), c.before.clone());
+                    after.insert(c.field.into(), c.after.clone());
+                }
+                ctx.audit(
+                    "import.user.update",
+                    &step.username,
+                    Some(before.into()),
+                    Some(after.into()),
+                )?;
+            }
+            (Outcome::Added, _) | (Outcome::Changed, None) => {
+                tx.prepare_cached(
+                    "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
+                        timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?13, ?14)",
+                )?
+                .execute(params![
+                    step.username,
+                    p.email,
+                    fold(&p.email),
+                    p.first_name,
+                    p.last_name,
+                    p.position,
+                    p.signature,
+                    p.timezone,
+                    p.language,
+                    role_id(&step.role)?,
+                    step.active,
+                    step.owner,
+                    ctx.at,
+                    ctx.actor
+                ])?;
+                let mut after = policy::user_audit(step);
+                after["has_password"] = json!(false);
+                ctx.audit("import.user.add", &step.username, None, Some(after))?;
+            }
+        }
+        done += 1;
+        tick(done);
+    }
+
+    if plan.changes_anything() {
+        let (roles_added, roles_changed, _) = plan.role_counts();
+        let (users_added, users_changed, _) = plan.user_counts();
+        ctx.audit(
+            "import",
+            source,
+            None,
+            Some(json!({
+                "permissions_added": plan.catalog.added.len(),
+                "permissions_relabelled": plan.catalog.relabelled.len(),
+                "roles_added": roles_added,
+                "roles_changed": roles_changed,
+                "users_added": users_added,
+                "users_changed": users_changed,
+                "default_role": plan.default_role,
+            })),
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Everything export needs, read in one transaction so that a concurrent change
+    /// can never leave half its rows in an export.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let tx = self.conn.unchecked_transaction()?;
+        let snapshot = read_snapshot(&tx)?;
+        tx.finish()?;
+        Ok(snapshot)
+    }
+
+    /// The database as a `rolecall/1` document.
+    pub fn export_document(&self) -> Result<Document> {
+        Ok(policy::export(&self.snapshot()?))
+    }
+
+    /// What importing `doc` would do, without changing anything (`import --dry-run`).
+    pub fn plan_import(&self, doc: &Document) -> Result<ImportPlan> {
+        policy::plan_import(&self.snapshot()?, doc)
+    }
+
+    /// Imports `doc` in one transaction: the plan is worked out from the database as
+    /// it is inside that transaction, so a refusal anywhere writes nothing.
+    /// `progress(done, total)` hears about the users as they are written; `source`
+    /// names the file in the audit log.
+    pub fn import(
+        &mut self,
+        doc: &Document,
+        source: &str,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ImportPlan> {
+        let plan = self.write(|ctx| {
+            let snapshot = read_snapshot(ctx.tx)?;
+            let plan = policy::plan_import(&snapshot, doc)?;
+            apply_import(ctx, &snapshot, &plan, source, progress)?;
+            Ok(plan)
+        })?;
+        self.catalog = plan.catalog.catalog.clone();
+        Ok(plan)
+    }
+
+    /// What loading `file` as the catalog would do (`catalog load --dry-run`).
+    pub fn plan_catalog_load(&self, file: &Catalog) -> Result<CatalogPlan> {
+        let tx = self.conn.unchecked_transaction()?;
+        let current = load_catalog(&tx)?;
+        let roles = read_roles(&tx, &current)?;
+        tx.finish()?;
+        policy::plan_catalog(&current, &roles, file, false)
+    }
+
+    /// Replaces the catalog with `file` in one transaction (SPEC §2). A file that
+    /// drops leaves is refused unless `prune`.
+    pub fn catalog_load(&mut self, file: &Catalog, prune: bool) -> Result<CatalogPlan> {
+        let plan = self.write(|ctx| {
+            let current = load_catalog(ctx.tx)?;
+            let roles = read_roles(ctx.tx, &current)?;
+            let plan = policy::plan_catalog(&current, &roles, file, false)?;
+            policy::ensure_prune_allowed(&plan, prune)?;
+            apply_catalog(ctx, &current, &roles, &plan, "catalog.load")?;
+            Ok(plan)
+        })?;
+        self.catalog = plan.catalog.clone();
+        Ok(plan)
+    }
+}
