@@ -1053,3 +1053,215 @@ pub fn user_audit(step: &UserStep) -> Value {
     v["owner"] = json!(step.owner);
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = "[[permission]]\nkey = \"a\"\nlabel = \"A\"\n[[permission]]\nkey = \"a.x\"\nlabel = \"AX\"\n[[permission]]\nkey = \"a.y\"\nlabel = \"AY\"\n[[permission]]\nkey = \"b\"\nlabel = \"B\"\n[[permission]]\nkey = \"b.z\"\nlabel = \"BZ\"\n";
+
+    fn role(id: i64, name: &str, builtin: bool, catalog: &Catalog, keys: &[&str]) -> Role {
+        Role {
+            id,
+            name: name.into(),
+            description: String::new(),
+            builtin,
+            grants: if builtin {
+                Grants::all(catalog)
+            } else {
+                Grants::from_keys(catalog, keys.iter().copied())
+            },
+            users: 0,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+            updated_by: String::new(),
+        }
+    }
+
+    fn user(id: i64, name: &str, role: &str, owner: bool) -> User {
+        User {
+            id,
+            username: name.into(),
+            email: format!("{name}@example.com"),
+            first_name: String::new(),
+            last_name: String::new(),
+            position: String::new(),
+            signature: String::new(),
+            timezone: "UTC".into(),
+            language: "en".into(),
+            role: role.into(),
+            role_id: 0,
+            active: true,
+            owner,
+            has_password: false,
+            created_at: String::new(),
+            updated_at: String::new(),
+            version: 1,
+            updated_by: String::new(),
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let catalog = Catalog::from_toml(SMALL).unwrap();
+        Snapshot {
+            roles: vec![
+                role(1, ADMINISTRATOR, true, &catalog, &[]),
+                role(2, "Viewer", false, &catalog, &["a.x", "b.z"]),
+            ],
+            users: vec![
+                user(1, "alice", ADMINISTRATOR, true),
+                user(2, "bob", "Viewer", false),
+            ],
+            default_role: "Viewer".into(),
+            catalog,
+        }
+    }
+
+    #[test]
+    fn an_export_planned_against_its_own_database_changes_nothing() {
+        let snap = snapshot();
+        let plan = plan_import(&snap, &export(&snap)).unwrap();
+        assert!(!plan.changes_anything());
+        assert_eq!(plan.role_counts(), (0, 0, 2));
+        assert_eq!(plan.user_counts(), (0, 0, 2));
+        assert!(plan.notes.is_empty());
+    }
+
+    #[test]
+    fn the_format_tag_is_checked_before_anything_else() {
+        let err = parse_document(r#"{"format": "other/9", "users": 3}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "import: format: \"other/9\" is not a format this rolecall reads (it reads \"rolecall/1\")"
+        );
+        let err = parse_document(r#"{"users": []}"#).unwrap_err();
+        assert!(
+            err.to_string().starts_with("import: format: missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn type_errors_name_the_path_and_the_line() {
+        let text = "{\n  \"format\": \"rolecall/1\",\n  \"users\": [\n    {\"username\": \"bob\", \"active\": 1}\n  ]\n}";
+        let err = parse_document(text).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "import: users[0].active: invalid type: integer `1`, expected a boolean (line 4, column 35)"
+        );
+        let err = parse_document("{\"format\": \"rolecall/1\",").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("import: line 1, column 24: EOF"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn catalog_plans_find_added_relabelled_dropped_and_gained_leaves() {
+        let snap = snapshot();
+        let file = Catalog::from_toml(&SMALL.replace("label = \"AX\"", "label = \"AX2\"").replace(
+            "[[permission]]\nkey = \"b.z\"\nlabel = \"BZ\"\n",
+            "[[permission]]\nkey = \"c\"\nlabel = \"C\"\n",
+        ))
+        .unwrap();
+        let plan = plan_catalog(&snap.catalog, &snap.roles, &file, false).unwrap();
+        assert_eq!(plan.added, ["c"]);
+        assert_eq!(plan.relabelled, ["a.x"]);
+        assert_eq!(plan.removed, ["b.z"]);
+        assert_eq!(
+            plan.gained,
+            ["b", "c"],
+            "b lost its only child and is a leaf now"
+        );
+        assert_eq!(plan.dropped.len(), 1);
+        assert_eq!(plan.dropped[0].key, "b.z");
+        assert_eq!(plan.dropped[0].roles, ["Viewer"]);
+        let err = ensure_prune_allowed(&plan, false).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(
+            err.to_string()
+                .contains("b.z (granted by 1 role besides Administrator)"),
+            "{err}"
+        );
+        assert!(ensure_prune_allowed(&plan, true).is_ok());
+        let viewer = plan.carry(&snap.catalog, &snap.roles[1]);
+        assert_eq!(viewer.keys(&plan.catalog), ["a.x"]);
+        let admin = plan.carry(&snap.catalog, &snap.roles[0]);
+        assert_eq!(admin.count(), plan.catalog.leaf_count());
+    }
+
+    #[test]
+    fn an_import_keeps_grants_on_leaves_its_catalog_does_not_list() {
+        let snap = snapshot();
+        let mut doc = export(&snap);
+        // The file knows only category "a"; Viewer's grant of b.z is not its business.
+        doc.catalog = Some(Catalog::from_toml(SMALL).unwrap().entries()[..3].to_vec());
+        let viewer = doc.roles.iter_mut().find(|r| r.name == "Viewer").unwrap();
+        viewer.granted = Some(vec!["a.y".into()]);
+        for r in &mut doc.roles {
+            if r.builtin {
+                r.granted = Some(vec!["a.x".into(), "a.y".into()]);
+            }
+        }
+        let plan = plan_import(&snap, &doc).unwrap();
+        assert_eq!(plan.catalog.kept, ["b", "b.z"]);
+        let step = plan.roles.iter().find(|r| r.name == "Viewer").unwrap();
+        assert_eq!(step.grants.keys(&plan.catalog.catalog), ["a.y", "b.z"]);
+        assert_eq!(step.added, ["a.y"]);
+        assert_eq!(step.removed, ["a.x"]);
+    }
+
+    #[test]
+    fn ownership_is_taken_from_the_file_only_into_a_database_without_users() {
+        let snap = snapshot();
+        let doc = export(&snap);
+        let empty = Snapshot {
+            users: Vec::new(),
+            ..snapshot()
+        };
+        let plan = plan_import(&empty, &doc).unwrap();
+        let owners: Vec<&str> = plan
+            .users
+            .iter()
+            .filter(|u| u.owner)
+            .map(|u| u.username.as_str())
+            .collect();
+        assert_eq!(owners, ["alice"]);
+
+        let mut moved = doc.clone();
+        moved.users[0].owner = Some(false);
+        moved.users[1].owner = Some(true);
+        moved.users[1].role = Some(ADMINISTRATOR.into());
+        let plan = plan_import(&snap, &moved).unwrap();
+        assert!(
+            plan.users
+                .iter()
+                .find(|u| u.username == "alice")
+                .unwrap()
+                .owner
+        );
+        assert!(
+            !plan
+                .users
+                .iter()
+                .find(|u| u.username == "bob")
+                .unwrap()
+                .owner
+        );
+        assert_eq!(plan.notes.len(), 1);
+        assert!(plan.notes[0].contains("import never moves ownership"));
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        let csv = users_csv(&snapshot());
+        assert_eq!(csv.lines().count(), 3);
+        assert!(csv.starts_with("username,email,"));
+    }
+}
