@@ -1252,3 +1252,74 @@ fn completions_are_printed_for_bash_zsh_and_fish_without_a_database() {
     assert!(man.contains(".TH rolecall"), "{man}");
     db.run(&["completions", "tcsh"]).expect_code(2);
 }
+
+#[test]
+fn emails_can_move_between_users_in_one_import() {
+    let db = rich();
+    let file = write(
+        &db,
+        "swap.json",
+        r#"{
+  "format": "rolecall/1",
+  "users": [
+    {"username": "carol", "email": "dave@example.com"},
+    {"username": "dave", "email": "carol@example.com"}
+  ]
+}"#,
+    );
+    let dry = db.ok(&["import", arg(&file), "--dry-run"]);
+    assert!(
+        dry.contains("users: 0 added, 2 changed, 0 unchanged"),
+        "{dry}"
+    );
+    db.ok(&["import", arg(&file)]);
+    assert_eq!(db.user("carol")["email"], "dave@example.com");
+    assert_eq!(db.user("dave")["email"], "carol@example.com");
+    let email_fold: Vec<String> = db
+        .conn()
+        .prepare("SELECT email_fold FROM users ORDER BY username")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(email_fold.iter().all(|e| e.contains('@')), "{email_fold:?}");
+}
+
+#[test]
+fn a_leaf_that_becomes_a_category_needs_prune() {
+    let db = Db::with_owner();
+    let mut text = default_catalog_toml();
+    text.push_str("\n[[permission]]\nkey = \"contacts.export.csv\"\nlabel = \"As CSV\"\n");
+    let file = write(&db, "deeper.toml", &text);
+    let before = db.dump();
+    let run = db.run(&["catalog", "load", arg(&file)]);
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("contacts.export (granted by 2 roles besides Administrator)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+    // An import that would do the same is refused too.
+    let mut doc = parse_json(&export_json(&db)).unwrap();
+    doc["catalog"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"key": "contacts.export.csv", "label": "As CSV"}));
+    let import = write(&db, "deeper.json", &doc.to_string());
+    let run = db.run(&["import", arg(&import)]);
+    run.expect_code(3);
+    assert_eq!(db.dump(), before);
+    db.ok(&["catalog", "load", arg(&file), "--prune"]);
+    assert!(
+        db.granted("Administrator")
+            .contains(&"contacts.export.csv".to_string())
+    );
+    assert!(
+        !db.granted("Full Access")
+            .iter()
+            .any(|k| k.starts_with("contacts.export"))
+    );
+}
