@@ -1462,3 +1462,28 @@ fn term_linux_draws_ascii_only() {
         );
     }
 }
+
+#[test]
+fn a_long_users_list_shows_its_first_page_then_loads_the_rest_in_the_background() {
+    let mut h = Harness::new(120, 40);
+    h.app.load_in_background_above = 5;
+    h.app.users.rows.clear();
+    h.app.reload().unwrap();
+    assert!(h.app.is_loading_users());
+    assert_eq!(h.app.users_total, 14, "the tab counts every user at once");
+    h.draw();
+    assert!(h.screen().contains("Users (14)"));
+    assert!(h.app.poll_background(true), "the rest arrives");
+    assert!(!h.app.is_loading_users());
+    assert_eq!(h.app.users.rows.len(), 14);
+    let names: Vec<&str> = h
+        .app
+        .users
+        .rows
+        .iter()
+        .map(|u| u.username.as_str())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "in username order, as the first page was");
+}

@@ -8,7 +8,7 @@ use super::{Store, Tx, fold};
 use crate::domain::access::{self, Decision};
 use crate::domain::password;
 use crate::domain::role::ADMINISTRATOR;
-use crate::domain::user::{self, Profile, User};
+use crate::domain::user::{self, Profile, User, UserRow};
 use crate::domain::validate;
 use crate::error::{Conflict, Error, Result};
 use crate::text::display_safe;
@@ -62,6 +62,19 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         updated_at: r.get(15)?,
         version: r.get(16)?,
         updated_by: r.get(17)?,
+    })
+}
+
+fn user_row_light(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        first_name: r.get(2)?,
+        last_name: r.get(3)?,
+        email: r.get(4)?,
+        role_id: r.get(5)?,
+        active: r.get(6)?,
+        owner: r.get(7)?,
     })
 }
 
@@ -231,6 +244,30 @@ impl Store {
              WHERE ?1 IS NULL OR u.role_id = ?1 ORDER BY u.username"
         ))?;
         let rows = stmt.query_map([role_id], user_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every user as the console's list needs them, in username order. One light
+    /// query: no join, eight columns, read in table order and sorted here, which is
+    /// several times faster than walking the username index and seeking each row.
+    pub fn user_rows(&self) -> Result<Vec<UserRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, username, first_name, last_name, email, role_id, active, owner FROM users",
+        )?;
+        let rows = stmt.query_map([], user_row_light)?;
+        let mut rows: Vec<UserRow> = rows.collect::<rusqlite::Result<_>>()?;
+        rows.sort_unstable_by(|a, b| a.username.cmp(&b.username));
+        Ok(rows)
+    }
+
+    /// The first `limit` users in username order, through the username index: what
+    /// the console needs for its first frame before the whole list has loaded.
+    pub fn user_rows_page(&self, limit: usize) -> Result<Vec<UserRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, username, first_name, last_name, email, role_id, active, owner FROM users \
+             ORDER BY username LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], user_row_light)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -9,7 +9,7 @@ use fuzzy_matcher::skim::SkimMatcherV2;
 use ratatui::layout::{Position, Rect};
 
 use crate::domain::role::{Role, RoleSummary};
-use crate::domain::user::User;
+use crate::domain::user::{User, UserRow};
 use crate::error::{Error, RoleInUse};
 use crate::store::{AuditEntry, RoleUpdate, Store};
 use crate::tui::editor::{Focus, RoleEditor, SaveSummary};
@@ -18,6 +18,16 @@ use crate::tui::theme::Theme;
 use crate::tui::user_form::{Field, Mode, UserForm};
 use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::list::FilteredList;
+
+/// Above this many users the list loads in two steps: the first page at once, for
+/// the first frame, and the whole list on a background thread.
+pub const LOAD_IN_BACKGROUND_ABOVE: usize = 20_000;
+
+/// The first page loaded when the list loads in the background.
+const FIRST_PAGE: usize = 300;
+
+/// The whole users list and its haystacks, read on another thread.
+type UsersLoad = Result<(Vec<UserRow>, Vec<String>), Error>;
 
 /// How many audit rows the Audit tab loads.
 const AUDIT_ROWS: usize = 5000;
@@ -186,8 +196,20 @@ impl<T> ListView<T> {
         key: impl Fn(&T) -> i64,
         matcher: &SkimMatcherV2,
     ) {
+        let haystacks = rows.iter().map(haystack).collect();
+        self.load_with(rows, haystacks, key, matcher);
+    }
+
+    /// Replaces the rows, keeping the filter and the selected row (found by `key`).
+    fn load_with(
+        &mut self,
+        rows: Vec<T>,
+        haystacks: Vec<String>,
+        key: impl Fn(&T) -> i64,
+        matcher: &SkimMatcherV2,
+    ) {
         let keep_key = self.selected().map(&key);
-        self.haystacks = rows.iter().map(haystack).collect();
+        self.haystacks = haystacks;
         let keep = keep_key.and_then(|k| rows.iter().position(|r| key(r) == k));
         self.rows = rows;
         self.list.reset(&self.haystacks, matcher, keep);
@@ -211,7 +233,7 @@ pub struct App {
     pub store: Store,
     pub theme: Theme,
     pub tab: Tab,
-    pub users: ListView<User>,
+    pub users: ListView<UserRow>,
     pub roles: ListView<RoleSummary>,
     pub audit: ListView<AuditEntry>,
     /// The role under the Roles list's selection, for the preview pane.
@@ -219,6 +241,12 @@ pub struct App {
     pub default_role: i64,
     /// Rows in the audit log (the tab loads only the newest few thousand).
     pub audit_total: usize,
+    /// Users in the database (the list may still be loading).
+    pub users_total: usize,
+    /// Lists longer than this load in the background ([`LOAD_IN_BACKGROUND_ABOVE`]).
+    pub load_in_background_above: usize,
+    /// The whole users list, while a background thread reads it.
+    users_loading: Option<std::sync::mpsc::Receiver<UsersLoad>>,
     pub editor: Option<RoleEditor>,
     /// The user form (new or edit), over the Users tab.
     pub form: Option<UserForm>,
@@ -234,11 +262,13 @@ pub struct App {
     data_version: i64,
 }
 
-fn user_haystack(u: &User) -> String {
+/// What the users filter matches: username, name and email, lowercased once.
+fn user_haystack(u: &UserRow) -> String {
     format!(
         "{} {} {} {}",
         u.username, u.first_name, u.last_name, u.email
     )
+    .to_lowercase()
 }
 
 impl App {
@@ -254,6 +284,9 @@ impl App {
             preview: None,
             default_role: 0,
             audit_total: 0,
+            users_total: 0,
+            load_in_background_above: LOAD_IN_BACKGROUND_ABOVE,
+            users_loading: None,
             editor: None,
             form: None,
             tz_names: Vec::new(),
@@ -271,16 +304,14 @@ impl App {
 
     /// Reads every list again, keeping selections and filters.
     pub fn reload(&mut self) -> Result<(), Error> {
-        let users = self.store.users(None)?;
-        self.users
-            .load(users, user_haystack, |u| u.id, &self.matcher);
+        self.load_users()?;
         let roles = self.store.roles()?;
         self.roles
-            .load(roles, |r| r.name.clone(), |r| r.id, &self.matcher);
+            .load(roles, |r| r.name.to_lowercase(), |r| r.id, &self.matcher);
         let audit = self.store.audit(AUDIT_ROWS)?;
         self.audit.load(
             audit,
-            |a| format!("{} {} {} {}", a.actor, a.action, a.target, a.at),
+            |a| format!("{} {} {} {}", a.actor, a.action, a.target, a.at).to_lowercase(),
             |a| a.id,
             &self.matcher,
         );
@@ -289,6 +320,70 @@ impl App {
         self.refresh_preview();
         self.data_version = self.store.data_version()?;
         Ok(())
+    }
+
+    /// Loads the users list: at once when it is small; otherwise the first page now
+    /// and the rest from a background thread with its own read-only connection, so
+    /// the first frame never waits for 100,000 rows.
+    fn load_users(&mut self) -> Result<(), Error> {
+        self.users_total = self.store.user_count()?;
+        if self.users_total <= self.load_in_background_above {
+            let users = self.store.user_rows()?;
+            self.users
+                .load(users, user_haystack, |u| u.id, &self.matcher);
+            self.tagged
+                .retain(|id| self.users.rows.iter().any(|u| u.id == *id));
+            self.users_loading = None;
+            return Ok(());
+        }
+        if self.users.rows.is_empty() {
+            let page = self.store.user_rows_page(FIRST_PAGE)?;
+            self.users
+                .load(page, user_haystack, |u| u.id, &self.matcher);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = self.store.path().to_path_buf();
+        std::thread::spawn(move || {
+            let load = Store::open(&path, crate::store::Access::ReadOnly).and_then(|store| {
+                let rows = store.user_rows()?;
+                let haystacks = rows.iter().map(user_haystack).collect();
+                Ok((rows, haystacks))
+            });
+            let _ = tx.send(load);
+        });
+        self.users_loading = Some(rx);
+        Ok(())
+    }
+
+    /// True while the whole users list is still being read.
+    pub fn is_loading_users(&self) -> bool {
+        self.users_loading.is_some()
+    }
+
+    /// Takes the background load of the users list when it has arrived; true when
+    /// the list changed. Waits for it when `block` is set (tests, benchmarks).
+    pub fn poll_background(&mut self, block: bool) -> bool {
+        let Some(rx) = &self.users_loading else {
+            return false;
+        };
+        let received = if block {
+            rx.recv().ok()
+        } else {
+            rx.try_recv().ok()
+        };
+        let Some(load) = received else { return false };
+        self.users_loading = None;
+        match load {
+            Ok((rows, haystacks)) => {
+                self.users_total = rows.len();
+                self.users
+                    .load_with(rows, haystacks, |u| u.id, &self.matcher);
+                self.tagged
+                    .retain(|id| self.users.rows.iter().any(|u| u.id == *id));
+            }
+            Err(e) => self.error(&e),
+        }
+        true
     }
 
     fn refresh_preview(&mut self) {
@@ -311,6 +406,15 @@ impl App {
             text: err.to_string(),
             error: true,
         });
+    }
+
+    /// The name of a role by id, from the loaded roles list.
+    pub fn role_name(&self, id: i64) -> &str {
+        self.roles
+            .rows
+            .iter()
+            .find(|r| r.id == id)
+            .map_or("?", |r| r.name.as_str())
     }
 
     /// The key scopes active now, innermost first.
@@ -391,6 +495,7 @@ impl App {
     }
 
     fn on_tick(&mut self) {
+        self.poll_background(false);
         match self.store.data_version() {
             Ok(v) if v != self.data_version => {
                 if let Err(e) = self.reload() {
@@ -1525,7 +1630,7 @@ impl App {
 
     fn enable_disable(&mut self) {
         let usernames = self.targets();
-        let chosen: Vec<&User> = self
+        let chosen: Vec<&UserRow> = self
             .users
             .rows
             .iter()
@@ -1537,9 +1642,14 @@ impl App {
         // Mixed selections are disabled: the safe direction.
         let active = chosen.iter().all(|u| !u.active);
         if let Some(owner) = chosen.iter().find(|u| u.owner && !active) {
-            let err =
-                crate::domain::user::ensure_owner_kept(owner, &owner.role, false).unwrap_err();
-            return self.error(&err);
+            let owner = owner.username.clone();
+            let refusal = self
+                .store
+                .user(&owner)
+                .and_then(|o| crate::domain::user::ensure_owner_kept(&o, &o.role, false));
+            if let Err(err) = refusal {
+                return self.error(&err);
+            }
         }
         let verb = if active { "Enable" } else { "Disable" };
         let who = match usernames.as_slice() {
@@ -1558,8 +1668,20 @@ impl App {
         });
     }
 
+    /// The selected user as stored, for the rules that need the whole record.
+    fn selected_user(&mut self) -> Option<User> {
+        let name = self.users.selected()?.username.clone();
+        match self.store.user(&name) {
+            Ok(user) => Some(user),
+            Err(e) => {
+                self.error(&e);
+                None
+            }
+        }
+    }
+
     fn make_owner(&mut self) {
-        let Some(user) = self.users.selected().cloned() else {
+        let Some(user) = self.selected_user() else {
             return;
         };
         if let Err(e) = crate::domain::user::ensure_can_become_owner(&user) {
@@ -1581,7 +1703,7 @@ impl App {
     }
 
     fn delete_user(&mut self) {
-        let Some(user) = self.users.selected().cloned() else {
+        let Some(user) = self.selected_user() else {
             return;
         };
         if let Err(e) = crate::domain::user::ensure_removable(&user) {

@@ -110,9 +110,11 @@ pub fn run(store: Store) -> Result<()> {
                 .map_err(io_error)?;
             dirty = false;
         }
+        // While the users list loads in the background, look for it often.
+        let cap = if app.is_loading_users() { 20 } else { 250 };
         let wait = next_tick
             .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(250));
+            .min(Duration::from_millis(cap));
         if event::poll(wait).map_err(io_error)? {
             match event::read().map_err(io_error)? {
                 Event::Resize(..) => dirty = true,
@@ -123,6 +125,9 @@ pub fn run(store: Store) -> Result<()> {
                     }
                 }
             }
+        }
+        if app.poll_background(false) {
+            dirty = true;
         }
         if Instant::now() >= next_tick {
             let before = app.status.clone();

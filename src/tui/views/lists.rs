@@ -210,7 +210,7 @@ pub fn users(app: &App, frame: &mut Frame, area: Rect) {
             fuzzy(u.username.clone()),
             fuzzy(u.full_name()),
             fuzzy(u.email.clone()),
-            cell(u.role.clone()),
+            cell(app.role_name(u.role_id).to_string()),
             cell(status),
         ]
     });

@@ -80,7 +80,7 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let counts = [app.users.rows.len(), app.roles.rows.len(), app.audit_total];
+    let counts = [app.users_total, app.roles.rows.len(), app.audit_total];
     let mut spans = Vec::new();
     for (i, tab) in Tab::ALL.iter().enumerate() {
         let label = format!(" {} {} ({}) ", i + 1, tab.title(), counts[i]);

@@ -9,6 +9,22 @@ use fuzzy_matcher::skim::SkimMatcherV2;
 
 use crate::tui::widgets::input::TextInput;
 
+/// Most rows the fuzzy matcher ranks for one letter typed; more are shown in list
+/// order, exact pieces first. Ranking 5,000 rows takes a few milliseconds.
+pub const RANK_LIMIT: usize = 5_000;
+
+/// True when the letters of `needle` appear in `haystack` in order.
+pub fn is_subsequence(needle: &str, haystack: &str) -> bool {
+    if needle.is_ascii() {
+        // ASCII bytes never occur inside a multi-byte character, so bytes will do.
+        let mut hay = haystack.bytes();
+        needle.bytes().all(|n| hay.any(|h| h == n))
+    } else {
+        let mut hay = haystack.chars();
+        needle.chars().all(|n| hay.any(|h| h == n))
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct FilteredList {
     /// Source indices in display order (all of them when no filter is set).
@@ -52,10 +68,15 @@ impl FilteredList {
         }
     }
 
-    /// Recomputes the view for the current query. When the query only grew, only
-    /// the rows that matched before are scored again.
+    /// Recomputes the view for the current query. Haystacks are lowercase; so is the
+    /// query. When the query only grew, only the rows that matched before are looked
+    /// at again. A row matches when the query's letters appear in it in order (what
+    /// the fuzzy matcher accepts); that test is a plain scan, fast enough for every
+    /// row on every letter. The matcher's ranking costs far more, so it runs only when
+    /// few rows are left ([`RANK_LIMIT`]); above that, rows holding the query as one
+    /// piece come first, each group in list order.
     pub fn refilter(&mut self, haystacks: &[String], matcher: &SkimMatcherV2) {
-        let query = self.query.text().trim().to_string();
+        let query = self.query.text().trim().to_lowercase();
         if query == self.applied {
             return;
         }
@@ -64,18 +85,30 @@ impl FilteredList {
             self.view = (0..self.len).collect();
         } else {
             let narrowing = !self.applied.is_empty() && query.starts_with(&self.applied);
-            let candidates: Box<dyn Iterator<Item = usize>> = if narrowing {
+            let candidates: Vec<usize> = if narrowing {
                 let mut previous = std::mem::take(&mut self.view);
                 previous.sort_unstable();
-                Box::new(previous.into_iter())
+                previous
             } else {
-                Box::new(0..self.len)
+                (0..self.len).collect()
             };
-            let mut scored: Vec<(i64, usize)> = candidates
-                .filter_map(|i| matcher.fuzzy_match(&haystacks[i], &query).map(|s| (s, i)))
+            let matches: Vec<usize> = candidates
+                .into_iter()
+                .filter(|&i| is_subsequence(&query, &haystacks[i]))
                 .collect();
-            scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            self.view = scored.into_iter().map(|(_, i)| i).collect();
+            self.view = if matches.len() <= RANK_LIMIT {
+                let mut scored: Vec<(i64, usize)> = matches
+                    .into_iter()
+                    .filter_map(|i| matcher.fuzzy_match(&haystacks[i], &query).map(|s| (s, i)))
+                    .collect();
+                scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                scored.into_iter().map(|(_, i)| i).collect()
+            } else {
+                let (whole, scattered): (Vec<usize>, Vec<usize>) = matches
+                    .into_iter()
+                    .partition(|&i| haystacks[i].contains(query.as_str()));
+                whole.into_iter().chain(scattered).collect()
+            };
         }
         self.applied = query;
         self.selected = selected_source
@@ -195,6 +228,36 @@ impl FilteredList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subsequences() {
+        assert!(is_subsequence("smt", "sam smith"));
+        assert!(!is_subsequence("tms", "sam smith"));
+        assert!(is_subsequence("佐藤", "美咲 佐藤"));
+        assert!(!is_subsequence("藤佐", "美咲 佐藤"));
+    }
+
+    #[test]
+    fn large_results_put_whole_pieces_first() {
+        let m = SkimMatcherV2::default();
+        let mut h: Vec<String> = (0..RANK_LIMIT + 10)
+            .map(|i| format!("s{i:05} x m i t"))
+            .collect();
+        h.push("zz smith".into());
+        let mut l = FilteredList::new(h.len());
+        for c in "smit".chars() {
+            l.query.handle(&crossterm::event::KeyEvent::from(
+                crossterm::event::KeyCode::Char(c),
+            ));
+        }
+        l.refilter(&h, &m);
+        assert_eq!(l.shown(), h.len(), "all match as a subsequence");
+        assert_eq!(
+            l.view[0],
+            h.len() - 1,
+            "the one holding \"smit\" whole comes first"
+        );
+    }
 
     fn hay() -> Vec<String> {
         ["alice", "bob", "alan", "carol", "malice"]
