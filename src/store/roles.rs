@@ -68,18 +68,16 @@ fn unknown_role(spec: &str) -> Error {
 /// Finds a role by name (ignoring case) or by numeric id.
 pub(super) fn find_role_id(conn: &rusqlite::Connection, spec: &str) -> Result<i64> {
     let by_name: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM roles WHERE name_fold = ?1",
-            [fold(spec)],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT id FROM roles WHERE name_fold = ?1")?
+        .query_row([fold(spec)], |r| r.get(0))
         .optional()?;
     if let Some(id) = by_name {
         return Ok(id);
     }
     if let Ok(id) = spec.trim().parse::<i64>() {
         let by_id: Option<i64> = conn
-            .query_row("SELECT id FROM roles WHERE id = ?1", [id], |r| r.get(0))
+            .prepare_cached("SELECT id FROM roles WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
         if let Some(id) = by_id {
             return Ok(id);

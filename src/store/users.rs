@@ -109,11 +109,8 @@ pub(super) fn all_users(conn: &rusqlite::Connection) -> Result<Vec<User>> {
 
 fn ensure_email_free(conn: &rusqlite::Connection, email: &str, except: Option<i64>) -> Result<()> {
     let holder: Option<String> = conn
-        .query_row(
-            "SELECT username FROM users WHERE email_fold = ?1 AND id IS NOT ?2",
-            params![fold(email), except],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT username FROM users WHERE email_fold = ?1 AND id IS NOT ?2")?
+        .query_row(params![fold(email), except], |r| r.get(0))
         .optional()?;
     match holder {
         Some(other) => Err(Error::invalid(
@@ -174,8 +171,12 @@ fn insert_user(
     profile: &Profile,
     role: Option<&str>,
     hash: Option<String>,
-) -> Result<User> {
-    if load_user(tx.tx, username).is_ok() {
+) -> Result<()> {
+    let taken: bool = tx
+        .tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)")?
+        .query_row([username], |r| r.get(0))?;
+    if taken {
         return Err(Error::invalid(
             "username",
             format!("\"{username}\" is already taken"),
@@ -224,15 +225,17 @@ fn insert_user(
             tx.at,
             tx.actor
         ])?;
-    let added = load_user(tx.tx, username)?;
+    let role_name: String = tx
+        .tx
+        .prepare_cached("SELECT name FROM roles WHERE id = ?1")?
+        .query_row([role_id], |r| r.get(0))?;
     let mut after = profile_json(profile);
     after.insert("username".into(), json!(username));
-    after.insert("role".into(), json!(added.role));
+    after.insert("role".into(), json!(role_name));
     after.insert("active".into(), json!(true));
     after.insert("owner".into(), json!(first));
     after.insert("has_password".into(), json!(hash.is_some()));
-    tx.audit("user.add", username, None, Some(after.into()))?;
-    Ok(added)
+    tx.audit("user.add", username, None, Some(after.into()))
 }
 
 impl Store {
@@ -288,7 +291,10 @@ impl Store {
         let username = validate::username(&new.username)?;
         let profile = new.profile.validated()?;
         let hash = new.password.as_deref().map(password::hash).transpose()?;
-        self.write(|tx| insert_user(tx, &username, &profile, new.role.as_deref(), hash))
+        self.write(|tx| {
+            insert_user(tx, &username, &profile, new.role.as_deref(), hash)?;
+            load_user(tx.tx, &username)
+        })
     }
 
     /// Adds many users in one transaction (demo data, imports): every user is checked
