@@ -564,12 +564,7 @@ impl App {
                 },
                 Action::Up | Action::Down,
             ) => {
-                let n = choices.len().max(1);
-                let selected = if action == Action::Up {
-                    (selected + n - 1) % n
-                } else {
-                    (selected + 1) % n
-                };
+                let selected = cycle(selected, choices.len(), action == Action::Up);
                 self.overlay = Some(Overlay::DeleteBlocked {
                     role_id,
                     info,
@@ -631,12 +626,7 @@ impl App {
                 },
                 Action::Up | Action::Down,
             ) => {
-                let n = view.len().max(1);
-                let selected = if action == Action::Up {
-                    (selected + n - 1) % n
-                } else {
-                    (selected + 1) % n
-                };
+                let selected = cycle(selected, view.len(), action == Action::Up);
                 self.overlay = Some(Overlay::Pick {
                     purpose,
                     title,
@@ -1790,5 +1780,15 @@ fn scroll_by(scroll: u16, action: Action) -> u16 {
         scroll.saturating_sub(1)
     } else {
         scroll.saturating_add(1)
+    }
+}
+
+/// The next (or, with `up`, previous) of `len` choices after `selected`, wrapping.
+fn cycle(selected: usize, len: usize, up: bool) -> usize {
+    let n = len.max(1);
+    if up {
+        (selected + n - 1) % n
+    } else {
+        (selected + 1) % n
     }
 }
