@@ -1487,3 +1487,35 @@ fn a_long_users_list_shows_its_first_page_then_loads_the_rest_in_the_background(
     sorted.sort_unstable();
     assert_eq!(names, sorted, "in username order, as the first page was");
 }
+
+#[test]
+fn a_catalog_loaded_by_another_process_is_read_again_once_no_editor_is_open() {
+    let mut h = Harness::new(120, 40);
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("catalog.toml");
+    let mut toml = rolecall::domain::catalog::DEFAULT_CATALOG_TOML.to_string();
+    toml.push_str("\n[[permission]]\nkey = \"contacts.merge\"\nlabel = \"Merge contacts\"\n");
+    std::fs::write(&file, toml).unwrap();
+    let before = h.app.store.catalog().leaf_count();
+    h.open_role("campaign");
+    other_operator(&h.db, &["catalog", "load", file.to_str().unwrap()]);
+    h.app.update(Msg::Tick);
+    h.draw();
+    assert_eq!(
+        h.app.store.catalog().leaf_count(),
+        before,
+        "not while the editor is open"
+    );
+    h.code(KeyCode::Esc);
+    h.app.update(Msg::Tick);
+    h.draw();
+    assert_eq!(h.app.store.catalog().leaf_count(), before + 1);
+    h.code(KeyCode::Esc); // clear the roles filter
+    h.open_role("admin");
+    assert!(
+        h.screen()
+            .contains(&format!("{0} of {0} granted", before + 1)),
+        "{}",
+        h.screen()
+    );
+}

@@ -228,6 +228,17 @@ impl Store {
         &self.catalog
     }
 
+    /// Reads the catalog again (another process may have run `catalog load` or
+    /// `import`); true when it changed.
+    pub fn refresh_catalog(&mut self) -> Result<bool> {
+        let fresh = load_catalog(&self.conn)?;
+        let changed = fresh.entries() != self.catalog.entries();
+        if changed {
+            self.catalog = fresh;
+        }
+        Ok(changed)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -245,6 +245,8 @@ pub struct App {
     pub users_total: usize,
     /// Lists longer than this load in the background ([`LOAD_IN_BACKGROUND_ABOVE`]).
     pub load_in_background_above: usize,
+    /// Another process committed since the catalog was last read.
+    catalog_check_pending: bool,
     /// The whole users list, while a background thread reads it.
     users_loading: Option<std::sync::mpsc::Receiver<UsersLoad>>,
     pub editor: Option<RoleEditor>,
@@ -287,6 +289,7 @@ impl App {
             users_total: 0,
             load_in_background_above: LOAD_IN_BACKGROUND_ABOVE,
             users_loading: None,
+            catalog_check_pending: false,
             editor: None,
             form: None,
             tz_names: Vec::new(),
@@ -498,12 +501,27 @@ impl App {
         self.poll_background(false);
         match self.store.data_version() {
             Ok(v) if v != self.data_version => {
+                self.catalog_check_pending = true;
                 if let Err(e) = self.reload() {
                     self.error(&e);
                 }
             }
             Ok(_) => {}
             Err(e) => self.error(&e),
+        }
+        // An open editor or form holds grants shaped by the catalog it was opened
+        // with; the catalog is read again once they are closed.
+        if self.catalog_check_pending && self.editor.is_none() && self.form.is_none() {
+            self.catalog_check_pending = false;
+            match self.store.refresh_catalog() {
+                Ok(true) => {
+                    self.info("the permission catalog was changed by another process; reloaded");
+                    self.preview = None;
+                    self.refresh_preview();
+                }
+                Ok(false) => {}
+                Err(e) => self.error(&e),
+            }
         }
     }
 
