@@ -40,7 +40,7 @@ bench() { # name, keys, exit keys, ready regex, command...
 
 rss_kib() { # RSS of the console 2 s after start, with the whole list loaded
     python3 - "$@" <<'PY'
-import os, pty, sys, time, signal, struct, fcntl, termios
+import os, pty, select, sys, time, signal, struct, fcntl, termios
 pid, fd = pty.fork()
 if pid == 0:
     os.environ["TERM"] = "xterm-256color"
@@ -48,10 +48,12 @@ if pid == 0:
 fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
 end = time.time() + 2.0
 while time.time() < end:
-    try:
-        os.read(fd, 65536)
-    except OSError:
-        break
+    ready, _, _ = select.select([fd], [], [], 0.1)
+    if ready:
+        try:
+            os.read(fd, 65536)
+        except OSError:
+            break
 rss = 0
 with open(f"/proc/{pid}/status") as f:
     for line in f:
