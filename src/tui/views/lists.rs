@@ -85,15 +85,27 @@ fn row_line(
 }
 
 /// Draws a list: filter line, header, visible rows; records where rows start.
+/// What a list is drawn with besides its rows.
+struct ListLook<'a> {
+    title: &'a str,
+    columns: &'a [Column],
+    /// The full row count while the rest of the list still loads.
+    loading: Option<usize>,
+}
+
 fn draw_list<T>(
     app: &App,
     frame: &mut Frame,
     area: Rect,
     view: &ListView<T>,
-    columns: &[Column],
-    title: &str,
+    look: ListLook<'_>,
     make_row: impl Fn(&T) -> Vec<Cell>,
 ) {
+    let ListLook {
+        title,
+        columns,
+        loading,
+    } = look;
     let t = &app.theme;
     let block = Block::default()
         .borders(Borders::ALL)
@@ -113,10 +125,10 @@ fn draw_list<T>(
     let list = &view.list;
 
     // The filter line: what is typed, and how many rows it lets through.
-    let count = if list.is_filtered() {
-        format!("{} of {}", list.shown(), list.total())
-    } else {
-        format!("{} total", list.total())
+    let count = match (loading, list.is_filtered()) {
+        (Some(total), _) => format!("{} of {total} loaded so far", list.total()),
+        (None, true) => format!("{} of {}", list.shown(), list.total()),
+        (None, false) => format!("{} total", list.total()),
     };
     let filter_line = if list.editing || list.is_filtered() {
         let mut spans = vec![Span::styled("/", t.key)];
@@ -199,7 +211,12 @@ pub fn users(app: &App, frame: &mut Frame, area: Rect) {
             width: 14,
         },
     ];
-    draw_list(app, frame, area, &app.users, &columns, "Users", |u| {
+    let look = ListLook {
+        title: "Users",
+        columns: &columns,
+        loading: app.is_loading_users().then_some(app.users_total),
+    };
+    draw_list(app, frame, area, &app.users, look, |u| {
         let status = match (u.active, u.owner) {
             (true, true) => "active, owner",
             (true, false) => "active",
@@ -250,7 +267,12 @@ pub fn roles(app: &App, frame: &mut Frame, area: Rect) {
         },
     ];
     let default = app.default_role;
-    draw_list(app, frame, list_area, &app.roles, &columns, "Roles", |r| {
+    let look = ListLook {
+        title: "Roles",
+        columns: &columns,
+        loading: None,
+    };
+    draw_list(app, frame, list_area, &app.roles, look, |r| {
         let mark = if r.builtin {
             "locked"
         } else if r.id == default {
@@ -365,8 +387,11 @@ pub fn audit(app: &App, frame: &mut Frame, area: Rect) {
         frame,
         area,
         &app.audit,
-        &columns,
-        "Audit log (newest first)",
+        ListLook {
+            title: "Audit log (newest first)",
+            columns: &columns,
+            loading: None,
+        },
         |a| {
             vec![
                 cell(a.at.clone()),
