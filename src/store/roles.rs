@@ -95,13 +95,23 @@ pub(super) fn load_role(conn: &rusqlite::Connection, catalog: &Catalog, id: i64)
         )
         .optional()?
         .ok_or_else(|| unknown_role(&id.to_string()))?;
+    role.grants = load_grants(conn, catalog, id)?;
+    Ok(role)
+}
+
+/// Just the grants of a role: what an access check needs, without the role's user
+/// count (a scan of its users).
+pub(super) fn load_grants(
+    conn: &rusqlite::Connection,
+    catalog: &Catalog,
+    id: i64,
+) -> Result<Grants> {
     let mut stmt =
         conn.prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1")?;
     let keys = stmt
         .query_map([id], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    role.grants = Grants::from_keys(catalog, keys.iter().map(String::as_str));
-    Ok(role)
+    Ok(Grants::from_keys(catalog, keys.iter().map(String::as_str)))
 }
 
 fn default_role_id(conn: &rusqlite::Connection) -> Result<i64> {

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Map, Value, json};
 
-use super::roles::{find_role_id, load_role};
+use super::roles::{find_role_id, load_grants, load_role};
 use super::{Store, Tx, fold};
 use crate::domain::access::{self, Decision};
 use crate::domain::password;
@@ -544,7 +544,7 @@ impl Store {
     /// May `username` do `permission`? With the reasons, for `check --explain`.
     pub fn check(&self, username: &str, permission: &str) -> Result<Decision> {
         let user = load_user(&self.conn, username)?;
-        let role = load_role(&self.conn, &self.catalog, user.role_id)?;
-        access::decide(&self.catalog, &user, &role.grants, permission)
+        let grants = load_grants(&self.conn, &self.catalog, user.role_id)?;
+        access::decide(&self.catalog, &user, &grants, permission)
     }
 }
