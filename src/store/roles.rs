@@ -237,6 +237,11 @@ impl Store {
     }
 
     /// The role new users get.
+    /// The id of the role new users get.
+    pub fn default_role_id(&self) -> Result<i64> {
+        default_role_id(&self.conn)
+    }
+
     pub fn default_role(&self) -> Result<Role> {
         let id = default_role_id(&self.conn)?;
         load_role(&self.conn, &self.catalog, id)

@@ -307,10 +307,12 @@ impl App {
 
     /// Reads every list again, keeping selections and filters.
     pub fn reload(&mut self) -> Result<(), Error> {
-        self.load_users()?;
+        // Every user holds exactly one role, so the roles' counts add up to the total.
         let roles = self.store.roles()?;
+        self.users_total = roles.iter().map(|r| r.users).sum();
         self.roles
             .load(roles, |r| r.name.to_lowercase(), |r| r.id, &self.matcher);
+        self.load_users()?;
         let audit = self.store.audit(AUDIT_ROWS)?;
         self.audit.load(
             audit,
@@ -318,7 +320,7 @@ impl App {
             |a| a.id,
             &self.matcher,
         );
-        self.default_role = self.store.default_role()?.id;
+        self.default_role = self.store.default_role_id()?;
         self.audit_total = self.store.audit_count()?;
         self.refresh_preview();
         self.data_version = self.store.data_version()?;
@@ -329,7 +331,6 @@ impl App {
     /// and the rest from a background thread with its own read-only connection, so
     /// the first frame never waits for 100,000 rows.
     fn load_users(&mut self) -> Result<(), Error> {
-        self.users_total = self.store.user_count()?;
         if self.users_total <= self.load_in_background_above {
             let users = self.store.user_rows()?;
             self.users
