@@ -150,6 +150,11 @@ impl From<rusqlite::Error> for Error {
         use rusqlite::ErrorCode;
         let detail = match err.sqlite_error_code() {
             Some(ErrorCode::DiskFull) => "the disk is full; nothing was changed".to_string(),
+            // A write the operating system refused: a full disk can show up this way
+            // too (growing the shared-memory index, a file size limit).
+            Some(ErrorCode::SystemIoFailure) => {
+                "the disk refused a read or write (is it full?); nothing was changed".to_string()
+            }
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
                 "the database stayed locked by another process for too long; nothing was changed"
                     .to_string()
