@@ -1109,6 +1109,28 @@ fn two_cli_writers_from_one_version_exactly_one_wins_and_the_other_exits_3() {
         let winner = if runs[0].code == 0 { &pa } else { &pb };
         assert_eq!(&s(&db.user("bob")["position"]), winner);
     }
+
+    // Without --if-version, changes of different things at once all land: each
+    // command reads and writes in one transaction, so none undoes another.
+    let fresh: Vec<&String> = leaves[20..28].iter().collect();
+    let mut commands: Vec<Vec<String>> = fresh
+        .iter()
+        .map(|leaf| strs(&["roles", "grant", "Shared", leaf]))
+        .collect();
+    commands.push(strs(&["users", "set", "bob", "--first-name", "Robert"]));
+    commands.push(strs(&["users", "set", "bob", "--last-name", "Tables"]));
+    for run in run_at_once(&db, &commands) {
+        run.expect_code(0);
+    }
+    let granted = db.granted("Shared");
+    for leaf in fresh {
+        assert!(granted.contains(leaf), "the grant of {leaf} was lost");
+    }
+    let bob = db.user("bob");
+    assert_eq!(
+        (s(&bob["first_name"]), s(&bob["last_name"])),
+        ("Robert".into(), "Tables".into())
+    );
 }
 
 #[test]
