@@ -238,6 +238,50 @@ fn insert_user(
     tx.audit("user.add", username, None, Some(after.into()))
 }
 
+/// One column set on one user by a bulk change, with what the owner rule and the
+/// audit row need to know.
+struct BulkChange {
+    column: &'static str,
+    value: rusqlite::types::Value,
+    /// The user's role and active flag after the change.
+    role: String,
+    active: bool,
+    field: &'static str,
+    before: Value,
+    after: Value,
+}
+
+/// Applies `change` to each user in the caller's transaction: users it returns `None`
+/// for already have the value; for the rest the owner rule is checked, the row and its
+/// version updated, and one audit row written. Returns how many changed.
+fn change_each(
+    tx: &Tx<'_>,
+    usernames: &[String],
+    change: impl Fn(&User) -> Option<BulkChange>,
+) -> Result<usize> {
+    let mut changed = 0;
+    for name in usernames {
+        let before = load_user(tx.tx, name)?;
+        let Some(c) = change(&before) else { continue };
+        user::ensure_owner_kept(&before, &c.role, c.active)?;
+        tx.tx.execute(
+            &format!(
+                "UPDATE users SET {} = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                c.column
+            ),
+            params![c.value, tx.at, tx.actor, before.id],
+        )?;
+        tx.audit(
+            "user.update",
+            &before.username,
+            Some(json!({ c.field: c.before })),
+            Some(json!({ c.field: c.after })),
+        )?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 impl Store {
     /// Users in username order, optionally only those holding `role`.
     pub fn users(&self, role: Option<&str>) -> Result<Vec<User>> {
@@ -409,26 +453,17 @@ impl Store {
         self.write(|tx| {
             let role_id = find_role_id(tx.tx, role)?;
             let role_name = load_role(tx.tx, tx.catalog, role_id)?.name;
-            let mut changed = 0;
-            for name in usernames {
-                let before = load_user(tx.tx, name)?;
-                if before.role_id == role_id {
-                    continue;
-                }
-                user::ensure_owner_kept(&before, &role_name, before.active)?;
-                tx.tx.execute(
-                    "UPDATE users SET role_id = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                    params![role_id, tx.at, tx.actor, before.id],
-                )?;
-                tx.audit(
-                    "user.update",
-                    &before.username,
-                    Some(json!({"role": before.role})),
-                    Some(json!({"role": role_name})),
-                )?;
-                changed += 1;
-            }
-            Ok(changed)
+            change_each(tx, usernames, |before| {
+                (before.role_id != role_id).then(|| BulkChange {
+                    column: "role_id",
+                    value: role_id.into(),
+                    role: role_name.clone(),
+                    active: before.active,
+                    field: "role",
+                    before: json!(before.role),
+                    after: json!(role_name),
+                })
+            })
         })
     }
 
@@ -436,26 +471,17 @@ impl Store {
     /// who changed. Returns how many changed; the owner rule refuses the whole batch.
     pub fn set_active_for(&mut self, usernames: &[String], active: bool) -> Result<usize> {
         self.write(|tx| {
-            let mut changed = 0;
-            for name in usernames {
-                let before = load_user(tx.tx, name)?;
-                if before.active == active {
-                    continue;
-                }
-                user::ensure_owner_kept(&before, &before.role, active)?;
-                tx.tx.execute(
-                    "UPDATE users SET active = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                    params![active, tx.at, tx.actor, before.id],
-                )?;
-                tx.audit(
-                    "user.update",
-                    &before.username,
-                    Some(json!({"active": before.active})),
-                    Some(json!({"active": active})),
-                )?;
-                changed += 1;
-            }
-            Ok(changed)
+            change_each(tx, usernames, |before| {
+                (before.active != active).then(|| BulkChange {
+                    column: "active",
+                    value: active.into(),
+                    role: before.role.clone(),
+                    active,
+                    field: "active",
+                    before: json!(before.active),
+                    after: json!(active),
+                })
+            })
         })
     }
 
