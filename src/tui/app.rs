@@ -412,6 +412,11 @@ impl App {
         });
     }
 
+    /// The fuzzy matcher, for views that highlight matched letters.
+    pub fn matcher(&self) -> &SkimMatcherV2 {
+        &self.matcher
+    }
+
     /// The name of a role by id, from the loaded roles list.
     pub fn role_name(&self, id: i64) -> &str {
         self.roles

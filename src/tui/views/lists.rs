@@ -158,13 +158,13 @@ fn draw_list<T>(
     app.hit.set(hit);
     let (offset, window) = list.window(rows_area.height as usize);
     let query = list.applied_query();
-    let matcher = SkimMatcherV2::default();
+    let matcher = app.matcher();
     let selected = list.selected_position();
     let lines: Vec<Line> = window
         .iter()
         .enumerate()
         .map(|(i, &src)| {
-            let line = row_line(make_row(&view.rows[src]), &w, query, &matcher, t);
+            let line = row_line(make_row(&view.rows[src]), &w, query, matcher, t);
             if offset + i == selected {
                 line.style(t.selected)
             } else {
