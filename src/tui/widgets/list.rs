@@ -13,6 +13,37 @@ use crate::tui::widgets::input::TextInput;
 /// order, exact pieces first. Ranking 5,000 rows takes a few milliseconds.
 pub const RANK_LIMIT: usize = 5_000;
 
+/// Above this many rows to look at, the scan is split over the machine's cores.
+const PARALLEL_ABOVE: usize = 50_000;
+
+/// The candidates whose haystack holds the query's letters in order, in candidate
+/// order, each with whether it holds the query as one piece.
+fn scan(candidates: &[usize], haystacks: &[String], query: &str) -> Vec<(usize, bool)> {
+    let look = |part: &[usize]| -> Vec<(usize, bool)> {
+        part.iter()
+            .filter(|&&i| is_subsequence(query, &haystacks[i]))
+            .map(|&i| (i, haystacks[i].contains(query)))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if candidates.len() < PARALLEL_ABOVE || threads < 2 {
+        return look(candidates);
+    }
+    let chunk = candidates.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|part| s.spawn(move || look(part)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// True when the letters of `needle` appear in `haystack` in order.
 pub fn is_subsequence(needle: &str, haystack: &str) -> bool {
     if needle.is_ascii() {
@@ -92,22 +123,18 @@ impl FilteredList {
             } else {
                 (0..self.len).collect()
             };
-            let matches: Vec<usize> = candidates
-                .into_iter()
-                .filter(|&i| is_subsequence(&query, &haystacks[i]))
-                .collect();
+            let matches = scan(&candidates, haystacks, &query);
             self.view = if matches.len() <= RANK_LIMIT {
                 let mut scored: Vec<(i64, usize)> = matches
                     .into_iter()
-                    .filter_map(|i| matcher.fuzzy_match(&haystacks[i], &query).map(|s| (s, i)))
+                    .filter_map(|(i, _)| matcher.fuzzy_match(&haystacks[i], &query).map(|s| (s, i)))
                     .collect();
                 scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
                 scored.into_iter().map(|(_, i)| i).collect()
             } else {
-                let (whole, scattered): (Vec<usize>, Vec<usize>) = matches
-                    .into_iter()
-                    .partition(|&i| haystacks[i].contains(query.as_str()));
-                whole.into_iter().chain(scattered).collect()
+                let whole = matches.iter().filter(|(_, whole)| *whole);
+                let scattered = matches.iter().filter(|(_, whole)| !*whole);
+                whole.chain(scattered).map(|(i, _)| *i).collect()
             };
         }
         self.applied = query;
