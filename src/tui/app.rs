@@ -545,6 +545,9 @@ impl App {
     }
 
     fn on_overlay_action(&mut self, action: Action) {
+        if matches!(action, Action::Up | Action::Down) {
+            return self.move_in_overlay(action == Action::Up);
+        }
         let Some(overlay) = self.overlay.take() else {
             return;
         };
@@ -579,52 +582,8 @@ impl App {
                     self.info(format!("\"{}\" was not deleted", info.role));
                 }
             }
-            (
-                Overlay::DeleteBlocked {
-                    role_id,
-                    info,
-                    choices,
-                    selected,
-                },
-                Action::Up | Action::Down,
-            ) => {
-                let selected = cycle(selected, choices.len(), action == Action::Up);
-                self.overlay = Some(Overlay::DeleteBlocked {
-                    role_id,
-                    info,
-                    choices,
-                    selected,
-                });
-            }
             (Overlay::DeleteBlocked { info, .. }, Action::Cancel) => {
                 self.info(format!("\"{}\" was not deleted", info.role));
-            }
-            (Overlay::Help { scroll }, Action::Up | Action::Down) => {
-                let scroll = if action == Action::Up {
-                    scroll.saturating_sub(1)
-                } else {
-                    scroll.saturating_add(1).min(200)
-                };
-                self.overlay = Some(Overlay::Help { scroll });
-            }
-            (Overlay::Compare { a, b, scroll }, Action::Up | Action::Down) => {
-                let scroll = scroll_by(scroll, action);
-                self.overlay = Some(Overlay::Compare { a, b, scroll });
-            }
-            (
-                Overlay::RoleUsers {
-                    role,
-                    users,
-                    scroll,
-                },
-                Action::Up | Action::Down,
-            ) => {
-                let scroll = scroll_by(scroll, action);
-                self.overlay = Some(Overlay::RoleUsers {
-                    role,
-                    users,
-                    scroll,
-                });
             }
             (
                 Overlay::Pick {
@@ -639,27 +598,6 @@ impl App {
                 Some((id, name)) => self.picked(purpose, *id, name.clone()),
                 None => self.info("no role matches; nothing changed"),
             },
-            (
-                Overlay::Pick {
-                    title,
-                    purpose,
-                    choices,
-                    query,
-                    view,
-                    selected,
-                },
-                Action::Up | Action::Down,
-            ) => {
-                let selected = cycle(selected, view.len(), action == Action::Up);
-                self.overlay = Some(Overlay::Pick {
-                    purpose,
-                    title,
-                    choices,
-                    query,
-                    view,
-                    selected,
-                });
-            }
             (Overlay::Pick { .. }, Action::Cancel) => self.info("cancelled; nothing changed"),
             (
                 Overlay::Conflict {
@@ -709,6 +647,33 @@ impl App {
                 Action::Cancel,
             ) => {}
             (overlay, _) => self.overlay = Some(overlay),
+        }
+    }
+
+    /// Up/Down inside a dialog: the next choice of a picker, or a line of scrolling.
+    fn move_in_overlay(&mut self, up: bool) {
+        match self.overlay.as_mut() {
+            Some(Overlay::DeleteBlocked {
+                choices, selected, ..
+            }) => *selected = cycle(*selected, choices.len(), up),
+            Some(Overlay::Pick { view, selected, .. }) => {
+                *selected = cycle(*selected, view.len(), up)
+            }
+            Some(Overlay::Help { scroll }) => {
+                *scroll = if up {
+                    scroll.saturating_sub(1)
+                } else {
+                    scroll.saturating_add(1).min(200)
+                }
+            }
+            Some(Overlay::Compare { scroll, .. } | Overlay::RoleUsers { scroll, .. }) => {
+                *scroll = if up {
+                    scroll.saturating_sub(1)
+                } else {
+                    scroll.saturating_add(1)
+                }
+            }
+            _ => {}
         }
     }
 
@@ -1796,14 +1761,6 @@ impl App {
         if self.tab == Tab::Roles {
             self.refresh_preview();
         }
-    }
-}
-
-fn scroll_by(scroll: u16, action: Action) -> u16 {
-    if action == Action::Up {
-        scroll.saturating_sub(1)
-    } else {
-        scroll.saturating_add(1)
     }
 }
 
