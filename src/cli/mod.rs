@@ -359,11 +359,31 @@ pub fn open(db: &Option<PathBuf>, read_only: bool) -> Result<Store> {
 }
 
 fn out(text: &str) -> Result<i32> {
+    out_bytes(text.as_bytes())
+}
+
+/// Writes to standard output and flushes. A closed pipe (`| head`) is not an error
+/// worth a message; any other failure (a full disk, `> /dev/full`) is exit 4, so a
+/// script never takes a truncated file for a finished one.
+pub(crate) fn out_bytes(bytes: &[u8]) -> Result<i32> {
     let mut stdout = io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
-    Ok(0)
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Error::Storage(format!(
+            "cannot write to standard output: {}; the output is incomplete",
+            io_reason(&e)
+        ))),
+    }
+}
+
+/// An I/O error in words, naming a full disk as such.
+pub(crate) fn io_reason(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(28) => "the disk is full".into(),
+        Some(27) => "the file is larger than this process may write".into(),
+        _ => e.to_string(),
+    }
 }
 
 fn out_json(value: &impl serde::Serialize) -> Result<i32> {

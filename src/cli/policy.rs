@@ -522,10 +522,13 @@ pub(super) fn completions(shell: clap_complete::Shell) -> i32 {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "rolecall", &mut script);
-    let mut stdout = io::stdout().lock();
-    let _ = stdout.write_all(&script);
-    let _ = stdout.flush();
-    0
+    match super::out_bytes(&script) {
+        Ok(code) => code,
+        Err(err) => {
+            super::report(&err);
+            err.exit_code()
+        }
+    }
 }
 
 /// `rolecall man`.
@@ -537,8 +540,11 @@ pub(super) fn man_page() -> i32 {
         )));
         return 4;
     }
-    let mut stdout = io::stdout().lock();
-    let _ = stdout.write_all(&page);
-    let _ = stdout.flush();
-    0
+    match super::out_bytes(&page) {
+        Ok(code) => code,
+        Err(err) => {
+            super::report(&err);
+            err.exit_code()
+        }
+    }
 }
