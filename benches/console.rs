@@ -161,6 +161,7 @@ fn editor_tree(c: &mut Criterion) {
         grants: Grants::none(&catalog),
         users: 0,
         version: 1,
+        created_seq: 0,
         created_at: String::new(),
         updated_at: String::new(),
         updated_by: String::new(),

@@ -120,28 +120,81 @@ impl fmt::Display for RoleInUse {
     }
 }
 
-/// A save that lost a race: the row changed after the editor read it.
+/// A save that lost a race: the row, or the catalog its edit was made against, is
+/// no longer what the editor read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
+    pub kind: ConflictKind,
     /// `user "alice"` or `role "Read Only"`.
     pub target: String,
     pub expected_version: i64,
+    /// The row's version now (0 when it was deleted).
     pub current_version: i64,
+    /// Who made the change that got in the way, and when ("" when unknown).
     pub changed_by: String,
     pub changed_at: String,
 }
 
+/// What got in the way of a save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// Someone else saved the row first.
+    Changed,
+    /// The row was deleted.
+    Deleted,
+    /// The row was deleted and another one created under the same name: the caller's
+    /// version belongs to a row that no longer exists.
+    Recreated,
+    /// Another process changed the permission catalog, so grants read before it
+    /// cannot be written.
+    Catalog,
+}
+
+impl Conflict {
+    /// Only an edit of the same row, changed by someone else, may be forced through;
+    /// a deleted or replaced row, or grants of another catalog, may only be reloaded.
+    pub fn can_overwrite(&self) -> bool {
+        self.kind == ConflictKind::Changed
+    }
+
+    /// ` by NAME at TIME`, or nothing when the log does not say.
+    fn by_whom(&self) -> String {
+        match (self.changed_by.is_empty(), self.changed_at.is_empty()) {
+            (true, _) => String::new(),
+            (false, true) => format!(" by {}", crate::text::display_safe(&self.changed_by)),
+            (false, false) => format!(
+                " by {} at {}",
+                crate::text::display_safe(&self.changed_by),
+                crate::text::display_safe(&self.changed_at)
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} was changed by {} at {} (version {}, yours was {}); reload it and apply your change again",
-            crate::text::display_safe(&self.target),
-            crate::text::display_safe(&self.changed_by),
-            self.changed_at,
-            self.current_version,
-            self.expected_version
-        )
+        let target = crate::text::display_safe(&self.target);
+        let by = self.by_whom();
+        match self.kind {
+            ConflictKind::Changed => write!(
+                f,
+                "{target} was changed{by} (version {}, yours was {}); reload it and apply your change again",
+                self.current_version, self.expected_version
+            ),
+            ConflictKind::Deleted => write!(
+                f,
+                "{target} was deleted{by} after you read it; nothing was changed"
+            ),
+            ConflictKind::Recreated => write!(
+                f,
+                "{target} was deleted and created again{by} after you read version {}; nothing was changed: look at the new one before changing it",
+                self.expected_version
+            ),
+            ConflictKind::Catalog => write!(
+                f,
+                "the permission catalog was changed{by} after {target} was read; nothing was saved: reload it and apply your change again"
+            ),
+        }
     }
 }
 

@@ -606,7 +606,7 @@ fn add(store: &mut Store, username: &str, first: &str, role: Option<&str>) {
                 last_name: "Marketer".into(),
                 ..Profile::default()
             },
-            role: role.map(str::to_string),
+            role: role.map(rolecall::store::RoleRef::from),
             password: None,
         })
         .unwrap();
@@ -882,6 +882,15 @@ fn sigkill_at_random_points_never_leaves_a_category_half_applied() {
     let mut state = BTreeSet::new();
     let (mut kills, mut finished, mut unchanged, mut applied) = (0, 0, 0, 0);
     let mut iterations = 0;
+    let mut seen: (i64, i64) = Connection::open(db.path())
+        .unwrap()
+        .query_row(
+            "SELECT version, (SELECT count(*) FROM audit WHERE action = 'role.update' AND target = 'Crash') \
+             FROM roles WHERE id = ?1",
+            [role_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
     while kills < 40 {
         iterations += 1;
         assert!(iterations < 400, "only {kills} kills landed in 400 runs");
@@ -941,7 +950,16 @@ fn sigkill_at_random_points_never_leaves_a_category_half_applied() {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!(version, 1 + updates, "one audit row per committed change");
+        // Versions are change numbers shared by all rows: each committed change
+        // raised this role's and wrote one audit row; a killed one did neither.
+        let (last_version, last_updates) = seen;
+        assert!(
+            (updates == last_updates && version == last_version)
+                || (updates == last_updates + 1 && version > last_version),
+            "one audit row per committed change: version {last_version} -> {version}, \
+             audit rows {last_updates} -> {updates}"
+        );
+        seen = (version, updates);
         if updates > 0 {
             let last: String = conn
                 .query_row(
@@ -1088,10 +1106,7 @@ fn two_cli_writers_from_one_version_exactly_one_wins_and_the_other_exits_3() {
         let granted = db.granted("Shared");
         assert!(granted.contains(winner) && !granted.contains(lost));
         let after = db.json(&["roles", "show", "Shared"]);
-        assert_eq!(
-            after["version"].as_i64(),
-            Some(v.parse::<i64>().unwrap() + 1)
-        );
+        assert!(after["version"].as_i64() > Some(v.parse::<i64>().unwrap()));
 
         // Two edits of one user from the same version.
         let user = db.user("bob");
@@ -2371,7 +2386,7 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
                     email: format!("{}@example.com", PEOPLE[*u]),
                     ..Profile::default()
                 },
-                role: role.map(|r| ROLE_NAMES[r].to_string()),
+                role: role.map(|r| ROLE_NAMES[r].into()),
                 password: None,
             })
             .map(drop),
@@ -2404,7 +2419,7 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
             .map(drop),
         Action::Transfer(u) => store.transfer_ownership(&name(u)).map(drop),
         Action::DeleteRole(r, to) => store
-            .delete_role(ROLE_NAMES[*r], to.map(|t| ROLE_NAMES[t]))
+            .delete_role(ROLE_NAMES[*r], to.map(|t| ROLE_NAMES[t].into()))
             .map(drop),
         Action::CreateRole(r) => store.create_role(ROLE_NAMES[*r], "", None).map(drop),
         Action::SetDefault(r) => store.set_default_role(ROLE_NAMES[*r]).map(drop),

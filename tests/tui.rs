@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rolecall::domain::catalog::CheckState;
 use rolecall::domain::user::Profile;
-use rolecall::store::{Access, NewUser, Store};
+use rolecall::store::{Access, NewUser, RoleRef, Store};
 use rolecall::tui::app::{App, Msg, Overlay, Pending};
 use rolecall::tui::theme::Theme;
 use rolecall::tui::views;
@@ -30,7 +30,7 @@ fn add(store: &mut Store, username: &str, first: &str, last: &str, role: Option<
                 last_name: last.into(),
                 ..Profile::default()
             },
-            role: role.map(str::to_string),
+            role: role.map(RoleRef::from),
             password: None,
         })
         .unwrap();
@@ -357,6 +357,7 @@ fn deeper_catalogs_propagate_through_every_level() {
         grants: Grants::none(&catalog),
         users: 0,
         version: 1,
+        created_seq: 0,
         created_at: String::new(),
         updated_at: String::new(),
         updated_by: String::new(),
@@ -594,7 +595,10 @@ fn blocked_delete_moves_users_then_deletes_in_one_step() {
     );
     h.code(KeyCode::Enter); // the default role is preselected: Read Only
     assert!(h.app.store.role("Campaign Manager").is_err(), "deleted");
-    assert_eq!(h.app.store.users(Some("Read Only")).unwrap().len(), 13);
+    assert_eq!(
+        h.app.store.users(Some("Read Only".into())).unwrap().len(),
+        13
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::domain::user::Profile;
 use crate::error::{Error, Result};
-use crate::store::{self, Access, NewUser, Store, UserChange};
+use crate::store::{self, Access, NewUser, RoleRef, Store, UserChange};
 use crate::text::{display_safe, json_terminal_safe};
 
 /// A terminal console for an application's users, roles and permissions.
@@ -553,7 +553,7 @@ fn profile_change(fields: ProfileFlags, active: Option<bool>) -> UserChange {
         signature: fields.signature,
         timezone: fields.timezone,
         language: fields.language,
-        role: fields.role,
+        role: fields.role.map(RoleRef::Typed),
         active,
     }
 }
@@ -569,7 +569,7 @@ fn user_status(u: &crate::domain::user::User) -> String {
 fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
     match cmd {
         UsersCommand::List { role } => {
-            let users = store.users(role.as_deref())?;
+            let users = store.users(role.map(RoleRef::Typed))?;
             if json {
                 return out_json(&users);
             }
@@ -651,7 +651,7 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                     timezone: fields.timezone.unwrap_or(defaults.timezone),
                     language: fields.language.unwrap_or(defaults.language),
                 },
-                role: fields.role,
+                role: fields.role.map(RoleRef::Typed),
                 password,
             };
             let user = store.add_user(new)?;
@@ -751,7 +751,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             ))
         }
         RolesCommand::Show { role } => {
-            let role = store.role(&role)?;
+            let role = store.role(RoleRef::Typed(role))?;
             if json {
                 return out_json(&role_json(store, &role));
             }
@@ -768,7 +768,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
                 role.users,
                 role.grants.count(),
                 store.catalog().leaf_count(),
-                role.created_at,
+                display_safe(&role.created_at),
                 role.version
             );
             text.push_str(&print::grant_tree(store.catalog(), &role.grants));
@@ -779,7 +779,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             description,
             from,
         } => {
-            let role = store.create_role(&name, &description, from.as_deref())?;
+            let role = store.create_role(&name, &description, from.map(RoleRef::Typed))?;
             say(format!(
                 "created role \"{}\" (id {}) with {} of {} permissions",
                 role.name,
@@ -793,8 +793,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             new_name,
             if_version,
         } => {
-            let id = store.role(&role)?.id;
-            let change = store.edit_role(id, if_version, |_, _| {
+            let change = store.edit_role(RoleRef::Typed(role), if_version, |_, _| {
                 Ok(store::RoleUpdate {
                     name: Some(new_name.clone()),
                     ..Default::default()
@@ -810,8 +809,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             description,
             if_version,
         } => {
-            let id = store.role(&role)?.id;
-            let change = store.edit_role(id, if_version, |_, _| {
+            let change = store.edit_role(RoleRef::Typed(role), if_version, |_, _| {
                 Ok(store::RoleUpdate {
                     description: Some(description.clone()),
                     ..Default::default()
@@ -827,7 +825,8 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             permissions,
             if_version,
         } => {
-            let change = store.set_permissions(&role, &permissions, true, if_version)?;
+            let change =
+                store.set_permissions(RoleRef::Typed(role), &permissions, true, if_version)?;
             say(format!(
                 "granted {} permission{} to \"{}\" ({} of {} now granted)",
                 change.added.len(),
@@ -842,7 +841,8 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             permissions,
             if_version,
         } => {
-            let change = store.set_permissions(&role, &permissions, false, if_version)?;
+            let change =
+                store.set_permissions(RoleRef::Typed(role), &permissions, false, if_version)?;
             say(format!(
                 "revoked {} permission{} from \"{}\" ({} of {} now granted)",
                 change.removed.len(),
@@ -853,7 +853,8 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             ))
         }
         RolesCommand::Delete { role, reassign_to } => {
-            let outcome = store.delete_role(&role, reassign_to.as_deref())?;
+            let outcome =
+                store.delete_role(RoleRef::Typed(role), reassign_to.map(RoleRef::Typed))?;
             match outcome.reassigned_to {
                 Some(target) if outcome.moved > 0 => say(format!(
                     "moved {} user{} to \"{target}\" and deleted role \"{}\"",
@@ -865,8 +866,8 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             }
         }
         RolesCommand::Diff { role_a, role_b } => {
-            let a = store.role(&role_a)?;
-            let b = store.role(&role_b)?;
+            let a = store.role(RoleRef::Typed(role_a))?;
+            let b = store.role(RoleRef::Typed(role_b))?;
             let catalog = store.catalog();
             if json {
                 let (only_b, only_a) = b.grants.diff(&a.grants);
@@ -897,7 +898,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             ))
         }
         RolesCommand::SetDefault { role } => {
-            let role = store.set_default_role(&role)?;
+            let role = store.set_default_role(RoleRef::Typed(role))?;
             say(format!("new users now get role \"{}\"", role.name))
         }
     }

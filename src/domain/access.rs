@@ -19,6 +19,17 @@ pub struct Decision {
     pub reasons: Vec<String>,
 }
 
+/// What `user` may actually do, given their role's `grants`: those grants, or
+/// nothing when the user is disabled. Every count and mark of a user's access is
+/// taken from this, so a title and the marks below it cannot disagree.
+pub fn effective(catalog: &Catalog, user: &User, grants: &Grants) -> Grants {
+    if user.active {
+        grants.clone()
+    } else {
+        Grants::none(catalog)
+    }
+}
+
 /// Decides `key` for `user`, whose role holds `grants`. A category key is allowed when
 /// at least one leaf under it is granted (seed 001: the module is visible).
 pub fn decide(catalog: &Catalog, user: &User, grants: &Grants, key: &str) -> Result<Decision> {
@@ -97,6 +108,7 @@ mod tests {
             created_at: String::new(),
             updated_at: String::new(),
             version: 1,
+            created_seq: 0,
             updated_by: String::new(),
         }
     }

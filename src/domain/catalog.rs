@@ -58,6 +58,10 @@ impl Node {
 /// The whole tree, in depth-first order.
 #[derive(Debug, Clone)]
 pub struct Catalog {
+    /// Which stored catalog this is (the store's change number of its catalog; 0
+    /// for one that was never stored). Grants remember it, so grants read from one
+    /// catalog are never written as if they belonged to another.
+    stamp: i64,
     nodes: Vec<Node>,
     index: HashMap<String, usize>,
     roots: Vec<usize>,
@@ -86,6 +90,21 @@ impl CheckState {
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Line numbers of many offsets into one text, found by binary search over the line
+/// starts: counting from the top for each of 100,000 entries made loading a large
+/// catalog quadratic.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        Lines(text.match_indices('\n').map(|(i, _)| i).collect())
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 fn catalog_error(line: Option<usize>, message: impl std::fmt::Display) -> Error {
@@ -298,11 +317,22 @@ impl Catalog {
             .collect();
         let roots = roots.iter().map(|&r| new_index[r]).collect();
         Ok(Catalog {
+            stamp: 0,
             nodes,
             index,
             roots,
             leaves,
         })
+    }
+
+    /// See the `stamp` field.
+    pub fn stamp(&self) -> i64 {
+        self.stamp
+    }
+
+    pub fn with_stamp(mut self, stamp: i64) -> Catalog {
+        self.stamp = stamp;
+        self
     }
 
     pub fn nodes(&self) -> &[Node] {
@@ -389,11 +419,12 @@ pub fn parse_entries(text: &str) -> Result<Vec<(CatalogEntry, usize)>> {
         let line = e.span().map(|s| line_of(text, s.start));
         catalog_error(line, e.message().trim_end_matches('\n'))
     })?;
+    let lines = Lines::of(text);
     Ok(file
         .permission
         .into_iter()
         .map(|s| {
-            let line = line_of(text, s.span().start);
+            let line = lines.line(s.span().start);
             (s.into_inner(), line)
         })
         .collect())
@@ -404,6 +435,8 @@ pub fn parse_entries(text: &str) -> Result<Vec<(CatalogEntry, usize)>> {
 pub struct Grants {
     bits: Vec<bool>,
     count: usize,
+    /// The stamp of the catalog whose leaf ordinals these are.
+    catalog: i64,
 }
 
 impl Grants {
@@ -411,6 +444,7 @@ impl Grants {
         Grants {
             bits: vec![false; catalog.leaf_count()],
             count: 0,
+            catalog: catalog.stamp,
         }
     }
 
@@ -418,7 +452,13 @@ impl Grants {
         Grants {
             bits: vec![true; catalog.leaf_count()],
             count: catalog.leaf_count(),
+            catalog: catalog.stamp,
         }
+    }
+
+    /// The stamp of the catalog these grants were made for.
+    pub fn catalog_stamp(&self) -> i64 {
+        self.catalog
     }
 
     /// Grants for stored leaf keys. Keys that are not leaves of `catalog` are skipped:
@@ -472,8 +512,12 @@ impl Grants {
         }
     }
 
+    /// Granted leaves among `range`; leaves past the end count as not granted, so
+    /// grants of a smaller catalog never make a caller panic.
     pub fn count_in(&self, range: Range<usize>) -> usize {
-        self.bits[range].iter().filter(|b| **b).count()
+        let end = range.end.min(self.bits.len());
+        let start = range.start.min(end);
+        self.bits[start..end].iter().filter(|b| **b).count()
     }
 
     /// All, some or none of the node's leaves.

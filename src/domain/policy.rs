@@ -1073,6 +1073,7 @@ mod tests {
             },
             users: 0,
             version: 1,
+            created_seq: 0,
             created_at: String::new(),
             updated_at: String::new(),
             updated_by: String::new(),
@@ -1098,6 +1099,7 @@ mod tests {
             created_at: String::new(),
             updated_at: String::new(),
             version: 1,
+            created_seq: 0,
             updated_by: String::new(),
         }
     }

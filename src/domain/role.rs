@@ -34,6 +34,9 @@ pub struct Role {
     pub grants: Grants,
     pub users: usize,
     pub version: i64,
+    /// The change number that created the row: a version below it belongs to an
+    /// earlier row of the same name.
+    pub created_seq: i64,
     pub created_at: String,
     pub updated_at: String,
     pub updated_by: String,

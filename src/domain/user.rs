@@ -30,6 +30,9 @@ pub struct User {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// The change number that created the row (see `Role::created_seq`).
+    #[serde(skip)]
+    pub created_seq: i64,
     #[serde(skip)]
     pub updated_by: String,
 }
@@ -212,6 +215,7 @@ mod tests {
             created_at: String::new(),
             updated_at: String::new(),
             version: 1,
+            created_seq: 0,
             updated_by: String::new(),
         }
     }

@@ -14,15 +14,18 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
+use rusqlite::types::ValueRef;
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
-use crate::error::{Error, Result};
+use crate::error::{Conflict, ConflictKind, Error, Result};
 
-pub use roles::{DeleteOutcome, RoleChange, RoleUpdate};
+pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
 pub use users::{NewUser, UserChange};
 
@@ -231,12 +234,17 @@ impl Store {
     /// Reads the catalog again (another process may have run `catalog load` or
     /// `import`); true when it changed.
     pub fn refresh_catalog(&mut self) -> Result<bool> {
-        let fresh = load_catalog(&self.conn)?;
-        let changed = fresh.entries() != self.catalog.entries();
-        if changed {
-            self.catalog = fresh;
+        if catalog_seq(&self.conn)? == self.catalog.stamp() {
+            return Ok(false);
         }
-        Ok(changed)
+        self.catalog = load_catalog(&self.conn)?;
+        Ok(true)
+    }
+
+    /// Refuses (exit 4) once another process has raised the file's schema version: a
+    /// newer rolecall owns the file now, and this one must stop writing to it.
+    pub fn ensure_schema_current(&self) -> Result<()> {
+        ensure_schema(&self.conn, &self.path)
     }
 
     pub fn path(&self) -> &Path {
@@ -273,12 +281,12 @@ impl Store {
             let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
             Ok(AuditEntry {
                 id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                before: json(r.get(5)?),
-                after: json(r.get(6)?),
+                at: text(r, 1)?,
+                actor: text(r, 2)?,
+                action: text(r, 3)?,
+                target: text(r, 4)?,
+                before: json(opt_text(r, 5)?),
+                after: json(opt_text(r, 6)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -294,7 +302,10 @@ impl Store {
     }
 
     /// Runs `change` in one immediate transaction and commits it; a read-only store
-    /// refuses before touching the file.
+    /// refuses before touching the file. The transaction first checks that no newer
+    /// rolecall has taken the file over, takes the next change number (the version of
+    /// every row it writes), and reads the catalog again if another process changed
+    /// it, so a change is always checked against the catalog it is written to.
     fn write<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         if self.access == Access::ReadOnly {
             return Err(Error::Refused(
@@ -305,14 +316,31 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_schema(&tx, &self.path)?;
+        let (seq, catalog_at_start): (i64, i64) = tx.query_row(
+            "UPDATE rolecall_meta SET change_seq = change_seq + 1 RETURNING change_seq, catalog_seq",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if catalog_at_start != self.catalog.stamp() {
+            self.catalog = load_catalog(&tx)?;
+        }
         let ctx = Tx {
             tx: &tx,
             catalog: &self.catalog,
             actor: &self.actor,
             at: now(),
+            seq,
         };
         let out = change(&ctx)?;
+        let fresh = match catalog_seq(&tx)? {
+            stamp if stamp == catalog_at_start => None,
+            _ => Some(load_catalog(&tx)?),
+        };
         tx.commit()?;
+        if let Some(catalog) = fresh {
+            self.catalog = catalog;
+        }
         Ok(out)
     }
 
@@ -329,9 +357,94 @@ pub(crate) struct Tx<'a> {
     catalog: &'a Catalog,
     actor: &'a str,
     at: String,
+    /// This transaction's change number: the version of every row it writes.
+    seq: i64,
+}
+
+/// What a versioned row says about itself, for [`Tx::check_version`].
+pub(crate) struct RowVersion<'a> {
+    pub version: i64,
+    pub created_seq: i64,
+    pub updated_by: &'a str,
+    pub updated_at: &'a str,
 }
 
 impl Tx<'_> {
+    /// Refuses an edit made from `expected` (a version the caller read) when the row
+    /// has moved on since, or is another row under the same name.
+    fn check_version(
+        &self,
+        target: String,
+        expected: Option<i64>,
+        row: RowVersion<'_>,
+    ) -> Result<()> {
+        let Some(expected) = expected.filter(|v| *v != row.version) else {
+            return Ok(());
+        };
+        let kind = if expected < row.created_seq {
+            ConflictKind::Recreated
+        } else {
+            ConflictKind::Changed
+        };
+        Err(Error::Conflict(Conflict {
+            kind,
+            target,
+            expected_version: expected,
+            current_version: row.version,
+            changed_by: row.updated_by.to_string(),
+            changed_at: row.updated_at.to_string(),
+        }))
+    }
+
+    /// The conflict for a row the caller read that is gone: who deleted it and when,
+    /// from the newest audit row that matches `action` and `target`.
+    fn deleted(&self, target: String, action: &str, name: &str, expected: i64) -> Error {
+        let who: Option<(String, String)> = self
+            .tx
+            .query_row(
+                "SELECT actor, at FROM audit WHERE action = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1",
+                params![action, name],
+                |r| Ok((text(r, 0)?, text(r, 1)?)),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        let (changed_by, changed_at) = who.unwrap_or_default();
+        Error::Conflict(Conflict {
+            kind: ConflictKind::Deleted,
+            target,
+            expected_version: expected,
+            current_version: 0,
+            changed_by,
+            changed_at,
+        })
+    }
+
+    /// Refuses grants built against another catalog than the one this transaction
+    /// writes to: their leaf numbers would name other permissions.
+    fn ensure_same_catalog(&self, target: String, grants: &Grants) -> Result<()> {
+        if grants.catalog_stamp() == self.catalog.stamp() {
+            return Ok(());
+        }
+        let who: Option<(String, String)> = self
+            .tx
+            .query_row(
+                "SELECT actor, at FROM audit WHERE action IN ('catalog.load', 'import') ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((text(r, 0)?, text(r, 1)?)),
+            )
+            .optional()?;
+        let (changed_by, changed_at) = who.unwrap_or_default();
+        Err(Error::Conflict(Conflict {
+            kind: ConflictKind::Catalog,
+            target,
+            expected_version: 0,
+            current_version: 0,
+            changed_by,
+            changed_at,
+        }))
+    }
+
     /// Appends one audit row.
     fn audit(
         &self,
@@ -361,6 +474,44 @@ fn has_wal_content(path: &Path) -> bool {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// Text read from a column as it is, with any bytes that are not UTF-8 (written by
+/// another program) shown as U+FFFD: one bad value must not make the whole file
+/// unreadable, and the stand-in is visible wherever the value is shown.
+pub(crate) fn text(r: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
+    Ok(opt_text(r, idx)?.unwrap_or_default())
+}
+
+/// [`text`] for a column that may be NULL.
+pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
+    Ok(match r.get_ref(idx)? {
+        ValueRef::Null => None,
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        }
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+    })
+}
+
+/// The catalog's change number (bumped by triggers on `permissions`).
+fn catalog_seq(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT catalog_seq FROM rolecall_meta WHERE id = 1")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Refuses a file whose schema a newer rolecall has raised since it was opened.
+fn ensure_schema(conn: &Connection, path: &Path) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    Err(Error::Storage(format!(
+        "{} was changed to schema version {version} by another rolecall while this one had it open (this one understands {SCHEMA_VERSION}); this one stops writing: nothing was changed",
+        shown(path)
+    )))
 }
 
 /// The file's schema version, when this build can use the file: not newer than it
@@ -441,34 +592,69 @@ fn create(path: &Path) -> Result<()> {
     result
 }
 
-/// Applies the migrations this file lacks, one transaction each; a fresh file is
-/// seeded in the same transaction as its first migration.
+/// Applies the migrations this file lacks, one transaction each, with foreign keys
+/// off (a migration may rebuild a table) and checked before each commit. A fresh
+/// file gets every migration and its seed in one transaction.
 fn migrate(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = migrate_steps(conn, catalog);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    result
+}
+
+fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let Some(batch) = schema::MIGRATIONS.get(version as usize) else {
-            return Ok(());
+        let steps = match version {
+            0 => schema::MIGRATIONS,
+            v => match schema::MIGRATIONS.get(v as usize..) {
+                Some(rest) if !rest.is_empty() => &rest[..1],
+                _ => return Ok(()),
+            },
         };
-        tx.execute_batch(batch)?;
+        for batch in steps {
+            tx.execute_batch(batch)?;
+        }
         if version == 0 {
             seed(&tx, catalog)?;
         }
-        tx.pragma_update(None, "user_version", version + 1)?;
+        let broken: Option<String> = tx
+            .query_row(
+                "SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(Error::Storage(format!(
+                "the upgrade found rows of \"{table}\" that point at rows that do not exist; nothing was changed"
+            )));
+        }
+        tx.pragma_update(None, "user_version", version + steps.len() as i64)?;
         tx.commit()?;
     }
 }
 
-/// The catalog, Administrator, the example roles of seed 001 and the default role.
+/// The catalog, Administrator, the example roles of seed 001 and the default role,
+/// written as change number 1.
 fn seed(tx: &Transaction<'_>, catalog: &Catalog) -> Result<()> {
     write_catalog(tx, &catalog.entries())?;
+    let seq: i64 = tx.query_row(
+        "UPDATE rolecall_meta SET change_seq = change_seq + 1 RETURNING change_seq",
+        [],
+        |r| r.get(0),
+    )?;
+    let catalog = catalog.clone().with_stamp(catalog_seq(tx)?);
     let actor = actor_from_env();
     let ctx = Tx {
         tx,
-        catalog,
+        catalog: &catalog,
         actor: &actor,
         at: now(),
+        seq,
     };
+    let catalog = &catalog;
     roles::insert_role(
         &ctx,
         ADMINISTRATOR,
@@ -510,17 +696,21 @@ fn write_catalog(tx: &Transaction<'_>, entries: &[CatalogEntry]) -> Result<()> {
     Ok(())
 }
 
+/// The catalog as stored, stamped with its change number. Call it inside a
+/// transaction (or on a connection that writes nothing between) so the stamp and
+/// the rows agree.
 fn load_catalog(conn: &Connection) -> Result<Catalog> {
+    let stamp = catalog_seq(conn)?;
     let mut stmt =
         conn.prepare("SELECT key, label, description FROM permissions ORDER BY position")?;
     let entries = stmt
         .query_map([], |r| {
             Ok(CatalogEntry {
-                key: r.get(0)?,
-                label: r.get(1)?,
-                description: r.get(2)?,
+                key: text(r, 0)?,
+                label: text(r, 1)?,
+                description: text(r, 2)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Catalog::from_stored(entries)
+    Ok(Catalog::from_stored(entries)?.with_stamp(stamp))
 }

@@ -115,8 +115,8 @@ fn apply_catalog(
             insert.execute(params![role.id, key])?;
         }
         tx.execute(
-            "UPDATE roles SET version = version + 1, updated_at = ?1, updated_by = ?2 WHERE id = ?3",
-            params![ctx.at, ctx.actor, role.id],
+            "UPDATE roles SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+            params![ctx.seq, ctx.at, ctx.actor, role.id],
         )?;
         ctx.audit(
             "role.update",
@@ -169,6 +169,7 @@ fn apply_import(
         catalog: &plan.catalog.catalog,
         actor: ctx.actor,
         at: ctx.at.clone(),
+        seq: ctx.seq,
     };
     let tx = ctx.tx;
     let catalog = ctx.catalog;
@@ -186,8 +187,9 @@ fn apply_import(
             (Outcome::Unchanged, _) => {}
             (Outcome::Added, _) | (Outcome::Changed, None) => {
                 tx.prepare_cached(
-                    "INSERT INTO roles (name, name_fold, description, builtin, created_at, updated_at, updated_by) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                    "INSERT INTO roles (name, name_fold, description, builtin, created_at, updated_at, updated_by, \
+                        version, created_seq) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?7)",
                 )?
                 .execute(params![
                     step.name,
@@ -195,7 +197,8 @@ fn apply_import(
                     step.description,
                     step.builtin,
                     ctx.at,
-                    ctx.actor
+                    ctx.actor,
+                    ctx.seq
                 ])?;
                 let id = tx.last_insert_rowid();
                 let mut insert = tx.prepare_cached(
@@ -219,7 +222,7 @@ fn apply_import(
             }
             (Outcome::Changed, Some(id)) => {
                 tx.prepare_cached(
-                    "UPDATE roles SET name = ?1, name_fold = ?2, description = ?3, version = version + 1, \
+                    "UPDATE roles SET name = ?1, name_fold = ?2, description = ?3, version = ?7, \
                      updated_at = ?4, updated_by = ?5 WHERE id = ?6",
                 )?
                 .execute(params![
@@ -228,7 +231,8 @@ fn apply_import(
                     step.description,
                     ctx.at,
                     ctx.actor,
-                    id
+                    id,
+                    ctx.seq
                 ])?;
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
@@ -313,7 +317,7 @@ fn apply_import(
                 tx.prepare_cached(
                     "UPDATE users SET email = ?1, email_fold = ?2, first_name = ?3, last_name = ?4, position = ?5, \
                         signature = ?6, timezone = ?7, language = ?8, role_id = ?9, active = ?10, \
-                        version = version + 1, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
+                        version = ?14, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
                 )?
                 .execute(params![
                     p.email,
@@ -328,7 +332,8 @@ fn apply_import(
                     step.active,
                     ctx.at,
                     ctx.actor,
-                    id
+                    id,
+                    ctx.seq
                 ])?;
                 let mut before = Map::new();
                 let mut after = Map::new();
@@ -346,8 +351,9 @@ fn apply_import(
             (Outcome::Added, _) | (Outcome::Changed, None) => {
                 tx.prepare_cached(
                     "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
-                        timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?13, ?14)",
+                        timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
+                        version, created_seq) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?13, ?14, ?15, ?15)",
                 )?
                 .execute(params![
                     step.username,
@@ -363,7 +369,8 @@ fn apply_import(
                     step.active,
                     step.owner,
                     ctx.at,
-                    ctx.actor
+                    ctx.actor,
+                    ctx.seq
                 ])?;
                 let mut after = policy::user_audit(step);
                 after["has_password"] = json!(false);

@@ -3,11 +3,11 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::json;
 
-use super::{Store, Tx, fold};
+use super::{RowVersion, Store, Tx, fold, text};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::role::{self, Role, RoleSummary};
 use crate::domain::validate;
-use crate::error::{Conflict, Error, IN_USE_SAMPLE, Result};
+use crate::error::{Error, IN_USE_SAMPLE, Result};
 use crate::text::display_safe;
 
 /// What a role edit changes; `None` leaves a field as it is.
@@ -37,27 +37,54 @@ pub struct DeleteOutcome {
     pub reassigned_to: Option<String>,
 }
 
+/// How a caller names a role. Ids and names never share a lookup inside the
+/// program: the console holds the id of the row it showed; only what an operator
+/// typed is looked up as a name, then as an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleRef {
+    /// A role the caller read. Ids are never reused, so this finds that role or
+    /// nothing; nothing is a conflict (it was deleted), not a typo.
+    Id(i64),
+    /// What an operator typed: a name (ignoring case), else a numeric id.
+    Typed(String),
+}
+
+impl From<i64> for RoleRef {
+    fn from(id: i64) -> RoleRef {
+        RoleRef::Id(id)
+    }
+}
+
+/// Text is what an operator typed; a program holding a role has its id. (No
+/// conversion from `String`, so an id turned into text cannot slip in as a name.)
+impl From<&str> for RoleRef {
+    fn from(typed: &str) -> RoleRef {
+        RoleRef::Typed(typed.to_string())
+    }
+}
+
 const ROLE_COLUMNS: &str = "r.id, r.name, r.description, r.builtin, r.version, r.created_at, r.updated_at, r.updated_by, \
-     (SELECT count(*) FROM users u WHERE u.role_id = r.id)";
+     (SELECT count(*) FROM users u WHERE u.role_id = r.id), r.created_seq";
 
 fn role_without_grants(r: &Row<'_>) -> rusqlite::Result<Role> {
     Ok(Role {
         id: r.get(0)?,
-        name: r.get(1)?,
-        description: r.get(2)?,
+        name: text(r, 1)?,
+        description: text(r, 2)?,
         builtin: r.get(3)?,
         version: r.get(4)?,
-        created_at: r.get(5)?,
-        updated_at: r.get(6)?,
-        updated_by: r.get(7)?,
+        created_at: text(r, 5)?,
+        updated_at: text(r, 6)?,
+        updated_by: text(r, 7)?,
         users: r.get::<_, i64>(8)? as usize,
+        created_seq: r.get(9)?,
         grants: Grants::default(),
     })
 }
 
-fn unknown_role(spec: &str) -> Error {
+fn unknown_role(field: &'static str, spec: &str) -> Error {
     Error::invalid(
-        "role",
+        field,
         format!(
             "there is no role \"{}\"; `rolecall roles list` shows them",
             display_safe(spec)
@@ -65,25 +92,73 @@ fn unknown_role(spec: &str) -> Error {
     )
 }
 
-/// Finds a role by name (ignoring case) or by numeric id.
-pub(super) fn find_role_id(conn: &rusqlite::Connection, spec: &str) -> Result<i64> {
+/// The id of the role `role` names, looked up through `conn` (inside the caller's
+/// transaction for a change, so the role cannot be swapped between lookup and
+/// write). `field` names the flag in an error about typed text.
+pub(super) fn resolve_role(
+    conn: &rusqlite::Connection,
+    role: &RoleRef,
+    field: &'static str,
+) -> Result<i64> {
+    match role {
+        RoleRef::Id(id) => conn
+            .prepare_cached("SELECT id FROM roles WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| role_gone(conn, *id)),
+        RoleRef::Typed(spec) => {
+            find_typed_role(conn, spec)?.ok_or_else(|| unknown_role(field, spec))
+        }
+    }
+}
+
+/// A role typed on the command line: by name (ignoring case), else by numeric id.
+fn find_typed_role(conn: &rusqlite::Connection, spec: &str) -> Result<Option<i64>> {
     let by_name: Option<i64> = conn
         .prepare_cached("SELECT id FROM roles WHERE name_fold = ?1")?
         .query_row([fold(spec)], |r| r.get(0))
         .optional()?;
-    if let Some(id) = by_name {
-        return Ok(id);
+    if by_name.is_some() {
+        return Ok(by_name);
     }
-    if let Ok(id) = spec.trim().parse::<i64>() {
-        let by_id: Option<i64> = conn
-            .prepare_cached("SELECT id FROM roles WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        if let Some(id) = by_id {
-            return Ok(id);
-        }
-    }
-    Err(unknown_role(spec))
+    let Ok(id) = spec.trim().parse::<i64>() else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached("SELECT id FROM roles WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The conflict for a role the caller held by id that no longer exists, naming who
+/// deleted it when the audit log says.
+fn role_gone(conn: &rusqlite::Connection, id: i64) -> Error {
+    let deleted: Option<(String, String, String)> = conn
+        .query_row(
+            "SELECT target, actor, at FROM audit WHERE action = 'role.delete' \
+             AND json_extract(before, '$.id') = ?1 ORDER BY id DESC LIMIT 1",
+            [id],
+            |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)),
+        )
+        .optional()
+        .ok()
+        .flatten();
+    let (target, changed_by, changed_at) = match deleted {
+        Some((name, by, at)) => (format!("role \"{name}\""), by, at),
+        None => (
+            format!("the role with id {id}"),
+            String::new(),
+            String::new(),
+        ),
+    };
+    Error::Conflict(crate::error::Conflict {
+        kind: crate::error::ConflictKind::Deleted,
+        target,
+        expected_version: 0,
+        current_version: 0,
+        changed_by,
+        changed_at,
+    })
 }
 
 pub(super) fn load_role(conn: &rusqlite::Connection, catalog: &Catalog, id: i64) -> Result<Role> {
@@ -94,7 +169,7 @@ pub(super) fn load_role(conn: &rusqlite::Connection, catalog: &Catalog, id: i64)
             role_without_grants,
         )
         .optional()?
-        .ok_or_else(|| unknown_role(&id.to_string()))?;
+        .ok_or_else(|| role_gone(conn, id))?;
     role.grants = load_grants(conn, catalog, id)?;
     Ok(role)
 }
@@ -109,7 +184,7 @@ pub(super) fn load_grants(
     let mut stmt =
         conn.prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1")?;
     let keys = stmt
-        .query_map([id], |r| r.get::<_, String>(0))?
+        .query_map([id], |r| text(r, 0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Grants::from_keys(catalog, keys.iter().map(String::as_str)))
 }
@@ -148,11 +223,12 @@ pub(super) fn insert_role(
         ));
     }
     tx.tx.execute(
-        "INSERT INTO roles (name, name_fold, description, builtin, created_at, updated_at, updated_by) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-        params![name, fold(name), description, builtin, tx.at, tx.actor],
+        "INSERT INTO roles (name, name_fold, description, builtin, version, created_seq, created_at, updated_at, updated_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, ?7)",
+        params![name, fold(name), description, builtin, tx.seq, tx.at, tx.actor],
     )?;
     let id = tx.tx.last_insert_rowid();
+    tx.ensure_same_catalog(format!("role \"{name}\""), grants)?;
     write_grants(tx, id, grants.ordinals())?;
     let keys = grants.keys(tx.catalog);
     tx.audit(
@@ -186,16 +262,12 @@ fn remove_grants(tx: &Tx<'_>, role_id: i64, ordinals: impl Iterator<Item = usize
     Ok(())
 }
 
-fn check_version(what: String, role: &Role, expected: Option<i64>) -> Result<()> {
-    match expected {
-        Some(v) if v != role.version => Err(Error::Conflict(Conflict {
-            target: what,
-            expected_version: v,
-            current_version: role.version,
-            changed_by: role.updated_by.clone(),
-            changed_at: role.updated_at.clone(),
-        })),
-        _ => Ok(()),
+fn role_version(role: &Role) -> RowVersion<'_> {
+    RowVersion {
+        version: role.version,
+        created_seq: role.created_seq,
+        updated_by: &role.updated_by,
+        updated_at: &role.updated_at,
     }
 }
 
@@ -212,11 +284,11 @@ impl Store {
         let rows = stmt.query_map([], |r| {
             Ok(RoleSummary {
                 id: r.get(0)?,
-                name: r.get(1)?,
-                description: r.get(2)?,
+                name: text(r, 1)?,
+                description: text(r, 2)?,
                 builtin: r.get(3)?,
-                created_at: r.get(4)?,
-                updated_at: r.get(5)?,
+                created_at: text(r, 4)?,
+                updated_at: text(r, 5)?,
                 version: r.get(6)?,
                 users: r.get::<_, i64>(7)? as usize,
                 granted_count: r.get::<_, i64>(8)? as usize,
@@ -226,9 +298,9 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// One role with its grants, by name (ignoring case) or id.
-    pub fn role(&self, spec: &str) -> Result<Role> {
-        let id = find_role_id(&self.conn, spec)?;
+    /// One role with its grants.
+    pub fn role(&self, role: impl Into<RoleRef>) -> Result<Role> {
+        let id = resolve_role(&self.conn, &role.into(), "role")?;
         load_role(&self.conn, &self.catalog, id)
     }
 
@@ -236,12 +308,12 @@ impl Store {
         load_role(&self.conn, &self.catalog, id)
     }
 
-    /// The role new users get.
     /// The id of the role new users get.
     pub fn default_role_id(&self) -> Result<i64> {
         default_role_id(&self.conn)
     }
 
+    /// The role new users get.
     pub fn default_role(&self) -> Result<Role> {
         let id = default_role_id(&self.conn)?;
         load_role(&self.conn, &self.catalog, id)
@@ -249,33 +321,23 @@ impl Store {
 
     /// Users holding the role, in username order, up to `limit`: (username, active).
     pub fn role_holders(&self, role_id: i64, limit: usize) -> Result<Vec<(String, bool)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT username, active FROM users WHERE role_id = ?1 ORDER BY username LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![role_id, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        holders(&self.conn, role_id, limit)
     }
 
-    /// Creates a role, empty or with the grants of `from`.
+    /// Creates a role, empty or with the grants of `from`, read in the same
+    /// transaction.
     pub fn create_role(
         &mut self,
         name: &str,
         description: &str,
-        from: Option<&str>,
+        from: Option<RoleRef>,
     ) -> Result<Role> {
         let name = validate::role_name(name)?;
         let description = validate::description(description)?;
         let id = self.write(|tx| {
-            let grants = match from {
+            let grants = match &from {
                 Some(source) => {
-                    let source_id = find_role_id(tx.tx, source).map_err(|_| {
-                        Error::invalid(
-                            "from",
-                            format!("there is no role \"{}\" to copy from", display_safe(source)),
-                        )
-                    })?;
+                    let source_id = resolve_role(tx.tx, source, "from")?;
                     load_role(tx.tx, tx.catalog, source_id)?.grants
                 }
                 None => Grants::none(tx.catalog),
@@ -285,116 +347,72 @@ impl Store {
         self.role_by_id(id)
     }
 
-    /// Clones a role as `Copy of <name>` (or `name`), with the same grants.
-    pub fn clone_role(&mut self, source: &str, name: Option<&str>) -> Result<Role> {
-        let source_role = self.role(source)?;
-        let name = match name {
-            Some(n) => n.to_string(),
-            None => role::clone_name(&source_role.name),
-        };
-        self.create_role(
-            &name,
-            &source_role.description,
-            Some(&source_role.id.to_string()),
-        )
+    /// Clones a role as `Copy of <name>` (or `name`), with the same description and
+    /// grants, all read in the transaction that writes the copy.
+    pub fn clone_role(&mut self, source: impl Into<RoleRef>, name: Option<&str>) -> Result<Role> {
+        let source = source.into();
+        let name = name.map(validate::role_name).transpose()?;
+        let id = self.write(|tx| {
+            let source_id = resolve_role(tx.tx, &source, "role")?;
+            let original = load_role(tx.tx, tx.catalog, source_id)?;
+            let name = match name {
+                Some(n) => n,
+                None => validate::role_name(&role::clone_name(&original.name))?,
+            };
+            insert_role(tx, &name, &original.description, false, &original.grants)
+        })?;
+        self.role_by_id(id)
     }
 
-    /// Applies an edit to a role in one transaction: the built-in lock, the version
-    /// check (when `expected_version` is given), validation, then the change and its
-    /// audit row. `edit` sees the role as stored at that moment.
+    /// Applies an edit to a role in one transaction: the role resolved, the built-in
+    /// lock, the version check (when `expected_version` is given), validation, then
+    /// the change and its audit row. `edit` sees the catalog and the role as stored at
+    /// that moment; grants it returns must be of that catalog.
     pub fn edit_role(
         &mut self,
-        id: i64,
+        role: impl Into<RoleRef>,
         expected_version: Option<i64>,
         edit: impl FnOnce(&Catalog, &Role) -> Result<RoleUpdate>,
     ) -> Result<RoleChange> {
+        let role = role.into();
         self.write(|tx| {
+            let id = resolve_role(tx.tx, &role, "role").map_err(|e| {
+                match (&role, expected_version, e) {
+                    // A version was read, so the role existed: it is gone now.
+                    (RoleRef::Typed(name), Some(v), Error::Invalid { .. }) => {
+                        tx.deleted(format!("role \"{name}\""), "role.delete", name, v)
+                    }
+                    (_, _, e) => e,
+                }
+            })?;
             let before = load_role(tx.tx, tx.catalog, id)?;
             role::ensure_editable(&before.name, before.builtin)?;
-            check_version(format!("role \"{}\"", before.name), &before, expected_version)?;
+            tx.check_version(
+                format!("role \"{}\"", before.name),
+                expected_version,
+                role_version(&before),
+            )?;
             let update = edit(tx.catalog, &before)?;
-            let name = update.name.as_deref().map(validate::role_name).transpose()?;
-            let description = update.description.as_deref().map(validate::description).transpose()?;
-
-            let mut before_json = serde_json::Map::new();
-            let mut after_json = serde_json::Map::new();
-            if let Some(name) = name.as_ref().filter(|n| **n != before.name) {
-                let clash: Option<String> = tx
-                    .tx
-                    .query_row(
-                        "SELECT name FROM roles WHERE name_fold = ?1 AND id <> ?2",
-                        params![fold(name), id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(other) = clash {
-                    return Err(Error::invalid(
-                        "name",
-                        format!("a role named \"{}\" already exists", display_safe(&other)),
-                    ));
-                }
-                tx.tx
-                    .execute("UPDATE roles SET name = ?1, name_fold = ?2 WHERE id = ?3", params![name, fold(name), id])?;
-                before_json.insert("name".into(), json!(before.name));
-                after_json.insert("name".into(), json!(name));
-            }
-            if let Some(description) = description.as_ref().filter(|d| **d != before.description) {
-                tx.tx
-                    .execute("UPDATE roles SET description = ?1 WHERE id = ?2", params![description, id])?;
-                before_json.insert("description".into(), json!(before.description));
-                after_json.insert("description".into(), json!(description));
-            }
-            let (mut added, mut removed) = (Vec::new(), Vec::new());
-            if let Some(grants) = &update.grants {
-                let (add, remove) = grants.diff(&before.grants);
-                write_grants(tx, id, add.iter().copied())?;
-                remove_grants(tx, id, remove.iter().copied())?;
-                added = add.iter().map(|&o| tx.catalog.leaf_node(o).key.clone()).collect();
-                removed = remove.iter().map(|&o| tx.catalog.leaf_node(o).key.clone()).collect();
-                added.sort();
-                removed.sort();
-                if !added.is_empty() || !removed.is_empty() {
-                    before_json.insert("granted_count".into(), json!(before.grants.count()));
-                    after_json.insert("granted_count".into(), json!(grants.count()));
-                    after_json.insert("added".into(), json!(added));
-                    after_json.insert("removed".into(), json!(removed));
-                }
-            }
-            let changed = !after_json.is_empty();
-            if changed {
-                tx.tx.execute(
-                    "UPDATE roles SET version = version + 1, updated_at = ?1, updated_by = ?2 WHERE id = ?3",
-                    params![tx.at, tx.actor, id],
-                )?;
-                let target = name.as_deref().unwrap_or(&before.name);
-                tx.audit("role.update", target, Some(before_json.into()), Some(after_json.into()))?;
-            }
-            let role = load_role(tx.tx, tx.catalog, id)?;
-            Ok(RoleChange {
-                role,
-                added,
-                removed,
-                changed,
-            })
+            apply_role_update(tx, &before, update)
         })
     }
 
     /// Grants (`on`) or revokes the leaves named by `specs` (leaf keys, category keys
-    /// or `all`), reading and writing in the same transaction.
+    /// or `all`), resolved against the catalog inside the transaction that writes.
     pub fn set_permissions(
         &mut self,
-        role: &str,
+        role: impl Into<RoleRef>,
         specs: &[String],
         on: bool,
         expected_version: Option<i64>,
     ) -> Result<RoleChange> {
-        let id = find_role_id(&self.conn, role)?;
-        // Resolve before writing so an unknown key refuses the whole command.
-        let ranges = specs
-            .iter()
-            .map(|s| self.catalog.resolve(s))
-            .collect::<Result<Vec<_>>>()?;
-        self.edit_role(id, expected_version, |_, current| {
+        self.edit_role(role, expected_version, |catalog, current| {
+            // Every key is resolved before any is applied, so an unknown key refuses
+            // the whole command.
+            let ranges = specs
+                .iter()
+                .map(|s| catalog.resolve(s))
+                .collect::<Result<Vec<_>>>()?;
             let mut grants = current.grants.clone();
             for range in ranges {
                 grants.set_range(range, on);
@@ -408,21 +426,21 @@ impl Store {
 
     /// Deletes a role that nobody holds and that is not the default. With
     /// `reassign_to`, its users are first moved there, in the same transaction.
-    pub fn delete_role(&mut self, spec: &str, reassign_to: Option<&str>) -> Result<DeleteOutcome> {
-        let id = find_role_id(&self.conn, spec)?;
+    pub fn delete_role(
+        &mut self,
+        role: impl Into<RoleRef>,
+        reassign_to: Option<RoleRef>,
+    ) -> Result<DeleteOutcome> {
+        let role = role.into();
         self.write(|tx| {
+            let id = resolve_role(tx.tx, &role, "role")?;
             let role = load_role(tx.tx, tx.catalog, id)?;
             role::ensure_editable(&role.name, role.builtin)?;
             let is_default = default_role_id(tx.tx)? == id;
             let mut moved = 0;
             let mut target_name = None;
-            if let Some(target) = reassign_to {
-                let target_id = find_role_id(tx.tx, target).map_err(|_| {
-                    Error::invalid(
-                        "reassign_to",
-                        format!("there is no role \"{}\" to move the users to", display_safe(target)),
-                    )
-                })?;
+            if let Some(target) = &reassign_to {
+                let target_id = resolve_role(tx.tx, target, "reassign_to")?;
                 if target_id == id {
                     return Err(Error::invalid("reassign_to", "must name a role other than the one being deleted"));
                 }
@@ -433,21 +451,17 @@ impl Store {
                 }
             }
             let remaining = if moved > 0 { 0 } else { role.users };
-            let holders = if remaining > 0 || is_default {
-                let mut stmt = tx.tx.prepare_cached(
-                    "SELECT username, active FROM users WHERE role_id = ?1 ORDER BY username LIMIT ?2",
-                )?;
-                stmt.query_map(params![id, IN_USE_SAMPLE as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+            let sample = if remaining > 0 || is_default {
+                holders(tx.tx, id, IN_USE_SAMPLE)?
             } else {
                 Vec::new()
             };
-            role::ensure_deletable(&role.name, remaining, holders, is_default)?;
+            role::ensure_deletable(&role.name, remaining, sample, is_default)?;
             tx.tx.execute("DELETE FROM roles WHERE id = ?1", [id])?;
             tx.audit(
                 "role.delete",
                 &role.name,
-                Some(json!({"name": role.name, "description": role.description, "granted": role.grants.keys(tx.catalog)})),
+                Some(json!({"id": id, "name": role.name, "description": role.description, "granted": role.grants.keys(tx.catalog)})),
                 target_name.as_ref().map(|t| json!({"users_moved_to": t, "users_moved": moved})),
             )?;
             Ok(DeleteOutcome {
@@ -458,18 +472,18 @@ impl Store {
         })
     }
 
-    /// Makes `spec` the role new users get.
-    pub fn set_default_role(&mut self, spec: &str) -> Result<Role> {
-        let id = find_role_id(&self.conn, spec)?;
-        self.write(|tx| {
+    /// Makes `role` the role new users get.
+    pub fn set_default_role(&mut self, role: impl Into<RoleRef>) -> Result<Role> {
+        let role = role.into();
+        let id = self.write(|tx| {
+            let id = resolve_role(tx.tx, &role, "role")?;
             let old = default_role_id(tx.tx)?;
-            let old_name: String =
-                tx.tx
-                    .query_row("SELECT name FROM roles WHERE id = ?1", [old], |r| r.get(0))?;
-            let new_name: String =
-                tx.tx
-                    .query_row("SELECT name FROM roles WHERE id = ?1", [id], |r| r.get(0))?;
             if old != id {
+                let name_of = |id: i64| -> Result<String> {
+                    Ok(tx
+                        .tx
+                        .query_row("SELECT name FROM roles WHERE id = ?1", [id], |r| text(r, 0))?)
+                };
                 tx.tx.execute(
                     "UPDATE settings SET default_role_id = ?1 WHERE id = 1",
                     [id],
@@ -477,12 +491,118 @@ impl Store {
                 tx.audit(
                     "settings.default_role",
                     "default role",
-                    Some(json!({"default_role": old_name})),
-                    Some(json!({"default_role": new_name})),
+                    Some(json!({"default_role": name_of(old)?})),
+                    Some(json!({"default_role": name_of(id)?})),
                 )?;
             }
-            Ok(())
+            Ok(id)
         })?;
         self.role_by_id(id)
     }
+}
+
+/// Users holding the role, in username order, up to `limit`: (username, active).
+fn holders(conn: &rusqlite::Connection, role_id: i64, limit: usize) -> Result<Vec<(String, bool)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT username, active FROM users WHERE role_id = ?1 ORDER BY username LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![role_id, limit.min(i64::MAX as usize) as i64], |r| {
+        Ok((text(r, 0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Writes what `update` changes of `before` (already checked for the lock and the
+/// version): the name (unique), the description, the grants (of this catalog), one
+/// new version and one audit row; nothing when nothing differs.
+fn apply_role_update(tx: &Tx<'_>, before: &Role, update: RoleUpdate) -> Result<RoleChange> {
+    let id = before.id;
+    let target = format!("role \"{}\"", before.name);
+    let name = update
+        .name
+        .as_deref()
+        .map(validate::role_name)
+        .transpose()?;
+    let description = update
+        .description
+        .as_deref()
+        .map(validate::description)
+        .transpose()?;
+
+    let mut before_json = serde_json::Map::new();
+    let mut after_json = serde_json::Map::new();
+    if let Some(name) = name.as_ref().filter(|n| **n != before.name) {
+        let clash: Option<String> = tx
+            .tx
+            .query_row(
+                "SELECT name FROM roles WHERE name_fold = ?1 AND id <> ?2",
+                params![fold(name), id],
+                |r| text(r, 0),
+            )
+            .optional()?;
+        if let Some(other) = clash {
+            return Err(Error::invalid(
+                "name",
+                format!("a role named \"{}\" already exists", display_safe(&other)),
+            ));
+        }
+        tx.tx.execute(
+            "UPDATE roles SET name = ?1, name_fold = ?2 WHERE id = ?3",
+            params![name, fold(name), id],
+        )?;
+        before_json.insert("name".into(), json!(before.name));
+        after_json.insert("name".into(), json!(name));
+    }
+    if let Some(description) = description.as_ref().filter(|d| **d != before.description) {
+        tx.tx.execute(
+            "UPDATE roles SET description = ?1 WHERE id = ?2",
+            params![description, id],
+        )?;
+        before_json.insert("description".into(), json!(before.description));
+        after_json.insert("description".into(), json!(description));
+    }
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    if let Some(grants) = &update.grants {
+        tx.ensure_same_catalog(target, grants)?;
+        let (add, remove) = grants.diff(&before.grants);
+        write_grants(tx, id, add.iter().copied())?;
+        remove_grants(tx, id, remove.iter().copied())?;
+        added = add
+            .iter()
+            .map(|&o| tx.catalog.leaf_node(o).key.clone())
+            .collect();
+        removed = remove
+            .iter()
+            .map(|&o| tx.catalog.leaf_node(o).key.clone())
+            .collect();
+        added.sort();
+        removed.sort();
+        if !added.is_empty() || !removed.is_empty() {
+            before_json.insert("granted_count".into(), json!(before.grants.count()));
+            after_json.insert("granted_count".into(), json!(grants.count()));
+            after_json.insert("added".into(), json!(added));
+            after_json.insert("removed".into(), json!(removed));
+        }
+    }
+    let changed = !after_json.is_empty();
+    if changed {
+        tx.tx.execute(
+            "UPDATE roles SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+            params![tx.seq, tx.at, tx.actor, id],
+        )?;
+        let audit_target = name.as_deref().unwrap_or(&before.name);
+        tx.audit(
+            "role.update",
+            audit_target,
+            Some(before_json.into()),
+            Some(after_json.into()),
+        )?;
+    }
+    let role = load_role(tx.tx, tx.catalog, id)?;
+    Ok(RoleChange {
+        role,
+        added,
+        removed,
+        changed,
+    })
 }

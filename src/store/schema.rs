@@ -79,11 +79,99 @@ FROM users u JOIN role_grants g ON g.role_id = u.role_id
 WHERE u.active = 1;
 "#;
 
-/// Every migration, in order; the schema version is `MIGRATIONS.len()`.
-pub const MIGRATIONS: &[&str] = &[V1];
+/// Version 2: ids are never reused and versions never restart.
+///
+/// - `roles` and `users` are rebuilt with `AUTOINCREMENT`, so a deleted row's id is
+///   never given to a new one: an editor left open or a script holding an id can
+///   only find the row it read, or nothing.
+/// - `rolecall_meta.change_seq` is bumped by every write transaction and is the
+///   version every row it writes gets, so versions rise across rows: a row deleted
+///   and created again under the same name never repeats a version a caller may
+///   hold, and `created_seq` tells such a caller what happened.
+/// - `catalog_seq` is bumped by triggers on every change to `permissions`, by this
+///   program or any other, so a write can tell that grants it was handed were read
+///   from another catalog.
+const V2: &str = r#"
+CREATE TABLE rolecall_meta (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    change_seq  INTEGER NOT NULL,
+    catalog_seq INTEGER NOT NULL
+);
+INSERT INTO rolecall_meta (id, change_seq, catalog_seq)
+SELECT 1, max(coalesce((SELECT max(version) FROM roles), 0),
+              coalesce((SELECT max(version) FROM users), 0)), 1;
+
+DROP VIEW user_permissions;
+
+CREATE TABLE roles_v2 (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT NOT NULL,
+    name_fold   TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    builtin     INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),
+    version     INTEGER NOT NULL DEFAULT 0,
+    created_seq INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL
+);
+INSERT INTO roles_v2 (id, name, name_fold, description, builtin, version, created_at, updated_at, updated_by)
+SELECT id, name, name_fold, description, builtin, version, created_at, updated_at, updated_by FROM roles;
+DROP TABLE roles;
+ALTER TABLE roles_v2 RENAME TO roles;
+
+CREATE TABLE users_v2 (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL,
+    email_fold    TEXT NOT NULL UNIQUE,
+    first_name    TEXT NOT NULL DEFAULT '',
+    last_name     TEXT NOT NULL DEFAULT '',
+    position      TEXT NOT NULL DEFAULT '',
+    signature     TEXT NOT NULL DEFAULT '',
+    timezone      TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    role_id       INTEGER NOT NULL REFERENCES roles(id),
+    active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    owner         INTEGER NOT NULL DEFAULT 0 CHECK (owner IN (0, 1)),
+    password_hash TEXT,
+    version       INTEGER NOT NULL DEFAULT 0,
+    created_seq   INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    updated_by    TEXT NOT NULL
+);
+INSERT INTO users_v2 (id, username, email, email_fold, first_name, last_name, position, signature,
+    timezone, language, role_id, active, owner, password_hash, version, created_at, updated_at, updated_by)
+SELECT id, username, email, email_fold, first_name, last_name, position, signature,
+    timezone, language, role_id, active, owner, password_hash, version, created_at, updated_at, updated_by
+FROM users;
+DROP TABLE users;
+ALTER TABLE users_v2 RENAME TO users;
+CREATE UNIQUE INDEX users_one_owner ON users(owner) WHERE owner = 1;
+CREATE INDEX users_by_role ON users(role_id, username);
+
+CREATE TRIGGER permissions_changed_insert AFTER INSERT ON permissions
+BEGIN UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1; END;
+CREATE TRIGGER permissions_changed_update AFTER UPDATE ON permissions
+BEGIN UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1; END;
+CREATE TRIGGER permissions_changed_delete AFTER DELETE ON permissions
+BEGIN UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1; END;
+
+CREATE VIEW user_permissions AS
+SELECT u.username AS username, g.permission_key AS permission_key
+FROM users u JOIN role_grants g ON g.role_id = u.role_id
+WHERE u.active = 1;
+"#;
+
+/// Every migration, in order; the schema version is `MIGRATIONS.len()`. A migration
+/// that rebuilds tables runs with foreign keys off and is checked with
+/// `PRAGMA foreign_key_check` before it commits.
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The tables a rolecall database must have to be opened.
 pub const REQUIRED_TABLES: &[&str] = &[
+    "rolecall_meta",
     "permissions",
     "roles",
     "role_grants",

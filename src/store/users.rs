@@ -3,14 +3,14 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Map, Value, json};
 
-use super::roles::{find_role_id, load_grants, load_role};
-use super::{Store, Tx, fold};
+use super::roles::{RoleRef, load_grants, load_role, resolve_role};
+use super::{RowVersion, Store, Tx, fold, text};
 use crate::domain::access::{self, Decision};
 use crate::domain::password;
 use crate::domain::role::ADMINISTRATOR;
 use crate::domain::user::{self, Profile, User, UserRow};
 use crate::domain::validate;
-use crate::error::{Conflict, Error, Result};
+use crate::error::{Error, Result};
 use crate::text::display_safe;
 
 /// A user to add. Empty profile fields take their defaults (UTC, `en`).
@@ -18,8 +18,8 @@ use crate::text::display_safe;
 pub struct NewUser {
     pub username: String,
     pub profile: Profile,
-    /// The role by name or id; the default role when `None`.
-    pub role: Option<String>,
+    /// The role; the default role when `None`.
+    pub role: Option<RoleRef>,
     /// Plain text, hashed before it is stored.
     pub password: Option<String>,
 }
@@ -34,44 +34,45 @@ pub struct UserChange {
     pub signature: Option<String>,
     pub timezone: Option<String>,
     pub language: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<RoleRef>,
     pub active: Option<bool>,
 }
 
 const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name, u.position, u.signature, \
      u.timezone, u.language, r.name, u.role_id, u.active, u.owner, u.password_hash IS NOT NULL, \
-     u.created_at, u.updated_at, u.version, u.updated_by";
+     u.created_at, u.updated_at, u.version, u.updated_by, u.created_seq";
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
-        username: r.get(1)?,
-        email: r.get(2)?,
-        first_name: r.get(3)?,
-        last_name: r.get(4)?,
-        position: r.get(5)?,
-        signature: r.get(6)?,
-        timezone: r.get(7)?,
-        language: r.get(8)?,
-        role: r.get(9)?,
+        username: text(r, 1)?,
+        email: text(r, 2)?,
+        first_name: text(r, 3)?,
+        last_name: text(r, 4)?,
+        position: text(r, 5)?,
+        signature: text(r, 6)?,
+        timezone: text(r, 7)?,
+        language: text(r, 8)?,
+        role: text(r, 9)?,
         role_id: r.get(10)?,
         active: r.get(11)?,
         owner: r.get(12)?,
         has_password: r.get(13)?,
-        created_at: r.get(14)?,
-        updated_at: r.get(15)?,
+        created_at: text(r, 14)?,
+        updated_at: text(r, 15)?,
         version: r.get(16)?,
-        updated_by: r.get(17)?,
+        updated_by: text(r, 17)?,
+        created_seq: r.get(18)?,
     })
 }
 
 fn user_row_light(r: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
         id: r.get(0)?,
-        username: r.get(1)?,
-        first_name: r.get(2)?,
-        last_name: r.get(3)?,
-        email: r.get(4)?,
+        username: text(r, 1)?,
+        first_name: text(r, 2)?,
+        last_name: text(r, 3)?,
+        email: text(r, 4)?,
         role_id: r.get(5)?,
         active: r.get(6)?,
         owner: r.get(7)?,
@@ -110,7 +111,7 @@ pub(super) fn all_users(conn: &rusqlite::Connection) -> Result<Vec<User>> {
 fn ensure_email_free(conn: &rusqlite::Connection, email: &str, except: Option<i64>) -> Result<()> {
     let holder: Option<String> = conn
         .prepare_cached("SELECT username FROM users WHERE email_fold = ?1 AND id IS NOT ?2")?
-        .query_row(params![fold(email), except], |r| r.get(0))
+        .query_row(params![fold(email), except], |r| text(r, 0))
         .optional()?;
     match holder {
         Some(other) => Err(Error::invalid(
@@ -132,6 +133,14 @@ fn profile_json(p: &Profile) -> Map<String, Value> {
     }
 }
 
+/// The built-in role's id: the one role with the built-in mark.
+fn administrator_id(tx: &Tx<'_>) -> Result<i64> {
+    Ok(tx
+        .tx
+        .prepare_cached("SELECT id FROM roles WHERE builtin = 1 ORDER BY id LIMIT 1")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Moves every user of one role to another (used by reassign-then-delete), one audit
 /// row per user. Returns how many moved.
 pub(super) fn move_users(
@@ -145,12 +154,12 @@ pub(super) fn move_users(
         let mut stmt = tx
             .tx
             .prepare("SELECT username FROM users WHERE role_id = ?1 ORDER BY username")?;
-        stmt.query_map([from], |r| r.get(0))?
+        stmt.query_map([from], |r| text(r, 0))?
             .collect::<rusqlite::Result<_>>()?
     };
     tx.tx.execute(
-        "UPDATE users SET role_id = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE role_id = ?4",
-        params![to, tx.at, tx.actor, from],
+        "UPDATE users SET role_id = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE role_id = ?5",
+        params![to, tx.seq, tx.at, tx.actor, from],
     )?;
     for name in &names {
         tx.audit(
@@ -169,7 +178,7 @@ fn insert_user(
     tx: &Tx<'_>,
     username: &str,
     profile: &Profile,
-    role: Option<&str>,
+    role: Option<&RoleRef>,
     hash: Option<String>,
 ) -> Result<()> {
     let taken: bool = tx
@@ -187,11 +196,14 @@ fn insert_user(
         .tx
         .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
     let first = existing == 0;
-    let requested = role.map(|spec| find_role_id(tx.tx, spec)).transpose()?;
+    let requested = role.map(|r| resolve_role(tx.tx, r, "role")).transpose()?;
     let role_id = if first {
         // Compare the role itself, not how it was spelled (a name or an id).
-        let admin = find_role_id(tx.tx, ADMINISTRATOR)?;
-        user::first_user_role(role.filter(|_| requested != Some(admin)), true)?;
+        let admin = administrator_id(tx)?;
+        if let Some(other) = requested.filter(|id| *id != admin) {
+            let name = load_role(tx.tx, tx.catalog, other)?.name;
+            user::first_user_role(Some(&name), true)?;
+        }
         admin
     } else {
         match requested {
@@ -206,8 +218,9 @@ fn insert_user(
     tx.tx
         .prepare_cached(
             "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
-                timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?14)",
+                timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
+                version, created_seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?14, ?15, ?15)",
         )?
         .execute(params![
             username,
@@ -223,12 +236,13 @@ fn insert_user(
             first,
             hash,
             tx.at,
-            tx.actor
+            tx.actor,
+            tx.seq
         ])?;
     let role_name: String = tx
         .tx
         .prepare_cached("SELECT name FROM roles WHERE id = ?1")?
-        .query_row([role_id], |r| r.get(0))?;
+        .query_row([role_id], |r| text(r, 0))?;
     let mut after = profile_json(profile);
     after.insert("username".into(), json!(username));
     after.insert("role".into(), json!(role_name));
@@ -266,10 +280,10 @@ fn change_each(
         user::ensure_owner_kept(&before, &c.role, c.active)?;
         tx.tx.execute(
             &format!(
-                "UPDATE users SET {} = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                "UPDATE users SET {} = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
                 c.column
             ),
-            params![c.value, tx.at, tx.actor, before.id],
+            params![c.value, tx.seq, tx.at, tx.actor, before.id],
         )?;
         tx.audit(
             "user.update",
@@ -284,8 +298,10 @@ fn change_each(
 
 impl Store {
     /// Users in username order, optionally only those holding `role`.
-    pub fn users(&self, role: Option<&str>) -> Result<Vec<User>> {
-        let role_id = role.map(|r| find_role_id(&self.conn, r)).transpose()?;
+    pub fn users(&self, role: Option<RoleRef>) -> Result<Vec<User>> {
+        let role_id = role
+            .map(|r| resolve_role(&self.conn, &r, "role"))
+            .transpose()?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id \
              WHERE ?1 IS NULL OR u.role_id = ?1 ORDER BY u.username"
@@ -336,7 +352,7 @@ impl Store {
         let profile = new.profile.validated()?;
         let hash = new.password.as_deref().map(password::hash).transpose()?;
         self.write(|tx| {
-            insert_user(tx, &username, &profile, new.role.as_deref(), hash)?;
+            insert_user(tx, &username, &profile, new.role.as_ref(), hash)?;
             load_user(tx.tx, &username)
         })
     }
@@ -353,7 +369,7 @@ impl Store {
         }
         self.write(|tx| {
             for (username, profile, role) in &checked {
-                insert_user(tx, username, profile, role.as_deref(), None)?;
+                insert_user(tx, username, profile, role.as_ref(), None)?;
             }
             Ok(checked.len())
         })
@@ -368,16 +384,23 @@ impl Store {
         change: UserChange,
     ) -> Result<User> {
         self.write(|tx| {
-            let before = load_user(tx.tx, username)?;
-            if let Some(v) = expected_version.filter(|v| *v != before.version) {
-                return Err(Error::Conflict(Conflict {
-                    target: format!("user \"{}\"", before.username),
-                    expected_version: v,
-                    current_version: before.version,
-                    changed_by: before.updated_by.clone(),
-                    changed_at: before.updated_at.clone(),
-                }));
-            }
+            let before = match (load_user(tx.tx, username), expected_version) {
+                // A version was read, so the user existed: they are gone now.
+                (Err(Error::Invalid { .. }), Some(v)) => {
+                    return Err(tx.deleted(format!("user \"{username}\""), "user.remove", username, v));
+                }
+                (found, _) => found?,
+            };
+            tx.check_version(
+                format!("user \"{}\"", before.username),
+                expected_version,
+                RowVersion {
+                    version: before.version,
+                    created_seq: before.created_seq,
+                    updated_by: &before.updated_by,
+                    updated_at: &before.updated_at,
+                },
+            )?;
             let old_profile = Profile {
                 email: before.email.clone(),
                 first_name: before.first_name.clone(),
@@ -398,9 +421,9 @@ impl Store {
                 language: pick(&change.language, &old_profile.language),
             }
             .validated()?;
-            let (role_id, role_name) = match change.role.as_deref() {
-                Some(spec) => {
-                    let id = find_role_id(tx.tx, spec)?;
+            let (role_id, role_name) = match &change.role {
+                Some(role) => {
+                    let id = resolve_role(tx.tx, role, "role")?;
                     (id, load_role(tx.tx, tx.catalog, id)?.name)
                 }
                 None => (before.role_id, before.role.clone()),
@@ -425,7 +448,7 @@ impl Store {
             tx.tx.execute(
                 "UPDATE users SET email = ?1, email_fold = ?2, first_name = ?3, last_name = ?4, position = ?5, \
                     signature = ?6, timezone = ?7, language = ?8, role_id = ?9, active = ?10, \
-                    version = version + 1, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
+                    version = ?14, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
                 params![
                     profile.email,
                     fold(&profile.email),
@@ -439,7 +462,8 @@ impl Store {
                     active,
                     tx.at,
                     tx.actor,
-                    before.id
+                    before.id,
+                    tx.seq
                 ],
             )?;
             tx.audit("user.update", &before.username, Some(old.into()), Some(new.into()))?;
@@ -449,9 +473,14 @@ impl Store {
 
     /// Gives several users one role in one transaction, one audit row per user who
     /// changed. Returns how many changed; the owner rule refuses the whole batch.
-    pub fn set_role_for(&mut self, usernames: &[String], role: &str) -> Result<usize> {
+    pub fn set_role_for(
+        &mut self,
+        usernames: &[String],
+        role: impl Into<RoleRef>,
+    ) -> Result<usize> {
+        let role = role.into();
         self.write(|tx| {
-            let role_id = find_role_id(tx.tx, role)?;
+            let role_id = resolve_role(tx.tx, &role, "role")?;
             let role_name = load_role(tx.tx, tx.catalog, role_id)?.name;
             change_each(tx, usernames, |before| {
                 (before.role_id != role_id).then(|| BulkChange {
@@ -491,8 +520,8 @@ impl Store {
         self.write(|tx| {
             let before = load_user(tx.tx, username)?;
             tx.tx.execute(
-                "UPDATE users SET password_hash = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                params![hash, tx.at, tx.actor, before.id],
+                "UPDATE users SET password_hash = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
+                params![hash, tx.seq, tx.at, tx.actor, before.id],
             )?;
             tx.audit(
                 "user.password",
@@ -544,18 +573,18 @@ impl Store {
         self.write(|tx| {
             let target = load_user(tx.tx, username)?;
             user::ensure_can_become_owner(&target)?;
-            let admin = find_role_id(tx.tx, ADMINISTRATOR)?;
+            let admin = administrator_id(tx)?;
             let previous: Option<String> = tx
                 .tx
-                .query_row("SELECT username FROM users WHERE owner = 1", [], |r| r.get(0))
+                .query_row("SELECT username FROM users WHERE owner = 1", [], |r| text(r, 0))
                 .optional()?;
             tx.tx.execute(
-                "UPDATE users SET owner = 0, version = version + 1, updated_at = ?1, updated_by = ?2 WHERE owner = 1",
-                params![tx.at, tx.actor],
+                "UPDATE users SET owner = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE owner = 1",
+                params![tx.seq, tx.at, tx.actor],
             )?;
             tx.tx.execute(
-                "UPDATE users SET owner = 1, role_id = ?1, version = version + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                params![admin, tx.at, tx.actor, target.id],
+                "UPDATE users SET owner = 1, role_id = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
+                params![admin, tx.seq, tx.at, tx.actor, target.id],
             )?;
             tx.audit(
                 "user.transfer_ownership",

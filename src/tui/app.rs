@@ -8,10 +8,11 @@ use crossterm::event::KeyEvent;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use ratatui::layout::{Position, Rect};
 
+use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::role::{Role, RoleSummary};
 use crate::domain::user::{User, UserRow};
 use crate::error::{Error, RoleInUse};
-use crate::store::{AuditEntry, RoleUpdate, Store};
+use crate::store::{AuditEntry, RoleRef, RoleUpdate, Store};
 use crate::tui::editor::{Focus, RoleEditor, SaveSummary};
 use crate::tui::keys::{self, Action, Scope};
 use crate::tui::theme::Theme;
@@ -245,8 +246,12 @@ pub struct App {
     pub users_total: usize,
     /// Lists longer than this load in the background ([`LOAD_IN_BACKGROUND_ABOVE`]).
     pub load_in_background_above: usize,
-    /// Another process committed since the catalog was last read.
-    catalog_check_pending: bool,
+    /// The catalog everything on screen was built from. When the store's differs
+    /// (another process loaded one), [`App::follow_catalog`] moves every part that
+    /// holds grants onto the new one before anything is drawn.
+    catalog: Catalog,
+    /// Why the console had to stop (a newer rolecall took the file over).
+    pub fatal: Option<Error>,
     /// The whole users list, while a background thread reads it.
     users_loading: Option<std::sync::mpsc::Receiver<UsersLoad>>,
     pub editor: Option<RoleEditor>,
@@ -276,6 +281,7 @@ fn user_haystack(u: &UserRow) -> String {
 impl App {
     pub fn new(store: Store, theme: Theme) -> Result<App, Error> {
         let data_version = store.data_version()?;
+        let catalog = store.catalog().clone();
         let mut app = App {
             store,
             theme,
@@ -289,7 +295,8 @@ impl App {
             users_total: 0,
             load_in_background_above: LOAD_IN_BACKGROUND_ABOVE,
             users_loading: None,
-            catalog_check_pending: false,
+            catalog,
+            fatal: None,
             editor: None,
             form: None,
             tz_names: Vec::new(),
@@ -501,33 +508,70 @@ impl App {
             Msg::Scroll { at, rows } => self.on_scroll(at, rows),
             Msg::Tick => self.on_tick(),
         }
+        // Any store call may have read a newer catalog (every write reads it again
+        // when another process changed it): nothing is drawn from the old one.
+        self.follow_catalog();
+    }
+
+    /// Moves everything that holds grants onto the store's catalog when it changed:
+    /// the editor carries its edits over by key, the form and the preview re-read
+    /// their role, and the compare dialog re-reads both roles (or closes).
+    fn follow_catalog(&mut self) {
+        if self.store.catalog().stamp() == self.catalog.stamp() {
+            return;
+        }
+        let old = std::mem::replace(&mut self.catalog, self.store.catalog().clone());
+        let mut note = String::from("the permission catalog was changed by another process");
+        if let Some(editor) = self.editor.as_mut() {
+            let lost = editor.rebase(&old, &self.catalog, &self.matcher);
+            if lost > 0 {
+                note.push_str(&format!(
+                    "; {lost} permission{} marked in the editor no longer exist{}",
+                    if lost == 1 { "" } else { "s" },
+                    if lost == 1 { "s" } else { "" }
+                ));
+            } else {
+                note.push_str("; your edits were kept");
+            }
+        }
+        if let Some(form) = self.form.as_mut() {
+            form.grants = self
+                .store
+                .role_by_id(form.role_id)
+                .map(|r| r.grants)
+                .unwrap_or_else(|_| Grants::none(&self.catalog));
+        }
+        if let Some(Overlay::Compare { a, b, .. }) = self.overlay.as_mut() {
+            match (self.store.role_by_id(a.id), self.store.role_by_id(b.id)) {
+                (Ok(new_a), Ok(new_b)) => {
+                    **a = new_a;
+                    **b = new_b;
+                }
+                _ => self.overlay = None,
+            }
+        }
+        self.preview = None;
+        self.refresh_preview();
+        self.info(note);
     }
 
     fn on_tick(&mut self) {
         self.poll_background(false);
         match self.store.data_version() {
             Ok(v) if v != self.data_version => {
-                self.catalog_check_pending = true;
-                if let Err(e) = self.reload() {
+                // A newer rolecall that raised the schema owns the file now: stop
+                // before reading or writing anything under the old one's rules.
+                if let Err(e) = self.store.ensure_schema_current() {
+                    self.fatal = Some(e);
+                    self.quit = true;
+                    return;
+                }
+                if let Err(e) = self.store.refresh_catalog().and_then(|_| self.reload()) {
                     self.error(&e);
                 }
             }
             Ok(_) => {}
             Err(e) => self.error(&e),
-        }
-        // An open editor or form holds grants shaped by the catalog it was opened
-        // with; the catalog is read again once they are closed.
-        if self.catalog_check_pending && self.editor.is_none() && self.form.is_none() {
-            self.catalog_check_pending = false;
-            match self.store.refresh_catalog() {
-                Ok(true) => {
-                    self.info("the permission catalog was changed by another process; reloaded");
-                    self.preview = None;
-                    self.refresh_preview();
-                }
-                Ok(false) => {}
-                Err(e) => self.error(&e),
-            }
         }
     }
 
@@ -563,9 +607,12 @@ impl App {
                 },
                 Action::Confirm,
             ) => {
-                if let Some((_, target)) = choices.get(selected) {
+                if let Some((target_id, target)) = choices.get(selected) {
                     let target = target.clone();
-                    match self.store.delete_role(&role_id.to_string(), Some(&target)) {
+                    match self
+                        .store
+                        .delete_role(role_id, Some(RoleRef::Id(*target_id)))
+                    {
                         Ok(out) => {
                             self.info(format!(
                                 "moved {} user{} to \"{}\" and deleted role \"{}\"",
@@ -605,14 +652,14 @@ impl App {
                     retry: Retry::Role(summary),
                 },
                 Action::Overwrite,
-            ) => self.save(summary, conflict.current_version),
+            ) if conflict.can_overwrite() => self.save(summary, conflict.current_version),
             (
                 Overlay::Conflict {
                     conflict,
                     retry: Retry::User,
                 },
                 Action::Overwrite,
-            ) => self.save_form(Some(conflict.current_version)),
+            ) if conflict.can_overwrite() => self.save_form(Some(conflict.current_version)),
             (
                 Overlay::Conflict {
                     retry: Retry::Role(_),
@@ -679,8 +726,7 @@ impl App {
 
     fn run_pending(&mut self, pending: Pending) {
         match pending {
-            Pending::DeleteRole { id, name } => match self.store.delete_role(&id.to_string(), None)
-            {
+            Pending::DeleteRole { id, name } => match self.store.delete_role(id, None) {
                 Ok(_) => {
                     self.info(format!("deleted role \"{name}\""));
                     self.reload_or_report();
@@ -1159,10 +1205,10 @@ impl App {
     }
 
     fn clone_selected(&mut self) {
-        let Some(source) = self.roles.selected().map(|r| r.id.to_string()) else {
+        let Some(source) = self.roles.selected().map(|r| r.id) else {
             return;
         };
-        match self.store.clone_role(&source, None) {
+        match self.store.clone_role(source, None) {
             Ok(role) => {
                 self.reload_or_report();
                 self.select_role(role.id);
@@ -1553,7 +1599,7 @@ impl App {
     fn picked(&mut self, purpose: PickPurpose, role_id: i64, role_name: String) {
         match purpose {
             PickPurpose::AssignRole { usernames } => {
-                match self.store.set_role_for(&usernames, &role_id.to_string()) {
+                match self.store.set_role_for(&usernames, role_id) {
                     Ok(n) => {
                         self.info(format!(
                             "gave \"{role_name}\" to {n} user{} ({} already had it)",

@@ -105,6 +105,32 @@ impl RoleEditor {
         editor
     }
 
+    /// Moves the editor onto a new catalog (another process loaded one): grants,
+    /// the loaded state and marks are carried over by key, so edits of permissions
+    /// that still exist are kept and the tree shows the new shape. Returns how many
+    /// marked permissions no longer exist.
+    pub fn rebase(&mut self, old: &Catalog, new: &Catalog, matcher: &SkimMatcherV2) -> usize {
+        let carry = |g: &Grants| Grants::from_keys(new, g.keys(old));
+        let lost = self
+            .grants
+            .keys(old)
+            .into_iter()
+            .filter(|k| new.find(k).is_none_or(|i| !new.node(i).is_leaf()))
+            .count();
+        self.grants = carry(&self.grants);
+        self.original = carry(&self.original);
+        self.highlights = vec![Vec::new(); new.nodes().len()];
+        self.shown = None;
+        self.opened_before_search = None;
+        let mut tree = TreeState::default();
+        if let Some(&first) = new.roots().first() {
+            tree.select(vec![first]);
+        }
+        self.tree = RefCell::new(tree);
+        self.apply_search(new, matcher);
+        lost
+    }
+
     /// True when anything differs from what was loaded.
     pub fn is_dirty(&self) -> bool {
         self.grants != self.original

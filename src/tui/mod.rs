@@ -147,5 +147,5 @@ pub fn run(store: Store) -> Result<()> {
             next_tick = Instant::now() + TICK;
         }
     }
-    Ok(())
+    app.fatal.take().map_or(Ok(()), Err)
 }

@@ -6,7 +6,7 @@
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::user::{Profile, User};
 use crate::domain::validate;
-use crate::store::{NewUser, UserChange};
+use crate::store::{NewUser, RoleRef, UserChange};
 use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::list::FilteredList;
 
@@ -315,6 +315,7 @@ impl UserForm {
             created_at: String::new(),
             updated_at: String::new(),
             version: 0,
+            created_seq: 0,
             updated_by: String::new(),
         }
     }
@@ -336,7 +337,7 @@ impl UserForm {
         NewUser {
             username: self.text(Field::Username).to_string(),
             profile: self.profile(),
-            role: Some(self.role_id.to_string()),
+            role: Some(RoleRef::Id(self.role_id)),
             password: None,
         }
     }
@@ -352,7 +353,7 @@ impl UserForm {
             signature: Some(p.signature),
             timezone: Some(p.timezone),
             language: Some(p.language),
-            role: Some(self.role_id.to_string()),
+            role: Some(RoleRef::Id(self.role_id)),
             active: Some(self.active),
         }
     }

@@ -287,28 +287,29 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
             )
         }
         Overlay::Conflict { conflict, .. } => {
-            let out = vec![
-                Line::from(format!(
-                    "{} was changed by {} at {} after you opened it",
-                    safe(&conflict.target),
-                    safe(&conflict.changed_by),
-                    conflict.changed_at
-                )),
-                Line::from(format!(
-                    "(version {} now, yours started from {}). Nothing was saved.",
-                    conflict.current_version, conflict.expected_version
-                )),
-                Line::default(),
-                Line::from(vec![
-                    Span::styled("r", t.key),
-                    Span::raw(" reload theirs (drops your edit)   "),
-                    Span::styled("o", t.key),
-                    Span::raw(" overwrite with yours   "),
-                    Span::styled("Esc", t.key),
-                    Span::raw(" keep editing"),
-                ]),
+            use crate::error::ConflictKind;
+            let mut keys = vec![
+                Span::styled("r", t.key),
+                Span::raw(" reload theirs (drops your edit)   "),
             ];
-            ("Someone else saved first".to_string(), out)
+            if conflict.can_overwrite() {
+                keys.push(Span::styled("o", t.key));
+                keys.push(Span::raw(" overwrite with yours   "));
+            }
+            keys.push(Span::styled("Esc", t.key));
+            keys.push(Span::raw(" keep editing"));
+            let out = vec![
+                Line::from(safe(&conflict.to_string())),
+                Line::default(),
+                Line::from(keys),
+            ];
+            let title = match conflict.kind {
+                ConflictKind::Changed => "Someone else saved first",
+                ConflictKind::Deleted => "It was deleted",
+                ConflictKind::Recreated => "It was deleted and created again",
+                ConflictKind::Catalog => "The permission catalog changed",
+            };
+            (title.to_string(), out)
         }
         Overlay::Password {
             username,

@@ -8,7 +8,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::domain::access;
-use crate::domain::catalog::CheckState;
 use crate::text::display_safe;
 use crate::tui::app::App;
 use crate::tui::user_form::{Field, Mode, UserForm};
@@ -114,9 +113,11 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let catalog = app.store.catalog();
     let focused = form.focus == Field::Permissions;
+    let user = form.as_user();
+    let effective = access::effective(catalog, &user, &form.grants);
     let title = format!(
         " Effective permissions · {} of {}{} ",
-        if form.active { form.grants.count() } else { 0 },
+        effective.count(),
         catalog.leaf_count(),
         if focused {
             ""
@@ -133,7 +134,33 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     if inner.height < 2 {
         return;
     }
-    let explain_height = 4.min(inner.height / 2);
+    // The reasons for the selected permission, from the same function `check
+    // --explain` uses, every one of them.
+    let explanation: Vec<Line> = match form.permissions.selected_source() {
+        None => Vec::new(),
+        Some(idx) => {
+            match access::decide(catalog, &user, &form.grants, &catalog.node(idx).key) {
+                Ok(d) => {
+                    let style = if d.allowed { t.ok } else { t.partial };
+                    let verdict = if d.allowed { "allowed" } else { "denied" };
+                    std::iter::once(Line::from(Span::styled(verdict, style)))
+                        .chain(d.reasons.iter().map(|r| {
+                            Line::from(Span::styled(format!("· {}", display_safe(r)), style))
+                        }))
+                        .collect()
+                }
+                Err(e) => vec![Line::from(Span::styled(
+                    display_safe(&e.to_string()).into_owned(),
+                    t.partial,
+                ))],
+            }
+        }
+    };
+    let wrapped: usize = explanation
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner.width.max(1) as usize))
+        .sum();
+    let explain_height = (wrapped as u16).min(inner.height / 2);
     let [list_area, explain_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(explain_height)]).areas(inner);
     let (offset, window) = form.permissions.window(list_area.height as usize);
@@ -143,21 +170,16 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
         .enumerate()
         .map(|(i, &idx)| {
             let node = catalog.node(idx);
-            let state = if form.active {
-                form.grants.state(node)
-            } else {
-                CheckState::Unchecked
-            };
             let mut text = format!(
                 "{}{} {}",
                 "  ".repeat(node.depth),
-                state.mark(),
+                effective.state(node).mark(),
                 display_safe(&node.label)
             );
             if !node.is_leaf() {
                 text.push_str(&format!(
                     " {}/{}",
-                    form.grants.count_in(node.leaves.clone()),
+                    effective.count_in(node.leaves.clone()),
                     node.leaves.len()
                 ));
             }
@@ -171,29 +193,8 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
         .collect();
     frame.render_widget(Paragraph::new(lines), list_area);
 
-    // The reason for the selected permission, from the same function `check` uses.
-    let Some(idx) = form.permissions.selected_source() else {
-        return;
-    };
-    let user = form.as_user();
-    let text = match access::decide(catalog, &user, &form.grants, &catalog.node(idx).key) {
-        Ok(d) => {
-            let verdict = if d.allowed { "allowed" } else { "denied" };
-            format!(
-                "{verdict}: {}",
-                d.reasons.first().cloned().unwrap_or_default()
-            )
-        }
-        Err(e) => e.to_string(),
-    };
-    let style = if text.starts_with("allowed") {
-        t.ok
-    } else {
-        t.partial
-    };
     frame.render_widget(
-        Paragraph::new(Span::styled(display_safe(&text).into_owned(), style))
-            .wrap(Wrap { trim: true }),
+        Paragraph::new(explanation).wrap(Wrap { trim: true }),
         explain_area,
     );
 }
