@@ -151,10 +151,11 @@ pub enum ConflictKind {
 }
 
 impl Conflict {
-    /// Only an edit of the same row, changed by someone else, may be forced through;
-    /// a deleted or replaced row, or grants of another catalog, may only be reloaded.
+    /// An edit of the same row may be saved again (over someone else's change, or
+    /// once its grants are moved onto the new catalog); a deleted or replaced row may
+    /// only be reloaded.
     pub fn can_overwrite(&self) -> bool {
-        self.kind == ConflictKind::Changed
+        matches!(self.kind, ConflictKind::Changed | ConflictKind::Catalog)
     }
 
     /// ` by NAME at TIME`, or nothing when the log does not say.
@@ -192,7 +193,7 @@ impl fmt::Display for Conflict {
             ),
             ConflictKind::Catalog => write!(
                 f,
-                "the permission catalog was changed{by} after {target} was read; nothing was saved: reload it and apply your change again"
+                "the permission catalog was changed{by} after {target} was read; nothing was saved: review the edit on the new catalog and save again, or reload"
             ),
         }
     }

@@ -1193,17 +1193,55 @@ fn the_explanation_is_the_one_check_gives() {
     assert_eq!(key, "contacts.add");
     let decision = h.app.store.check("misaki", &key).unwrap();
     assert!(!decision.allowed);
-    // The pane wraps the sentence: compare its opening, on one line.
-    let opening: String = decision.reasons[0]
-        .split_whitespace()
-        .take(6)
-        .collect::<Vec<_>>()
-        .join(" ");
+    // The pane wraps each sentence: compare the opening of every reason, on one line.
     let screen = h.term.backend().to_string();
+    assert!(screen.contains("││denied "), "{screen}");
+    for reason in &decision.reasons {
+        let opening: String = reason
+            .split_whitespace()
+            .take(6)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            screen.contains(&format!("· {opening}")),
+            "{opening}\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn a_disabled_users_pane_agrees_with_its_title_and_gives_every_reason() {
+    let mut h = Harness::new(120, 40);
+    h.press("/emil");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    h.key(KeyCode::BackTab, KeyModifiers::SHIFT);
+    let screen = h.screen();
+    let total = h.app.store.catalog().leaf_count();
     assert!(
-        screen.contains(&format!("denied: {opening}")),
-        "{opening}\n{screen}"
+        screen.contains(&format!("Effective permissions · 0 of {total}")),
+        "{screen}"
     );
+    // Campaign Manager grants all of Contact Lists, but emil is disabled: no mark and
+    // no count may say otherwise.
+    assert!(screen.contains("[ ] Contact Lists 0/9"), "{screen}");
+    assert!(
+        !screen.contains("[x]") && !screen.contains("[-]"),
+        "{screen}"
+    );
+    let decision = h.app.store.check("emil", "contact_lists").unwrap();
+    assert_eq!(decision.reasons.len(), 2, "{:?}", decision.reasons);
+    for reason in &decision.reasons {
+        let opening: String = reason
+            .split_whitespace()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            screen.contains(&format!("· {opening}")),
+            "{opening}\n{screen}"
+        );
+    }
 }
 
 #[test]
@@ -1506,7 +1544,7 @@ fn a_long_users_list_shows_its_first_page_then_loads_the_rest_in_the_background(
 }
 
 #[test]
-fn a_catalog_loaded_by_another_process_is_read_again_once_no_editor_is_open() {
+fn a_catalog_loaded_by_another_process_is_followed_at_once_and_keeps_the_edits() {
     let mut h = Harness::new(120, 40);
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("catalog.toml");
@@ -1515,18 +1553,26 @@ fn a_catalog_loaded_by_another_process_is_read_again_once_no_editor_is_open() {
     std::fs::write(&file, toml).unwrap();
     let before = h.app.store.catalog().leaf_count();
     h.open_role("campaign");
+    h.select("triggers");
+    h.press(" ");
+    assert_eq!(h.state("triggers"), CheckState::Checked);
     other_operator(&h.db, &["catalog", "load", file.to_str().unwrap()]);
     h.app.update(Msg::Tick);
     h.draw();
-    assert_eq!(
-        h.app.store.catalog().leaf_count(),
-        before,
-        "not while the editor is open"
-    );
-    h.code(KeyCode::Esc);
-    h.app.update(Msg::Tick);
-    h.draw();
     assert_eq!(h.app.store.catalog().leaf_count(), before + 1);
+    assert_eq!(h.state("triggers"), CheckState::Checked, "the edit is kept");
+    assert!(h.screen().contains("catalog was changed"), "{}", h.screen());
+    h.ctrl('s');
+    h.press("y");
+    let saved = h.app.store.role("Campaign Manager").unwrap();
+    let catalog = h.app.store.catalog();
+    assert!(
+        saved
+            .grants
+            .keys(catalog)
+            .iter()
+            .any(|k| k.starts_with("triggers."))
+    );
     h.code(KeyCode::Esc); // clear the roles filter
     h.open_role("admin");
     assert!(
@@ -1534,5 +1580,280 @@ fn a_catalog_loaded_by_another_process_is_read_again_once_no_editor_is_open() {
             .contains(&format!("{0} of {0} granted", before + 1)),
         "{}",
         h.screen()
+    );
+}
+
+// ---- Issue 10: every action hits what the operator chose -------------------------
+
+/// The seeded console plus roles named with digits that are also other roles' ids:
+/// "7" (id 6), "Temp" (id 7, granting Triggers) and "5" (id 8; Read Only is id 5).
+fn with_digit_roles() -> Harness {
+    let mut h = Harness::new(120, 40);
+    for name in ["7", "Temp", "5"] {
+        h.app.store.create_role(name, "", None).unwrap();
+    }
+    let ids: Vec<(String, i64)> = ["Read Only", "7", "Temp", "5"]
+        .iter()
+        .map(|n| (n.to_string(), h.app.store.role(*n).unwrap().id))
+        .collect();
+    assert_eq!(
+        ids.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
+        [5, 6, 7, 8],
+        "the ids this test needs: {ids:?}"
+    );
+    let catalog = h.app.store.catalog().clone();
+    h.app
+        .store
+        .set_permissions("Temp", &["triggers".to_string()], true, None)
+        .unwrap();
+    assert!(catalog.find("triggers").is_some());
+    h.app.reload().unwrap();
+    h.draw();
+    h
+}
+
+#[test]
+fn editing_a_users_name_keeps_their_role_when_a_role_is_named_like_its_id() {
+    let mut h = with_digit_roles();
+    h.press("/misaki");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Tab); // first name
+    h.ctrl('u');
+    h.type_text("Misa");
+    h.ctrl('s');
+    let misaki = h.app.store.user("misaki").unwrap();
+    assert_eq!(misaki.first_name, "Misa", "{}", h.screen());
+    assert_eq!(misaki.role, "Read Only", "not the role named \"5\"");
+}
+
+#[test]
+fn deleting_a_role_deletes_that_role_not_the_one_named_like_its_id() {
+    let mut h = with_digit_roles();
+    h.press("2/temp");
+    h.code(KeyCode::Enter);
+    h.press("d");
+    assert!(
+        h.screen().contains("Delete role \"Temp\"?"),
+        "{}",
+        h.screen()
+    );
+    h.press("y");
+    assert!(h.app.store.role("Temp").is_err(), "Temp is deleted");
+    assert!(
+        h.app.store.role("7").is_ok(),
+        "the role named \"7\" is untouched"
+    );
+}
+
+#[test]
+fn clone_copies_the_selected_role_not_the_one_named_like_its_id() {
+    let mut h = with_digit_roles();
+    h.press("2/temp");
+    h.code(KeyCode::Enter);
+    h.press("c");
+    let copy = h.app.store.role("Copy of Temp").unwrap();
+    assert_eq!(copy.grants, h.app.store.role("Temp").unwrap().grants);
+    assert!(copy.grants.count() > 0);
+}
+
+#[test]
+fn the_role_picker_gives_the_role_it_names() {
+    let mut h = with_digit_roles();
+    h.press("/lena");
+    h.code(KeyCode::Enter);
+    h.press("r");
+    h.press("read only");
+    h.code(KeyCode::Enter);
+    assert_eq!(
+        h.app.store.user("lena").unwrap().role,
+        "Read Only",
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn a_role_deleted_under_an_open_editor_is_a_conflict_not_another_role() {
+    let mut h = Harness::new(120, 40);
+    h.app.store.create_role("Doomed", "", None).unwrap();
+    h.app.reload().unwrap();
+    h.open_role("doomed");
+    h.select("triggers");
+    h.press(" ");
+    other_operator(&h.db, &["roles", "delete", "Doomed"]);
+    other_operator(&h.db, &["roles", "create", "Newcomer"]);
+    h.ctrl('s');
+    h.press("y");
+    match &h.app.overlay {
+        Some(Overlay::Conflict { conflict, .. }) => {
+            assert_eq!(conflict.kind, rolecall::error::ConflictKind::Deleted);
+            assert!(!conflict.can_overwrite());
+        }
+        other => panic!(
+            "expected the conflict dialog, got {other:?}\n{}",
+            h.screen()
+        ),
+    }
+    assert!(
+        h.screen().contains("was deleted by mallory"),
+        "{}",
+        h.screen()
+    );
+    h.press("o"); // not offered: nothing happens
+    assert_eq!(h.app.store.role("Newcomer").unwrap().grants.count(), 0);
+}
+
+/// A catalog file: the default one with `contacts.export` turned into a category of
+/// two leaves, and one leaf more.
+fn reshaped_catalog(dir: &TempDir) -> std::path::PathBuf {
+    let mut toml = rolecall::domain::catalog::DEFAULT_CATALOG_TOML.to_string();
+    toml.push_str(
+        "\n[[permission]]\nkey = \"contacts.export.csv\"\nlabel = \"Export as CSV\"\n\
+         [[permission]]\nkey = \"contacts.export.pdf\"\nlabel = \"Export as PDF\"\n\
+         [[permission]]\nkey = \"statistics.raw\"\nlabel = \"Raw statistics\"\n",
+    );
+    let file = dir.path().join("reshaped.toml");
+    std::fs::write(&file, toml).unwrap();
+    file
+}
+
+#[test]
+fn a_save_after_another_process_reshaped_the_catalog_writes_no_grant_of_a_category() {
+    let mut h = Harness::new(120, 40);
+    let dir = TempDir::new().unwrap();
+    let file = reshaped_catalog(&dir);
+    h.open_role("campaign");
+    let catalog = h.app.store.catalog();
+    assert!(h.editor().grants.keys(catalog).contains(&"contacts.export"));
+    h.select("triggers");
+    h.press(" ");
+    other_operator(
+        &h.db,
+        &["catalog", "load", file.to_str().unwrap(), "--prune"],
+    );
+    // No tick between: the save itself finds the new catalog.
+    h.ctrl('s');
+    h.press("y");
+    // The load pruned a grant of this role (a change of its own), so the save is
+    // refused as a conflict whatever else it finds.
+    assert!(
+        matches!(&h.app.overlay, Some(Overlay::Conflict { .. })),
+        "{}",
+        h.screen()
+    );
+    let conn = rusqlite::Connection::open(&h.db).unwrap();
+    let categories: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM role_grants g WHERE EXISTS \
+             (SELECT 1 FROM permissions p WHERE p.parent = g.permission_key)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(categories, 0, "no role holds a grant of a category");
+    // The editor moved onto the new catalog and kept the operator's edit; saving
+    // again from there writes leaves of the new catalog only.
+    let total = h.app.store.catalog().leaf_count();
+    assert!(
+        h.screen().contains(&format!("of {total} granted")),
+        "{}",
+        h.screen()
+    );
+    h.press("o");
+    let saved = h.app.store.role("Campaign Manager").unwrap();
+    let keys = saved.grants.keys(h.app.store.catalog());
+    assert!(keys.iter().any(|k| k.starts_with("triggers.")), "{keys:?}");
+    assert!(!keys.contains(&"contacts.export"), "{keys:?}");
+}
+
+#[test]
+fn grants_read_from_an_older_catalog_are_refused_then_saved_from_the_new_one() {
+    let mut h = Harness::new(120, 40);
+    let dir = TempDir::new().unwrap();
+    let file = reshaped_catalog(&dir);
+    h.app.store.create_role("Support", "", None).unwrap();
+    h.app.reload().unwrap();
+    h.open_role("support");
+    h.select("triggers");
+    h.press(" ");
+    // Support grants nothing the load touches, so only the catalog differs.
+    other_operator(
+        &h.db,
+        &["catalog", "load", file.to_str().unwrap(), "--prune"],
+    );
+    h.ctrl('s');
+    h.press("y");
+    match &h.app.overlay {
+        Some(Overlay::Conflict { conflict, .. }) => {
+            assert_eq!(conflict.kind, rolecall::error::ConflictKind::Catalog);
+        }
+        other => panic!(
+            "expected the catalog conflict, got {other:?}\n{}",
+            h.screen()
+        ),
+    }
+    assert_eq!(
+        h.app.store.role("Support").unwrap().grants.count(),
+        0,
+        "nothing saved"
+    );
+    assert!(
+        h.screen().contains("save again on the new catalog"),
+        "{}",
+        h.screen()
+    );
+    h.press("o");
+    let saved = h.app.store.role("Support").unwrap();
+    let catalog = h.app.store.catalog();
+    assert_eq!(
+        saved.grants.count(),
+        catalog.node(catalog.find("triggers").unwrap()).leaves.len()
+    );
+}
+
+#[test]
+fn the_compare_dialog_survives_a_larger_catalog_loaded_by_another_process() {
+    let mut h = Harness::new(120, 40);
+    let dir = TempDir::new().unwrap();
+    let file = reshaped_catalog(&dir);
+    h.press("2/read");
+    h.code(KeyCode::Enter);
+    h.press("vcamp");
+    h.code(KeyCode::Enter);
+    assert!(matches!(h.app.overlay, Some(Overlay::Compare { .. })));
+    other_operator(
+        &h.db,
+        &["catalog", "load", file.to_str().unwrap(), "--prune"],
+    );
+    h.app.update(Msg::Tick);
+    h.draw();
+    match &h.app.overlay {
+        Some(Overlay::Compare { a, b, .. }) => {
+            let total = h.app.store.catalog().leaf_count();
+            assert_eq!((a.grants.len(), b.grants.len()), (total, total));
+        }
+        other => panic!("the compare dialog stays, read again: {other:?}"),
+    }
+}
+
+#[test]
+fn the_console_stops_when_a_newer_rolecall_raises_the_schema() {
+    let mut h = Harness::new(120, 40);
+    let conn = rusqlite::Connection::open(&h.db).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    h.app.update(Msg::Tick);
+    assert!(h.app.quit, "the console ends");
+    let err = h.app.fatal.as_ref().expect("with the reason");
+    assert_eq!(err.exit_code(), 4);
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+    // And no write gets through meanwhile, whichever path it takes.
+    assert_eq!(
+        h.app
+            .store
+            .create_role("Late", "", None)
+            .unwrap_err()
+            .exit_code(),
+        4
     );
 }

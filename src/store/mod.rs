@@ -421,8 +421,10 @@ impl Tx<'_> {
     }
 
     /// Refuses grants built against another catalog than the one this transaction
-    /// writes to: their leaf numbers would name other permissions.
-    fn ensure_same_catalog(&self, target: String, grants: &Grants) -> Result<()> {
+    /// writes to: their leaf numbers would name other permissions. `version` is the
+    /// row's, so a caller that has moved its grants onto the new catalog may save
+    /// again from it.
+    fn ensure_same_catalog(&self, target: String, version: i64, grants: &Grants) -> Result<()> {
         if grants.catalog_stamp() == self.catalog.stamp() {
             return Ok(());
         }
@@ -438,8 +440,8 @@ impl Tx<'_> {
         Err(Error::Conflict(Conflict {
             kind: ConflictKind::Catalog,
             target,
-            expected_version: 0,
-            current_version: 0,
+            expected_version: version,
+            current_version: version,
             changed_by,
             changed_at,
         }))

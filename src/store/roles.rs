@@ -228,7 +228,7 @@ pub(super) fn insert_role(
         params![name, fold(name), description, builtin, tx.seq, tx.at, tx.actor],
     )?;
     let id = tx.tx.last_insert_rowid();
-    tx.ensure_same_catalog(format!("role \"{name}\""), grants)?;
+    tx.ensure_same_catalog(format!("role \"{name}\""), tx.seq, grants)?;
     write_grants(tx, id, grants.ordinals())?;
     let keys = grants.keys(tx.catalog);
     tx.audit(
@@ -563,7 +563,7 @@ fn apply_role_update(tx: &Tx<'_>, before: &Role, update: RoleUpdate) -> Result<R
     }
     let (mut added, mut removed) = (Vec::new(), Vec::new());
     if let Some(grants) = &update.grants {
-        tx.ensure_same_catalog(target, grants)?;
+        tx.ensure_same_catalog(target, before.version, grants)?;
         let (add, remove) = grants.diff(&before.grants);
         write_grants(tx, id, add.iter().copied())?;
         remove_grants(tx, id, remove.iter().copied())?;

@@ -294,7 +294,10 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
             ];
             if conflict.can_overwrite() {
                 keys.push(Span::styled("o", t.key));
-                keys.push(Span::raw(" overwrite with yours   "));
+                keys.push(Span::raw(match conflict.kind {
+                    ConflictKind::Catalog => " save again on the new catalog   ",
+                    _ => " overwrite with yours   ",
+                }));
             }
             keys.push(Span::styled("Esc", t.key));
             keys.push(Span::raw(" keep editing"));
@@ -376,12 +379,13 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         .unwrap_or(20)
         .max(title.len() + 4) as u16
         + 4;
-    let height = lines.len() as u16 + 2;
-    let box_area = centered(
-        area,
-        width.min(area.width.saturating_sub(4)).max(20),
-        height,
-    );
+    let width = width.min(area.width.saturating_sub(4)).max(20);
+    // Lines longer than the box wrap: count the rows they take, so the last line
+    // (the dialog's keys) is never pushed out of the box.
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = (rows as u16).saturating_add(2);
+    let box_area = centered(area, width, height);
     frame.render_widget(Clear, box_area);
     let block = Block::default()
         .borders(Borders::ALL)
