@@ -20,7 +20,7 @@ use crate::domain::role::{self, ADMINISTRATOR, Role};
 use crate::domain::user::{self, Profile, User};
 use crate::domain::validate;
 use crate::error::{Error, Result};
-use crate::text::{excerpt, name_key};
+use crate::text::{display_safe, excerpt, name_key};
 
 /// The format tag of an export file.
 pub const FORMAT: &str = "rolecall/1";
@@ -332,6 +332,18 @@ fn csv_field(value: &str) -> String {
     }
 }
 
+/// Stored text as a CSV cell shows it. CSV has no escape for a control character and
+/// the file is read by people in spreadsheets, so the text is made display-safe as on
+/// a screen (an escape sequence or a bidi override becomes visible), keeping the line
+/// breaks of a multi-line signature.
+fn csv_text(value: &str) -> std::borrow::Cow<'_, str> {
+    if !crate::text::has_unsafe(value) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let lines: Vec<_> = value.split('\n').map(display_safe).collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
+}
+
 /// The users as CSV: a header row, then one row per user in username order.
 pub fn users_csv(snapshot: &Snapshot) -> String {
     let mut out = CSV_COLUMNS.join(",");
@@ -352,7 +364,7 @@ pub fn users_csv(snapshot: &Snapshot) -> String {
             flag(u.owner),
             flag(u.has_password),
         ];
-        let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+        let cells: Vec<String> = row.iter().map(|c| csv_field(&csv_text(c))).collect();
         out.push_str(&cells.join(","));
         out.push('\n');
     }
@@ -1316,6 +1328,8 @@ mod tests {
         assert_eq!(csv_field("=1,2"), "\"'=1,2\"");
         let mut snap = snapshot();
         snap.users[1].first_name = "=HYPERLINK(\"http://x\")".into();
+        snap.users[1].last_name = "\u{1b}[2J\u{9b}1m\u{202e}".into();
+        snap.users[1].signature = "one\ntwo\r".into();
         let csv = users_csv(&snap);
         assert!(csv.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","), "{csv}");
     }
