@@ -1,24 +1,52 @@
 //! The one gate between stored text and a terminal.
 //!
 //! Anything read from the database may hold bytes another program put there: escape
-//! sequences, C1 controls, bidi overrides, zero-width characters. ratatui writes a
-//! `Span`'s text through unchanged and crossterm passes it to the terminal, so every
-//! string from storage goes through [`display_safe`] before it is printed or drawn.
+//! sequences, C1 controls, bidi overrides, zero-width and other invisible characters.
+//! ratatui writes a `Span`'s text through unchanged and crossterm passes it to the
+//! terminal, so every string from storage goes through [`display_safe`] before it is
+//! printed or drawn. The same set of characters is refused on input ([`has_unsafe`]),
+//! and ignored when names are compared ([`name_key`]), so that no two names can look
+//! alike on screen and still be different.
 
 use std::borrow::Cow;
 
-/// True for characters that must never reach a terminal as themselves.
+/// True for characters that must never reach a terminal as themselves: controls
+/// (Cc), format characters (Cf), Unicode's Default_Ignorable_Code_Point set, and the
+/// blanks that render as nothing. Together they let "Administrator" be spelt a dozen
+/// invisible ways, or reorder or hide what a terminal shows.
 fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            // bidi embeddings, overrides and isolates
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
-            // zero-width and invisible format characters
-            | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+            // Cf and Default_Ignorable in the Latin-1, Arabic, Syriac and Mongolian blocks:
+            // soft hyphen, combining grapheme joiner, Arabic number signs and letter mark,
+            // Hangul choseong/jungseong fillers, Khmer inherent vowels, Mongolian free
+            // variation selectors and vowel separator.
+            '\u{00AD}' | '\u{034F}' | '\u{0600}'..='\u{0605}' | '\u{061C}' | '\u{06DD}'
+            | '\u{070F}' | '\u{0890}'..='\u{0891}' | '\u{08E2}' | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}' | '\u{180B}'..='\u{180F}'
+            // zero-width space, joiners, direction marks; bidi embeddings and overrides
+            | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
             // line and paragraph separators
             | '\u{2028}' | '\u{2029}'
-            // interlinear annotation, object replacement
-            | '\u{FFF9}'..='\u{FFFB}')
+            // word joiner, invisible operators, bidi isolates, deprecated format controls
+            | '\u{2060}'..='\u{206F}'
+            // braille pattern blank, Hangul filler, variation selectors, BOM, halfwidth
+            // Hangul filler
+            | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+            // unassigned specials, interlinear annotation, object replacement
+            | '\u{FFF0}'..='\u{FFFC}'
+            // Kaithi number signs, Egyptian hieroglyph format controls, shorthand format
+            // controls, musical symbol formatting
+            | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            // tag characters, variation selectors supplement, and the rest of plane 14's
+            // default-ignorable block
+            | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// True when every byte is printable ASCII, the common case that needs no work.
+fn plain_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7F).contains(&b))
 }
 
 /// The visible stand-in for an unsafe character: the Unicode control picture for
@@ -32,9 +60,10 @@ fn stand_in(c: char) -> char {
 }
 
 /// `s` with every control or invisible formatting character replaced by a visible
-/// stand-in. Borrowed when nothing needed replacing, which is the common case.
+/// stand-in. Borrowed when nothing needed replacing, which is the common case; plain
+/// ASCII is settled by a byte scan, as this runs for every cell of every frame.
 pub fn display_safe(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe) {
+    if plain_ascii(s) || !s.chars().any(is_unsafe) {
         return Cow::Borrowed(s);
     }
     Cow::Owned(
@@ -42,6 +71,37 @@ pub fn display_safe(s: &str) -> Cow<'_, str> {
             .map(|c| if is_unsafe(c) { stand_in(c) } else { c })
             .collect(),
     )
+}
+
+/// The form in which names are compared for duplicates and matched: invisible and
+/// control characters removed, trimmed, lowercased. Two names with the same key look
+/// the same on screen (or differ only in case), so they count as one name.
+pub fn name_key(s: &str) -> String {
+    if plain_ascii(s) {
+        return s.trim().to_ascii_lowercase();
+    }
+    let visible: String = s.chars().filter(|&c| !is_unsafe(c)).collect();
+    visible.trim().to_lowercase()
+}
+
+/// Most characters of an input an error message quotes.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// Input as an error message quotes it: display-safe, and cut to at most
+/// [`EXCERPT_CHARS`] characters, the last one `…`, so a megabyte of pasted text
+/// cannot flood a terminal or a log.
+pub fn excerpt(s: &str) -> Cow<'_, str> {
+    let safe = display_safe(s);
+    let mut starts = safe.char_indices().map(|(i, _)| i);
+    match (starts.nth(EXCERPT_CHARS - 1), starts.next()) {
+        (Some(cut), Some(_)) => {
+            let mut out = String::with_capacity(cut + '…'.len_utf8());
+            out.push_str(&safe[..cut]);
+            out.push('…');
+            Cow::Owned(out)
+        }
+        _ => safe,
+    }
 }
 
 /// Escapes the characters a JSON encoder leaves raw but a terminal may act on (C1
@@ -71,7 +131,7 @@ pub fn json_terminal_safe(json: String) -> String {
 /// True when `s` holds a character [`display_safe`] would replace; fields that must be
 /// stored exactly as shown use this to refuse such input.
 pub fn has_unsafe(s: &str) -> bool {
-    s.chars().any(is_unsafe)
+    !plain_ascii(s) && s.chars().any(is_unsafe)
 }
 
 /// The display width of `s` in terminal columns.
@@ -137,6 +197,89 @@ mod tests {
         assert!(!safe.chars().any(|c| c.is_control() && c != '\n'));
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back, value);
+    }
+
+    /// The invisible characters issue 10 lists, one of each kind.
+    const INVISIBLE: &[char] = &[
+        '\u{E0041}',
+        '\u{E007F}',
+        '\u{E0001}',
+        '\u{115F}',
+        '\u{1160}',
+        '\u{3164}',
+        '\u{FFA0}',
+        '\u{180E}',
+        '\u{034F}',
+        '\u{FE00}',
+        '\u{FE0F}',
+        '\u{E0100}',
+        '\u{E01EF}',
+        '\u{2800}',
+        '\u{FFFC}',
+        '\u{0600}',
+        '\u{0605}',
+        '\u{06DD}',
+        '\u{070F}',
+        '\u{08E2}',
+        '\u{110BD}',
+        '\u{1D173}',
+        '\u{1D17A}',
+        '\u{2061}',
+        '\u{2064}',
+        '\u{200B}',
+        '\u{2066}',
+        '\u{FEFF}',
+        '\u{00AD}',
+        '\u{17B4}',
+        '\u{1BCA0}',
+        '\u{13430}',
+    ];
+
+    #[test]
+    fn invisible_characters_are_unsafe_shown_and_ignored_in_names() {
+        for &c in INVISIBLE {
+            let name = format!("Admin{c}istrator");
+            assert!(has_unsafe(&name), "U+{:04X} passes has_unsafe", c as u32);
+            assert_eq!(
+                display_safe(&name),
+                "Admin\u{FFFD}istrator",
+                "U+{:04X}",
+                c as u32
+            );
+            assert_eq!(name_key(&name), "administrator", "U+{:04X}", c as u32);
+        }
+        // Visible text that merely looks unusual stays as it is.
+        for fine in ["Zoë", "日本語", "Ελληνικά", "a\u{0301}", "x\u{FFFD}y", "🙂"] {
+            assert!(!has_unsafe(fine), "{fine}");
+        }
+    }
+
+    #[test]
+    fn names_that_look_alike_have_one_key() {
+        let keys: std::collections::HashSet<String> = [
+            "Administrator",
+            "  administrator ",
+            "ADMINISTRATOR",
+            "Administrator\u{E0020}",
+            "\u{2800}Administrator",
+            "Admin\u{3164}istrator",
+        ]
+        .iter()
+        .map(|n| name_key(n))
+        .collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert_ne!(name_key("Administrators"), name_key("Administrator"));
+    }
+
+    #[test]
+    fn excerpts_are_safe_and_short() {
+        assert!(matches!(excerpt("short"), Cow::Borrowed("short")));
+        let exact = "é".repeat(EXCERPT_CHARS);
+        assert_eq!(excerpt(&exact), exact);
+        let long = format!("\u{1b}[2J{}", "x".repeat(10_000));
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS);
+        assert!(cut.starts_with("␛[2Jxxx") && cut.ends_with("x…"), "{cut}");
     }
 
     #[test]

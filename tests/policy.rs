@@ -308,6 +308,212 @@ fn export_casbin_needs_a_folder_and_writes_model_and_policy() {
     assert!(!policy.contains("g, dave,"), "disabled users get no role");
 }
 
+/// A username another program wrote into the database, bypassing validation: in an
+/// unencoded `g, <username>, <role>` line it would give "eve" what the user
+/// "support" has (lowercase, so that `check` can look it up).
+const HOSTILE_USERNAME: &str = "eve, support\ng, carol";
+/// The same username as a policy.csv field.
+const HOSTILE_SUBJECT: &str = "eve%2C support%0Ag%2C carol";
+
+/// Adds a user through the CLI, then renames them with raw SQL to `username`, as
+/// another program writing into the database could.
+fn insert_raw_user(db: &Db, username: &str, email: &str, role: &str) {
+    db.ok(&[
+        "users",
+        "add",
+        "placeholder",
+        "--email",
+        email,
+        "--role",
+        role,
+    ]);
+    let n = db
+        .conn_rw()
+        .execute(
+            "UPDATE users SET username = ?1 WHERE username = 'placeholder'",
+            [username],
+        )
+        .expect("the raw update works");
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn casbin_policy_lines_cannot_be_forged_by_a_stored_username() {
+    let db = rich();
+    insert_raw_user(&db, HOSTILE_USERNAME, "eve@example.com", "Read Only");
+    let dir = db.dir().join("casbin");
+    db.ok(&["export", "--format", "casbin", "-o", arg(&dir)]);
+    let policy = fs::read_to_string(dir.join("policy.csv")).unwrap();
+    let roles: Vec<&str> = policy.lines().filter(|l| l.starts_with("g,")).collect();
+    assert_eq!(
+        roles,
+        [
+            "g, alice, Administrator",
+            "g, bob, Sales%2C EMEA",
+            "g, carol, Read Only",
+            &format!("g, {HOSTILE_SUBJECT}, Read Only"),
+            "g, support, role:support",
+        ],
+        "{policy}"
+    );
+    for line in policy.lines() {
+        let fields = line.split(',').count();
+        let want = if line.starts_with("p, ") { 4 } else { 3 };
+        assert!(
+            line.starts_with("p, ") || line.starts_with("g, "),
+            "{line:?}"
+        );
+        assert_eq!(fields, want, "one field per column: {line:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Where -o writes
+// ---------------------------------------------------------------------------------
+
+/// The kind of file system node at `path`, without following a symbolic link.
+fn node_kind(path: &Path) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return "missing";
+    };
+    let t = meta.file_type();
+    if t.is_symlink() {
+        "symlink"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_char_device() {
+        "char device"
+    } else if t.is_dir() {
+        "folder"
+    } else if t.is_file() {
+        "file"
+    } else {
+        "other"
+    }
+}
+
+/// A FIFO, a symbolic link, a folder and (where mknod is allowed) a device node,
+/// made in `dir` under names starting with `prefix`.
+fn special_nodes(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let fifo = dir.join(format!("{prefix}fifo"));
+    let status = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    let target = dir.join(format!("{prefix}target.txt"));
+    fs::write(&target, "keep me\n").unwrap();
+    let link = dir.join(format!("{prefix}link"));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let folder = dir.join(format!("{prefix}folder"));
+    fs::create_dir(&folder).unwrap();
+    let mut nodes = vec![fifo, link, folder];
+    // The same device as /dev/null, made here so a failure can never touch /dev.
+    let device = dir.join(format!("{prefix}null"));
+    let made = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        nodes.push(device);
+    } else {
+        eprintln!("no device node case: mknod is not allowed here");
+    }
+    nodes
+}
+
+#[test]
+fn export_refuses_to_replace_a_symlink_fifo_folder_or_device() {
+    let db = rich();
+    let nodes = special_nodes(db.dir(), "");
+    for format in ["json", "csv"] {
+        for node in &nodes {
+            let kind = node_kind(node);
+            let run = db.run(&["export", "--format", format, "-o", arg(node)]);
+            assert_field_error(&run, 2, "output");
+            assert_eq!(
+                node_kind(node),
+                kind,
+                "{format} export left {node:?} as it was"
+            );
+        }
+    }
+    assert_eq!(
+        fs::read_to_string(db.dir().join("target.txt")).unwrap(),
+        "keep me\n"
+    );
+    let names: Vec<String> = fs::read_dir(db.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".tmp")),
+        "no temporary file is left behind: {names:?}"
+    );
+
+    // The Casbin folder's two files follow the same rule.
+    let dir = db.dir().join("casbin");
+    fs::create_dir(&dir).unwrap();
+    let nodes = special_nodes(&dir, "");
+    for (i, name) in ["policy.csv", "model.conf"].iter().enumerate() {
+        for node in &nodes {
+            let path = dir.join(name);
+            let _ = fs::remove_file(&path);
+            if node_kind(node) == "folder" {
+                continue;
+            }
+            // Each special node in turn takes the file's name.
+            fs::rename(node, &path).unwrap();
+            let kind = node_kind(&path);
+            let run = db.run(&["export", "--format", "casbin", "-o", arg(&dir)]);
+            assert_field_error(&run, 2, "output");
+            assert_eq!(node_kind(&path), kind, "{name} left as it was (case {i})");
+            fs::rename(&path, node).unwrap();
+        }
+    }
+}
+
+#[test]
+fn export_into_a_file_with_several_hard_links_rewrites_it_in_place() {
+    use std::os::unix::fs::MetadataExt;
+    let db = rich();
+    let first = db.dir().join("export.json");
+    let second = db.dir().join("export-link.json");
+    fs::write(&first, "old\n").unwrap();
+    fs::hard_link(&first, &second).unwrap();
+    let inode = fs::metadata(&first).unwrap().ino();
+    db.ok(&["export", "-o", arg(&first)]);
+    let text = export_json(&db);
+    assert_eq!(fs::read_to_string(&first).unwrap(), text);
+    assert_eq!(
+        fs::read_to_string(&second).unwrap(),
+        text,
+        "the other name sees the export too"
+    );
+    assert_eq!(fs::metadata(&first).unwrap().ino(), inode);
+    assert_eq!(fs::metadata(&second).unwrap().nlink(), 2);
+
+    // A file with one name is replaced, and a new one is private.
+    let single = db.dir().join("single.csv");
+    fs::write(&single, "old\n").unwrap();
+    db.ok(&["export", "--format", "csv", "-o", arg(&single)]);
+    assert!(
+        fs::read_to_string(&single)
+            .unwrap()
+            .starts_with("username,")
+    );
+    let fresh = db.dir().join("fresh.csv");
+    db.ok(&["export", "--format", "csv", "-o", arg(&fresh)]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Casbin: a real implementation must agree with `check`
 // ---------------------------------------------------------------------------------
@@ -374,19 +580,38 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
         "--role",
         "Full Access",
     ]);
+    // Written by another program: unencoded, it would give "eve" support's grants.
+    insert_raw_user(&db, HOSTILE_USERNAME, "eve@example.com", "Read Only");
     let dir = db.dir().join("casbin");
     db.ok(&["export", "--format", "casbin", "-o", arg(&dir)]);
 
     let users = [
-        "alice", "bob", "carol", "dave", "erin", "frank", "support", "nobody",
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+        "erin",
+        "frank",
+        "support",
+        HOSTILE_USERNAME,
+        "nobody",
+        "eve",
     ];
+    // The subject Casbin knows a user by: the username as a policy.csv field.
+    let subject = |user: &'static str| -> &'static str {
+        if user == HOSTILE_USERNAME {
+            HOSTILE_SUBJECT
+        } else {
+            user
+        }
+    };
     let leaves = all_leaf_keys(&db.catalog());
     assert!(leaves.contains(&"beta".to_string()));
     let mut queries = Vec::new();
     for user in users {
         for leaf in &leaves {
             let (obj, act) = leaf.rsplit_once('.').unwrap_or(("", leaf));
-            queries.push(json!([user, obj, act]));
+            queries.push(json!([subject(user), obj, act]));
         }
     }
     let script = db.dir().join("enforce.py");
@@ -420,7 +645,7 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
     let mut i = 0;
     for user in users {
         for leaf in &leaves {
-            let check = if user == "nobody" {
+            let check = if user == "nobody" || user == "eve" {
                 false
             } else {
                 match db.run(&["check", user, leaf]).code {
@@ -1036,6 +1261,17 @@ fn a_partial_hand_written_file_adds_and_changes_only_what_it_names() {
         s(&db.json(&["roles", "show", "Basic Access"])["name"]),
         "Basic Access"
     );
+}
+
+#[test]
+fn a_json_file_starting_with_a_byte_order_mark_imports() {
+    let db = rich();
+    let text = export_json(&db);
+    let other = Db::new();
+    let file = write(&other, "bom.json", &format!("\u{FEFF}{text}"));
+    other.ok(&["import", arg(&file), "--dry-run"]);
+    other.ok(&["import", arg(&file)]);
+    assert_eq!(export_json(&other), text);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{self, IsTerminal, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
@@ -17,13 +17,14 @@ use crate::domain::catalog::Catalog;
 use crate::domain::policy::{self, CatalogPlan, ImportPlan, Outcome};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::text::{display_safe, json_terminal_safe};
+use crate::text::{display_safe, excerpt, json_terminal_safe};
 
 /// Imports with more users than this show a progress bar (when stderr is a terminal).
 const PROGRESS_BAR_FROM: usize = 2000;
 
+/// A path as an error message quotes it.
 fn shown(path: &Path) -> String {
-    display_safe(&path.display().to_string()).into_owned()
+    excerpt(&path.display().to_string()).into_owned()
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -52,12 +53,62 @@ fn write_error(path: &Path, err: io::Error) -> Error {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, so a reader
-/// never sees half a file. Exports hold emails: the file is private (0600).
+/// What `-o` names, and so how it is written.
+enum Target {
+    /// Nothing there yet.
+    New,
+    /// A regular file with no other name: replaced whole.
+    Replace,
+    /// A regular file with other hard links: rewritten in place, so every name of it
+    /// sees the export (a rename would leave the other names on the old content).
+    InPlace(fs::Metadata),
+}
+
+/// Sorts out what `path` is. Only a regular file or a new path is written: a rename
+/// onto a symbolic link, a device or a FIFO would replace that node with a plain
+/// file (and `-o /dev/null` as root would destroy the device).
+fn output_target(path: &Path) -> Result<Target> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::New),
+        Err(e) => return Err(write_error(path, e)),
+    };
+    let kind = meta.file_type();
+    let refuse = |what: &str| {
+        Err(Error::invalid(
+            "output",
+            format!(
+                "{} is {what}; export writes only to a regular file or a new path, and never replaces anything else",
+                shown(path)
+            ),
+        ))
+    };
+    if kind.is_symlink() {
+        refuse("a symbolic link (name the file it points to)")
+    } else if kind.is_dir() {
+        refuse("a folder")
+    } else if !kind.is_file() {
+        refuse("not a regular file (a device, FIFO or socket)")
+    } else if meta.nlink() > 1 {
+        Ok(Target::InPlace(meta))
+    } else {
+        Ok(Target::Replace)
+    }
+}
+
+/// Writes `bytes` to `path`, which must be a regular file or a new path (see
+/// [`output_target`]). A new or single-linked file is written through a temporary
+/// file in the same folder, so a reader never sees half a file; exports hold
+/// emails, so that file is private (0600). A file with several hard links keeps its
+/// inode, its mode and its other names, and is rewritten in place.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid("output", format!("{} names no file", shown(path))))?;
+    let target = output_target(path)?;
+    if let Target::InPlace(meta) = &target {
+        return write_in_place(path, meta, bytes);
+    }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -75,7 +126,16 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&temp, path)
+        match target {
+            // A hard link never replaces what may have appeared at `path` meanwhile.
+            Target::New => match fs::hard_link(&temp, path) {
+                Ok(()) => fs::remove_file(&temp),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+                // A file system without hard links.
+                Err(_) => fs::rename(&temp, path),
+            },
+            _ => fs::rename(&temp, path),
+        }
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -83,13 +143,27 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(|e| write_error(path, e))
 }
 
-/// CSV for a terminal: stored text could hold escape sequences, so each line is made
-/// display-safe (line breaks inside quoted fields stay line breaks).
-fn csv_for_terminal(text: &str) -> String {
-    text.split('\n')
-        .map(|line| display_safe(line).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Rewrites the regular file `path` in place, after checking that what was opened is
+/// still the file `meta` describes (not something swapped in since).
+fn write_in_place(path: &Path, meta: &fs::Metadata, bytes: &[u8]) -> Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| write_error(path, e))?;
+    let opened = file.metadata().map_err(|e| write_error(path, e))?;
+    if !opened.is_file() || opened.dev() != meta.dev() || opened.ino() != meta.ino() {
+        return Err(Error::invalid(
+            "output",
+            format!(
+                "{} changed while it was being opened; nothing was written",
+                shown(path)
+            ),
+        ));
+    }
+    file.set_len(0)
+        .and_then(|()| file.write_all(bytes))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| write_error(path, e))
 }
 
 /// `rolecall export`.
@@ -115,7 +189,6 @@ pub(super) fn export(store: &Store, format: ExportFormat, output: Option<PathBuf
             let snapshot = store.snapshot()?;
             let text = policy::users_csv(&snapshot);
             match output {
-                None if io::stdout().is_terminal() => out(&csv_for_terminal(&text)),
                 None => out(&text),
                 Some(path) => {
                     write_file(&path, text.as_bytes())?;

@@ -3,12 +3,17 @@
 //! `g, <username>, <role>` per active user, so that an enforcer answers
 //! `enforce(username, category, segment)` exactly as `rolecall check` does for a leaf.
 //!
-//! Casbin's policy readers split lines on commas and do not agree on quoting, and
-//! they keep users and roles in one namespace. So a role's name is written as it is
-//! unless it holds a character those readers treat specially (percent-encoded), and
-//! a role whose name is also a username is written `role:<name>` (usernames cannot
-//! hold `:`), so no user is ever mistaken for a role or a role for a user.
+//! Casbin's policy readers split lines on commas, trim each field, and do not agree
+//! on quoting; and they keep users and roles in one namespace. So every field written
+//! to `policy.csv` (username, role name, category key, leaf segment) is written as it
+//! is unless it holds a character those readers treat specially, which is
+//! percent-encoded: whatever the database holds (another program may have written a
+//! username with a line break and commas into it), a field stays one field of one
+//! line. Names rolecall itself accepts never need it for a username or a key. A role
+//! whose subject is also a user's is written `role:<name>` (`:` is always encoded), so
+//! no user is ever mistaken for a role or a role for a user.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -34,18 +39,26 @@ e = some(where (p.eft == allow))
 m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
 ";
 
-/// Characters written percent-encoded in a role's name: Casbin's separators,
-/// brackets and quotes, the escape itself, and `:` (reserved for `role:`).
-fn needs_encoding(c: char) -> bool {
-    matches!(c, '%' | ',' | '"' | '(' | ')' | '[' | ']' | ':')
-        || crate::text::has_unsafe(&c.to_string())
+/// Characters written percent-encoded: Casbin's separators, brackets and quotes, the
+/// escape itself, `:` (reserved for `role:`), `#` (a comment in some readers),
+/// controls and invisible characters (a line break would start a new policy line),
+/// and whitespace other than an inner space (readers trim fields).
+fn needs_encoding(c: char, at_edge: bool) -> bool {
+    matches!(c, '%' | ',' | '"' | '(' | ')' | '[' | ']' | ':' | '#')
+        || (c.is_whitespace() && (at_edge || c != ' '))
+        || crate::text::has_unsafe(c.encode_utf8(&mut [0u8; 4]))
 }
 
-/// The subject a role has in the policy.
-pub fn role_subject(name: &str, usernames: &HashSet<&str>) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if needs_encoding(c) {
+/// One field of a policy line: `value` as it is when nothing in it needs encoding.
+pub fn field(value: &str) -> Cow<'_, str> {
+    let last = value.chars().count().saturating_sub(1);
+    let encode = |(i, c): (usize, char)| needs_encoding(c, i == 0 || i == last);
+    if !value.chars().enumerate().any(encode) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for (i, c) in value.chars().enumerate() {
+        if encode((i, c)) {
             let mut buf = [0u8; 4];
             for b in c.encode_utf8(&mut buf).bytes() {
                 let _ = write!(out, "%{b:02X}");
@@ -54,10 +67,17 @@ pub fn role_subject(name: &str, usernames: &HashSet<&str>) -> String {
             out.push(c);
         }
     }
-    if usernames.contains(out.as_str()) {
-        out.insert_str(0, "role:");
+    Cow::Owned(out)
+}
+
+/// The subject a role has in the policy; `user_subjects` are the users' fields.
+pub fn role_subject(name: &str, user_subjects: &HashSet<String>) -> String {
+    let subject = field(name).into_owned();
+    if user_subjects.contains(&subject) {
+        format!("role:{subject}")
+    } else {
+        subject
     }
-    out
 }
 
 /// The object and action of a leaf key: `("contacts", "export")` for
@@ -69,23 +89,27 @@ pub fn object_action(key: &str) -> (&str, &str) {
 /// `policy.csv`: every grant of every role, then every active user's role, each
 /// block sorted so that the same data always gives the same file.
 pub fn policy(snapshot: &Snapshot) -> String {
-    let usernames: HashSet<&str> = snapshot.users.iter().map(|u| u.username.as_str()).collect();
+    let user_subjects: HashSet<String> = snapshot
+        .users
+        .iter()
+        .map(|u| field(&u.username).into_owned())
+        .collect();
     let mut roles: Vec<_> = snapshot.roles.iter().collect();
     roles.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = String::new();
     for role in roles {
-        let subject = role_subject(&role.name, &usernames);
+        let subject = role_subject(&role.name, &user_subjects);
         for key in role.grants.keys(&snapshot.catalog) {
             let (object, action) = object_action(key);
-            let _ = writeln!(out, "p, {subject}, {object}, {action}");
+            let _ = writeln!(out, "p, {subject}, {}, {}", field(object), field(action));
         }
     }
     for user in snapshot.users.iter().filter(|u| u.active) {
         let _ = writeln!(
             out,
             "g, {}, {}",
-            user.username,
-            role_subject(&user.role, &usernames)
+            field(&user.username),
+            role_subject(&user.role, &user_subjects)
         );
     }
     out
@@ -95,11 +119,16 @@ pub fn policy(snapshot: &Snapshot) -> String {
 mod tests {
     use super::*;
 
+    fn subjects(names: &[&str]) -> HashSet<String> {
+        names.iter().map(|n| field(n).into_owned()).collect()
+    }
+
     #[test]
     fn plain_names_stay_readable() {
         let none = HashSet::new();
         assert_eq!(role_subject("Read Only", &none), "Read Only");
         assert_eq!(role_subject("Campaign Manager", &none), "Campaign Manager");
+        assert!(matches!(field("alice.b-2_x"), Cow::Borrowed(_)));
     }
 
     #[test]
@@ -110,13 +139,23 @@ mod tests {
         assert_eq!(role_subject("100% \"real\"", &none), "100%25 %22real%22");
         assert_eq!(role_subject("Tier: gold", &none), "Tier%3A gold");
         assert_eq!(role_subject("a\u{202e}b", &none), "a%E2%80%AEb");
+        assert_eq!(role_subject(" edge ", &none), "%20edge%20");
+        assert_eq!(field("a\tb\u{2800}"), "a%09b%E2%A0%80");
+    }
+
+    #[test]
+    fn a_username_holding_a_line_break_stays_one_field() {
+        let hostile = "eve\ng, eve, Administrator";
+        assert_eq!(field(hostile), "eve%0Ag%2C eve%2C Administrator");
+        assert_eq!(field("role:x"), "role%3Ax");
     }
 
     #[test]
     fn a_role_named_like_a_user_is_prefixed() {
-        let users: HashSet<&str> = ["support"].into_iter().collect();
+        let users = subjects(&["support", "a,b"]);
         assert_eq!(role_subject("support", &users), "role:support");
         assert_eq!(role_subject("Support", &users), "Support");
+        assert_eq!(role_subject("a,b", &users), "role:a%2Cb");
     }
 
     #[test]

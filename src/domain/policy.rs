@@ -20,7 +20,7 @@ use crate::domain::role::{self, ADMINISTRATOR, Role};
 use crate::domain::user::{self, Profile, User};
 use crate::domain::validate;
 use crate::error::{Error, Result};
-use crate::text::display_safe;
+use crate::text::{display_safe, excerpt, name_key};
 
 /// The format tag of an export file.
 pub const FORMAT: &str = "rolecall/1";
@@ -97,10 +97,6 @@ pub struct Snapshot {
     pub default_role: String,
 }
 
-fn fold(s: &str) -> String {
-    s.trim().to_lowercase()
-}
-
 /// An error located at `path` in the file (`users[3].email`).
 fn invalid_at(path: impl fmt::Display, message: impl fmt::Display) -> Error {
     Error::invalid("import", format!("{path}: {message}"))
@@ -152,22 +148,58 @@ impl<'de> Deserialize<'de> for Tag {
 }
 
 /// A serde_json error as `path: what (line L, column C)`, or `line L, column C: what`
-/// when it is not inside a field (broken syntax, a truncated file).
+/// when it is not inside a field (broken syntax, a truncated file). serde quotes the
+/// input it could not take (`invalid type: string "..."`, ``unknown field `...` ``),
+/// so each quoted piece, and the path (its keys come from the file), is an excerpt.
 fn json_error(err: &serde_json::Error, path: Option<String>) -> Error {
     let (line, column) = (err.line(), err.column());
     let text = err.to_string();
     let what = text
         .strip_suffix(&format!(" at line {line} column {column}"))
         .unwrap_or(&text);
+    let what = quoted_excerpts(what);
     match path.filter(|p| !p.is_empty() && p != ".") {
-        Some(path) => invalid_at(path, format!("{what} (line {line}, column {column})")),
+        Some(path) => invalid_at(
+            excerpt(&path),
+            format!("{what} (line {line}, column {column})"),
+        ),
         None => Error::invalid("import", format!("line {line}, column {column}: {what}")),
     }
+}
+
+/// `message` with every `"..."` and `` `...` `` piece cut to an [`excerpt`]. Inside
+/// double quotes serde escapes a quote as `\"`.
+fn quoted_excerpts(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest.as_bytes()[open];
+        out.push_str(&rest[..=open]);
+        let body = &rest[open + 1..];
+        let mut escaped = false;
+        let close = body.bytes().position(|b| {
+            let closes = b == quote && !escaped;
+            escaped = quote == b'"' && b == b'\\' && !escaped;
+            closes
+        });
+        let Some(close) = close else {
+            out.push_str(&excerpt(body));
+            return out;
+        };
+        out.push_str(&excerpt(&body[..close]));
+        out.push(quote as char);
+        rest = &body[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Parses an export file: the format tag first, then every field's type, naming the
 /// line and column and the path of the first problem.
 pub fn parse_document(text: &str) -> Result<Document> {
+    // Editors on Windows start UTF-8 files with a byte order mark; JSON does not allow
+    // one, and it says nothing, so it is skipped.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let tag: Tag = serde_json::from_str(text).map_err(|e| json_error(&e, None))?;
     match tag.0 {
         None => {
@@ -180,7 +212,10 @@ pub fn parse_document(text: &str) -> Result<Document> {
         Some(other) => {
             return Err(invalid_at(
                 "format",
-                format!("{other} is not a format this rolecall reads (it reads \"{FORMAT}\")"),
+                format!(
+                    "{} is not a format this rolecall reads (it reads \"{FORMAT}\")",
+                    excerpt(&other.to_string())
+                ),
             ));
         }
     }
@@ -227,8 +262,8 @@ pub fn export(snapshot: &Snapshot) -> Document {
         })
         .collect();
     roles.sort_by(|a, b| {
-        fold(&a.name)
-            .cmp(&fold(&b.name))
+        name_key(&a.name)
+            .cmp(&name_key(&b.name))
             .then_with(|| a.name.cmp(&b.name))
     });
     let mut users: Vec<UserRecord> = snapshot
@@ -275,13 +310,38 @@ pub const CSV_COLUMNS: &[&str] = &[
     "has_password",
 ];
 
-/// One CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
+/// The first characters that make a spreadsheet read a cell as a formula (or, for
+/// tab and carriage return, hide the ones that follow), after OWASP's "CSV
+/// Injection" guidance.
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+/// One CSV field. A cell that a spreadsheet would run as a formula (`=cmd|' /C
+/// calc'!A0`) is neutralised with a leading `'`, as OWASP's CSV Injection guidance
+/// advises, since the file is opened by people in Excel or LibreOffice; then the
+/// field is quoted (RFC 4180) when it holds a comma, a quote or a line break.
 fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(FORMULA_STARTS) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    };
     if value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ') {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_string()
+        value.into_owned()
     }
+}
+
+/// Stored text as a CSV cell shows it. CSV has no escape for a control character and
+/// the file is read by people in spreadsheets, so the text is made display-safe as on
+/// a screen (an escape sequence or a bidi override becomes visible), keeping the line
+/// breaks of a multi-line signature.
+fn csv_text(value: &str) -> std::borrow::Cow<'_, str> {
+    if !crate::text::has_unsafe(value) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let lines: Vec<_> = value.split('\n').map(display_safe).collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
 }
 
 /// The users as CSV: a header row, then one row per user in username order.
@@ -304,7 +364,7 @@ pub fn users_csv(snapshot: &Snapshot) -> String {
             flag(u.owner),
             flag(u.has_password),
         ];
-        let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+        let cells: Vec<String> = row.iter().map(|c| csv_field(&csv_text(c))).collect();
         out.push_str(&cells.join(","));
         out.push('\n');
     }
@@ -568,7 +628,7 @@ pub struct ImportPlan {
 
 impl ImportPlan {
     pub fn default_role_changes(&self) -> bool {
-        fold(&self.default_role) != fold(&self.default_role_before)
+        name_key(&self.default_role) != name_key(&self.default_role_before)
     }
 
     /// How many roles, or users, have each outcome: (added, changed, unchanged).
@@ -603,11 +663,11 @@ fn leaf_ordinal(catalog: &Catalog, key: &str) -> std::result::Result<usize, Stri
         Some(node) if node.is_leaf() => Ok(node.leaves.start),
         Some(_) => Err(format!(
             "\"{}\" is a category, not a permission; list the permissions under it",
-            display_safe(key)
+            excerpt(key)
         )),
         None => Err(format!(
             "\"{}\" is not a permission of the catalog",
-            display_safe(key)
+            excerpt(key)
         )),
     }
 }
@@ -629,7 +689,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
             "format",
             format!(
                 "\"{}\" is not a format this rolecall reads (it reads \"{FORMAT}\")",
-                display_safe(&doc.format)
+                excerpt(&doc.format)
             ),
         ));
     }
@@ -681,12 +741,12 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     for (i, record) in doc.roles.iter().enumerate() {
         let path = format!("roles[{i}]");
         let name = validate::role_name(&record.name).map_err(at(&path))?;
-        if let Some(j) = role_index.insert(fold(&name), i) {
+        if let Some(j) = role_index.insert(name_key(&name), i) {
             return Err(invalid_at(
                 format!("{path}.name"),
                 format!(
                     "\"{}\" is listed twice (also roles[{j}]); role names are unique ignoring case",
-                    display_safe(&name)
+                    excerpt(&name)
                 ),
             ));
         }
@@ -696,8 +756,11 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
             .map(validate::description)
             .transpose()
             .map_err(at(&path))?;
-        let current = snapshot.roles.iter().find(|r| fold(&r.name) == fold(&name));
-        let is_administrator = fold(&name) == fold(ADMINISTRATOR);
+        let current = snapshot
+            .roles
+            .iter()
+            .find(|r| name_key(&r.name) == name_key(&name));
+        let is_administrator = name_key(&name) == name_key(ADMINISTRATOR);
         if record.builtin && !is_administrator {
             return Err(invalid_at(
                 format!("{path}.builtin"),
@@ -710,7 +773,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
                 format!("{path}.builtin"),
                 format!(
                     "\"{}\" is the built-in role; the file must say \"builtin\": true",
-                    display_safe(&name)
+                    excerpt(&name)
                 ),
             ));
         }
@@ -723,7 +786,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
                 if grants.contains(ord) {
                     return Err(invalid_at(
                         format!("{path}.granted[{j}]"),
-                        format!("\"{}\" is listed twice", display_safe(key)),
+                        format!("\"{}\" is listed twice", excerpt(key)),
                     ));
                 }
                 grants.set(ord, true);
@@ -828,18 +891,18 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     let mut role_names: HashMap<String, String> = snapshot
         .roles
         .iter()
-        .map(|r| (fold(&r.name), r.name.clone()))
+        .map(|r| (name_key(&r.name), r.name.clone()))
         .collect();
     for step in &roles {
-        role_names.insert(fold(&step.name), step.name.clone());
+        role_names.insert(name_key(&step.name), step.name.clone());
     }
     let resolve_role = |path: String, spec: &str| -> Result<String> {
-        role_names.get(&fold(spec)).cloned().ok_or_else(|| {
+        role_names.get(&name_key(spec)).cloned().ok_or_else(|| {
             invalid_at(
                 path,
                 format!(
                     "there is no role \"{}\" in the file or the database",
-                    display_safe(spec)
+                    excerpt(spec)
                 ),
             )
         })
@@ -847,7 +910,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     let default_role = match &doc.default_role {
         Some(spec) => resolve_role("default_role".into(), spec)?,
         None => role_names
-            .get(&fold(&snapshot.default_role))
+            .get(&name_key(&snapshot.default_role))
             .cloned()
             .unwrap_or_else(|| snapshot.default_role.clone()),
     };
@@ -894,7 +957,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
         let role = match (&record.role, current) {
             (Some(spec), _) => resolve_role(format!("{path}.role"), spec)?,
             (None, Some(u)) => role_names
-                .get(&fold(&u.role))
+                .get(&name_key(&u.role))
                 .cloned()
                 .unwrap_or_else(|| u.role.clone()),
             (None, None) => default_role.clone(),
@@ -930,7 +993,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
                         changes.push(change(field, before.clone(), after.clone()));
                     }
                 }
-                if fold(&u.role) != fold(&role) {
+                if name_key(&u.role) != name_key(&role) {
                     changes.push(change("role", u.role.clone(), role.clone()));
                 }
                 if u.active != active {
@@ -973,7 +1036,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
                     "the owner must be active",
                 ));
             }
-            if fold(&step.role) != fold(ADMINISTRATOR) {
+            if name_key(&step.role) != name_key(ADMINISTRATOR) {
                 return Err(invalid_at(
                     format!("users[{i}].role"),
                     format!("the owner must hold the {ADMINISTRATOR} role"),
@@ -983,11 +1046,11 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
         }
         None => {}
         Some(owner) => {
-            let owner_name = display_safe(&owner.username);
+            let owner_name = excerpt(&owner.username);
             if let Some(i) = marked_owner.filter(|&i| users[i].username != owner.username) {
                 notes.push(format!(
                     "the file marks \"{}\" as the owner, but import never moves ownership: \"{owner_name}\" stays the owner (users transfer-ownership moves it)",
-                    display_safe(&users[i].username)
+                    excerpt(&users[i].username)
                 ));
             } else if marked_owner.is_none() && seen.contains_key(&owner.username) {
                 notes.push(format!(
@@ -1002,29 +1065,29 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     for u in &snapshot.users {
         if !seen.contains_key(&u.username) {
             emails.insert(
-                fold(&u.email),
-                format!("\"{}\", who is not in the file", display_safe(&u.username)),
+                name_key(&u.email),
+                format!("\"{}\", who is not in the file", excerpt(&u.username)),
             );
         }
     }
     for (i, step) in users.iter().enumerate() {
         let holder = format!("users[{i}] (\"{}\")", step.username);
-        if let Some(other) = emails.insert(fold(&step.profile.email), holder) {
+        if let Some(other) = emails.insert(name_key(&step.profile.email), holder) {
             return Err(invalid_at(
                 format!("users[{i}].email"),
                 format!(
                     "\"{}\" is already the email of {other}",
-                    display_safe(&step.profile.email)
+                    excerpt(&step.profile.email)
                 ),
             ));
         }
     }
 
-    let in_file: HashSet<String> = roles.iter().map(|r| fold(&r.name)).collect();
+    let in_file: HashSet<String> = roles.iter().map(|r| name_key(&r.name)).collect();
     let roles_not_in_file = snapshot
         .roles
         .iter()
-        .filter(|r| !in_file.contains(&fold(&r.name)))
+        .filter(|r| !in_file.contains(&name_key(&r.name)))
         .map(|r| r.name.clone())
         .collect();
     let users_not_in_file = snapshot
@@ -1257,11 +1320,78 @@ mod tests {
     }
 
     #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        assert_eq!(csv_field("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("-2+3"), "'-2+3");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\t=1"), "'\t=1");
+        assert_eq!(csv_field("\r=1"), "\"'\r=1\"");
+        assert_eq!(csv_field("=1,2"), "\"'=1,2\"");
+        let mut snap = snapshot();
+        snap.users[1].first_name = "=HYPERLINK(\"http://x\")".into();
+        snap.users[1].last_name = "\u{1b}[2J\u{9b}1m\u{202e}".into();
+        snap.users[1].signature = "one\ntwo\r".into();
+        let csv = users_csv(&snap);
+        assert!(csv.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","), "{csv}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_document_is_skipped() {
+        let text = format!(
+            "\u{FEFF}{}",
+            serde_json::to_string(&export(&snapshot())).unwrap()
+        );
+        let doc = parse_document(&text).unwrap();
+        assert_eq!(doc.users.len(), 2);
+    }
+
+    #[test]
+    fn errors_quote_at_most_an_excerpt_of_the_file() {
+        let long = "x".repeat(10_000);
+        let text = format!(
+            r#"{{"format": "rolecall/1", "users": [{{"username": "bob", "active": "{long}"}}]}}"#
+        );
+        let err = parse_document(&text).unwrap_err().to_string();
+        assert!(err.len() < 400, "{err}");
+        assert!(
+            err.contains("users[0].active: invalid type: string \"xxx"),
+            "{err}"
+        );
+        assert!(err.contains("…\", expected a boolean"), "{err}");
+        let text = format!(r#"{{"format": "rolecall/1", "users": [{{"{long}": 1}}]}}"#);
+        let err = parse_document(&text).unwrap_err().to_string();
+        assert!(err.len() < 1000, "{err}");
+        let text = format!(r#"{{"format": "{long}"}}"#);
+        let err = parse_document(&text).unwrap_err().to_string();
+        assert!(err.len() < 400, "{err}");
+    }
+
+    #[test]
+    fn an_import_matches_a_stored_role_whose_name_holds_invisible_characters() {
+        // Another program stored "Viewer" with a tag character after it; the file's
+        // "viewer" is that role, not a second one that looks the same.
+        let mut snap = snapshot();
+        snap.roles[1].name = "Viewer\u{E0020}".into();
+        snap.users[1].role = "Viewer\u{E0020}".into();
+        let mut doc = export(&snapshot());
+        doc.roles.retain(|r| r.name == "Viewer");
+        doc.roles[0].name = "viewer".into();
+        doc.users.clear();
+        let plan = plan_import(&snap, &doc).unwrap();
+        assert_eq!(plan.roles.len(), 1);
+        assert_eq!(plan.roles[0].outcome, Outcome::Changed);
+        assert_eq!(plan.roles[0].id, Some(2));
+        assert_eq!(plan.roles_not_in_file, [ADMINISTRATOR]);
+    }
+
+    #[test]
     fn csv_fields_are_quoted_only_when_needed() {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("a=b"), "a=b");
         let csv = users_csv(&snapshot());
         assert_eq!(csv.lines().count(), 3);
         assert!(csv.starts_with("username,email,"));

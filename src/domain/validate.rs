@@ -2,8 +2,10 @@
 //! what the operator typed and returns the value to store, or an error naming the
 //! field and the rule it broke.
 
+use std::sync::OnceLock;
+
 use crate::error::{Error, Result};
-use crate::text::{display_safe, has_unsafe};
+use crate::text::{excerpt, has_unsafe};
 
 pub const MAX_ROLE_NAME: usize = 64;
 pub const MAX_DESCRIPTION: usize = 500;
@@ -51,7 +53,7 @@ pub fn description(value: &str) -> Result<String> {
 
 /// A username: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn username(value: &str) -> Result<String> {
-    let shown = display_safe(value);
+    let shown = excerpt(value);
     if value.is_empty() {
         return Err(Error::invalid("username", "must not be empty"));
     }
@@ -88,7 +90,7 @@ pub fn username(value: &str) -> Result<String> {
 /// LDH labels with an alphabetic top-level label. The domain is lowercased.
 pub fn email(value: &str) -> Result<String> {
     let value = value.trim();
-    let shown = display_safe(value);
+    let shown = excerpt(value);
     let bad = |why: &str| {
         Err(Error::invalid(
             "email",
@@ -138,6 +140,23 @@ pub fn email(value: &str) -> Result<String> {
     Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
+/// The tz database built into the binary. Never the host's: jiff's global database
+/// reads `TZDIR` and `/usr/share/zoneinfo`, so what a field accepts, and what the
+/// completion list offers, would change with the machine and its environment.
+fn zone_database() -> &'static jiff::tz::TimeZoneDatabase {
+    static DATABASE: OnceLock<jiff::tz::TimeZoneDatabase> = OnceLock::new();
+    DATABASE.get_or_init(jiff::tz::TimeZoneDatabase::bundled)
+}
+
+/// Names a tz database may answer to that are not places: the host's own setting,
+/// the template for POSIX rules, the "time zone not set" placeholder of installers,
+/// and jiff's unknown zone.
+const NOT_A_PLACE: &[&str] = &["localtime", "posixrules", "Factory", "Etc/Unknown"];
+
+fn is_place(name: &str) -> bool {
+    !NOT_A_PLACE.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
 /// An IANA time zone name, checked against the tz database built into the binary.
 /// Returns the canonical spelling (`europe/rome` gives `Europe/Rome`).
 pub fn timezone(value: &str) -> Result<String> {
@@ -145,22 +164,29 @@ pub fn timezone(value: &str) -> Result<String> {
     if value.is_empty() {
         return Err(Error::invalid("timezone", "must not be empty"));
     }
-    let db = jiff::tz::db();
-    match db.get(value) {
-        Ok(tz) => Ok(tz.iana_name().unwrap_or(value).to_string()),
-        Err(_) => Err(Error::invalid(
+    let found = zone_database()
+        .get(value)
+        .ok()
+        .map(|tz| tz.iana_name().unwrap_or(value).to_string())
+        .filter(|name| is_place(value) && is_place(name));
+    found.ok_or_else(|| {
+        Error::invalid(
             "timezone",
             format!(
                 "\"{}\" is not an IANA time zone name such as Europe/Rome or UTC",
-                display_safe(value)
+                excerpt(value)
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// Every IANA time zone name the built-in database knows, sorted.
 pub fn timezone_names() -> Vec<String> {
-    let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
+    let mut names: Vec<String> = zone_database()
+        .available()
+        .map(|n| n.to_string())
+        .filter(|n| is_place(n))
+        .collect();
     names.sort();
     names
 }
@@ -191,7 +217,7 @@ pub fn language(value: &str) -> Result<String> {
             "language",
             format!(
                 "\"{}\" is not a language tag such as en, pt-BR or zh-Hant-TW",
-                display_safe(value)
+                excerpt(value)
             ),
         ))
     };
@@ -307,6 +333,12 @@ mod tests {
             email("a.b+tag@mail.example.org").unwrap(),
             "a.b+tag@mail.example.org"
         );
+        let long = format!("{}@example.com", "x".repeat(230));
+        let err = email(&long).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("\"{}…\"", "x".repeat(199))),
+            "the error quotes an excerpt: {err}"
+        );
         for bad in [
             "",
             "alice",
@@ -329,9 +361,28 @@ mod tests {
     fn timezones_come_from_the_tz_database() {
         assert_eq!(timezone("Europe/Rome").unwrap(), "Europe/Rome");
         assert_eq!(timezone("UTC").unwrap(), "UTC");
-        assert!(timezone("Mars/Olympus").is_err());
-        assert!(timezone("").is_err());
-        assert!(timezone_names().iter().any(|n| n == "America/Los_Angeles"));
+        assert_eq!(
+            timezone("america/los_angeles").unwrap(),
+            "America/Los_Angeles"
+        );
+        for bad in [
+            "Mars/Olympus",
+            "",
+            "localtime",
+            "posixrules",
+            "Factory",
+            "etc/unknown",
+        ] {
+            let err = timezone(bad).unwrap_err().to_string();
+            assert!(err.starts_with("timezone: "), "{bad}: {err}");
+        }
+        let names = timezone_names();
+        assert!(names.iter().any(|n| n == "America/Los_Angeles"));
+        assert!(names.iter().any(|n| n == "UTC"));
+        assert!(
+            !names.iter().any(|n| !is_place(n)),
+            "placeholders are not offered"
+        );
     }
 
     #[test]
@@ -357,6 +408,14 @@ mod tests {
         assert!(role_name("   ").is_err());
         assert!(role_name(&"x".repeat(65)).is_err());
         assert!(role_name("a\u{7}b").is_err());
+        for lookalike in [
+            "Administrator\u{2800}",
+            "Admin\u{E0041}istrator",
+            "\u{3164}Admin",
+        ] {
+            let err = role_name(lookalike).unwrap_err().to_string();
+            assert!(err.starts_with("name: must not contain"), "{err}");
+        }
         assert!(description(&"d".repeat(501)).is_err());
         assert!(description(&"d".repeat(500)).is_ok());
     }
