@@ -294,6 +294,7 @@ fn roles_show_prints_a_hostile_created_at_safely() {
 fn a_database_with_invalid_utf8_text_prints_replacement_characters() {
     let db = Db::with_owner();
     db.ok(&["roles", "create", "broken"]);
+    db.ok(&["roles", "grant", "broken", "contacts.view"]);
     db.ok(&[
         "users",
         "add",

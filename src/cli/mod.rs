@@ -79,6 +79,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
         /// Write to this file (json, csv) or folder (casbin) instead of standard output.
+        /// Only a regular file or a new path is written (and in a casbin folder, model.conf
+        /// and policy.csv likewise): a symbolic link, FIFO, device or folder is refused, never
+        /// replaced. A new file is created private (0600); an existing file is replaced whole,
+        /// except one with other hard links, which is rewritten in place so every name sees
+        /// the export and it keeps its mode.
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
     },

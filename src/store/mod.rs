@@ -325,6 +325,7 @@ impl Store {
         if catalog_at_start != self.catalog.stamp() {
             self.catalog = load_catalog(&tx)?;
         }
+        let changes_before = tx.total_changes();
         let ctx = Tx {
             tx: &tx,
             catalog: &self.catalog,
@@ -333,6 +334,12 @@ impl Store {
             seq,
         };
         let out = change(&ctx)?;
+        if tx.total_changes() == changes_before {
+            // Nothing changed: leave the file as it was, change number included, so
+            // other consoles have nothing to reload.
+            tx.rollback()?;
+            return Ok(out);
+        }
         let fresh = match catalog_seq(&tx)? {
             stamp if stamp == catalog_at_start => None,
             _ => Some(load_catalog(&tx)?),
@@ -615,8 +622,11 @@ fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
                 _ => return Ok(()),
             },
         };
-        for batch in steps {
+        for (i, batch) in steps.iter().enumerate() {
             tx.execute_batch(batch)?;
+            if version as usize + i + 1 == schema::ROLE_KEYS_FROM && version > 0 {
+                rekey_role_names(&tx)?;
+            }
         }
         if version == 0 {
             seed(&tx, catalog)?;
@@ -636,6 +646,51 @@ fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
         tx.pragma_update(None, "user_version", version + steps.len() as i64)?;
         tx.commit()?;
     }
+}
+
+/// The key a role name is unique under: [`crate::text::name_key`].
+pub(crate) fn name_key(name: &str) -> String {
+    crate::text::name_key(name)
+}
+
+/// Recomputes every role's unique key with [`name_key`], which ignores invisible
+/// characters. Roles that only differed by such characters (fourteen that all read
+/// "Administrator") would now share a key: each after the first, in id order, is
+/// renamed `<visible name> (id N)`, with an audit row saying why.
+fn rekey_role_names(tx: &Transaction<'_>) -> Result<()> {
+    let roles: Vec<(i64, String)> = tx
+        .prepare("SELECT id, name FROM roles ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    tx.execute("UPDATE roles SET name_fold = '~' || id", [])?;
+    let mut taken = std::collections::HashSet::new();
+    for (id, name) in roles {
+        let mut new_name = name.clone();
+        let mut key = name_key(&name);
+        if !taken.insert(key.clone()) {
+            let visible: String = name
+                .chars()
+                .filter(|c| !crate::text::has_unsafe(&c.to_string()))
+                .collect();
+            new_name = format!("{} (id {id})", visible.trim());
+            key = name_key(&new_name);
+            taken.insert(key.clone());
+            tx.execute(
+                "INSERT INTO audit (at, actor, action, target, before, after) VALUES (?1, 'rolecall upgrade', 'role.update', ?2, ?3, ?4)",
+                params![
+                    now(),
+                    new_name,
+                    serde_json::json!({"name": name}).to_string(),
+                    serde_json::json!({"name": new_name, "reason": "another role has the same name once invisible characters are ignored"}).to_string()
+                ],
+            )?;
+        }
+        tx.execute(
+            "UPDATE roles SET name = ?1, name_fold = ?2 WHERE id = ?3",
+            params![new_name, key, id],
+        )?;
+    }
+    Ok(())
 }
 
 /// The catalog, Administrator, the example roles of seed 001 and the default role,

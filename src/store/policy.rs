@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::roles::load_role;
 use super::users::all_users;
-use super::{Store, Tx, fold, load_catalog};
+use super::{Store, Tx, fold, load_catalog, name_key};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::policy::{self, CatalogPlan, Document, ImportPlan, Outcome, Snapshot};
 use crate::domain::role::Role;
@@ -177,7 +177,7 @@ fn apply_import(
     let mut role_ids: HashMap<String, i64> = snapshot
         .roles
         .iter()
-        .map(|r| (fold(&r.name), r.id))
+        .map(|r| (name_key(&r.name), r.id))
         .collect();
     for step in &plan.roles {
         let keys = |g: &Grants| -> Vec<String> {
@@ -193,7 +193,7 @@ fn apply_import(
                 )?
                 .execute(params![
                     step.name,
-                    fold(&step.name),
+                    name_key(&step.name),
                     step.description,
                     step.builtin,
                     ctx.at,
@@ -207,7 +207,7 @@ fn apply_import(
                 for ord in step.grants.ordinals() {
                     insert.execute(params![id, catalog.leaf_node(ord).key])?;
                 }
-                role_ids.insert(fold(&step.name), id);
+                role_ids.insert(name_key(&step.name), id);
                 ctx.audit(
                     "import.role.add",
                     &step.name,
@@ -227,7 +227,7 @@ fn apply_import(
                 )?
                 .execute(params![
                     step.name,
-                    fold(&step.name),
+                    name_key(&step.name),
                     step.description,
                     ctx.at,
                     ctx.actor,
@@ -272,7 +272,7 @@ fn apply_import(
         }
     }
     let role_id = |name: &str| -> Result<i64> {
-        role_ids.get(&fold(name)).copied().ok_or_else(|| {
+        role_ids.get(&name_key(name)).copied().ok_or_else(|| {
             Error::Storage(format!(
                 "the role \"{}\" disappeared during the import; nothing was changed",
                 crate::text::display_safe(name)

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::json;
 
-use super::{RowVersion, Store, Tx, fold, text};
+use super::{RowVersion, Store, Tx, name_key, text};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::role::{self, Role, RoleSummary};
 use crate::domain::validate;
@@ -112,11 +112,16 @@ pub(super) fn resolve_role(
     }
 }
 
-/// A role typed on the command line: by name (ignoring case), else by numeric id.
+/// A role typed on the command line: by name (ignoring case and invisible
+/// characters), else by its exact stored name (a row another program wrote with a
+/// key of its own), else by numeric id.
 fn find_typed_role(conn: &rusqlite::Connection, spec: &str) -> Result<Option<i64>> {
     let by_name: Option<i64> = conn
-        .prepare_cached("SELECT id FROM roles WHERE name_fold = ?1")?
-        .query_row([fold(spec)], |r| r.get(0))
+        .prepare_cached(
+            "SELECT id FROM roles WHERE name_fold = ?1 \
+             UNION ALL SELECT id FROM roles WHERE name = ?2 LIMIT 1",
+        )?
+        .query_row(params![name_key(spec), spec], |r| r.get(0))
         .optional()?;
     if by_name.is_some() {
         return Ok(by_name);
@@ -209,7 +214,7 @@ pub(super) fn insert_role(
         .tx
         .query_row(
             "SELECT name FROM roles WHERE name_fold = ?1",
-            [fold(name)],
+            [name_key(name)],
             |r| r.get(0),
         )
         .optional()?;
@@ -225,7 +230,7 @@ pub(super) fn insert_role(
     tx.tx.execute(
         "INSERT INTO roles (name, name_fold, description, builtin, version, created_seq, created_at, updated_at, updated_by) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, ?7)",
-        params![name, fold(name), description, builtin, tx.seq, tx.at, tx.actor],
+        params![name, name_key(name), description, builtin, tx.seq, tx.at, tx.actor],
     )?;
     let id = tx.tx.last_insert_rowid();
     tx.ensure_same_catalog(format!("role \"{name}\""), tx.seq, grants)?;
@@ -536,7 +541,7 @@ fn apply_role_update(tx: &Tx<'_>, before: &Role, update: RoleUpdate) -> Result<R
             .tx
             .query_row(
                 "SELECT name FROM roles WHERE name_fold = ?1 AND id <> ?2",
-                params![fold(name), id],
+                params![name_key(name), id],
                 |r| text(r, 0),
             )
             .optional()?;
@@ -548,7 +553,7 @@ fn apply_role_update(tx: &Tx<'_>, before: &Role, update: RoleUpdate) -> Result<R
         }
         tx.tx.execute(
             "UPDATE roles SET name = ?1, name_fold = ?2 WHERE id = ?3",
-            params![name, fold(name), id],
+            params![name, name_key(name), id],
         )?;
         before_json.insert("name".into(), json!(before.name));
         after_json.insert("name".into(), json!(name));

@@ -164,6 +164,10 @@ FROM users u JOIN role_grants g ON g.role_id = u.role_id
 WHERE u.active = 1;
 "#;
 
+/// The schema version from which role names are keyed with `text::name_key`; the
+/// upgrade to it recomputes the keys of existing roles.
+pub const ROLE_KEYS_FROM: usize = 2;
+
 /// Every migration, in order; the schema version is `MIGRATIONS.len()`. A migration
 /// that rebuilds tables runs with foreign keys off and is checked with
 /// `PRAGMA foreign_key_check` before it commits.
