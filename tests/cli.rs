@@ -321,7 +321,7 @@ fn new_database_has_the_four_example_roles_with_the_seed_001_grants() {
 fn new_database_file_is_mode_0600_and_parent_folders_are_created() {
     let db = Db::empty();
     let nested = db.dir().join("a").join("b").join("roles.db");
-    let run = rc(&nested, &["roles", "list"]);
+    let run = rc(&nested, &["roles", "set-default", "Read Only"]);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let mode = fs::metadata(&nested).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "file mode {mode:o}");
@@ -2156,7 +2156,11 @@ fn run_at_once(db: &Db, commands: &[Vec<String>]) -> Vec<std::process::Output> {
 fn concurrent_first_runs_create_one_seeded_database() {
     let db = Db::empty();
     let commands: Vec<Vec<String>> = (0..8)
-        .map(|_| vec!["roles".to_string(), "list".to_string()])
+        .map(|_| {
+            ["roles", "set-default", "Read Only"]
+                .map(String::from)
+                .to_vec()
+        })
         .collect();
     for out in run_at_once(&db, &commands) {
         assert_eq!(out.status.code(), Some(0), "{out:?}");

@@ -89,7 +89,22 @@ impl Db {
             .tempdir()
             .expect("a temporary folder");
         let path = dir.path().join("rolecall.db");
-        Db { dir, path }
+        let db = Db { dir, path };
+        // Created the way a first write creates it; reading commands never create.
+        let mut cmd = Command::new(BIN);
+        clean_env(&mut cmd, db.home());
+        let out = cmd
+            .arg("--db")
+            .arg(&db.path)
+            .args(["roles", "set-default", "Read Only"])
+            .output()
+            .expect("the rolecall binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        db
     }
 
     fn home(&self) -> &Path {

@@ -2617,7 +2617,7 @@ fn files_are_created_private_whatever_the_umask_and_no_secret_is_ever_shown() {
     // Every command under umask 000, through the shell.
     let script = r#"umask 000
 bin="$1"; db="$2"
-"$bin" --db "$db" roles list >/dev/null || exit 10
+"$bin" --db "$db" roles set-default "Read Only" >/dev/null || exit 10
 echo "$PW1" | "$bin" --db "$db" users add alice --email alice@example.com --password-stdin || exit 11
 echo "$PW2" | "$bin" --db "$db" users add bob --email bob@example.com --password-stdin || exit 12
 echo "$PW3" | "$bin" --db "$db" users passwd bob --password-stdin || exit 13

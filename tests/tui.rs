@@ -45,7 +45,7 @@ fn seeded(dir: &TempDir) -> std::path::PathBuf {
     let created = std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
         .arg("--db")
         .arg(&db)
-        .args(["roles", "list"])
+        .args(["roles", "set-default", "Read Only"])
         .env("USER", "seeder")
         .env_remove("SUDO_USER")
         .env_remove("SSH_CONNECTION")

@@ -4,8 +4,8 @@
 mod policy;
 mod print;
 
-use std::io::{self, BufRead, Write};
-use std::path::PathBuf;
+use std::io::{self, BufRead, Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -261,42 +261,59 @@ pub enum CatalogCommand {
 
 /// Parses the process arguments and runs; returns the exit code.
 pub fn main() -> i32 {
+    // A file-size limit (`ulimit -f`) must fail a write, not kill the process half
+    // way and leave temporary files behind: the write then reports exit 4.
+    // SAFETY: setting a signal's disposition to "ignore" before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Completions { shell }) => return policy::completions(shell),
-        Some(Command::Man) => return policy::man_page(),
-        _ => {}
-    }
-    if let Some(Command::Demo { users, no_tui }) = cli.command {
-        return match demo(cli.db, cli.read_only, users, no_tui) {
-            Ok(()) => 0,
-            Err(err) => {
-                report(&err);
-                err.exit_code()
-            }
-        };
-    }
-    match cli.command {
-        Some(command) => {
-            let outcome = open(&cli.db, cli.read_only)
-                .and_then(|mut store| run(&mut store, command, cli.json));
-            match outcome {
-                Ok(code) => code,
-                Err(err) => {
-                    report(&err);
-                    err.exit_code()
-                }
-            }
+    // An empty `ROLECALL_DB=` (or `--db ""`) means "not set", not a file named "".
+    let db = cli.db.filter(|p| !p.as_os_str().is_empty());
+    let outcome = match cli.command {
+        Some(Command::Completions { shell }) => policy::completions(shell),
+        Some(Command::Man) => policy::man_page(),
+        Some(Command::Demo { users, no_tui }) => demo(db, cli.read_only, users, no_tui).map(|()| 0),
+        Some(command) => open(db.as_deref(), cli.read_only, command.writes())
+            .and_then(|mut store| run(&mut store, command, cli.json)),
+        None => open(db.as_deref(), cli.read_only, true)
+            .and_then(crate::tui::run)
+            .map(|()| 0),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err);
+            err.exit_code()
         }
-        None => match open(&cli.db, cli.read_only).and_then(crate::tui::run) {
-            Ok(()) => 0,
-            Err(err) => {
-                report(&err);
-                err.exit_code()
-            }
-        },
     }
 }
+
+impl Command {
+    /// True for commands that may change the database: only they (and the console)
+    /// create a missing one, so a mistyped `--db` on a reading command is noticed
+    /// instead of answered from a new, empty database.
+    fn writes(&self) -> bool {
+        match self {
+            Command::Users(UsersCommand::List { .. } | UsersCommand::Show { .. })
+            | Command::Roles(
+                RolesCommand::List | RolesCommand::Show { .. } | RolesCommand::Diff { .. },
+            )
+            | Command::Catalog(CatalogCommand::Show)
+            | Command::Check { .. }
+            | Command::Audit { .. }
+            | Command::Export { .. }
+            | Command::Completions { .. }
+            | Command::Man => false,
+            Command::Catalog(CatalogCommand::Load { dry_run, .. })
+            | Command::Import { dry_run, .. } => !dry_run,
+            _ => true,
+        }
+    }
+}
+
+/// The most sample users `demo` makes: it builds them in memory first.
+const MAX_DEMO_USERS: usize = 1_000_000;
 
 /// `rolecall demo`: fills an empty database (a temporary one unless `--db`) with
 /// sample users, then opens the console on it.
@@ -304,6 +321,12 @@ fn demo(db: Option<PathBuf>, read_only: bool, count: usize, no_tui: bool) -> Res
     if read_only {
         return Err(Error::Refused(
             "read-only: demo writes sample data, so it cannot run with --read-only".into(),
+        ));
+    }
+    if count > MAX_DEMO_USERS {
+        return Err(Error::invalid(
+            "users",
+            format!("demo makes at most {MAX_DEMO_USERS} sample users (got {count})"),
         ));
     }
     let temporary = db.is_none();
@@ -349,12 +372,28 @@ pub fn report(err: &Error) {
     let _ = writeln!(io::stderr(), "rolecall: {message}");
 }
 
-/// Opens the store the flags and environment name.
-pub fn open(db: &Option<PathBuf>, read_only: bool) -> Result<Store> {
+/// Opens the store the flags and environment name. A missing file is created only
+/// when `create` (the console and writing commands); a reading command on a missing
+/// file is refused with its path.
+pub fn open(db: Option<&Path>, read_only: bool, create: bool) -> Result<Store> {
     let path = match db {
-        Some(p) => p.clone(),
+        Some(p) => p.to_path_buf(),
         None => store::default_path()?,
     };
+    let text = path.to_string_lossy();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        return Err(Error::invalid(
+            "db",
+            "this rolecall keeps its data in a SQLite file and cannot use a PostgreSQL URL; pass a file path",
+        ));
+    }
+    let missing = matches!(std::fs::metadata(&path), Err(e) if e.kind() == io::ErrorKind::NotFound);
+    if !create && missing {
+        return Err(Error::Storage(format!(
+            "no database at {} (it is created when you first open the console or add something)",
+            display_safe(&text)
+        )));
+    }
     let access = if read_only {
         Access::ReadOnly
     } else {
@@ -400,14 +439,33 @@ fn say(line: String) -> Result<i32> {
     out(&(display_safe(&line).into_owned() + "\n"))
 }
 
+/// Reads the password from the first line of standard input, reading no more than
+/// the longest password allows: an endless stream without a line break is refused,
+/// not held in memory.
 fn read_password() -> Result<String> {
-    let mut line = String::new();
-    io::stdin().lock().read_line(&mut line).map_err(|e| {
-        Error::invalid(
+    let limit = crate::domain::validate::MAX_PASSWORD * 4 + 2;
+    let mut line = Vec::new();
+    io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| {
+            Error::invalid(
+                "password",
+                format!("could not be read from standard input: {e}"),
+            )
+        })?;
+    if line.len() > limit {
+        return Err(Error::invalid(
             "password",
-            format!("could not be read from standard input: {e}"),
-        )
-    })?;
+            format!(
+                "must be at most {} characters on the first line of standard input",
+                crate::domain::validate::MAX_PASSWORD
+            ),
+        ));
+    }
+    let line =
+        String::from_utf8(line).map_err(|_| Error::invalid("password", "must be UTF-8 text"))?;
     let trimmed = line.strip_suffix('\n').unwrap_or(&line);
     let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
     Ok(trimmed.to_string())

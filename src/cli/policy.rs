@@ -591,33 +591,18 @@ pub(super) fn catalog_load(
 }
 
 /// `rolecall completions SHELL`.
-pub(super) fn completions(shell: clap_complete::Shell) -> i32 {
+pub(super) fn completions(shell: clap_complete::Shell) -> Result<i32> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "rolecall", &mut script);
-    match super::out_bytes(&script) {
-        Ok(code) => code,
-        Err(err) => {
-            super::report(&err);
-            err.exit_code()
-        }
-    }
+    super::out_bytes(&script)
 }
 
 /// `rolecall man`.
-pub(super) fn man_page() -> i32 {
+pub(super) fn man_page() -> Result<i32> {
     let mut page = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
-        super::report(&Error::Storage(format!(
-            "cannot render the manual page: {e}"
-        )));
-        return 4;
-    }
-    match super::out_bytes(&page) {
-        Ok(code) => code,
-        Err(err) => {
-            super::report(&err);
-            err.exit_code()
-        }
-    }
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|e| Error::Storage(format!("cannot render the manual page: {e}")))?;
+    super::out_bytes(&page)
 }

@@ -58,6 +58,10 @@ pub struct AuditEntry {
 /// The open database and the catalog read from it.
 pub struct Store {
     conn: Connection,
+    /// The file is in WAL mode. A file in another journal mode is switched after
+    /// its first write lands, not on open: the switch rewrites the header, and a
+    /// file that is only read, or refused, must stay exactly as it was.
+    wal: bool,
     catalog: Catalog,
     actor: String,
     access: Access,
@@ -176,19 +180,34 @@ impl Store {
                 .map_err(|e| storage("open", e))?;
             usable_version(&probe, path)?;
         }
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| storage("open", e))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| storage("open", e))?;
-        // Read the version before anything that could write to the file.
-        let version = usable_version(&conn, path)?;
+        let opened = match open_connection(path, flags) {
+            // A read-only session on a WAL file in a folder it cannot write has no
+            // way to make the shared-memory index: read the file as immutable then.
+            Err(e) if access == Access::ReadOnly && is_cannot_open(&e) => {
+                open_connection(&immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI)
+            }
+            other => other,
+        };
+        let (mut conn, version) = opened.map_err(|e| match e {
+            OpenError::Sqlite(e) => storage("open", e),
+            OpenError::Refused(e) => e,
+        })?;
+        // Everything that can refuse the file is read before anything is written to
+        // it (switching to WAL rewrites the header), so a refused file stays as it
+        // was, byte for byte.
+        check_tables(&conn, path, version)?;
+        let mut catalog = match version {
+            SCHEMA_VERSION => Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?),
+            _ => None,
+        };
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|e| storage("configure", e))?;
-        if access == Access::ReadWrite {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| storage("configure", e))?;
-            conn.pragma_update(None, "synchronous", "NORMAL")
-                .map_err(|e| storage("configure", e))?;
-        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| storage("configure", e))?;
+        let journal: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .map_err(|e| storage("read", e))?;
+        let mut wal = journal.eq_ignore_ascii_case("wal");
         if version < SCHEMA_VERSION {
             if access == Access::ReadOnly {
                 return Err(Error::Storage(format!(
@@ -196,30 +215,19 @@ impl Store {
                     shown(path)
                 )));
             }
+            switch_to_wal(&conn).map_err(|e| storage("configure", e))?;
+            wal = true;
             migrate(&mut conn, &Catalog::builtin())
                 .map_err(|e| Error::Storage(format!("cannot upgrade {}: {e}", shown(path))))?;
+            check_tables(&conn, path, SCHEMA_VERSION)?;
+            catalog = Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?);
         }
-        for table in schema::REQUIRED_TABLES {
-            let found: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                    [table],
-                    |r| r.get(0),
-                )
-                .map_err(|e| storage("read", e))?;
-            if found == 0 {
-                return Err(Error::Storage(format!(
-                    "{} is damaged: the table \"{table}\" is missing",
-                    shown(path)
-                )));
-            }
-        }
-        let catalog = load_catalog(&conn).map_err(|e| match e {
-            Error::Storage(m) => Error::Storage(format!("cannot read {}: {m}", shown(path))),
-            other => Error::Storage(format!("{} holds an invalid catalog: {other}", shown(path))),
-        })?;
+        let Some(catalog) = catalog else {
+            unreachable!("the catalog is read for a current file and after every upgrade")
+        };
         Ok(Store {
             conn,
+            wal,
             catalog,
             actor: actor_from_env(),
             access,
@@ -348,6 +356,12 @@ impl Store {
         if let Some(catalog) = fresh {
             self.catalog = catalog;
         }
+        if !self.wal {
+            // After the first write has landed, so a write refused on a damaged
+            // file leaves it as it was.
+            switch_to_wal(&self.conn)?;
+            self.wal = true;
+        }
         Ok(out)
     }
 
@@ -475,6 +489,86 @@ impl Tx<'_> {
                 after.map(|v| v.to_string())
             ])?;
         Ok(())
+    }
+}
+
+/// WAL lets the console read while another process writes.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")
+}
+
+/// Why a connection could not be opened: SQLite's error, or this build's refusal.
+enum OpenError {
+    Sqlite(rusqlite::Error),
+    Refused(Error),
+}
+
+/// Opens `path` and reads its schema version, the first read of the file.
+fn open_connection(
+    path: &Path,
+    flags: OpenFlags,
+) -> std::result::Result<(Connection, i64), OpenError> {
+    let conn = Connection::open_with_flags(path, flags).map_err(OpenError::Sqlite)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(OpenError::Sqlite)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(OpenError::Sqlite)?;
+    usable_version(&conn, path).map_err(OpenError::Refused)?;
+    Ok((conn, version))
+}
+
+fn is_cannot_open(e: &OpenError) -> bool {
+    matches!(e, OpenError::Sqlite(err)
+        if matches!(err.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)))
+}
+
+/// `file:PATH?immutable=1`, with the characters a URI gives meaning escaped.
+fn immutable_uri(path: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            _ if b.is_ascii() => uri.push(b as char),
+            _ => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri.push_str("?immutable=1");
+    PathBuf::from(uri)
+}
+
+/// Refuses a file that lacks a table its schema version has, reading each one so
+/// that damage shows here, before anything is written.
+fn check_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
+    for table in schema::required_tables(version) {
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .map_err(|e| {
+                Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e)))
+            })?;
+        if found == 0 {
+            return Err(Error::Storage(format!(
+                "{} is damaged: the table \"{table}\" is missing",
+                shown(path)
+            )));
+        }
+        conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e))))?;
+    }
+    Ok(())
+}
+
+fn catalog_error(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Storage(m) => Error::Storage(format!("cannot read {}: {m}", shown(path))),
+        other => Error::Storage(format!("{} holds an invalid catalog: {other}", shown(path))),
     }
 }
 

@@ -173,16 +173,25 @@ pub const ROLE_KEYS_FROM: usize = 2;
 /// `PRAGMA foreign_key_check` before it commits.
 pub const MIGRATIONS: &[&str] = &[V1, V2];
 
-/// The tables a rolecall database must have to be opened.
-pub const REQUIRED_TABLES: &[&str] = &[
-    "rolecall_meta",
-    "permissions",
-    "roles",
-    "role_grants",
-    "users",
-    "settings",
-    "audit",
+/// The tables a rolecall database must have to be opened, with the schema version
+/// that added each.
+const REQUIRED_TABLES: &[(&str, i64)] = &[
+    ("permissions", 1),
+    ("roles", 1),
+    ("role_grants", 1),
+    ("users", 1),
+    ("settings", 1),
+    ("audit", 1),
+    ("rolecall_meta", 2),
 ];
+
+/// The tables a file of schema `version` must have.
+pub fn required_tables(version: i64) -> impl Iterator<Item = &'static str> {
+    REQUIRED_TABLES
+        .iter()
+        .filter(move |(_, since)| *since <= version)
+        .map(|(table, _)| *table)
+}
 
 /// The example roles seed 001 describes: name, description, grant specs.
 pub const EXAMPLE_ROLES: &[(&str, &str, &[&str])] = &[

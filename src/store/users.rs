@@ -597,8 +597,21 @@ impl Store {
     }
 
     /// May `username` do `permission`? With the reasons, for `check --explain`.
+    ///
+    /// The username is matched exactly, as the `user_permissions` view matches it, so
+    /// `check` and the view never disagree about who is asked about.
     pub fn check(&self, username: &str, permission: &str) -> Result<Decision> {
         let user = load_user(&self.conn, username)?;
+        if user.username != username {
+            return Err(Error::invalid(
+                "username",
+                format!(
+                    "there is no user \"{}\"; usernames are matched exactly (did you mean \"{}\"?)",
+                    crate::text::excerpt(username),
+                    display_safe(&user.username)
+                ),
+            ));
+        }
         let grants = load_grants(&self.conn, &self.catalog, user.role_id)?;
         access::decide(&self.catalog, &user, &grants, permission)
     }

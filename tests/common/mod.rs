@@ -149,10 +149,11 @@ impl Db {
         }
     }
 
-    /// A new, seeded database (created by running `roles list`).
+    /// A new, seeded database, created the way a first write creates it (setting
+    /// the default role to the one it already is changes nothing else).
     pub fn new() -> Db {
         let db = Db::empty();
-        db.ok(&["roles", "list"]);
+        db.ok(&["roles", "set-default", "Read Only"]);
         assert!(db.path.is_file(), "the database was created");
         db
     }
