@@ -261,6 +261,12 @@ pub enum CatalogCommand {
 
 /// Parses the process arguments and runs; returns the exit code.
 pub fn main() -> i32 {
+    // `ROLECALL_DB=` (set but empty) means "not set": clap would refuse it as an
+    // empty --db.
+    if std::env::var_os("ROLECALL_DB").is_some_and(|v| v.is_empty()) {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::remove_var("ROLECALL_DB") };
+    }
     // A file-size limit (`ulimit -f`) must fail a write, not kill the process half
     // way and leave temporary files behind: the write then reports exit 4.
     // SAFETY: setting a signal's disposition to "ignore" before any thread starts.
@@ -730,9 +736,11 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
             active,
             if_version,
         } => {
-            let before = store.user(&username)?;
+            // Read only to word the answer: the update itself reads the user inside
+            // its transaction and decides there.
+            let before = store.user(&username).ok().map(|u| u.version);
             let after = store.update_user(&username, if_version, profile_change(fields, active))?;
-            if after.version == before.version {
+            if Some(after.version) == before {
                 say(format!(
                     "user \"{}\" already had those values; nothing changed",
                     after.username

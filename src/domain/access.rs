@@ -38,7 +38,7 @@ pub fn decide(catalog: &Catalog, user: &User, grants: &Grants, key: &str) -> Res
             "permission",
             format!(
                 "\"{}\" is not a permission or category key; `rolecall catalog show` lists them",
-                display_safe(key)
+                crate::text::excerpt(key)
             ),
         )
     })?;

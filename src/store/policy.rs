@@ -275,7 +275,7 @@ fn apply_import(
         role_ids.get(&name_key(name)).copied().ok_or_else(|| {
             Error::Storage(format!(
                 "the role \"{}\" disappeared during the import; nothing was changed",
-                crate::text::display_safe(name)
+                crate::text::excerpt(name)
             ))
         })
     };

@@ -87,7 +87,7 @@ fn unknown_role(field: &'static str, spec: &str) -> Error {
         field,
         format!(
             "there is no role \"{}\"; `rolecall roles list` shows them",
-            display_safe(spec)
+            crate::text::excerpt(spec)
         ),
     )
 }

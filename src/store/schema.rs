@@ -151,6 +151,19 @@ ALTER TABLE users_v2 RENAME TO users;
 CREATE UNIQUE INDEX users_one_owner ON users(owner) WHERE owner = 1;
 CREATE INDEX users_by_role ON users(role_id, username);
 
+-- Ids already handed out must not come back either. Every add wrote an audit row
+-- and each new id was at most one above the highest before it, so no id ever used
+-- is above the number of adds: the sequences start there.
+INSERT INTO sqlite_sequence (name, seq)
+SELECT t, 0 FROM (SELECT 'roles' AS t UNION ALL SELECT 'users')
+WHERE t NOT IN (SELECT name FROM sqlite_sequence);
+UPDATE sqlite_sequence SET seq = max(seq,
+    (SELECT count(*) FROM audit WHERE action IN ('role.create', 'import.role.add')))
+WHERE name = 'roles';
+UPDATE sqlite_sequence SET seq = max(seq,
+    (SELECT count(*) FROM audit WHERE action IN ('user.add', 'import.user.add')))
+WHERE name = 'users';
+
 CREATE TRIGGER permissions_changed_insert AFTER INSERT ON permissions
 BEGIN UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1; END;
 CREATE TRIGGER permissions_changed_update AFTER UPDATE ON permissions

@@ -84,7 +84,7 @@ fn unknown_user(name: &str) -> Error {
         "username",
         format!(
             "there is no user \"{}\"; `rolecall users list` shows them",
-            display_safe(name)
+            crate::text::excerpt(name)
         ),
     )
 }
@@ -118,7 +118,7 @@ fn ensure_email_free(conn: &rusqlite::Connection, email: &str, except: Option<i6
             "email",
             format!(
                 "\"{}\" is already used by \"{}\"",
-                display_safe(email),
+                crate::text::excerpt(email),
                 display_safe(&other)
             ),
         )),

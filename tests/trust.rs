@@ -1,0 +1,666 @@
+//! Issue 10, "Trust first": every action hits the row the operator chose, nothing is
+//! written that the rules forbid, and no output claims success it did not have. Each
+//! test runs the real binary (or the library on a real file) and was seen to fail
+//! with its fix taken out.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use rolecall::store::{Access, Store};
+use rusqlite::Connection;
+
+/// Starts `rolecall --db DB ARGS` without waiting for it.
+fn spawn(db: &Db, args: &[&str]) -> Child {
+    command(db.dir())
+        .arg("--db")
+        .arg(db.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rolecall starts")
+}
+
+/// Runs `change` inside a write transaction that is already holding the database
+/// when `args` starts: the command opens the file, reads what it reads outside its
+/// own transaction, then waits for the lock. Whatever it does after that must be
+/// decided on the database as `change` left it.
+fn race(db: &Db, args: &[&str], change: &[&str]) -> Run {
+    let mut conn = db.conn_rw();
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let child = spawn(db, args);
+    // Long enough for the command to open the file and reach its write.
+    thread::sleep(Duration::from_millis(400));
+    for sql in change {
+        tx.execute_batch(sql).unwrap();
+    }
+    tx.commit().unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        raw_stdout: out.stdout,
+        raw_stderr: out.stderr,
+    }
+}
+
+fn id_of(db: &Db, table: &str, column: &str, value: &str) -> i64 {
+    db.conn()
+        .query_row(
+            &format!("SELECT id FROM {table} WHERE {column} = ?1"),
+            [value],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+// ---- 2. Ids are never reused; a stale version never acts on another row --------
+
+#[test]
+fn ids_of_deleted_roles_and_users_are_never_given_again() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Temp"]);
+    let temp = id_of(&db, "roles", "name", "Temp");
+    db.ok(&["roles", "delete", "Temp"]);
+    db.ok(&["roles", "create", "Next"]);
+    assert!(id_of(&db, "roles", "name", "Next") > temp);
+
+    db.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+    let bob = id_of(&db, "users", "username", "bob");
+    db.ok(&["users", "remove", "bob"]);
+    db.ok(&["users", "add", "carol", "--email", "carol@example.com"]);
+    assert!(id_of(&db, "users", "username", "carol") > bob);
+}
+
+#[test]
+fn if_version_on_a_deleted_role_says_so_and_changes_nothing() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Temp"]);
+    let v = db.json(&["roles", "show", "Temp"])["version"].to_string();
+    db.run_env(&["roles", "delete", "Temp"], &[("USER", "mallory")])
+        .expect_code(0);
+    let before = db.dump();
+    let run = db.run(&["roles", "describe", "Temp", "new words", "--if-version", &v]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("role \"Temp\" was deleted by mallory"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+}
+
+#[test]
+fn if_version_on_a_row_deleted_and_created_again_is_refused() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Temp"]);
+    let v = db.json(&["roles", "show", "Temp"])["version"].to_string();
+    db.ok(&["roles", "delete", "Temp"]);
+    db.ok(&["roles", "create", "Temp"]);
+    let before = db.dump();
+    let run = db.run(&["roles", "grant", "Temp", "all", "--if-version", &v]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("was deleted and created again"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+
+    db.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+    let v = db.user("bob")["version"].to_string();
+    db.ok(&["users", "remove", "bob"]);
+    db.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+    let before = db.dump();
+    let run = db.run(&[
+        "users",
+        "set",
+        "bob",
+        "--position",
+        "Boss",
+        "--if-version",
+        &v,
+    ]);
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("user \"bob\" was deleted and created again"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+
+    db.ok(&["users", "remove", "bob"]);
+    let run = db.run(&[
+        "users",
+        "set",
+        "bob",
+        "--position",
+        "Boss",
+        "--if-version",
+        &v,
+    ]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("user \"bob\" was deleted"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn versions_rise_across_rows_so_a_new_row_never_repeats_an_old_version() {
+    let db = Db::with_owner();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in ["a1", "a2", "a3"] {
+        db.ok(&["roles", "create", name]);
+        let v = db.json(&["roles", "show", name])["version"]
+            .as_i64()
+            .unwrap();
+        assert!(seen.insert(v), "version {v} given twice");
+    }
+}
+
+// ---- 3. Names are resolved inside the write ----------------------------------
+
+#[test]
+fn a_grant_lands_on_the_role_named_when_it_writes_not_when_it_started() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Temp"]);
+    let run = race(
+        &db,
+        &["roles", "grant", "Temp", "triggers"],
+        &[
+            "UPDATE roles SET name = 'Gone', name_fold = 'gone' WHERE name = 'Temp'",
+            "INSERT INTO roles (name, name_fold, created_at, updated_at, updated_by) \
+             VALUES ('Temp', 'temp', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'other')",
+        ],
+    );
+    run.expect_code(0);
+    assert!(
+        db.granted("Gone").is_empty(),
+        "the renamed role was not touched"
+    );
+    assert_eq!(db.granted("Temp").len(), 3, "{:?}", db.granted("Temp"));
+}
+
+#[test]
+fn set_default_racing_a_delete_says_there_is_no_such_role() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Temp"]);
+    let before_change = "DELETE FROM roles WHERE name = 'Temp'";
+    let run = race(&db, &["roles", "set-default", "Temp"], &[before_change]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("there is no role \"Temp\""),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---- 4. Writes use the catalog as it is when they write -----------------------
+
+#[test]
+fn a_grant_after_another_process_turned_the_leaf_into_a_category_grants_its_leaves() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Support"]);
+    let run = race(
+        &db,
+        &["roles", "grant", "Support", "contacts.export"],
+        &[
+            "INSERT INTO permissions (key, parent, label, position) VALUES \
+             ('contacts.export.csv', 'contacts.export', 'CSV', 1000), \
+             ('contacts.export.pdf', 'contacts.export', 'PDF', 1001)",
+            "DELETE FROM role_grants WHERE permission_key = 'contacts.export'",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(
+        db.granted("Support"),
+        ["contacts.export.csv", "contacts.export.pdf"],
+        "{}",
+        run.stdout
+    );
+    let categories: i64 = db
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM role_grants g WHERE EXISTS \
+             (SELECT 1 FROM permissions p WHERE p.parent = g.permission_key)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(categories, 0, "no grant of a category was written");
+}
+
+#[test]
+fn a_store_opened_before_a_catalog_load_writes_against_the_new_catalog() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Support"]);
+    let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    let stale = store.role("Support").unwrap().grants;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    let mut toml = rolecall::domain::catalog::DEFAULT_CATALOG_TOML.to_string();
+    toml.push_str("\n[[permission]]\nkey = \"contacts.export.csv\"\nlabel = \"CSV\"\n");
+    fs::write(&file, toml).unwrap();
+    db.ok(&["catalog", "load", file.to_str().unwrap(), "--prune"]);
+
+    // Grants read before the load are refused as a conflict, not written.
+    let err = store
+        .edit_role(
+            rolecall::store::RoleRef::Typed("Support".into()),
+            None,
+            |_, _| {
+                let mut grants = stale.clone();
+                grants.set(0, true);
+                Ok(rolecall::store::RoleUpdate {
+                    grants: Some(grants),
+                    ..Default::default()
+                })
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, rolecall::error::Error::Conflict(c) if c.kind == rolecall::error::ConflictKind::Catalog),
+        "{err}"
+    );
+    // The same store then resolves keys against the new catalog.
+    store
+        .set_permissions("Support", &["contacts.export".to_string()], true, None)
+        .unwrap();
+    assert_eq!(db.granted("Support"), ["contacts.export.csv"]);
+}
+
+// ---- 7. Output that fails is not success ----------------------------------------
+
+#[test]
+fn output_to_a_full_device_exits_4() {
+    let db = Db::with_owner();
+    for args in [
+        &["export"][..],
+        &["export", "--format", "csv"],
+        &["users", "list", "--json"],
+        &["roles", "show", "Read Only"],
+        &["audit"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        let out = command(db.dir())
+            .arg("--db")
+            .arg(db.path())
+            .args(args)
+            .stdout(fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("the disk is full"), "{args:?}: {stderr}");
+    }
+}
+
+// ---- 14. A refused file stays byte for byte -------------------------------------
+
+#[test]
+fn a_damaged_file_in_rollback_journal_mode_is_refused_and_left_as_it_was() {
+    let db = Db::with_owner();
+    {
+        let conn = db.conn_rw();
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    }
+    // Page 3 holds the users table's unique index: damaged, reads of it fail.
+    let mut bytes = fs::read(db.path()).unwrap();
+    let page = 4096 * 2;
+    for b in &mut bytes[page + 8..page + 208] {
+        *b = 0x07;
+    }
+    fs::write(db.path(), &bytes).unwrap();
+    for args in [
+        &["users", "list"][..],
+        &["users", "show", "alice"],
+        &["users", "set", "alice", "--position", "x"],
+    ] {
+        let run = db.run(args);
+        assert_eq!(run.code, 4, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert_eq!(
+            fs::read(db.path()).unwrap(),
+            bytes,
+            "{args:?} changed the file"
+        );
+    }
+}
+
+// ---- 15. Limits fail cleanly ---------------------------------------------------
+
+#[test]
+fn a_file_size_limit_fails_the_export_with_exit_4_and_leaves_no_temp_file() {
+    let db = Db::with_owner();
+    let out_dir = tempfile::tempdir().unwrap();
+    let target = out_dir.path().join("export.json");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 1; exec \"$@\"")
+        .arg("sh")
+        .arg(BIN)
+        .arg("--db")
+        .arg(db.path())
+        .args(["export", "-o"])
+        .arg(&target)
+        .env("HOME", db.dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(!target.exists(), "no partial export");
+    assert_eq!(
+        fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn absurd_demo_sizes_and_endless_passwords_are_refused() {
+    let db = Db::empty();
+    let run = db.run(&["demo", "--users", "100000000000", "--no-tui"]);
+    assert_field_error(&run, 2, "users");
+    assert!(!db.path().exists());
+
+    let db = Db::with_owner();
+    let mut child = command(db.dir())
+        .arg("--db")
+        .arg(db.path())
+        .args(["users", "passwd", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = thread::spawn(move || {
+        let chunk = vec![b'x'; 64 * 1024];
+        // Stops when rolecall closes the pipe; 64 MiB at most.
+        for _ in 0..1024 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+    assert_eq!(db.user("alice")["has_password"], false);
+}
+
+// ---- 16. --read-only needs no write access anywhere -----------------------------
+
+#[test]
+fn read_only_opens_a_file_in_a_folder_it_cannot_write() {
+    let db = Db::with_owner();
+    let folder = db.dir().join("locked");
+    fs::create_dir(&folder).unwrap();
+    let file = folder.join("rolecall.db");
+    fs::copy(db.path(), &file).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(&folder, fs::Permissions::from_mode(0o555)).unwrap();
+    fs::set_permissions(db.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let root = unsafe { libc_geteuid() } == 0;
+    // Root writes anywhere, so as root the run drops to the `nobody` account.
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        std::process::Command::new(BIN)
+    };
+    let out = cmd
+        .arg("--db")
+        .arg(&file)
+        .args(["--read-only", "users", "list"])
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    fs::set_permissions(&folder, fs::Permissions::from_mode(0o755)).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if root && stderr.contains("setpriv") {
+        panic!("setpriv is needed to run this test as root: {stderr}");
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("alice"));
+    assert_eq!(
+        fs::read_dir(&folder).unwrap().count(),
+        1,
+        "no -wal or -shm made"
+    );
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+// ---- 19. A mistyped --db is noticed ------------------------------------------
+
+#[test]
+fn reading_commands_never_create_a_database() {
+    let db = Db::empty();
+    for args in [
+        &["users", "list"][..],
+        &["users", "show", "alice"],
+        &["roles", "list"],
+        &["roles", "show", "Read Only"],
+        &["check", "alice", "contacts.view"],
+        &["audit"],
+        &["export"],
+        &["catalog", "show"],
+        &["import", "/nonexistent.json", "--dry-run"],
+    ] {
+        let run = db.run(args);
+        run.expect_code(4);
+        assert!(
+            run.stderr.contains("no database at")
+                && run
+                    .stderr
+                    .contains("it is created when you first open the console"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!db.path().exists(), "{args:?} created the file");
+    }
+    db.ok(&["roles", "create", "First"]);
+    assert!(db.path().exists(), "a writing command creates it");
+}
+
+#[test]
+fn a_postgres_url_is_refused_clearly() {
+    let db = Db::empty();
+    let out = command(db.dir())
+        .args(["--db", "postgres://app@localhost/rolecall", "roles", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    assert!(!Path::new("postgres:").exists());
+}
+
+// ---- 20. Small ones ---------------------------------------------------------------
+
+#[test]
+fn an_empty_rolecall_db_means_the_default_file() {
+    let db = Db::empty();
+    let out = command(db.dir())
+        .env("ROLECALL_DB", "")
+        .args(["roles", "create", "Here"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.dir().join("xdg-data/rolecall/rolecall.db").exists());
+}
+
+#[test]
+fn errors_quote_at_most_200_characters_of_the_input() {
+    let db = Db::with_owner();
+    let long = "R".repeat(5000);
+    for args in [
+        &["roles", "show", &long][..],
+        &["users", "show", &long],
+        &["check", "alice", &long],
+        &["roles", "create", &long],
+    ] {
+        let run = db.run(args);
+        assert_ne!(run.code, 0);
+        assert!(run.stderr.chars().count() < 400, "{}", run.stderr.len());
+    }
+}
+
+#[test]
+fn check_matches_usernames_exactly_as_the_view_does() {
+    let db = Db::with_owner();
+    let run = db.run(&["check", " ALICE ", "contacts.view"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("did you mean \"alice\""),
+        "{}",
+        run.stderr
+    );
+    let rows: i64 = db
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM user_permissions WHERE username = ' ALICE '",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0, "the view agrees: nobody by that name");
+    db.run(&["check", "alice", "contacts.view"]).expect_code(0);
+}
+
+// ---- The upgrade from schema 1 ----------------------------------------------------
+
+/// A copy of the file written by the schema-1 build, in its own folder.
+fn schema1_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rolecall.db");
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema1.db"),
+        &path,
+    )
+    .unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_schema_1_file_is_upgraded_and_every_check_answer_stays_the_same() {
+    let (_dir, path) = schema1_copy();
+    let expected: std::collections::BTreeSet<(String, String)> = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema1.allowed.txt"),
+    )
+    .unwrap()
+    .lines()
+    .map(|l| {
+        let (u, k) = l.split_once(' ').unwrap();
+        (u.to_string(), k.to_string())
+    })
+    .collect();
+    let before_ids: Vec<(i64, String)> = {
+        let conn = Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id, username FROM users ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let audit_before: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+
+    let mut store = Store::open(&path, Access::ReadWrite).unwrap();
+    let users: Vec<String> = store
+        .users(None)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    let leaves: Vec<String> = (0..store.catalog().leaf_count())
+        .map(|o| store.catalog().leaf_node(o).key.clone())
+        .collect();
+    let mut allowed = std::collections::BTreeSet::new();
+    for u in &users {
+        for k in &leaves {
+            if store.check(u, k).unwrap().allowed {
+                allowed.insert((u.clone(), k.clone()));
+            }
+        }
+    }
+    assert_eq!(
+        allowed, expected,
+        "every check answer is the one schema 1 gave"
+    );
+    assert!(
+        store
+            .verify_password("ben.popescu11", "secret-password")
+            .unwrap()
+    );
+    assert_eq!(store.audit_count().unwrap() as i64, audit_before);
+    assert_eq!(
+        store.role("5").unwrap().name,
+        "5",
+        "a role named with digits keeps its name"
+    );
+
+    // Ids stay, and none handed out before (zed, 41, added and removed) comes back.
+    let conn = Connection::open(&path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, username FROM users ORDER BY id")
+        .unwrap();
+    let after_ids: Vec<(i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(after_ids, before_ids);
+    store.set_actor("tester");
+    let zed = store
+        .add_user(rolecall::store::NewUser {
+            username: "zed".into(),
+            profile: rolecall::domain::user::Profile {
+                email: "zed@example.com".into(),
+                ..Default::default()
+            },
+            role: None,
+            password: None,
+        })
+        .unwrap();
+    assert!(
+        zed.id > 41,
+        "id {} was handed out before the upgrade",
+        zed.id
+    );
+    store.create_role("Fresh", "", None).unwrap();
+    assert!(
+        store.role("Fresh").unwrap().id > 8,
+        "role 8 (Temp) was deleted before"
+    );
+}
