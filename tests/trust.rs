@@ -664,3 +664,175 @@ fn a_schema_1_file_is_upgraded_and_every_check_answer_stays_the_same() {
         "role 8 (Temp) was deleted before"
     );
 }
+
+// ---- 21. The CLI says what it does -------------------------------------------------
+
+#[test]
+fn every_argument_has_a_help_line() {
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&rolecall::cli::command(), "rolecall", &mut missing);
+    assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+}
+
+#[test]
+fn help_names_the_exit_codes_and_the_default_database() {
+    let db = Db::empty();
+    for args in [
+        &["--help"][..],
+        &["users", "add", "--help"],
+        &["check", "--help"],
+    ] {
+        let out = command(db.dir()).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Exit status:"), "{args:?}: {text}");
+        assert!(text.contains("  3  refused by a rule"), "{args:?}: {text}");
+        assert!(
+            text.contains("xdg-data/rolecall/rolecall.db"),
+            "{args:?} names the default file: {text}"
+        );
+    }
+    let out = command(db.dir()).arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&out.stdout);
+    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES"] {
+        assert!(page.contains(section), "man has {section}");
+    }
+    for name in ["ROLECALL_DB", "NO_COLOR", "SUDO_USER", "SSH_CONNECTION"] {
+        assert!(page.contains(name), "man names {name}");
+    }
+}
+
+// ---- 22. --json is honoured or refused; audit filters -------------------------
+
+#[test]
+fn json_on_a_change_prints_the_resulting_object() {
+    let db = Db::with_owner();
+    let bob = db.json(&["users", "add", "bob", "--email", "bob@example.com"]);
+    assert_eq!(bob["username"], "bob");
+    assert_eq!(bob["role"], "Read Only");
+    let bob = db.json(&["users", "set", "bob", "--position", "Clerk"]);
+    assert_eq!(bob["position"], "Clerk");
+    let role = db.json(&["roles", "create", "Support"]);
+    assert_eq!(
+        (role["name"].as_str(), role["default"].as_bool()),
+        (Some("Support"), Some(false))
+    );
+    let role = db.json(&["roles", "grant", "Support", "triggers"]);
+    assert_eq!(role["granted_count"], 3);
+    let role = db.json(&["roles", "set-default", "Support"]);
+    assert_eq!(role["default"], true);
+    let list = db.json(&["roles", "list"]);
+    let defaults: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["default"] == true)
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(defaults, ["Support"]);
+    let gone = db.json(&["users", "remove", "bob"]);
+    assert_eq!(
+        (gone["username"].as_str(), gone["removed"].as_bool()),
+        (Some("bob"), Some(true))
+    );
+    db.ok(&["roles", "set-default", "Read Only"]);
+    let deleted = db.json(&["roles", "delete", "Support"]);
+    assert_eq!(deleted["deleted"], "Support");
+}
+
+#[test]
+fn json_where_no_json_is_printed_is_refused() {
+    let db = Db::with_owner();
+    for args in [
+        &["completions", "bash", "--json"][..],
+        &["man", "--json"],
+        &["export", "--format", "csv", "--json"],
+        &["demo", "--no-tui", "--json"],
+    ] {
+        let run = db.run(args);
+        assert_field_error(&run, 2, "json");
+    }
+}
+
+#[test]
+fn audit_filters_by_actor_action_target_and_time_and_keeps_values_whole() {
+    let db = Db::with_owner();
+    db.run_env(&["roles", "create", "Support"], &[("USER", "mallory")])
+        .expect_code(0);
+    let long = "d".repeat(300);
+    db.run_env(
+        &["roles", "describe", "Support", &long],
+        &[
+            ("USER", "mallory"),
+            ("SSH_CONNECTION", "10.0.0.9 5555 10.0.0.1 22"),
+        ],
+    )
+    .expect_code(0);
+    db.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+
+    let rows = db.json(&["audit", "--actor", "mallory"]);
+    let actions: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["role.update", "role.create"],
+        "both, with and without an address"
+    );
+    let rows = db.json(&["audit", "--action", "user"]);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["action"].as_str().unwrap().starts_with("user."))
+    );
+    assert_eq!(
+        db.json(&["audit", "--target", "bob"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        db.json(&["audit", "--since", "2999-01-01"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert!(
+        db.json(&["audit", "--since", "2000-01-01"])
+            .as_array()
+            .unwrap()
+            .len()
+            > 3
+    );
+    assert_field_error(&db.run(&["audit", "--since", "last week"]), 2, "since");
+    assert_eq!(
+        db.json(&["audit", "--actor", "%"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Piped, the text table keeps the whole description.
+    let text = db.ok(&["audit", "--target", "Support"]);
+    assert!(text.contains(&long), "{text}");
+}

@@ -7,7 +7,7 @@ mod print;
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::domain::user::Profile;
@@ -60,6 +60,7 @@ pub enum Command {
     Catalog(CatalogCommand),
     /// May USERNAME do PERMISSION? Prints allowed or denied; exit 0 or 1.
     Check {
+        /// The user, matched exactly (as the user_permissions view matches).
         username: String,
         /// A permission key, or a category key (allowed when any permission under it is).
         permission: String,
@@ -72,10 +73,23 @@ pub enum Command {
         /// How many rows to show.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only changes made by this actor (the name before " from ADDRESS" or " via ...").
+        #[arg(long, value_name = "NAME")]
+        actor: Option<String>,
+        /// Only these actions: a whole action (role.update) or its first part (role).
+        #[arg(long, value_name = "ACTION")]
+        action: Option<String>,
+        /// Only changes of this user, role or other target, by its exact name.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// Only changes at or after this UTC time (2026-11-30 or 2026-11-30T08:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
     },
     /// Write the catalog, roles and users as JSON (rolecall/1), the users as CSV, or
     /// the grants as a Casbin model and policy.
     Export {
+        /// What to write.
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
         /// Write to this file (json, csv) or folder (casbin) instead of standard output.
@@ -98,6 +112,7 @@ pub enum Command {
     },
     /// Print a shell completion script.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -119,10 +134,13 @@ pub enum ExportFormat {
 /// The profile flags shared by `users add` and `users set`.
 #[derive(Debug, Args, Default)]
 pub struct ProfileFlags {
+    /// Email address (unique, ignoring case).
     #[arg(long)]
     pub email: Option<String>,
+    /// First name.
     #[arg(long)]
     pub first_name: Option<String>,
+    /// Last name.
     #[arg(long)]
     pub last_name: Option<String>,
     /// Job title.
@@ -131,7 +149,7 @@ pub struct ProfileFlags {
     /// Multi-line signature (use real line breaks).
     #[arg(long)]
     pub signature: Option<String>,
-    /// A role name or id.
+    /// The role: a name (ignoring case) or a numeric id.
     #[arg(long)]
     pub role: Option<String>,
     /// An IANA time zone, such as Europe/Rome.
@@ -146,13 +164,18 @@ pub struct ProfileFlags {
 pub enum UsersCommand {
     /// List users, optionally only those holding one role.
     List {
+        /// Only users holding this role (a name or an id).
         #[arg(long)]
         role: Option<String>,
     },
     /// Show one user.
-    Show { username: String },
+    Show {
+        /// The user (ignoring case).
+        username: String,
+    },
     /// Add a user; the first user becomes the owner, on Administrator.
     Add {
+        /// 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit.
         username: String,
         #[command(flatten)]
         fields: ProfileFlags,
@@ -162,6 +185,7 @@ pub enum UsersCommand {
     },
     /// Change a user's fields, role or active flag.
     Set {
+        /// The user (ignoring case).
         username: String,
         #[command(flatten)]
         fields: ProfileFlags,
@@ -174,14 +198,22 @@ pub enum UsersCommand {
     },
     /// Set a user's password, read from standard input.
     Passwd {
+        /// The user (ignoring case).
         username: String,
+        /// Read the password from the first line of standard input (required).
         #[arg(long, required = true)]
         password_stdin: bool,
     },
     /// Remove a user (never the owner).
-    Remove { username: String },
+    Remove {
+        /// The user (ignoring case).
+        username: String,
+    },
     /// Make USERNAME the owner; they are given Administrator.
-    TransferOwnership { username: String },
+    TransferOwnership {
+        /// The active user who becomes the owner.
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,10 +221,15 @@ pub enum RolesCommand {
     /// List roles with their user and permission counts.
     List,
     /// Show a role and its permission tree with [x] [-] [ ] marks.
-    Show { role: String },
+    Show {
+        /// The role: a name (ignoring case) or a numeric id.
+        role: String,
+    },
     /// Create a role, empty or as a copy of another.
     Create {
+        /// 1 to 64 characters, unique ignoring case.
         name: String,
+        /// What the role is for (up to 500 characters).
         #[arg(long, default_value = "")]
         description: String,
         /// Start with the permissions of this role.
@@ -201,44 +238,66 @@ pub enum RolesCommand {
     },
     /// Rename a role.
     Rename {
+        /// The role: a name (ignoring case) or a numeric id.
         role: String,
+        /// The new name.
         new_name: String,
+        /// Refuse (exit 3) unless the role is still at this version (from `roles show --json`).
         #[arg(long, value_name = "N")]
         if_version: Option<i64>,
     },
     /// Set a role's description.
     Describe {
+        /// The role: a name (ignoring case) or a numeric id.
         role: String,
+        /// The new description (up to 500 characters).
         description: String,
+        /// Refuse (exit 3) unless the role is still at this version.
         #[arg(long, value_name = "N")]
         if_version: Option<i64>,
     },
     /// Grant permissions: leaf keys, category keys (all their leaves) or `all`.
     Grant {
+        /// The role: a name (ignoring case) or a numeric id.
         role: String,
+        /// Leaf keys, category keys or `all`.
         #[arg(required = true)]
         permissions: Vec<String>,
+        /// Refuse (exit 3) unless the role is still at this version.
         #[arg(long, value_name = "N")]
         if_version: Option<i64>,
     },
     /// Revoke permissions: leaf keys, category keys (all their leaves) or `all`.
     Revoke {
+        /// The role: a name (ignoring case) or a numeric id.
         role: String,
+        /// Leaf keys, category keys or `all`.
         #[arg(required = true)]
         permissions: Vec<String>,
+        /// Refuse (exit 3) unless the role is still at this version.
         #[arg(long, value_name = "N")]
         if_version: Option<i64>,
     },
     /// Delete a role nobody holds; --reassign-to moves its users first, in one step.
     Delete {
+        /// The role: a name (ignoring case) or a numeric id.
         role: String,
+        /// Move the role's users to this role, then delete, in one transaction.
         #[arg(long, value_name = "ROLE")]
         reassign_to: Option<String>,
     },
     /// What each of two roles can and cannot do, side by side.
-    Diff { role_a: String, role_b: String },
+    Diff {
+        /// The first role.
+        role_a: String,
+        /// The second role.
+        role_b: String,
+    },
     /// Make ROLE the role new users get.
-    SetDefault { role: String },
+    SetDefault {
+        /// The role: a name (ignoring case) or a numeric id.
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +308,7 @@ pub enum CatalogCommand {
     /// added (Administrator gains them) and labels updated; permissions the file
     /// drops are removed only with --prune.
     Load {
+        /// A TOML file of [[permission]] tables.
         file: PathBuf,
         /// Print what would be added, changed and pruned; change nothing.
         #[arg(long)]
@@ -273,10 +333,17 @@ pub fn main() -> i32 {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // An empty `ROLECALL_DB=` (or `--db ""`) means "not set", not a file named "".
     let db = cli.db.filter(|p| !p.as_os_str().is_empty());
     let outcome = match cli.command {
+        _ if cli.json && !cli.command.as_ref().is_some_and(Command::prints_json) => {
+            Err(Error::invalid(
+                "json",
+                "--json applies to listings, show, check, audit, diff, import, catalog and changes; this command prints no JSON",
+            ))
+        }
         Some(Command::Completions { shell }) => policy::completions(shell),
         Some(Command::Man) => policy::man_page(),
         Some(Command::Demo { users, no_tui }) => demo(db, cli.read_only, users, no_tui).map(|()| 0),
@@ -295,7 +362,55 @@ pub fn main() -> i32 {
     }
 }
 
+/// The exit codes of SPEC §8, as `--help` and the manual page list them.
+pub const EXIT_CODES: &[(i32, &str)] = &[
+    (0, "success"),
+    (1, "denied (check only)"),
+    (2, "bad usage or invalid input"),
+    (
+        3,
+        "refused by a rule: role in use, owner protection, edit conflict, built-in role, read-only",
+    ),
+    (
+        4,
+        "storage error: no database (for a reading command), unreadable, corrupt or newer database, disk full",
+    ),
+];
+
+/// Where the database is when neither --db nor ROLECALL_DB names one.
+fn default_path_text() -> String {
+    store::default_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "~/.local/share/rolecall/rolecall.db".into())
+}
+
+/// The parser with its closing help: the database's default path and the exit codes,
+/// on every command's `--help`.
+pub fn command() -> clap::Command {
+    let mut text = format!(
+        "Database: --db PATH, else $ROLECALL_DB, else {}\n\nExit status:\n",
+        display_safe(&default_path_text())
+    );
+    for (code, meaning) in EXIT_CODES {
+        text.push_str(&format!("  {code}  {meaning}\n"));
+    }
+    fn with_help(cmd: clap::Command, text: &str) -> clap::Command {
+        cmd.after_help(text.to_string())
+            .mut_subcommands(|sub| with_help(sub, text))
+    }
+    with_help(Cli::command(), text.trim_end())
+}
+
 impl Command {
+    /// True for commands that print JSON with `--json`.
+    fn prints_json(&self) -> bool {
+        match self {
+            Command::Demo { .. } | Command::Completions { .. } | Command::Man => false,
+            Command::Export { format, .. } => *format == ExportFormat::Json,
+            _ => true,
+        }
+    }
+
     /// True for commands that may change the database: only they (and the console)
     /// create a missing one, so a mistyped `--db` on a reading command is noticed
     /// instead of answered from a new, empty database.
@@ -528,8 +643,23 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
             }
             Ok(code)
         }
-        Command::Audit { limit } => {
-            let entries = store.audit(limit)?;
+        Command::Audit {
+            limit,
+            actor,
+            action,
+            target,
+            since,
+        } => {
+            let filter = store::AuditFilter {
+                actor,
+                action,
+                target,
+                since: since
+                    .as_deref()
+                    .map(crate::domain::validate::since)
+                    .transpose()?,
+            };
+            let entries = store.audit_matching(&filter, limit)?;
             if json {
                 return out_json(&entries);
             }
@@ -725,10 +855,14 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
             };
             let user = store.add_user(new)?;
             let owner = if user.owner { ", and is the owner" } else { "" };
-            say(format!(
-                "added user \"{}\" with role \"{}\"{owner}",
-                user.username, user.role
-            ))
+            done(
+                json,
+                &user,
+                format!(
+                    "added user \"{}\" with role \"{}\"{owner}",
+                    user.username, user.role
+                ),
+            )
         }
         UsersCommand::Set {
             username,
@@ -740,40 +874,64 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
             // its transaction and decides there.
             let before = store.user(&username).ok().map(|u| u.version);
             let after = store.update_user(&username, if_version, profile_change(fields, active))?;
-            if Some(after.version) == before {
-                say(format!(
+            let sentence = if Some(after.version) == before {
+                format!(
                     "user \"{}\" already had those values; nothing changed",
                     after.username
-                ))
+                )
             } else {
-                say(format!("updated user \"{}\"", after.username))
-            }
+                format!("updated user \"{}\"", after.username)
+            };
+            done(json, &after, sentence)
         }
         UsersCommand::Passwd { username, .. } => {
             let password = read_password()?;
             store.set_password(&username, &password)?;
-            say(format!(
-                "set the password of \"{}\"",
-                store.user(&username)?.username
-            ))
+            let user = store.user(&username)?;
+            done(
+                json,
+                &user,
+                format!("set the password of \"{}\"", user.username),
+            )
         }
         UsersCommand::Remove { username } => {
             let user = store.user(&username)?;
             store.remove_user(&username)?;
-            say(format!("removed user \"{}\"", user.username))
+            done(
+                json,
+                &json!({"username": user.username, "removed": true}),
+                format!("removed user \"{}\"", user.username),
+            )
         }
         UsersCommand::TransferOwnership { username } => {
             let user = store.transfer_ownership(&username)?;
-            say(format!(
-                "\"{}\" is now the owner, with role \"{}\"",
-                user.username, user.role
-            ))
+            done(
+                json,
+                &user,
+                format!(
+                    "\"{}\" is now the owner, with role \"{}\"",
+                    user.username, user.role
+                ),
+            )
         }
     }
 }
 
-fn role_json(store: &Store, role: &crate::domain::role::Role) -> Value {
-    json!({
+/// With `--json`, the object a change resulted in; otherwise the sentence saying
+/// what it did.
+fn done(json: bool, object: &impl serde::Serialize, sentence: String) -> Result<i32> {
+    if json {
+        out_json(object)
+    } else {
+        say(sentence)
+    }
+}
+
+/// `roles show --json`, also printed by every change of a role with `--json`.
+fn role_json(store: &Store, role: &crate::domain::role::Role) -> Result<Value> {
+    let default = store.default_role_id()? == role.id;
+    Ok(json!({
+        "default": default,
         "id": role.id,
         "name": role.name,
         "description": role.description,
@@ -785,17 +943,25 @@ fn role_json(store: &Store, role: &crate::domain::role::Role) -> Value {
         "created_at": role.created_at,
         "updated_at": role.updated_at,
         "version": role.version,
-    })
+    }))
 }
 
 fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
     match cmd {
         RolesCommand::List => {
             let roles = store.roles()?;
+            let default = store.default_role_id()?;
             if json {
-                return out_json(&roles);
+                let rows: Vec<Value> = roles
+                    .iter()
+                    .map(|r| {
+                        let mut row = serde_json::to_value(r).unwrap_or(Value::Null);
+                        row["default"] = json!(r.id == default);
+                        row
+                    })
+                    .collect();
+                return out_json(&rows);
             }
-            let default = store.default_role()?.id;
             let rows: Vec<Vec<String>> = roles
                 .iter()
                 .map(|r| {
@@ -824,7 +990,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
         RolesCommand::Show { role } => {
             let role = store.role(RoleRef::Typed(role))?;
             if json {
-                return out_json(&role_json(store, &role));
+                return out_json(&role_json(store, &role)?);
             }
             let lock = if role.builtin {
                 "  (built-in, locked)"
@@ -851,13 +1017,17 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             from,
         } => {
             let role = store.create_role(&name, &description, from.map(RoleRef::Typed))?;
-            say(format!(
-                "created role \"{}\" (id {}) with {} of {} permissions",
-                role.name,
-                role.id,
-                role.grants.count(),
-                store.catalog().leaf_count()
-            ))
+            done(
+                json,
+                &role_json(store, &role)?,
+                format!(
+                    "created role \"{}\" (id {}) with {} of {} permissions",
+                    role.name,
+                    role.id,
+                    role.grants.count(),
+                    store.catalog().leaf_count()
+                ),
+            )
         }
         RolesCommand::Rename {
             role,
@@ -870,10 +1040,14 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
                     ..Default::default()
                 })
             })?;
-            say(format!(
-                "role {} is now named \"{}\"",
-                change.role.id, change.role.name
-            ))
+            done(
+                json,
+                &role_json(store, &change.role)?,
+                format!(
+                    "role {} is now named \"{}\"",
+                    change.role.id, change.role.name
+                ),
+            )
         }
         RolesCommand::Describe {
             role,
@@ -886,10 +1060,11 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
                     ..Default::default()
                 })
             })?;
-            say(format!(
-                "updated the description of \"{}\"",
-                change.role.name
-            ))
+            done(
+                json,
+                &role_json(store, &change.role)?,
+                format!("updated the description of \"{}\"", change.role.name),
+            )
         }
         RolesCommand::Grant {
             role,
@@ -898,14 +1073,15 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
         } => {
             let change =
                 store.set_permissions(RoleRef::Typed(role), &permissions, true, if_version)?;
-            say(format!(
+            let sentence = format!(
                 "granted {} permission{} to \"{}\" ({} of {} now granted)",
                 change.added.len(),
                 if change.added.len() == 1 { "" } else { "s" },
                 change.role.name,
                 change.role.grants.count(),
                 store.catalog().leaf_count()
-            ))
+            );
+            done(json, &role_json(store, &change.role)?, sentence)
         }
         RolesCommand::Revoke {
             role,
@@ -914,27 +1090,34 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
         } => {
             let change =
                 store.set_permissions(RoleRef::Typed(role), &permissions, false, if_version)?;
-            say(format!(
+            let sentence = format!(
                 "revoked {} permission{} from \"{}\" ({} of {} now granted)",
                 change.removed.len(),
                 if change.removed.len() == 1 { "" } else { "s" },
                 change.role.name,
                 change.role.grants.count(),
                 store.catalog().leaf_count()
-            ))
+            );
+            done(json, &role_json(store, &change.role)?, sentence)
         }
         RolesCommand::Delete { role, reassign_to } => {
             let outcome =
                 store.delete_role(RoleRef::Typed(role), reassign_to.map(RoleRef::Typed))?;
-            match outcome.reassigned_to {
-                Some(target) if outcome.moved > 0 => say(format!(
+            let sentence = match &outcome.reassigned_to {
+                Some(target) if outcome.moved > 0 => format!(
                     "moved {} user{} to \"{target}\" and deleted role \"{}\"",
                     outcome.moved,
                     if outcome.moved == 1 { "" } else { "s" },
                     outcome.role
-                )),
-                _ => say(format!("deleted role \"{}\"", outcome.role)),
-            }
+                ),
+                _ => format!("deleted role \"{}\"", outcome.role),
+            };
+            let object = json!({
+                "deleted": outcome.role,
+                "users_moved": outcome.moved,
+                "reassigned_to": outcome.reassigned_to,
+            });
+            done(json, &object, sentence)
         }
         RolesCommand::Diff { role_a, role_b } => {
             let a = store.role(RoleRef::Typed(role_a))?;
@@ -970,7 +1153,11 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
         }
         RolesCommand::SetDefault { role } => {
             let role = store.set_default_role(RoleRef::Typed(role))?;
-            say(format!("new users now get role \"{}\"", role.name))
+            done(
+                json,
+                &role_json(store, &role)?,
+                format!("new users now get role \"{}\"", role.name),
+            )
         }
     }
 }

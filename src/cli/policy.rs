@@ -8,10 +8,9 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use serde_json::{Value, json};
 
-use super::{Cli, ExportFormat, out, out_json, say};
+use super::{ExportFormat, out, out_json, say};
 use crate::domain::casbin;
 use crate::domain::catalog::Catalog;
 use crate::domain::policy::{self, CatalogPlan, ImportPlan, Outcome};
@@ -592,17 +591,60 @@ pub(super) fn catalog_load(
 
 /// `rolecall completions SHELL`.
 pub(super) fn completions(shell: clap_complete::Shell) -> Result<i32> {
-    let mut command = Cli::command();
+    let mut command = super::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "rolecall", &mut script);
     super::out_bytes(&script)
 }
 
-/// `rolecall man`.
+/// `rolecall man`: clap's sections, then EXIT STATUS, ENVIRONMENT and FILES.
 pub(super) fn man_page() -> Result<i32> {
+    let man = clap_mangen::Man::new(super::command());
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut page)
-        .map_err(|e| Error::Storage(format!("cannot render the manual page: {e}")))?;
+    let render = |page: &mut Vec<u8>| -> io::Result<()> {
+        man.render_title(page)?;
+        man.render_name_section(page)?;
+        man.render_synopsis_section(page)?;
+        man.render_description_section(page)?;
+        man.render_options_section(page)?;
+        man.render_subcommands_section(page)?;
+        page.write_all(man_sections().as_bytes())?;
+        man.render_version_section(page)
+    };
+    render(&mut page).map_err(|e| Error::Storage(format!("cannot render the manual page: {e}")))?;
     super::out_bytes(&page)
+}
+
+/// The manual's own sections, in roff.
+fn man_sections() -> String {
+    let item = |tag: &str, text: &str| format!(".TP\n\\fB{tag}\\fR\n{text}\n");
+    let mut out = String::from(".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in super::EXIT_CODES {
+        out.push_str(&item(&code.to_string(), meaning));
+    }
+    out.push_str(".SH ENVIRONMENT\n");
+    for (name, text) in [
+        (
+            "ROLECALL_DB",
+            "The database file when --db is not given (empty means not set).",
+        ),
+        ("NO_COLOR", "When set, the console draws without colour."),
+        (
+            "SUDO_USER",
+            "The actor written to the audit log for changes made under sudo.",
+        ),
+        (
+            "SSH_CONNECTION",
+            "Its client address is added to the audit log's actor.",
+        ),
+        ("TERM", "linux draws the console with ASCII marks only."),
+    ] {
+        out.push_str(&item(name, text));
+    }
+    out.push_str(".SH FILES\n");
+    out.push_str(&item(
+        &super::default_path_text().replace('-', "\\-"),
+        "The default database (mode 0600), created by the console, demo or the first change.",
+    ));
+    out
 }

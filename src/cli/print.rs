@@ -17,13 +17,19 @@ pub fn pad(s: &str, cols: usize) -> String {
     out
 }
 
-/// An aligned table with a header row. Cells are made display-safe and cut to fit.
+/// An aligned table with a header row. Cells are made display-safe; on a terminal
+/// they are cut to fit, while a pipe or a file gets every value whole.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let max_cell = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        MAX_CELL
+    } else {
+        usize::MAX
+    };
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             row.iter()
-                .map(|c| truncate(&display_safe(c), MAX_CELL).into_owned())
+                .map(|c| truncate(&display_safe(c), max_cell).into_owned())
                 .collect()
         })
         .collect();

@@ -304,6 +304,32 @@ pub fn password(value: &str) -> Result<()> {
     Ok(())
 }
 
+/// A `--since` value: a UTC date (`2026-11-30`, midnight) or time
+/// (`2026-11-30T08:00:00Z`, any RFC 3339 offset), as the audit log writes times.
+pub fn since(value: &str) -> Result<String> {
+    let value = value.trim();
+    let date_only = value.len() == 10;
+    let at = if date_only {
+        value.parse::<jiff::civil::Date>().ok().and_then(|date| {
+            date.to_zoned(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp())
+                .ok()
+        })
+    } else {
+        value.parse::<jiff::Timestamp>().ok()
+    };
+    match at {
+        Some(t) => Ok(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        None => Err(Error::invalid(
+            "since",
+            format!(
+                "\"{}\" is not a UTC date (2026-11-30) or time (2026-11-30T08:00:00Z)",
+                crate::text::excerpt(value)
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,5 +457,20 @@ mod tests {
         assert!(password("short").is_err());
         assert!(password("long enough").is_ok());
         assert!(password("with\nnewline").is_err());
+    }
+
+    #[test]
+    fn since_takes_dates_and_times_in_the_logs_form() {
+        assert_eq!(since("2026-11-30").unwrap(), "2026-11-30T00:00:00Z");
+        assert_eq!(
+            since("2026-11-30T08:00:00Z").unwrap(),
+            "2026-11-30T08:00:00Z"
+        );
+        assert_eq!(
+            since("2026-11-30T09:30:00+01:00").unwrap(),
+            "2026-11-30T08:30:00Z"
+        );
+        assert!(since("yesterday").is_err());
+        assert!(since("2026-13-01").is_err());
     }
 }

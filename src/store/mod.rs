@@ -55,6 +55,19 @@ pub struct AuditEntry {
     pub after: Option<Value>,
 }
 
+/// Which audit rows to show; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// The actor's name, with or without its ` from ADDRESS` / ` via ...` part.
+    pub actor: Option<String>,
+    /// A whole action (`role.update`) or its first part (`role`).
+    pub action: Option<String>,
+    /// The exact target.
+    pub target: Option<String>,
+    /// UTC RFC 3339, to the second: rows at or after it.
+    pub since: Option<String>,
+}
+
 /// The open database and the catalog read from it.
 pub struct Store {
     conn: Connection,
@@ -282,10 +295,32 @@ impl Store {
 
     /// The newest audit rows first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.audit_matching(&AuditFilter::default(), limit)
+    }
+
+    /// The newest audit rows that match `filter`, first.
+    pub fn audit_matching(&self, filter: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>> {
+        // Prefixes are compared with substr, not LIKE, so `%` and `_` in what the
+        // operator typed mean themselves.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, at, actor, action, target, before, after FROM audit ORDER BY id DESC LIMIT ?1",
+            "SELECT id, at, actor, action, target, before, after FROM audit \
+             WHERE (?1 IS NULL OR actor = ?1 \
+                    OR substr(actor, 1, length(?1) + 6) = ?1 || ' from ' \
+                    OR substr(actor, 1, length(?1) + 5) = ?1 || ' via ') \
+               AND (?2 IS NULL OR action = ?2 OR substr(action, 1, length(?2) + 1) = ?2 || '.') \
+               AND (?3 IS NULL OR target = ?3) \
+               AND (?4 IS NULL OR at >= ?4) \
+             ORDER BY id DESC LIMIT ?5",
         )?;
-        let rows = stmt.query_map([limit as i64], |r| {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let params = params![
+            filter.actor,
+            filter.action,
+            filter.target,
+            filter.since,
+            limit
+        ];
+        let rows = stmt.query_map(params, |r| {
             let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
             Ok(AuditEntry {
                 id: r.get(0)?,
