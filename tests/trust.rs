@@ -836,3 +836,42 @@ fn audit_filters_by_actor_action_target_and_time_and_keeps_values_whole() {
     let text = db.ok(&["audit", "--target", "Support"]);
     assert!(text.contains(&long), "{text}");
 }
+
+// ---- 13. Text that is not UTF-8 is shown, not fatal -------------------------------
+
+#[test]
+fn the_console_opens_and_draws_a_database_holding_bytes_that_are_not_utf8() {
+    let db = Db::with_owner();
+    db.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+    {
+        let conn = db.conn_rw();
+        for sql in [
+            "UPDATE users SET first_name = CAST(x'fffe41' AS TEXT) WHERE username = 'bob'",
+            "UPDATE roles SET description = CAST(x'80ff' AS TEXT) WHERE name = 'Read Only'",
+            "UPDATE permissions SET label = CAST(x'f0908d' AS TEXT) WHERE key = 'contacts.view'",
+            "INSERT INTO audit (at, actor, action, target, before, after) VALUES \
+             ('2026-01-03T00:00:00Z', CAST(x'ff' AS TEXT), 'role.update', CAST(x'fe41' AS TEXT), NULL, NULL)",
+        ] {
+            conn.execute(sql, []).unwrap();
+        }
+    }
+    let store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    let mut app = rolecall::tui::app::App::new(store, rolecall::tui::theme::Theme::monochrome())
+        .expect("the console opens");
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    for tab in ['1', '2', '3'] {
+        let key = crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(tab),
+            crossterm::event::KeyModifiers::NONE,
+        );
+        if let Some(msg) = app.key_to_msg(key) {
+            app.update(msg);
+        }
+        term.draw(|f| rolecall::tui::views::draw(&app, f)).unwrap();
+        let screen = term.backend().to_string();
+        assert!(!screen.contains('\u{1b}'));
+        if tab == '1' {
+            assert!(screen.contains("\u{fffd}\u{fffd}A"), "{screen}");
+        }
+    }
+}
