@@ -320,9 +320,17 @@ fn a_damaged_file_in_rollback_journal_mode_is_refused_and_left_as_it_was() {
         let conn = db.conn_rw();
         conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
     }
-    // Page 3 holds the users table's unique index: damaged, reads of it fail.
+    // The users table's root page, damaged: every read of a user fails.
+    let root: i64 = db
+        .conn()
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'users'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     let mut bytes = fs::read(db.path()).unwrap();
-    let page = 4096 * 2;
+    let page = 4096 * (root as usize - 1);
     for b in &mut bytes[page + 8..page + 208] {
         *b = 0x07;
     }

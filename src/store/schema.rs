@@ -177,6 +177,103 @@ FROM users u JOIN role_grants g ON g.role_id = u.role_id
 WHERE u.active = 1;
 "#;
 
+/// Version 3: packages (SPEC §10). A package includes roles and has users as members;
+/// a user's direct role becomes optional. `user_permissions` keeps its name and
+/// columns and becomes the union of the direct role's grants and those of every role
+/// of every package the user is in; `user_permission_sources` lists each path.
+const V3: &str = r#"
+CREATE TABLE packages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT NOT NULL,
+    name_fold   TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    version     INTEGER NOT NULL DEFAULT 0,
+    created_seq INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL
+);
+
+-- A role a package includes cannot be deleted from under it (no ON DELETE): the
+-- store moves packages to another role first, or refuses.
+CREATE TABLE package_roles (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    role_id    INTEGER NOT NULL REFERENCES roles(id),
+    PRIMARY KEY (package_id, role_id)
+) WITHOUT ROWID;
+CREATE INDEX package_roles_by_role ON package_roles(role_id, package_id);
+
+CREATE TABLE package_members (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (package_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX package_members_by_user ON package_members(user_id, package_id);
+
+DROP VIEW user_permissions;
+
+CREATE TABLE users_v3 (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL,
+    email_fold    TEXT NOT NULL UNIQUE,
+    first_name    TEXT NOT NULL DEFAULT '',
+    last_name     TEXT NOT NULL DEFAULT '',
+    position      TEXT NOT NULL DEFAULT '',
+    signature     TEXT NOT NULL DEFAULT '',
+    timezone      TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    role_id       INTEGER REFERENCES roles(id),
+    active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    owner         INTEGER NOT NULL DEFAULT 0 CHECK (owner IN (0, 1)),
+    password_hash TEXT,
+    version       INTEGER NOT NULL DEFAULT 0,
+    created_seq   INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    updated_by    TEXT NOT NULL
+);
+INSERT INTO users_v3 SELECT id, username, email, email_fold, first_name, last_name, position,
+    signature, timezone, language, role_id, active, owner, password_hash, version, created_seq,
+    created_at, updated_at, updated_by FROM users;
+UPDATE sqlite_sequence SET seq = max(seq, (SELECT seq FROM sqlite_sequence WHERE name = 'users'))
+WHERE name = 'users_v3';
+DROP TABLE users;
+ALTER TABLE users_v3 RENAME TO users;
+CREATE UNIQUE INDEX users_one_owner ON users(owner) WHERE owner = 1;
+CREATE INDEX users_by_role ON users(role_id, username);
+
+-- The stable interface for applications (SPEC §7, §10): one row per leaf an active
+-- user holds, through their direct role or any role of any package they are in.
+CREATE VIEW user_permissions AS
+SELECT u.username AS username, g.permission_key AS permission_key
+FROM users u JOIN role_grants g ON g.role_id = u.role_id
+WHERE u.active = 1
+UNION
+SELECT u.username, g.permission_key
+FROM users u
+JOIN package_members m ON m.user_id = u.id
+JOIN package_roles pr ON pr.package_id = m.package_id
+JOIN role_grants g ON g.role_id = pr.role_id
+WHERE u.active = 1;
+
+-- One row per path: package_name is NULL for the direct role.
+CREATE VIEW user_permission_sources AS
+SELECT u.username AS username, g.permission_key AS permission_key,
+       r.name AS role_name, NULL AS package_name
+FROM users u JOIN roles r ON r.id = u.role_id JOIN role_grants g ON g.role_id = r.id
+WHERE u.active = 1
+UNION ALL
+SELECT u.username, g.permission_key, r.name, p.name
+FROM users u
+JOIN package_members m ON m.user_id = u.id
+JOIN packages p ON p.id = m.package_id
+JOIN package_roles pr ON pr.package_id = p.id
+JOIN roles r ON r.id = pr.role_id
+JOIN role_grants g ON g.role_id = r.id
+WHERE u.active = 1;
+"#;
+
 /// The schema version from which role names are keyed with `text::name_key`; the
 /// upgrade to it recomputes the keys of existing roles.
 pub const ROLE_KEYS_FROM: usize = 2;
@@ -184,7 +281,7 @@ pub const ROLE_KEYS_FROM: usize = 2;
 /// Every migration, in order; the schema version is `MIGRATIONS.len()`. A migration
 /// that rebuilds tables runs with foreign keys off and is checked with
 /// `PRAGMA foreign_key_check` before it commits.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The tables a rolecall database must have to be opened, with the schema version
 /// that added each.
@@ -196,6 +293,9 @@ const REQUIRED_TABLES: &[(&str, i64)] = &[
     ("settings", 1),
     ("audit", 1),
     ("rolecall_meta", 2),
+    ("packages", 3),
+    ("package_roles", 3),
+    ("package_members", 3),
 ];
 
 /// The tables a file of schema `version` must have.
