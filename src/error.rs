@@ -58,15 +58,19 @@ impl Error {
 }
 
 /// Why a role cannot be deleted, with enough detail to offer a way forward.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RoleInUse {
     pub role: String,
-    /// How many users hold the role, disabled ones included.
+    /// How many users hold the role directly, disabled ones included.
     pub user_count: usize,
     /// Up to ten of them, in username order: (username, active).
     pub sample: Vec<(String, bool)>,
     /// The role is the default role for new users.
     pub is_default: bool,
+    /// The packages that include it, by name (all of them).
+    pub packages: Vec<String>,
+    /// How many users reach the role through those packages.
+    pub users_via_packages: usize,
 }
 
 /// How many users a role-in-use warning names at most.
@@ -95,9 +99,55 @@ impl RoleInUse {
     }
 }
 
+impl RoleInUse {
+    /// `"EU", "US" and 3 more`: up to ten of the packages.
+    pub fn package_names(&self) -> String {
+        let mut out = self
+            .packages
+            .iter()
+            .take(IN_USE_SAMPLE)
+            .map(|p| format!("\"{}\"", crate::text::display_safe(p)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.packages.len() > IN_USE_SAMPLE {
+            out.push_str(&format!(
+                " and {} more",
+                self.packages.len() - IN_USE_SAMPLE
+            ));
+        }
+        out
+    }
+}
+
 impl fmt::Display for RoleInUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let role = crate::text::display_safe(&self.role);
+        if !self.packages.is_empty() {
+            let n = self.packages.len();
+            let users = self.users_via_packages;
+            write!(
+                f,
+                "role \"{role}\" is assigned to {n} package{} ({}), through which {users} user{} reach it",
+                if n == 1 { "" } else { "s" },
+                self.package_names(),
+                if users == 1 { "" } else { "s" },
+            )?;
+            if self.user_count > 0 {
+                write!(
+                    f,
+                    ", and held directly by {} ({})",
+                    self.user_count,
+                    self.names()
+                )?;
+            }
+            if self.is_default {
+                write!(f, ", and is the default role for new users")?;
+            }
+            return write!(
+                f,
+                "; remove the role from all packages first, or move everything to another role with --reassign-to ROLE"
+            );
+        }
         match (self.user_count, self.is_default) {
             (0, true) => write!(
                 f,

@@ -1,6 +1,7 @@
 //! The command line (SPEC §8): parse → one store call → print a table or `--json`.
 //! Errors print one sentence on stderr and map to the exit codes of `error::Error`.
 
+mod packages;
 mod policy;
 mod print;
 
@@ -55,6 +56,15 @@ pub enum Command {
     /// List, show, create and change roles and their permissions.
     #[command(subcommand)]
     Roles(RolesCommand),
+    /// Packages (also called groups or teams): they include roles, users are their
+    /// members, and a member holds every permission of every role they include.
+    #[command(subcommand)]
+    Packages(packages::PackagesCommand),
+    /// Every active user allowed PERMISSION, with how: a direct role or a package.
+    WhoCan {
+        /// A permission key, or a category key (users allowed any permission under it).
+        permission: String,
+    },
     /// Show the permission catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -420,6 +430,10 @@ impl Command {
             | Command::Roles(
                 RolesCommand::List | RolesCommand::Show { .. } | RolesCommand::Diff { .. },
             )
+            | Command::Packages(
+                packages::PackagesCommand::List | packages::PackagesCommand::Show { .. },
+            )
+            | Command::WhoCan { .. }
             | Command::Catalog(CatalogCommand::Show)
             | Command::Check { .. }
             | Command::Audit { .. }
@@ -600,6 +614,8 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
         )),
         Command::Users(cmd) => users(store, cmd, json),
         Command::Roles(cmd) => roles(store, cmd, json),
+        Command::Packages(cmd) => packages::run(store, cmd, json),
+        Command::WhoCan { permission } => packages::who_can(store, &permission, json),
         Command::Completions { .. } | Command::Man => Err(Error::Refused(
             "completions and man are handled before a store is opened".into(),
         )),
@@ -770,7 +786,12 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
         UsersCommand::List { role } => {
             let users = store.users(role.map(RoleRef::Typed))?;
             if json {
-                return out_json(&users);
+                let memberships = store.memberships()?;
+                let rows: Vec<Value> = users
+                    .iter()
+                    .map(|u| user_json(u, memberships.get(&u.id).cloned().unwrap_or_default()))
+                    .collect();
+                return out_json(&rows);
             }
             let rows: Vec<Vec<String>> = users
                 .iter()
@@ -792,7 +813,7 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
         UsersCommand::Show { username } => {
             let u = store.user(&username)?;
             if json {
-                return out_json(&u);
+                return out_json(&user_json(&u, store.packages_of(u.id)?));
             }
             let rows = vec![
                 vec!["Username".into(), u.username.clone()],
@@ -917,9 +938,16 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
     }
 }
 
+/// `users show --json`: the user's fields and the packages they are in.
+fn user_json(user: &crate::domain::user::User, packages: Vec<String>) -> Value {
+    let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
+    value["packages"] = json!(packages);
+    value
+}
+
 /// With `--json`, the object a change resulted in; otherwise the sentence saying
 /// what it did.
-fn done(json: bool, object: &impl serde::Serialize, sentence: String) -> Result<i32> {
+pub(crate) fn done(json: bool, object: &impl serde::Serialize, sentence: String) -> Result<i32> {
     if json {
         out_json(object)
     } else {
@@ -930,8 +958,11 @@ fn done(json: bool, object: &impl serde::Serialize, sentence: String) -> Result<
 /// `roles show --json`, also printed by every change of a role with `--json`.
 fn role_json(store: &Store, role: &crate::domain::role::Role) -> Result<Value> {
     let default = store.default_role_id()? == role.id;
+    let (packages, users_via_packages) = store.packages_including(role.id)?;
     Ok(json!({
         "default": default,
+        "packages": packages,
+        "users_via_packages": users_via_packages,
         "id": role.id,
         "name": role.name,
         "description": role.description,

@@ -14,9 +14,45 @@ pub struct Decision {
     pub username: String,
     pub permission: String,
     pub allowed: bool,
+    /// The direct role's name ("" when the user has none).
     pub role: String,
+    /// Every path that grants the permission (none on a denial).
+    pub via: Vec<Via>,
     /// One sentence per reason, first the deciding one.
     pub reasons: Vec<String>,
+}
+
+/// One way a user reaches a role: directly (`package` None) or through a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Via {
+    pub role: String,
+    pub package: Option<String>,
+}
+
+/// A role the user holds, the way they hold it, and what it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub via: Via,
+    pub grants: Grants,
+}
+
+impl Source {
+    /// `role "Editor" (direct)` or `role "Editor" in package "EU Marketing"`.
+    pub fn describe(&self) -> String {
+        let role = display_safe(&self.via.role);
+        match &self.via.package {
+            None => format!("role \"{role}\" (direct)"),
+            Some(p) => format!("role \"{role}\" in package \"{}\"", display_safe(p)),
+        }
+    }
+}
+
+/// A role the user does not hold that grants what they were denied, with the packages
+/// that include it: the missing link seed 001's troubleshooting asks about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elsewhere {
+    pub role: String,
+    pub packages: Vec<String>,
 }
 
 /// What `user` may actually do, given their role's `grants`: those grants, or
@@ -30,9 +66,42 @@ pub fn effective(catalog: &Catalog, user: &User, grants: &Grants) -> Grants {
     }
 }
 
-/// Decides `key` for `user`, whose role holds `grants`. A category key is allowed when
-/// at least one leaf under it is granted (seed 001: the module is visible).
+/// The union of what every source grants: what an active user may do.
+pub fn union(catalog: &Catalog, sources: &[Source]) -> Grants {
+    let mut all = Grants::none(catalog);
+    for source in sources {
+        for ord in source.grants.ordinals() {
+            all.set(ord, true);
+        }
+    }
+    all
+}
+
+/// Decides `key` for `user`, whose direct role holds `grants` (and who is in no
+/// package). See [`decide_sources`].
 pub fn decide(catalog: &Catalog, user: &User, grants: &Grants, key: &str) -> Result<Decision> {
+    let sources = [Source {
+        via: Via {
+            role: user.role.clone(),
+            package: None,
+        },
+        grants: grants.clone(),
+    }];
+    decide_sources(catalog, user, &sources, key, &[])
+}
+
+/// Decides `key` for `user`, who holds the roles of `sources`. A category key is
+/// allowed when at least one leaf under it is granted (seed 001: the module is
+/// visible). The reasons name every path that grants; on a denial, `elsewhere` (the
+/// roles that would grant it and the packages that include them) gives the missing
+/// link.
+pub fn decide_sources(
+    catalog: &Catalog,
+    user: &User,
+    sources: &[Source],
+    key: &str,
+    elsewhere: &[Elsewhere],
+) -> Result<Decision> {
     let idx = catalog.find(key).ok_or_else(|| {
         Error::invalid(
             "permission",
@@ -44,33 +113,36 @@ pub fn decide(catalog: &Catalog, user: &User, grants: &Grants, key: &str) -> Res
     })?;
     let node = catalog.node(idx);
     let path = catalog.path_label(idx);
-    let granted = grants.count_in(node.leaves.clone());
-    let role_grants = granted > 0;
     let name = display_safe(&user.username);
-    let role = display_safe(&user.role);
+    let granting: Vec<(&Source, usize)> = sources
+        .iter()
+        .map(|s| (s, s.grants.count_in(node.leaves.clone())))
+        .filter(|(_, n)| *n > 0)
+        .collect();
 
     let mut reasons = Vec::new();
-    let role_sentence = match (node.is_leaf(), role_grants) {
-        (true, true) => format!("role \"{role}\" grants {key} ({path})"),
-        (true, false) => format!(
-            "role \"{role}\" does not grant {key} ({path}); grant it with `rolecall roles grant \"{role}\" {key}` or give {name} a role that has it"
-        ),
-        (false, true) => format!(
-            "role \"{role}\" grants {granted} of the {} permissions under {key} ({path}); a category is allowed when at least one of them is",
-            node.leaves.len()
-        ),
-        (false, false) => format!(
-            "role \"{role}\" grants none of the {} permissions under {key} ({path}); grant one with `rolecall roles grant \"{role}\" {key}.<permission>`",
-            node.leaves.len()
-        ),
-    };
     if !user.active {
         reasons.push(format!(
             "user \"{name}\" is disabled, and a disabled user has no permissions; enable them with `rolecall users set {name} --active true`"
         ));
     }
-    reasons.push(role_sentence);
-    let allowed = user.active && role_grants;
+    for (source, granted) in &granting {
+        reasons.push(if node.is_leaf() {
+            format!("{} grants {key} ({path})", source.describe())
+        } else {
+            format!(
+                "{} grants {granted} of the {} permissions under {key} ({path}); a category is allowed when at least one of them is",
+                source.describe(),
+                node.leaves.len()
+            )
+        });
+    }
+    if granting.is_empty() {
+        reasons.extend(missing_link(
+            catalog, user, sources, node, key, &path, elsewhere,
+        ));
+    }
+    let allowed = user.active && !granting.is_empty();
     if allowed {
         reasons.push(
             "if the application still refuses, it may cache permissions in the user's session: have them log out and back in".into(),
@@ -81,8 +153,96 @@ pub fn decide(catalog: &Catalog, user: &User, grants: &Grants, key: &str) -> Res
         permission: key.to_string(),
         allowed,
         role: user.role.clone(),
+        via: if allowed {
+            granting.iter().map(|(s, _)| s.via.clone()).collect()
+        } else {
+            Vec::new()
+        },
         reasons,
     })
+}
+
+/// Why nothing the user holds grants `key`, in seed 001's words: what each role they
+/// hold lacks, then which roles would grant it and how the user could reach them.
+fn missing_link(
+    catalog: &Catalog,
+    user: &User,
+    sources: &[Source],
+    node: &crate::domain::catalog::Node,
+    key: &str,
+    path: &str,
+    elsewhere: &[Elsewhere],
+) -> Vec<String> {
+    let name = display_safe(&user.username);
+    let what = if node.is_leaf() {
+        format!("{key} ({path})")
+    } else {
+        format!(
+            "any of the {} permissions under {key} ({path})",
+            node.leaves.len()
+        )
+    };
+    let mut out = Vec::new();
+    if sources.is_empty() {
+        out.push(format!(
+            "user \"{name}\" has no direct role and is in no package that includes a role, so they hold no permissions"
+        ));
+    }
+    for source in sources {
+        let grant_hint = match (&source.via.package, node.is_leaf()) {
+            (None, true) => format!(
+                "; grant it with `rolecall roles grant \"{}\" {key}` or give {name} a role that has it",
+                display_safe(&source.via.role)
+            ),
+            (None, false) => format!(
+                "; grant one with `rolecall roles grant \"{}\" {key}.<permission>`",
+                display_safe(&source.via.role)
+            ),
+            (Some(_), _) => String::new(),
+        };
+        out.push(format!(
+            "{} does not grant {what}{grant_hint}",
+            source.describe()
+        ));
+    }
+    for other in elsewhere {
+        let role = display_safe(&other.role);
+        out.push(if other.packages.is_empty() {
+            format!(
+                "role \"{role}\" grants it but is not assigned to a package, and {name} does not hold it directly: give it to them with `rolecall users set {name} --role \"{role}\"`, or add it to one of their packages"
+            )
+        } else {
+            let packages = other
+                .packages
+                .iter()
+                .map(|p| format!("\"{}\"", display_safe(p)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "role \"{role}\" grants it and is in package {packages}, but the package is not assigned to {name}: add them with `rolecall packages add-user {} {name}`",
+                shell_word(other.packages.first().map(String::as_str).unwrap_or_default())
+            )
+        });
+    }
+    if elsewhere.is_empty() && !catalog.nodes().is_empty() {
+        out.push(format!("no role grants {what}"));
+    }
+    out
+}
+
+/// `name` as one shell word: quoted when it holds anything but letters, digits and
+/// `._-`.
+fn shell_word(name: &str) -> String {
+    let safe = display_safe(name);
+    if !safe.is_empty()
+        && safe
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        safe.into_owned()
+    } else {
+        format!("\"{}\"", safe.replace('"', "\\\""))
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +307,60 @@ mod tests {
         let c = Catalog::builtin();
         let err = decide(&c, &user(true), &Grants::none(&c), "contacts.fly").unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn every_path_that_grants_is_named_and_a_denial_names_the_missing_link() {
+        let c = Catalog::builtin();
+        let u = user(true);
+        let editor = Source {
+            via: Via {
+                role: "Editor".into(),
+                package: Some("EU Marketing".into()),
+            },
+            grants: Grants::from_keys(&c, ["contacts.export"]),
+        };
+        let direct = Source {
+            via: Via {
+                role: "Read Only".into(),
+                package: None,
+            },
+            grants: Grants::from_keys(&c, ["contacts.view", "contacts.export"]),
+        };
+        let d = decide_sources(
+            &c,
+            &u,
+            &[direct.clone(), editor.clone()],
+            "contacts.export",
+            &[],
+        )
+        .unwrap();
+        assert!(d.allowed);
+        assert_eq!(d.via.len(), 2);
+        assert!(d.reasons[0].starts_with("role \"Read Only\" (direct) grants contacts.export"));
+        assert!(d.reasons[1].starts_with("role \"Editor\" in package \"EU Marketing\" grants"));
+
+        let elsewhere = [Elsewhere {
+            role: "Exporter".into(),
+            packages: vec!["US Sales".into()],
+        }];
+        let d = decide_sources(&c, &u, &[editor], "contacts.import", &elsewhere).unwrap();
+        assert!(!d.allowed);
+        let text = d.reasons.join("\n");
+        assert!(
+            text.contains(
+                "role \"Editor\" in package \"EU Marketing\" does not grant contacts.import"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("the package is not assigned to bob: add them with `rolecall packages add-user \"US Sales\" bob`"), "{text}");
+
+        let d = decide_sources(&c, &u, &[], "contacts.import", &[]).unwrap();
+        assert!(
+            d.reasons[0].contains("has no direct role and is in no package"),
+            "{:?}",
+            d.reasons
+        );
+        assert!(d.reasons[1].contains("no role grants"), "{:?}", d.reasons);
     }
 }

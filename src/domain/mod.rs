@@ -5,6 +5,7 @@
 pub mod access;
 pub mod casbin;
 pub mod catalog;
+pub mod package;
 pub mod password;
 pub mod policy;
 pub mod role;

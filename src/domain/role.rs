@@ -53,15 +53,18 @@ pub fn ensure_editable(name: &str, builtin: bool) -> Result<()> {
     Ok(())
 }
 
-/// The in-use rule: a role assigned to anyone, or the default role, cannot be deleted.
-/// `holders` is the first users in username order (at most ten are kept).
+/// The in-use rule: a role assigned to anyone, included in a package (seed 001: "you
+/// cannot delete a role that is assigned to a package"), or the default role, cannot
+/// be deleted. `holders` is the first users in username order (at most ten are
+/// kept); `packages` names every package that includes it.
 pub fn ensure_deletable(
     name: &str,
     user_count: usize,
     mut holders: Vec<(String, bool)>,
     is_default: bool,
+    (packages, users_via_packages): (Vec<String>, usize),
 ) -> Result<()> {
-    if user_count == 0 && !is_default {
+    if user_count == 0 && !is_default && packages.is_empty() {
         return Ok(());
     }
     holders.truncate(IN_USE_SAMPLE);
@@ -70,6 +73,8 @@ pub fn ensure_deletable(
         user_count,
         sample: holders,
         is_default,
+        packages,
+        users_via_packages,
     }))
 }
 
@@ -96,7 +101,7 @@ mod tests {
     #[test]
     fn in_use_names_ten_users_and_counts_the_rest() {
         let holders: Vec<(String, bool)> = (0..12).map(|i| (format!("u{i:02}"), i != 3)).collect();
-        let err = ensure_deletable("Support", 12, holders, false).unwrap_err();
+        let err = ensure_deletable("Support", 12, holders, false, (vec![], 0)).unwrap_err();
         let Error::RoleInUse(info) = &err else {
             panic!("{err:?}")
         };
@@ -110,14 +115,38 @@ mod tests {
 
     #[test]
     fn the_default_role_is_in_use_even_without_users() {
-        let err = ensure_deletable("Read Only", 0, vec![], true).unwrap_err();
+        let err = ensure_deletable("Read Only", 0, vec![], true, (vec![], 0)).unwrap_err();
         assert!(err.to_string().contains("default role"));
-        assert!(ensure_deletable("Spare", 0, vec![], false).is_ok());
+        assert!(ensure_deletable("Spare", 0, vec![], false, (vec![], 0)).is_ok());
     }
 
     #[test]
     fn clone_names_stay_within_the_limit() {
         assert_eq!(clone_name("Support"), "Copy of Support");
         assert_eq!(clone_name(&"x".repeat(64)).chars().count(), 64);
+    }
+
+    #[test]
+    fn a_role_in_a_package_is_in_use_and_the_warning_names_the_packages() {
+        let err = ensure_deletable(
+            "Editor",
+            0,
+            vec![],
+            false,
+            (vec!["EU".into(), "US".into()], 7),
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "assigned to 2 packages (\"EU\", \"US\"), through which 7 users reach it"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("remove the role from all packages first"),
+            "{text}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! apply the domain rules inside the transaction that makes the change, together with
 //! its audit row, so a rule can never be skipped by either front end.
 
+mod packages;
 mod policy;
 mod roles;
 mod schema;
@@ -25,6 +26,7 @@ use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
+pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
 pub use users::{NewUser, UserChange};

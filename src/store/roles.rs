@@ -452,16 +452,18 @@ impl Store {
                 if !is_default {
                     let target_role = load_role(tx.tx, tx.catalog, target_id)?;
                     moved = super::users::move_users(tx, id, &role.name, target_id, &target_role.name)?;
+                    super::packages::replace_role_in_packages(tx, (id, &role.name), (target_id, &target_role.name))?;
                     target_name = Some(target_role.name);
                 }
             }
-            let remaining = if moved > 0 { 0 } else { role.users };
+            let remaining = if target_name.is_some() { 0 } else { role.users };
             let sample = if remaining > 0 || is_default {
                 holders(tx.tx, id, IN_USE_SAMPLE)?
             } else {
                 Vec::new()
             };
-            role::ensure_deletable(&role.name, remaining, sample, is_default)?;
+            let packages = super::packages::packages_including(tx.tx, id)?;
+            role::ensure_deletable(&role.name, remaining, sample, is_default, packages)?;
             tx.tx.execute("DELETE FROM roles WHERE id = ?1", [id])?;
             tx.audit(
                 "role.delete",

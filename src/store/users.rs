@@ -3,9 +3,10 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Map, Value, json};
 
-use super::roles::{RoleRef, load_grants, load_role, resolve_role};
+use super::roles::{RoleRef, load_role, resolve_role};
 use super::{RowVersion, Store, Tx, fold, text};
 use crate::domain::access::{self, Decision};
+use crate::domain::catalog::Grants;
 use crate::domain::password;
 use crate::domain::role::ADMINISTRATOR;
 use crate::domain::user::{self, Profile, User, UserRow};
@@ -39,7 +40,7 @@ pub struct UserChange {
 }
 
 const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name, u.position, u.signature, \
-     u.timezone, u.language, r.name, u.role_id, u.active, u.owner, u.password_hash IS NOT NULL, \
+     u.timezone, u.language, coalesce(r.name, ''), coalesce(u.role_id, 0), u.active, u.owner, u.password_hash IS NOT NULL, \
      u.created_at, u.updated_at, u.version, u.updated_by, u.created_seq";
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
@@ -89,9 +90,9 @@ fn unknown_user(name: &str) -> Error {
     )
 }
 
-fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
+pub(super) fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
     conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"
+        "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"
     ))?
     .query_row([fold(username)], user_row)
     .optional()?
@@ -102,7 +103,7 @@ fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
 /// its own transaction).
 pub(super) fn all_users(conn: &rusqlite::Connection) -> Result<Vec<User>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id ORDER BY u.username"
+        "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id ORDER BY u.username"
     ))?;
     let rows = stmt.query_map([], user_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -303,7 +304,7 @@ impl Store {
             .map(|r| resolve_role(&self.conn, &r, "role"))
             .transpose()?;
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id \
+            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id \
              WHERE ?1 IS NULL OR u.role_id = ?1 ORDER BY u.username"
         ))?;
         let rows = stmt.query_map([role_id], user_row)?;
@@ -612,7 +613,62 @@ impl Store {
                 ),
             ));
         }
-        let grants = load_grants(&self.conn, &self.catalog, user.role_id)?;
-        access::decide(&self.catalog, &user, &grants, permission)
+        self.explain(&user, permission)
+    }
+
+    /// The decision and its reasons for `user` as given (the console passes a user
+    /// as its form stands): the one explanation `check --explain` and the console's
+    /// effective-permissions pane both show.
+    pub fn explain(&self, user: &User, permission: &str) -> Result<Decision> {
+        let sources = self.sources_of(user)?;
+        let decision = access::decide_sources(&self.catalog, user, &sources, permission, &[])?;
+        if decision.allowed || !user.active {
+            return Ok(decision);
+        }
+        // Denied: find the missing link, the roles that would grant it.
+        let elsewhere = self.roles_granting(permission, &sources)?;
+        access::decide_sources(&self.catalog, user, &sources, permission, &elsewhere)
+    }
+
+    /// Every role `user` holds and how (direct, or through which package).
+    pub fn sources_of(&self, user: &User) -> Result<Vec<access::Source>> {
+        let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
+        super::packages::sources(&self.conn, &self.catalog, user.id, direct)
+    }
+
+    /// What `user` may do: the union of every role they hold, nothing if disabled.
+    pub fn effective_grants(&self, user: &User) -> Result<Grants> {
+        if !user.active {
+            return Ok(Grants::none(&self.catalog));
+        }
+        Ok(access::union(&self.catalog, &self.sources_of(user)?))
+    }
+
+    /// Roles that grant `permission` (any leaf under it, for a category) other than
+    /// the ones in `held`, up to ten, each with the packages that include it.
+    fn roles_granting(
+        &self,
+        permission: &str,
+        held: &[access::Source],
+    ) -> Result<Vec<access::Elsewhere>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT r.id, r.name FROM role_grants g JOIN roles r ON r.id = g.role_id \
+             WHERE g.permission_key = ?1 OR substr(g.permission_key, 1, length(?1) + 1) = ?1 || '.' \
+             ORDER BY r.name",
+        )?;
+        let roles: Vec<(i64, String)> = stmt
+            .query_map([permission], |r| Ok((r.get(0)?, text(r, 1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let held: std::collections::HashSet<&str> =
+            held.iter().map(|s| s.via.role.as_str()).collect();
+        roles
+            .into_iter()
+            .filter(|(_, name)| !held.contains(name.as_str()))
+            .take(crate::error::IN_USE_SAMPLE)
+            .map(|(id, role)| {
+                let (packages, _) = super::packages::packages_including(&self.conn, id)?;
+                Ok(access::Elsewhere { role, packages })
+            })
+            .collect()
     }
 }

@@ -1244,6 +1244,7 @@ impl App {
                 user_count: role.users,
                 sample: holders,
                 is_default,
+                ..RoleInUse::default()
             };
             return self.show_delete_blocked(role.id, info);
         }

@@ -114,7 +114,12 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     let catalog = app.store.catalog();
     let focused = form.focus == Field::Permissions;
     let user = form.as_user();
-    let effective = access::effective(catalog, &user, &form.grants);
+    // Every role the user would hold (the form's role and their packages), as
+    // `check` counts them.
+    let effective = app
+        .store
+        .effective_grants(&user)
+        .unwrap_or_else(|_| access::effective(catalog, &user, &form.grants));
     let title = format!(
         " Effective permissions · {} of {}{} ",
         effective.count(),
@@ -136,10 +141,10 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     }
     // The reasons for the selected permission, from the same function `check
     // --explain` uses, every one of them.
-    let explanation: Vec<Line> = match form.permissions.selected_source() {
-        None => Vec::new(),
-        Some(idx) => {
-            match access::decide(catalog, &user, &form.grants, &catalog.node(idx).key) {
+    let explanation: Vec<Line> =
+        match form.permissions.selected_source() {
+            None => Vec::new(),
+            Some(idx) => match app.store.explain(&user, &catalog.node(idx).key) {
                 Ok(d) => {
                     let style = if d.allowed { t.ok } else { t.partial };
                     let verdict = if d.allowed { "allowed" } else { "denied" };
@@ -153,9 +158,8 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
                     display_safe(&e.to_string()).into_owned(),
                     t.partial,
                 ))],
-            }
-        }
-    };
+            },
+        };
     let wrapped: usize = explanation
         .iter()
         .map(|l| l.width().max(1).div_ceil(inner.width.max(1) as usize))

@@ -1,0 +1,290 @@
+//! `rolecall packages ...` and `rolecall who-can` (SPEC §10): packages include roles
+//! and have users as members; who-can answers "who may do this, and how".
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::{done, out, out_json, print};
+use crate::domain::package::Package;
+use crate::error::Result;
+use crate::store::{PackageRef, PackageUpdate, Store};
+use crate::text::display_safe;
+
+#[derive(Debug, Subcommand)]
+pub enum PackagesCommand {
+    /// List packages with how many roles and members each has.
+    List,
+    /// Show a package: its roles and its members.
+    Show {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+    },
+    /// Create a package, empty or including the roles of another (not its members).
+    Create {
+        /// 1 to 64 characters, unique ignoring case.
+        name: String,
+        /// What the package is for (up to 500 characters).
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Start with the roles this package includes.
+        #[arg(long, value_name = "PACKAGE")]
+        from: Option<String>,
+    },
+    /// Rename a package.
+    Rename {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+        /// The new name.
+        new_name: String,
+        /// Refuse (exit 3) unless the package is still at this version.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
+    },
+    /// Set a package's description.
+    Describe {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+        /// The new description (up to 500 characters).
+        description: String,
+        /// Refuse (exit 3) unless the package is still at this version.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
+    },
+    /// Delete a package; one with members only with --force.
+    Delete {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+        /// Delete it even though users are in it (they lose what only it gave them).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Include roles in a package: its members gain their permissions.
+    AddRole {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+        /// Roles, by name (ignoring case) or id.
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+    /// Take roles out of a package.
+    RemoveRole {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+        /// Roles, by name (ignoring case) or id.
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+    /// Put users into a package.
+    AddUser {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+        /// Usernames.
+        #[arg(required = true)]
+        usernames: Vec<String>,
+    },
+    /// Take users out of a package.
+    RemoveUser {
+        /// The package: a name (ignoring case) or a numeric id.
+        package: String,
+        /// Usernames.
+        #[arg(required = true)]
+        usernames: Vec<String>,
+    },
+}
+
+/// `packages show --json`, also printed by every change of a package with `--json`.
+pub(super) fn package_json(p: &Package) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "roles": p.role_names(),
+        "members": p.members,
+        "version": p.version,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+    })
+}
+
+fn names(list: &[String]) -> String {
+    list.iter()
+        .map(|n| format!("\"{}\"", display_safe(n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result<i32> {
+    let typed = PackageRef::Typed;
+    match cmd {
+        PackagesCommand::List => {
+            let packages = store.packages()?;
+            if json {
+                return out_json(&packages);
+            }
+            let rows: Vec<Vec<String>> = packages
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.id.to_string(),
+                        p.name.clone(),
+                        p.roles.to_string(),
+                        p.members.to_string(),
+                        p.created_at.get(..10).unwrap_or(&p.created_at).to_string(),
+                    ]
+                })
+                .collect();
+            out(&print::table(
+                &["ID", "NAME", "ROLES", "MEMBERS", "CREATED ON"],
+                &rows,
+            ))
+        }
+        PackagesCommand::Show { package } => {
+            let p = store.package(typed(package))?;
+            if json {
+                return out_json(&package_json(&p));
+            }
+            let mut text = format!(
+                "{}\n{}\nid {} · {} roles · {} members · created {} · version {}\n\nRoles\n",
+                display_safe(&p.name),
+                display_safe(&p.description),
+                p.id,
+                p.roles.len(),
+                p.members.len(),
+                display_safe(&p.created_at),
+                p.version
+            );
+            for role in p.role_names() {
+                text.push_str(&format!("  {}\n", display_safe(role)));
+            }
+            text.push_str("\nMembers\n");
+            for member in &p.members {
+                text.push_str(&format!("  {}\n", display_safe(member)));
+            }
+            out(&text)
+        }
+        PackagesCommand::Create {
+            name,
+            description,
+            from,
+        } => {
+            let p = store.create_package(&name, &description, from.map(typed))?;
+            let sentence = format!(
+                "created package \"{}\" (id {}) with {} role{}",
+                p.name,
+                p.id,
+                p.roles.len(),
+                if p.roles.len() == 1 { "" } else { "s" }
+            );
+            done(json, &package_json(&p), sentence)
+        }
+        PackagesCommand::Rename {
+            package,
+            new_name,
+            if_version,
+        } => {
+            let p = store.edit_package(typed(package), if_version, |_| {
+                Ok(PackageUpdate {
+                    name: Some(new_name.clone()),
+                    ..PackageUpdate::default()
+                })
+            })?;
+            let sentence = format!("package {} is now named \"{}\"", p.id, p.name);
+            done(json, &package_json(&p), sentence)
+        }
+        PackagesCommand::Describe {
+            package,
+            description,
+            if_version,
+        } => {
+            let p = store.edit_package(typed(package), if_version, |_| {
+                Ok(PackageUpdate {
+                    description: Some(description.clone()),
+                    ..PackageUpdate::default()
+                })
+            })?;
+            let sentence = format!("updated the description of package \"{}\"", p.name);
+            done(json, &package_json(&p), sentence)
+        }
+        PackagesCommand::Delete { package, force } => {
+            let gone = store.delete_package(typed(package), force)?;
+            let sentence = match gone.members.len() {
+                0 => format!("deleted package \"{}\"", gone.name),
+                n => format!(
+                    "deleted package \"{}\"; its {n} member{} are no longer in it",
+                    gone.name,
+                    if n == 1 { "" } else { "s" }
+                ),
+            };
+            let object = json!({"deleted": gone.name, "members": gone.members});
+            done(json, &object, sentence)
+        }
+        PackagesCommand::AddRole { package, roles } => {
+            let p = store.set_package_roles(typed(package), &roles, true)?;
+            let sentence = format!(
+                "package \"{}\" includes {}",
+                p.name,
+                names(
+                    &p.role_names()
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                )
+            );
+            done(json, &package_json(&p), sentence)
+        }
+        PackagesCommand::RemoveRole { package, roles } => {
+            let p = store.set_package_roles(typed(package), &roles, false)?;
+            let sentence = match p.roles.len() {
+                0 => format!("package \"{}\" includes no role now", p.name),
+                _ => format!(
+                    "package \"{}\" includes {}",
+                    p.name,
+                    names(
+                        &p.role_names()
+                            .iter()
+                            .map(|r| r.to_string())
+                            .collect::<Vec<_>>()
+                    )
+                ),
+            };
+            done(json, &package_json(&p), sentence)
+        }
+        PackagesCommand::AddUser { package, usernames } => {
+            let p = store.set_package_members(typed(package), &usernames, true)?;
+            let sentence = format!("package \"{}\" has {} members", p.name, p.members.len());
+            done(json, &package_json(&p), sentence)
+        }
+        PackagesCommand::RemoveUser { package, usernames } => {
+            let p = store.set_package_members(typed(package), &usernames, false)?;
+            let sentence = format!("package \"{}\" has {} members", p.name, p.members.len());
+            done(json, &package_json(&p), sentence)
+        }
+    }
+}
+
+/// `rolecall who-can PERMISSION`: every active user allowed, with every path.
+pub(super) fn who_can(store: &Store, permission: &str, json: bool) -> Result<i32> {
+    let allowed = store.who_can(permission)?;
+    if json {
+        let rows: Vec<Value> = allowed
+            .iter()
+            .map(|(user, via)| json!({"username": user, "via": via}))
+            .collect();
+        return out_json(&rows);
+    }
+    let rows: Vec<Vec<String>> = allowed
+        .iter()
+        .map(|(user, via)| {
+            let how = via
+                .iter()
+                .map(|v| match &v.package {
+                    None => format!("{} (direct)", v.role),
+                    Some(p) => format!("{} in {p}", v.role),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![user.clone(), how]
+        })
+        .collect();
+    out(&print::table(&["USERNAME", "VIA"], &rows))
+}

@@ -1,0 +1,747 @@
+//! Package queries and changes (SPEC §10). Every change runs in one transaction with
+//! its audit rows: the package's own (`package.*`) and one `user.update` per user whose
+//! packages change. Names are resolved inside the transaction that writes.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::json;
+
+use super::roles::{load_grants, resolve_role};
+use super::users::load_user;
+use super::{RowVersion, Store, Tx, name_key, text};
+use crate::domain::access::{Source, Via};
+use crate::domain::catalog::{Catalog, Grants};
+use crate::domain::package::{self, Package, PackageSummary};
+use crate::domain::validate;
+use crate::error::{Conflict, ConflictKind, Error, IN_USE_SAMPLE, Result};
+use crate::store::RoleRef;
+
+/// How a caller names a package: the console holds ids, the command line holds what
+/// the operator typed (a name, ignoring case, else a numeric id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackageRef {
+    Id(i64),
+    Typed(String),
+}
+
+impl From<i64> for PackageRef {
+    fn from(id: i64) -> PackageRef {
+        PackageRef::Id(id)
+    }
+}
+
+impl From<&str> for PackageRef {
+    fn from(typed: &str) -> PackageRef {
+        PackageRef::Typed(typed.to_string())
+    }
+}
+
+/// What a package edit changes; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// The role ids the package includes afterwards.
+    pub roles: Option<BTreeSet<i64>>,
+    /// The user ids in it afterwards.
+    pub members: Option<BTreeSet<i64>>,
+}
+
+/// What a delete did: the package and the users who were in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageDeleted {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+fn unknown_package(spec: &str) -> Error {
+    Error::invalid(
+        "package",
+        format!(
+            "there is no package \"{}\"; `rolecall packages list` shows them",
+            crate::text::excerpt(spec)
+        ),
+    )
+}
+
+/// The id of the package `package` names, looked up through `conn`.
+fn resolve_package(conn: &Connection, package: &PackageRef) -> Result<i64> {
+    match package {
+        PackageRef::Id(id) => conn
+            .prepare_cached("SELECT id FROM packages WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| {
+                Error::Conflict(Conflict {
+                    kind: ConflictKind::Deleted,
+                    target: format!("the package with id {id}"),
+                    expected_version: 0,
+                    current_version: 0,
+                    changed_by: String::new(),
+                    changed_at: String::new(),
+                })
+            }),
+        PackageRef::Typed(spec) => {
+            let by_name: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT id FROM packages WHERE name_fold = ?1 \
+                     UNION ALL SELECT id FROM packages WHERE name = ?2 LIMIT 1",
+                )?
+                .query_row(params![name_key(spec), spec], |r| r.get(0))
+                .optional()?;
+            let by_id = || -> Result<Option<i64>> {
+                let Ok(id) = spec.trim().parse::<i64>() else {
+                    return Ok(None);
+                };
+                Ok(conn
+                    .prepare_cached("SELECT id FROM packages WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?)
+            };
+            match by_name {
+                Some(id) => Ok(id),
+                None => by_id()?.ok_or_else(|| unknown_package(spec)),
+            }
+        }
+    }
+}
+
+pub(super) fn load_package(conn: &Connection, id: i64) -> Result<Package> {
+    let mut package = conn
+        .prepare_cached(
+            "SELECT id, name, description, version, created_seq, created_at, updated_at, updated_by \
+             FROM packages WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(Package {
+                id: r.get(0)?,
+                name: text(r, 1)?,
+                description: text(r, 2)?,
+                roles: Vec::new(),
+                members: Vec::new(),
+                version: r.get(3)?,
+                created_seq: r.get(4)?,
+                created_at: text(r, 5)?,
+                updated_at: text(r, 6)?,
+                updated_by: text(r, 7)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| unknown_package(&id.to_string()))?;
+    package.roles = conn
+        .prepare_cached(
+            "SELECT r.id, r.name FROM package_roles pr JOIN roles r ON r.id = pr.role_id \
+             WHERE pr.package_id = ?1",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    package.roles.sort_by(|a, b| a.1.cmp(&b.1));
+    package.members = conn
+        .prepare_cached(
+            "SELECT u.username FROM package_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.package_id = ?1",
+        )?
+        .query_map([id], |r| text(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    package.members.sort();
+    Ok(package)
+}
+
+/// The names of the packages user `user_id` is in, sorted.
+pub(super) fn packages_of(conn: &Connection, user_id: i64) -> Result<Vec<String>> {
+    let mut names: Vec<String> = conn
+        .prepare_cached(
+            "SELECT p.name FROM package_members m JOIN packages p ON p.id = m.package_id \
+             WHERE m.user_id = ?1",
+        )?
+        .query_map([user_id], |r| text(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    names.sort();
+    Ok(names)
+}
+
+/// Every role a user holds and how: the direct role first, then each role of each
+/// package they are in, by package and role name.
+pub(super) fn sources(
+    conn: &Connection,
+    catalog: &Catalog,
+    user_id: i64,
+    direct: Option<(i64, &str)>,
+) -> Result<Vec<Source>> {
+    let mut grants_of: HashMap<i64, Grants> = HashMap::new();
+    let mut grants = |role_id: i64| -> Result<Grants> {
+        if let Some(g) = grants_of.get(&role_id) {
+            return Ok(g.clone());
+        }
+        let g = load_grants(conn, catalog, role_id)?;
+        grants_of.insert(role_id, g.clone());
+        Ok(g)
+    };
+    let mut out = Vec::new();
+    if let Some((id, name)) = direct {
+        out.push(Source {
+            via: Via {
+                role: name.to_string(),
+                package: None,
+            },
+            grants: grants(id)?,
+        });
+    }
+    let mut paths: Vec<(String, String, i64)> = conn
+        .prepare_cached(
+            "SELECT p.name, r.name, r.id FROM package_members m \
+             JOIN packages p ON p.id = m.package_id \
+             JOIN package_roles pr ON pr.package_id = p.id \
+             JOIN roles r ON r.id = pr.role_id WHERE m.user_id = ?1",
+        )?
+        .query_map([user_id], |r| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    paths.sort();
+    for (package, role, role_id) in paths {
+        out.push(Source {
+            via: Via {
+                role,
+                package: Some(package),
+            },
+            grants: grants(role_id)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Names of the packages that include `role_id`, sorted, and how many users reach the
+/// role through them.
+pub(super) fn packages_including(conn: &Connection, role_id: i64) -> Result<(Vec<String>, usize)> {
+    let mut names: Vec<String> = conn
+        .prepare_cached(
+            "SELECT p.name FROM package_roles pr JOIN packages p ON p.id = pr.package_id \
+             WHERE pr.role_id = ?1",
+        )?
+        .query_map([role_id], |r| text(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    names.sort();
+    let users: i64 = conn
+        .prepare_cached(
+            "SELECT count(DISTINCT m.user_id) FROM package_roles pr \
+             JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
+        )?
+        .query_row([role_id], |r| r.get(0))?;
+    Ok((names, users as usize))
+}
+
+/// Puts `to` in place of `from` in every package that includes `from` (reassign then
+/// delete), one `package.update` audit row per package. Returns how many changed.
+pub(super) fn replace_role_in_packages(
+    tx: &Tx<'_>,
+    from: (i64, &str),
+    to: (i64, &str),
+) -> Result<usize> {
+    let packages: Vec<(i64, String)> = tx
+        .tx
+        .prepare("SELECT p.id, p.name FROM package_roles pr JOIN packages p ON p.id = pr.package_id WHERE pr.role_id = ?1")?
+        .query_map([from.0], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, name) in &packages {
+        tx.tx.execute(
+            "DELETE FROM package_roles WHERE package_id = ?1 AND role_id = ?2",
+            params![id, from.0],
+        )?;
+        tx.tx.execute(
+            "INSERT OR IGNORE INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+            params![id, to.0],
+        )?;
+        bump_package(tx, *id)?;
+        tx.audit(
+            "package.update",
+            name,
+            Some(json!({"roles_removed": [from.1]})),
+            Some(json!({"roles_added": [to.1], "reason": "role deleted, its place given to another"})),
+        )?;
+    }
+    Ok(packages.len())
+}
+
+fn bump_package(tx: &Tx<'_>, id: i64) -> Result<()> {
+    tx.tx.execute(
+        "UPDATE packages SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+        params![tx.seq, tx.at, tx.actor, id],
+    )?;
+    Ok(())
+}
+
+fn bump_user(tx: &Tx<'_>, id: i64) -> Result<()> {
+    tx.tx.execute(
+        "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+        params![tx.seq, tx.at, tx.actor, id],
+    )?;
+    Ok(())
+}
+
+fn ensure_name_free(tx: &Tx<'_>, name: &str, except: Option<i64>) -> Result<()> {
+    let clash: Option<String> = tx
+        .tx
+        .query_row(
+            "SELECT name FROM packages WHERE name_fold = ?1 AND id IS NOT ?2",
+            params![name_key(name), except],
+            |r| text(r, 0),
+        )
+        .optional()?;
+    match clash {
+        Some(other) => Err(Error::invalid(
+            "name",
+            format!(
+                "a package named \"{}\" already exists",
+                crate::text::display_safe(&other)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Applies `update` to the package `before` (its version already checked): name,
+/// description, roles and members, with a `package.update` row for what the package
+/// itself changed and a `user.update` row per user whose packages changed.
+fn apply_update(tx: &Tx<'_>, before: &Package, update: PackageUpdate) -> Result<Package> {
+    let id = before.id;
+    let mut was = serde_json::Map::new();
+    let mut now = serde_json::Map::new();
+    if let Some(name) = update
+        .name
+        .as_deref()
+        .map(validate::role_name)
+        .transpose()?
+        && name != before.name
+    {
+        ensure_name_free(tx, &name, Some(id))?;
+        tx.tx.execute(
+            "UPDATE packages SET name = ?1, name_fold = ?2 WHERE id = ?3",
+            params![name, name_key(&name), id],
+        )?;
+        was.insert("name".into(), json!(before.name));
+        now.insert("name".into(), json!(name));
+    }
+    if let Some(description) = update
+        .description
+        .as_deref()
+        .map(validate::description)
+        .transpose()?
+        && description != before.description
+    {
+        tx.tx.execute(
+            "UPDATE packages SET description = ?1 WHERE id = ?2",
+            params![description, id],
+        )?;
+        was.insert("description".into(), json!(before.description));
+        now.insert("description".into(), json!(description));
+    }
+    if let Some(roles) = &update.roles {
+        let current: BTreeSet<i64> = before.roles.iter().map(|(id, _)| *id).collect();
+        let name_of = |role: i64| -> Result<String> {
+            tx.tx
+                .query_row("SELECT name FROM roles WHERE id = ?1", [role], |r| {
+                    text(r, 0)
+                })
+                .optional()?
+                .ok_or_else(|| Error::invalid("role", format!("there is no role with id {role}")))
+        };
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        for role in roles.difference(&current) {
+            tx.tx.execute(
+                "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+                params![id, role],
+            )?;
+            added.push(name_of(*role)?);
+        }
+        for role in current.difference(roles) {
+            tx.tx.execute(
+                "DELETE FROM package_roles WHERE package_id = ?1 AND role_id = ?2",
+                params![id, role],
+            )?;
+            removed.push(name_of(*role)?);
+        }
+        if !added.is_empty() || !removed.is_empty() {
+            added.sort();
+            removed.sort();
+            was.insert("roles".into(), json!(before.role_names()));
+            now.insert("roles_added".into(), json!(added));
+            now.insert("roles_removed".into(), json!(removed));
+        }
+    }
+    let mut members_changed = false;
+    if let Some(members) = &update.members {
+        let current: BTreeSet<i64> = tx
+            .tx
+            .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (user, join) in members
+            .difference(&current)
+            .map(|u| (*u, true))
+            .chain(current.difference(members).map(|u| (*u, false)))
+        {
+            let username: String = tx
+                .tx
+                .query_row("SELECT username FROM users WHERE id = ?1", [user], |r| {
+                    text(r, 0)
+                })
+                .optional()?
+                .ok_or_else(|| {
+                    Error::invalid("username", format!("there is no user with id {user}"))
+                })?;
+            let before_packages = packages_of(tx.tx, user)?;
+            if join {
+                tx.tx.execute(
+                    "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+                    params![id, user],
+                )?;
+            } else {
+                tx.tx.execute(
+                    "DELETE FROM package_members WHERE package_id = ?1 AND user_id = ?2",
+                    params![id, user],
+                )?;
+            }
+            bump_user(tx, user)?;
+            tx.audit(
+                "user.update",
+                &username,
+                Some(json!({"packages": before_packages})),
+                Some(json!({"packages": packages_of(tx.tx, user)?})),
+            )?;
+            members_changed = true;
+        }
+    }
+    let after_name = now
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or(&before.name)
+        .to_string();
+    let changed = members_changed || !now.is_empty();
+    if !now.is_empty() {
+        tx.audit(
+            "package.update",
+            &after_name,
+            Some(was.into()),
+            Some(now.into()),
+        )?;
+    }
+    if changed {
+        bump_package(tx, id)?;
+    }
+    load_package(tx.tx, id)
+}
+
+fn user_id(tx: &Tx<'_>, username: &str) -> Result<i64> {
+    Ok(load_user(tx.tx, username)?.id)
+}
+
+impl Store {
+    /// Every active user allowed `permission` (any leaf under it, for a category), by
+    /// username, each with every path that grants it.
+    pub fn who_can(&self, permission: &str) -> Result<Vec<(String, Vec<Via>)>> {
+        if self.catalog.find(permission).is_none() {
+            return Err(Error::invalid(
+                "permission",
+                format!(
+                    "\"{}\" is not a permission or category key; `rolecall catalog show` lists them",
+                    crate::text::excerpt(permission)
+                ),
+            ));
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT username, role_name, package_name FROM user_permission_sources \
+             WHERE permission_key = ?1 OR substr(permission_key, 1, length(?1) + 1) = ?1 || '.'",
+        )?;
+        let rows = stmt.query_map([permission], |r| {
+            Ok((text(r, 0)?, text(r, 1)?, super::opt_text(r, 2)?))
+        })?;
+        let mut by_user: std::collections::BTreeMap<String, Vec<Via>> = Default::default();
+        for row in rows {
+            let (user, role, package) = row?;
+            by_user.entry(user).or_default().push(Via { role, package });
+        }
+        Ok(by_user
+            .into_iter()
+            .map(|(user, mut via)| {
+                // The direct role first, then packages by name.
+                via.sort_by(|a, b| (&a.package, &a.role).cmp(&(&b.package, &b.role)));
+                (user, via)
+            })
+            .collect())
+    }
+
+    /// Every user's packages, by user id (users in none are left out).
+    pub fn memberships(&self) -> Result<HashMap<i64, Vec<String>>> {
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.user_id, p.name FROM package_members m JOIN packages p ON p.id = m.package_id",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+            let (user, package) = row?;
+            out.entry(user).or_default().push(package);
+        }
+        for names in out.values_mut() {
+            names.sort();
+        }
+        Ok(out)
+    }
+
+    /// Every package with its role and member counts, by name.
+    pub fn packages(&self) -> Result<Vec<PackageSummary>> {
+        let mut rows: Vec<PackageSummary> = self
+            .conn
+            .prepare_cached(
+                "SELECT p.id, p.name, p.description, p.created_at, p.version, \
+                    (SELECT count(*) FROM package_roles pr WHERE pr.package_id = p.id), \
+                    (SELECT count(*) FROM package_members m WHERE m.package_id = p.id) \
+                 FROM packages p",
+            )?
+            .query_map([], |r| {
+                Ok(PackageSummary {
+                    id: r.get(0)?,
+                    name: text(r, 1)?,
+                    description: text(r, 2)?,
+                    created_at: text(r, 3)?,
+                    version: r.get(4)?,
+                    roles: r.get::<_, i64>(5)? as usize,
+                    members: r.get::<_, i64>(6)? as usize,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rows)
+    }
+
+    /// One package with its roles and members.
+    pub fn package(&self, package: impl Into<PackageRef>) -> Result<Package> {
+        let id = resolve_package(&self.conn, &package.into())?;
+        load_package(&self.conn, id)
+    }
+
+    /// The names of the packages a user is in, sorted.
+    pub fn packages_of(&self, user_id: i64) -> Result<Vec<String>> {
+        packages_of(&self.conn, user_id)
+    }
+
+    /// The packages that include a role, and how many users reach it through them.
+    pub fn packages_including(&self, role_id: i64) -> Result<(Vec<String>, usize)> {
+        packages_including(&self.conn, role_id)
+    }
+
+    /// Creates a package, empty or with the roles of `from` (not its members).
+    pub fn create_package(
+        &mut self,
+        name: &str,
+        description: &str,
+        from: Option<PackageRef>,
+    ) -> Result<Package> {
+        let name = validate::role_name(name)?;
+        let description = validate::description(description)?;
+        self.write(|tx| {
+            let roles: BTreeSet<i64> = match &from {
+                Some(source) => {
+                    let source = resolve_package(tx.tx, source).map_err(|e| match e {
+                        Error::Invalid { message, .. } => Error::Invalid { field: "from", message },
+                        other => other,
+                    })?;
+                    load_package(tx.tx, source)?.roles.iter().map(|(id, _)| *id).collect()
+                }
+                None => BTreeSet::new(),
+            };
+            ensure_name_free(tx, &name, None)?;
+            tx.tx.execute(
+                "INSERT INTO packages (name, name_fold, description, version, created_seq, created_at, updated_at, updated_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, ?6)",
+                params![name, name_key(&name), description, tx.seq, tx.at, tx.actor],
+            )?;
+            let id = tx.tx.last_insert_rowid();
+            for role in &roles {
+                tx.tx.execute(
+                    "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+                    params![id, role],
+                )?;
+            }
+            let package = load_package(tx.tx, id)?;
+            tx.audit(
+                "package.create",
+                &name,
+                None,
+                Some(json!({"name": name, "description": description, "roles": package.role_names()})),
+            )?;
+            Ok(package)
+        })
+    }
+
+    /// Applies an edit to a package in one transaction: the version check (when
+    /// `expected_version` is given), validation, then the change and its audit rows.
+    /// `edit` sees the package as stored at that moment.
+    pub fn edit_package(
+        &mut self,
+        package: impl Into<PackageRef>,
+        expected_version: Option<i64>,
+        edit: impl FnOnce(&Package) -> Result<PackageUpdate>,
+    ) -> Result<Package> {
+        let package = package.into();
+        self.write(|tx| {
+            let id = resolve_package(tx.tx, &package).map_err(|e| {
+                match (&package, expected_version, e) {
+                    (PackageRef::Typed(name), Some(v), Error::Invalid { .. }) => {
+                        tx.deleted(format!("package \"{name}\""), "package.delete", name, v)
+                    }
+                    (_, _, e) => e,
+                }
+            })?;
+            let before = load_package(tx.tx, id)?;
+            tx.check_version(
+                format!("package \"{}\"", before.name),
+                expected_version,
+                RowVersion {
+                    version: before.version,
+                    created_seq: before.created_seq,
+                    updated_by: &before.updated_by,
+                    updated_at: &before.updated_at,
+                },
+            )?;
+            let update = edit(&before)?;
+            apply_update(tx, &before, update)
+        })
+    }
+
+    /// Adds roles to (`include`) or removes them from a package, by what was typed.
+    pub fn set_package_roles(
+        &mut self,
+        package: impl Into<PackageRef>,
+        roles: &[String],
+        include: bool,
+    ) -> Result<Package> {
+        let package = package.into();
+        self.write(|tx| {
+            let id = resolve_package(tx.tx, &package)?;
+            let before = load_package(tx.tx, id)?;
+            let mut set: BTreeSet<i64> = before.roles.iter().map(|(id, _)| *id).collect();
+            for role in roles {
+                let role = resolve_role(tx.tx, &RoleRef::Typed(role.clone()), "role")?;
+                if include {
+                    set.insert(role);
+                } else {
+                    set.remove(&role);
+                }
+            }
+            apply_update(
+                tx,
+                &before,
+                PackageUpdate {
+                    roles: Some(set),
+                    ..PackageUpdate::default()
+                },
+            )
+        })
+    }
+
+    /// Puts users into (`join`) or takes them out of a package, by username.
+    pub fn set_package_members(
+        &mut self,
+        package: impl Into<PackageRef>,
+        usernames: &[String],
+        join: bool,
+    ) -> Result<Package> {
+        let package = package.into();
+        self.write(|tx| {
+            let id = resolve_package(tx.tx, &package)?;
+            let before = load_package(tx.tx, id)?;
+            let mut set: BTreeSet<i64> = tx
+                .tx
+                .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for name in usernames {
+                let user = user_id(tx, name)?;
+                if join {
+                    set.insert(user);
+                } else {
+                    set.remove(&user);
+                }
+            }
+            apply_update(
+                tx,
+                &before,
+                PackageUpdate {
+                    members: Some(set),
+                    ..PackageUpdate::default()
+                },
+            )
+        })
+    }
+
+    /// Deletes a package. One with members is refused, naming them and what they
+    /// would lose, unless `force`; then every member gets a `user.update` row.
+    pub fn delete_package(
+        &mut self,
+        package: impl Into<PackageRef>,
+        force: bool,
+    ) -> Result<PackageDeleted> {
+        let package = package.into();
+        self.write(|tx| {
+            let id = resolve_package(tx.tx, &package)?;
+            let before = load_package(tx.tx, id)?;
+            let member_ids: Vec<(i64, String, Option<i64>, String, bool)> = tx
+                .tx
+                .prepare(
+                    "SELECT u.id, u.username, u.role_id, coalesce(r.name, ''), u.active FROM package_members m \
+                     JOIN users u ON u.id = m.user_id LEFT JOIN roles r ON r.id = u.role_id \
+                     WHERE m.package_id = ?1 ORDER BY u.username",
+                )?
+                .query_map([id], |r| Ok((r.get(0)?, text(r, 1)?, r.get(2)?, text(r, 3)?, r.get(4)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut lost = Grants::none(tx.catalog);
+            for (user, _, role_id, role, _) in &member_ids {
+                let direct = role_id.map(|r| (r, role.as_str()));
+                let all = sources(tx.tx, tx.catalog, *user, direct)?;
+                let (this, others): (Vec<Source>, Vec<Source>) = all
+                    .into_iter()
+                    .partition(|s| s.via.package.as_deref() == Some(before.name.as_str()));
+                let keep = crate::domain::access::union(tx.catalog, &others);
+                for ord in crate::domain::access::union(tx.catalog, &this).ordinals() {
+                    if !keep.contains(ord) {
+                        lost.set(ord, true);
+                    }
+                }
+            }
+            let sample: Vec<String> = member_ids
+                .iter()
+                .take(IN_USE_SAMPLE)
+                .map(|(_, name, ..)| name.clone())
+                .collect();
+            package::ensure_deletable(&before.name, member_ids.len(), &sample, lost.count(), force)?;
+            for (user, username, ..) in &member_ids {
+                let before_packages = packages_of(tx.tx, *user)?;
+                let after: Vec<&String> =
+                    before_packages.iter().filter(|p| **p != before.name).collect();
+                bump_user(tx, *user)?;
+                tx.audit(
+                    "user.update",
+                    username,
+                    Some(json!({"packages": before_packages})),
+                    Some(json!({"packages": after, "reason": "package deleted"})),
+                )?;
+            }
+            tx.tx.execute("DELETE FROM packages WHERE id = ?1", [id])?;
+            tx.audit(
+                "package.delete",
+                &before.name,
+                Some(json!({
+                    "id": id,
+                    "name": before.name,
+                    "description": before.description,
+                    "roles": before.role_names(),
+                    "members": before.members,
+                })),
+                None,
+            )?;
+            Ok(PackageDeleted {
+                name: before.name,
+                members: before.members,
+            })
+        })
+    }
+}
