@@ -1,0 +1,388 @@
+//! Packages (SPEC §10, seed 001's USER ROLE → PACKAGE → USER) through the real binary:
+//! effective permissions are the union of the direct role and every package's roles,
+//! the rules about deleting roles and packages hold through packages, and `check`,
+//! `who-can` and the two SQL views agree.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use serde_json::Value;
+
+/// alice (owner), bob and carol on Read Only, dave on Read Only and disabled;
+/// role "Exporter" grants contacts.export and "Mailer" grants broadcasts;
+/// package "EU Marketing" includes Exporter and Campaign Manager and has bob and
+/// dave; package "Mail" includes Mailer and has bob and carol.
+fn fixture() -> Db {
+    let db = Db::with_owner();
+    for user in ["bob", "carol", "dave"] {
+        db.ok(&[
+            "users",
+            "add",
+            user,
+            "--email",
+            &format!("{user}@example.com"),
+        ]);
+    }
+    db.ok(&["users", "set", "dave", "--active", "false"]);
+    db.ok(&["roles", "create", "Exporter"]);
+    db.ok(&["roles", "grant", "Exporter", "contacts.export"]);
+    db.ok(&["roles", "create", "Mailer"]);
+    db.ok(&["roles", "grant", "Mailer", "broadcasts"]);
+    db.ok(&[
+        "packages",
+        "create",
+        "EU Marketing",
+        "--description",
+        "The EU team",
+    ]);
+    db.ok(&[
+        "packages",
+        "add-role",
+        "EU Marketing",
+        "Exporter",
+        "Campaign Manager",
+    ]);
+    db.ok(&["packages", "add-user", "EU Marketing", "bob", "dave"]);
+    db.ok(&["packages", "create", "Mail"]);
+    db.ok(&["packages", "add-role", "Mail", "Mailer"]);
+    db.ok(&["packages", "add-user", "Mail", "bob", "carol"]);
+    db
+}
+
+fn allowed(db: &Db, user: &str, key: &str) -> bool {
+    match db.run(&["check", user, key]).code {
+        0 => true,
+        1 => false,
+        other => panic!("check {user} {key} exited {other}"),
+    }
+}
+
+#[test]
+fn a_members_permissions_are_the_union_of_the_direct_role_and_every_package() {
+    let db = fixture();
+    assert!(
+        allowed(&db, "bob", "contacts.view"),
+        "direct role Read Only"
+    );
+    assert!(
+        allowed(&db, "bob", "contacts.export"),
+        "Exporter in EU Marketing"
+    );
+    assert!(
+        allowed(&db, "bob", "drip_campaigns.start"),
+        "Campaign Manager in EU Marketing"
+    );
+    assert!(allowed(&db, "bob", "broadcasts.schedule"), "Mailer in Mail");
+    assert!(allowed(&db, "carol", "broadcasts.schedule"));
+    assert!(
+        !allowed(&db, "carol", "contacts.export"),
+        "carol is not in EU Marketing"
+    );
+    assert!(
+        !allowed(&db, "dave", "contacts.export"),
+        "a disabled user has nothing"
+    );
+    assert!(!allowed(&db, "dave", "contacts.view"));
+}
+
+#[test]
+fn check_the_view_and_the_sources_view_agree_for_every_user_and_leaf() {
+    let db = fixture();
+    let leaves = all_leaf_keys(&db.catalog());
+    let conn = db.conn();
+    for user in ["alice", "bob", "carol", "dave"] {
+        let from_view: BTreeSet<String> = db.view_grants(user).into_iter().collect();
+        let mut stmt = conn
+            .prepare(
+                "SELECT DISTINCT permission_key FROM user_permission_sources WHERE username = ?1",
+            )
+            .unwrap();
+        let from_sources: BTreeSet<String> = stmt
+            .query_map([user], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(from_view, from_sources, "{user}");
+        for key in &leaves {
+            assert_eq!(
+                allowed(&db, user, key),
+                from_view.contains(key),
+                "{user} {key}"
+            );
+        }
+    }
+    // One row per path: bob reaches broadcasts.view directly and through Mail.
+    let paths: Vec<(String, Option<String>)> = conn
+        .prepare(
+            "SELECT role_name, package_name FROM user_permission_sources \
+             WHERE username = 'bob' AND permission_key = 'broadcasts.view' ORDER BY 2, 1",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        paths,
+        [
+            ("Read Only".to_string(), None),
+            (
+                "Campaign Manager".to_string(),
+                Some("EU Marketing".to_string())
+            ),
+            ("Mailer".to_string(), Some("Mail".to_string())),
+        ]
+    );
+}
+
+#[test]
+fn explain_names_every_path_and_the_missing_link() {
+    let db = fixture();
+    let run = db.run(&["check", "bob", "broadcasts.view", "--explain"]);
+    run.expect_code(0);
+    for path in [
+        "role \"Read Only\" (direct) grants broadcasts.view",
+        "role \"Campaign Manager\" in package \"EU Marketing\" grants broadcasts.view",
+        "role \"Mailer\" in package \"Mail\" grants broadcasts.view",
+    ] {
+        assert!(run.stdout.contains(path), "{path}\n{}", run.stdout);
+    }
+    let json = db.json(&["check", "bob", "broadcasts.view"]);
+    assert_eq!(json["via"].as_array().unwrap().len(), 3);
+
+    // carol lacks contacts.export: Exporter grants it, in EU Marketing, which is not
+    // assigned to carol (seed 001: "package not assigned to user").
+    let run = db.run(&["check", "carol", "contacts.export", "--explain"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains(
+            "role \"Exporter\" grants it and is in package \"EU Marketing\", but the package is not assigned to carol"
+        ),
+        "{}",
+        run.stdout
+    );
+    // A role that grants it in no package: "role not assigned to package".
+    db.ok(&["roles", "create", "Deleter"]);
+    db.ok(&["roles", "grant", "Deleter", "contacts.delete"]);
+    let run = db.run(&["check", "carol", "contacts.delete", "--explain"]);
+    assert!(
+        run.stdout
+            .contains("role \"Deleter\" grants it but is not assigned to a package"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn who_can_lists_every_active_user_with_how() {
+    let db = fixture();
+    let rows = db.json(&["who-can", "contacts.export"]);
+    let users: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["alice", "bob"], "dave is disabled, carol lacks it");
+    let bob = &rows[1]["via"];
+    assert_eq!(
+        bob,
+        &serde_json::json!([
+            {"role": "Campaign Manager", "package": "EU Marketing"},
+            {"role": "Exporter", "package": "EU Marketing"},
+        ])
+    );
+    assert_eq!(
+        rows[0]["via"][0]["package"],
+        Value::Null,
+        "alice holds it directly"
+    );
+    db.run(&["who-can", "contacts.fly"]).expect_code(2);
+}
+
+#[test]
+fn a_role_in_a_package_cannot_be_deleted_until_it_is_moved() {
+    let db = fixture();
+    let before = db.dump();
+    let run = db.run(&["roles", "delete", "Exporter"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains(
+            "role \"Exporter\" is assigned to 1 package (\"EU Marketing\"), through which 2 users reach it"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before, "nothing deleted");
+
+    db.ok(&["roles", "delete", "Exporter", "--reassign-to", "Mailer"]);
+    let eu = db.json(&["packages", "show", "EU Marketing"]);
+    assert_eq!(
+        eu["roles"],
+        serde_json::json!(["Campaign Manager", "Mailer"])
+    );
+    assert!(db.run(&["roles", "show", "Exporter"]).code == 2, "deleted");
+    let audit = db.json(&["audit", "--action", "package"]);
+    assert_eq!(audit[0]["target"], "EU Marketing");
+    assert_eq!(
+        audit[0]["before"]["roles_removed"],
+        serde_json::json!(["Exporter"])
+    );
+
+    let shown = db.json(&["roles", "show", "Mailer"]);
+    assert_eq!(
+        shown["packages"],
+        serde_json::json!(["EU Marketing", "Mail"])
+    );
+    assert_eq!(shown["users_via_packages"], 3);
+    assert_eq!(shown["users"], 0, "direct holders only");
+}
+
+#[test]
+fn a_package_with_members_is_deleted_only_with_force() {
+    let db = fixture();
+    let before = db.dump();
+    let run = db.run(&["packages", "delete", "Mail"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("has 2 members (bob, carol)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(db.dump(), before);
+
+    let rows_before = db.audit_rows();
+    db.ok(&["packages", "delete", "Mail", "--force"]);
+    assert!(
+        !allowed(&db, "carol", "broadcasts.schedule"),
+        "carol lost Mailer"
+    );
+    assert_eq!(
+        db.audit_rows(),
+        rows_before + 3,
+        "one row per member and the package"
+    );
+    let audit = db.json(&["audit", "--target", "carol"]);
+    assert_eq!(audit[0]["before"]["packages"], serde_json::json!(["Mail"]));
+    assert_eq!(audit[0]["after"]["packages"], serde_json::json!([]));
+
+    db.ok(&["packages", "create", "Empty"]);
+    db.ok(&["packages", "delete", "Empty"]);
+}
+
+#[test]
+fn package_ids_are_never_reused_and_names_are_unique_ignoring_case() {
+    let db = fixture();
+    let mail = db.json(&["packages", "show", "Mail"])["id"]
+        .as_i64()
+        .unwrap();
+    db.ok(&["packages", "delete", "Mail", "--force"]);
+    let next = db.json(&["packages", "create", "Other"])["id"]
+        .as_i64()
+        .unwrap();
+    assert!(next > mail);
+    let run = db.run(&["packages", "create", "eu marketing"]);
+    assert_field_error(&run, 2, "name");
+    let run = db.run(&["packages", "create", "EU\u{200b} Marketing"]);
+    assert_field_error(&run, 2, "name");
+    assert_field_error(&db.run(&["packages", "create", "  "]), 2, "name");
+    db.run(&["packages", "add-role", "Other", "No Such Role"])
+        .expect_code(2);
+    db.run(&["packages", "add-user", "Other", "nobody"])
+        .expect_code(2);
+    db.run(&["packages", "show", "Nope"]).expect_code(2);
+}
+
+#[test]
+fn a_stale_package_version_is_refused_and_a_deleted_one_says_so() {
+    let db = fixture();
+    let v = db.json(&["packages", "show", "Mail"])["version"].to_string();
+    db.run_env(
+        &["packages", "describe", "Mail", "Mail team"],
+        &[("USER", "mallory")],
+    )
+    .expect_code(0);
+    let before = db.dump();
+    let run = db.run(&["packages", "rename", "Mail", "Post", "--if-version", &v]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("was changed by mallory"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+
+    let v = db.json(&["packages", "show", "Mail"])["version"].to_string();
+    db.ok(&["packages", "delete", "Mail", "--force"]);
+    let run = db.run(&["packages", "rename", "Mail", "Post", "--if-version", &v]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("package \"Mail\" was deleted"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn listings_and_users_show_name_packages() {
+    let db = fixture();
+    let list = db.json(&["packages", "list"]);
+    assert_eq!(
+        list,
+        serde_json::json!([
+            {"id": list[0]["id"], "name": "EU Marketing", "description": "The EU team",
+             "roles": 2, "members": 2, "created_at": list[0]["created_at"]},
+            {"id": list[1]["id"], "name": "Mail", "description": "",
+             "roles": 1, "members": 2, "created_at": list[1]["created_at"]},
+        ])
+    );
+    let eu = db.json(&["packages", "show", "EU Marketing"]);
+    assert_eq!(eu["members"], serde_json::json!(["bob", "dave"]));
+    assert_eq!(
+        eu["roles"],
+        serde_json::json!(["Campaign Manager", "Exporter"])
+    );
+    assert_eq!(
+        db.user("bob")["packages"],
+        serde_json::json!(["EU Marketing", "Mail"])
+    );
+    let users = db.json(&["users", "list"]);
+    let carol = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "carol")
+        .unwrap();
+    assert_eq!(carol["packages"], serde_json::json!(["Mail"]));
+}
+
+#[test]
+fn membership_changes_are_audited_per_user_and_bump_versions() {
+    let db = fixture();
+    let carol = db.user("carol")["version"].as_i64().unwrap();
+    let package = db.json(&["packages", "show", "EU Marketing"])["version"]
+        .as_i64()
+        .unwrap();
+    db.ok(&["packages", "add-user", "EU Marketing", "carol"]);
+    assert!(db.user("carol")["version"].as_i64().unwrap() > carol);
+    assert!(
+        db.json(&["packages", "show", "EU Marketing"])["version"]
+            .as_i64()
+            .unwrap()
+            > package
+    );
+    let row = &db.json(&["audit", "--target", "carol", "--limit", "1"])[0];
+    assert_eq!(row["action"], "user.update");
+    assert_eq!(row["before"]["packages"], serde_json::json!(["Mail"]));
+    assert_eq!(
+        row["after"]["packages"],
+        serde_json::json!(["EU Marketing", "Mail"])
+    );
+    // Adding someone already in it changes nothing and writes nothing.
+    let rows = db.audit_rows();
+    db.ok(&["packages", "add-user", "EU Marketing", "carol"]);
+    assert_eq!(db.audit_rows(), rows);
+}
