@@ -61,6 +61,68 @@ const ROLES: &[(&str, u64)] = &[
     ("Administrator", 5),
 ];
 
+/// Roles the demo adds so its packages have something to give: name, description,
+/// grant specs.
+pub const ROLES_ADDED: &[(&str, &str, &[&str])] = &[
+    (
+        "Exporter",
+        "Downloads contacts, segments and reports.",
+        &[
+            "contacts.export",
+            "segmentation.export",
+            "statistics.export",
+        ],
+    ),
+    (
+        "Deliverability",
+        "Runs sending infrastructure and suppression lists.",
+        &["sending_nodes", "sending_domains", "suppression"],
+    ),
+];
+
+/// One package per department (seed 001's PACKAGE; a group or team elsewhere): name,
+/// description and the roles it includes.
+pub const PACKAGES: &[(&str, &str, &[&str])] = &[
+    (
+        "Marketing EU",
+        "Campaign staff in Europe.",
+        &["Campaign Manager"],
+    ),
+    (
+        "Marketing US",
+        "Campaign staff in the Americas.",
+        &["Campaign Manager", "Exporter"],
+    ),
+    (
+        "Data Team",
+        "Reports and exports.",
+        &["Exporter", "Read Only"],
+    ),
+    ("Deliverability", "Keeps mail flowing.", &["Deliverability"]),
+    ("Support Desk", "Answers customers.", &["Basic Access"]),
+];
+
+/// Which packages each sample user is in: none to three, the same every time for
+/// the same users. The owner is in none (their access is Administrator's anyway).
+pub fn memberships(users: &[NewUser]) -> Vec<(String, Vec<String>)> {
+    let mut rng = Rng(0x5EED_0000_0000_0012);
+    users
+        .iter()
+        .skip(1)
+        .filter_map(|u| {
+            let count = (rng.next() % 4) as usize;
+            let mut names: Vec<String> = Vec::with_capacity(count);
+            while names.len() < count {
+                let (name, ..) = PACKAGES[(rng.next() % PACKAGES.len() as u64) as usize];
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+            (!names.is_empty()).then(|| (u.username.clone(), names))
+        })
+        .collect()
+}
+
 /// xorshift64*: small, fast and the same on every machine.
 struct Rng(u64);
 
@@ -176,5 +238,28 @@ mod tests {
             crate::domain::validate::username(&u.username).unwrap();
             u.profile.clone().validated().unwrap();
         }
+    }
+
+    #[test]
+    fn members_are_in_zero_to_three_distinct_packages() {
+        let users = users(400);
+        let m = memberships(&users);
+        assert_eq!(m, memberships(&users), "the same every time");
+        assert!(m.iter().all(|(_, p)| (1..=3).contains(&p.len())));
+        assert!(m.iter().all(|(_, p)| {
+            let mut q = p.clone();
+            q.sort();
+            q.dedup();
+            q.len() == p.len()
+        }));
+        assert!(
+            m.iter().all(|(u, _)| *u != users[0].username),
+            "not the owner"
+        );
+        assert!(
+            m.len() > 250 && m.len() < 350,
+            "about three in four: {}",
+            m.len()
+        );
     }
 }

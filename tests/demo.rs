@@ -124,3 +124,50 @@ fn demo_refuses_a_database_that_has_users() {
     let out = rolecall(&["--read-only", "demo", "--no-tui", "--db", db]);
     assert_eq!(out.status.code(), Some(3), "read-only refuses demo");
 }
+
+#[test]
+fn demo_puts_users_into_department_packages() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("demo.db");
+    let db = db.to_str().unwrap();
+    let out = rolecall(&["demo", "--users", "200", "--no-tui", "--db", db]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = rolecall(&["--db", db, "packages", "list", "--json"]);
+    let packages: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = packages.as_array().unwrap();
+    assert_eq!(packages.len(), 5, "one per department");
+    assert!(packages.iter().all(|p| p["roles"].as_u64().unwrap() >= 1));
+    assert!(packages.iter().all(|p| p["members"].as_u64().unwrap() > 10));
+    let users = users(db);
+    let counts: Vec<usize> = users
+        .iter()
+        .map(|u| u["packages"].as_array().unwrap().len())
+        .collect();
+    assert!(counts.iter().all(|n| *n <= 3));
+    assert!(counts.contains(&0) && counts.contains(&3), "{counts:?}");
+    // Someone whose direct role lacks contacts.export reaches it through a package.
+    let exporter = users
+        .iter()
+        .find(|u| {
+            u["role"] == "Read Only"
+                && u["active"] == true
+                && u["packages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == "Data Team")
+        })
+        .expect("a Read Only user in Data Team");
+    let name = exporter["username"].as_str().unwrap();
+    let out = rolecall(&["--db", db, "check", name, "contacts.export", "--explain"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("in package \"Data Team\""),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -477,8 +477,26 @@ fn demo(db: Option<PathBuf>, read_only: bool, count: usize, no_tui: bool) -> Res
     }
     let users = crate::demo::users(count);
     let disabled = crate::demo::disabled(&users);
+    let memberships = crate::demo::memberships(&users);
+    // Roles and packages of the same names that are already there are used as
+    // they are.
+    for (name, description, grants) in crate::demo::ROLES_ADDED {
+        if store.role(*name).is_err() {
+            store.create_role(name, description, None)?;
+            let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
+            store.set_permissions(*name, &grants, true, None)?;
+        }
+    }
+    for (name, description, roles) in crate::demo::PACKAGES {
+        if store.package(*name).is_err() {
+            store.create_package(name, description, None)?;
+            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+            store.set_package_roles(*name, &roles, true)?;
+        }
+    }
     store.add_users(users)?;
     store.set_active_for(&disabled, false)?;
+    store.join_packages(&memberships)?;
     if no_tui {
         let _ = writeln!(
             io::stdout(),

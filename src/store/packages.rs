@@ -528,6 +528,50 @@ impl Store {
         packages_including(&self.conn, role_id)
     }
 
+    /// Puts many users into packages in one transaction (demo data, bulk loads): each
+    /// user gets one `user.update` row naming all the packages they joined. Users
+    /// already in a package stay; unknown names refuse the whole batch.
+    pub fn join_packages(&mut self, memberships: &[(String, Vec<String>)]) -> Result<usize> {
+        self.write(|tx| {
+            let mut package_ids: HashMap<String, i64> = HashMap::new();
+            let mut insert = tx.tx.prepare_cached(
+                "INSERT OR IGNORE INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+            )?;
+            let mut joined = 0;
+            for (username, packages) in memberships {
+                let user = user_id(tx, username)?;
+                let before = packages_of(tx.tx, user)?;
+                let mut added = 0;
+                for package in packages {
+                    let id = match package_ids.get(package) {
+                        Some(id) => *id,
+                        None => {
+                            let id = resolve_package(tx.tx, &PackageRef::Typed(package.clone()))?;
+                            package_ids.insert(package.clone(), id);
+                            id
+                        }
+                    };
+                    added += insert.execute(params![id, user])?;
+                }
+                if added == 0 {
+                    continue;
+                }
+                bump_user(tx, user)?;
+                tx.audit(
+                    "user.update",
+                    username,
+                    Some(json!({"packages": before})),
+                    Some(json!({"packages": packages_of(tx.tx, user)?})),
+                )?;
+                joined += 1;
+            }
+            for id in package_ids.values() {
+                bump_package(tx, *id)?;
+            }
+            Ok(joined)
+        })
+    }
+
     /// Creates a package, empty or with the roles of `from` (not its members).
     pub fn create_package(
         &mut self,
