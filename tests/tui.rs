@@ -620,6 +620,11 @@ fn clone_creates_a_copy_and_selects_it() {
     h.press("2/campaign");
     h.code(KeyCode::Enter);
     h.press("c");
+    assert!(
+        h.app.store.role("Copy of Campaign Manager").is_err(),
+        "c asks for the name first and creates nothing yet"
+    );
+    h.code(KeyCode::Enter);
     let copy = h.app.store.role("Copy of Campaign Manager").unwrap();
     assert_eq!(
         copy.grants,
@@ -852,6 +857,13 @@ fn bulk_role_change_on_three_tagged_users_is_one_step() {
     );
     h.press("full");
     h.code(KeyCode::Enter);
+    // Full Access grants more than Campaign Manager: the dialog names who gains.
+    assert!(
+        h.screen().contains("3 users gain") && h.screen().contains("\"adam\", \"bella\", \"chen\""),
+        "{}",
+        h.screen()
+    );
+    h.press("y");
     for name in ["adam", "bella", "chen"] {
         assert_eq!(
             h.app.store.user(name).unwrap().role,
@@ -1162,7 +1174,15 @@ fn snapshot_audit_tab() {
                 let mut out = l.to_string();
                 let mut from = 0;
                 while let Some(at) = out[from..].find("YYYY-MM-DDT").map(|i| i + from + 11) {
-                    out.replace_range(at..at + 8, "hh:mm:ss");
+                    // A time cut short by a column keeps what is shown, blanked.
+                    let end = (at..=at + 8)
+                        .rev()
+                        .find(|&e| {
+                            out.is_char_boundary(e)
+                                && out[at..e].chars().all(|c| c.is_ascii_digit() || c == ':')
+                        })
+                        .unwrap_or(at);
+                    out.replace_range(at..end, &"hh:mm:ss"[..end - at]);
                     from = at;
                 }
                 out
@@ -1652,6 +1672,7 @@ fn clone_copies_the_selected_role_not_the_one_named_like_its_id() {
     h.press("2/temp");
     h.code(KeyCode::Enter);
     h.press("c");
+    h.code(KeyCode::Enter);
     let copy = h.app.store.role("Copy of Temp").unwrap();
     assert_eq!(copy.grants, h.app.store.role("Temp").unwrap().grants);
     assert!(copy.grants.count() > 0);

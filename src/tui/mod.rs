@@ -1,17 +1,50 @@
 //! The console (SPEC §9): terminal setup and restore, and the synchronous loop
 //! event → [`app::Msg`] → [`app::App::update`] → [`views::draw`].
 //!
+//! ```text
+//! src/tui/
+//!   mod.rs          this loop; the terminal is restored on every way out
+//!   app.rs          the router: tabs, the open dialog, status line, tick, follow_catalog
+//!   keys.rs         the key table (one row per key and scope) → Action
+//!   views.rs        the frame: tab bar, the focused screen, status line, footer, dialog
+//!   screens/        one file per screen: state, update (its keys), draw, available()
+//!     mod.rs          what the three lists share (move, filter, Enter, Esc)
+//!     users.rs        Users tab: tags, role picker, enable/disable, owner, password
+//!     roles.rs        Roles tab and its preview: new, clone, compare, default, delete
+//!     audit.rs        Audit tab: newest first, CHANGE column, follows new rows
+//!     role_editor.rs  the role editor: name, description, tree, search, save summary
+//!     user_form.rs    the user form: fields checked as typed, effective permissions
+//!   dialogs/        one file per kind of dialog (confirm, pick, delete_blocked,
+//!                   conflict, password, prompt, help, text) drawn by dialogs::show;
+//!     answer.rs       what a dialog's answer does (the store call it was holding)
+//!   widgets/        list.rs (FilteredList, match highlighting, columns),
+//!                   scroll_text.rs (every scrolling dialog), input.rs (every field)
+//! ```
+//!
+//! How a key travels: crossterm `Event` → [`event_to_msg`] → `App::key_to_msg`, which
+//! asks the focused place for its scopes (a dialog's, else the editor's, the form's
+//! or the tab's list) and resolves the key in `keys::BINDINGS`, innermost scope
+//! first, to `Msg::Action` (or `Msg::Input` for a text field) → `App::update` routes
+//! it: the open dialog, else `?` and `1`-`3` (the router's own), else the editor,
+//! the form or the current list. A screen that needs what only the router may do
+//! (open a dialog, switch tab, say something) calls the router's few methods for it.
+//! The footer and the help are built from the same table, filtered by
+//! `App::available`, so they list only keys that work now.
+//!
 //! The terminal is restored on every way out: normal quit, an error, a panic (hook),
 //! and SIGTERM/SIGHUP (a signal thread that restores and exits). Saved data is never at risk:
 //! each save is one transaction, and an unsaved edit is simply dropped.
 
 pub mod app;
-pub mod editor;
+pub mod dialogs;
 pub mod keys;
+pub mod screens;
 pub mod theme;
-pub mod user_form;
 pub mod views;
 pub mod widgets;
+
+pub use screens::role_editor as editor;
+pub use screens::user_form;
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -71,6 +104,31 @@ pub fn event_to_msg(app: &App, event: Event) -> Option<Msg> {
         }
         _ => None,
     }
+}
+
+/// A message worded for the console: where the rule's text names a CLI command,
+/// the console's key for the same thing is named instead.
+pub fn console_words(text: &str) -> String {
+    const SWAPS: [(&str, &str); 4] = [
+        ("`rolecall users set ", "x on the Users tab"),
+        (
+            "`rolecall roles grant ",
+            "Space in the role's editor (2, Enter on the role)",
+        ),
+        ("`rolecall users transfer-owner", "o on the Users tab"),
+        ("`rolecall roles set-default", "* on the Roles tab"),
+    ];
+    let mut out = text.to_string();
+    for (cli, console) in SWAPS {
+        while let Some(at) = out.find(cli) {
+            let end = out[at + 1..].find('`').map_or(out.len(), |e| at + e + 2);
+            out.replace_range(at..end, console);
+        }
+    }
+    out.replace(
+        "move them with --reassign-to ROLE",
+        "d on the Roles tab offers to move them",
+    )
 }
 
 /// Runs the console on an open store until the operator quits or a signal arrives.
