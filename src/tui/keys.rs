@@ -188,7 +188,7 @@ static EDITOR: &[Binding] = &[
         Editor,
         Action::Save,
         "Ctrl-S",
-        "save (shows what changes first)",
+        "save",
         true,
         [Char('s'), CTRL]
     ),
