@@ -519,23 +519,22 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     // --explain` uses, every one of them.
     let explanation: Vec<Line> = match form.permissions.selected_source() {
         None => Vec::new(),
-        Some(idx) => {
-            match access::decide(catalog, &user, &form.grants, &catalog.node(idx).key) {
-                Ok(d) => {
-                    let style = if d.allowed { t.ok } else { t.partial };
-                    let verdict = if d.allowed { "allowed" } else { "denied" };
-                    std::iter::once(Line::from(Span::styled(verdict, style)))
-                        .chain(d.reasons.iter().map(|r| {
-                            Line::from(Span::styled(format!("· {}", display_safe(r)), style))
-                        }))
-                        .collect()
-                }
-                Err(e) => vec![Line::from(Span::styled(
-                    display_safe(&e.to_string()).into_owned(),
-                    t.partial,
-                ))],
+        Some(idx) => match access::decide(catalog, &user, &form.grants, &catalog.node(idx).key) {
+            Ok(d) => {
+                let style = if d.allowed { t.ok } else { t.partial };
+                let verdict = if d.allowed { "allowed" } else { "denied" };
+                std::iter::once(Line::from(Span::styled(verdict, style)))
+                    .chain(d.reasons.iter().map(|r| {
+                        let r = crate::tui::console_words(r);
+                        Line::from(Span::styled(format!("· {}", display_safe(&r)), style))
+                    }))
+                    .collect()
             }
-        }
+            Err(e) => vec![Line::from(Span::styled(
+                display_safe(&e.to_string()).into_owned(),
+                t.partial,
+            ))],
+        },
     };
     let wrapped: usize = explanation
         .iter()
