@@ -426,10 +426,8 @@ impl App {
 
     /// True when `action` does something in the current place and state: the footer
     /// and the help list only these.
+    /// With a dialog open this answers for the place under it (the help's "Here").
     pub fn available(&self, action: Action) -> bool {
-        if self.overlay.is_some() {
-            return true;
-        }
         if let Some(editor) = &self.editor {
             return editor.available(action, self.store.is_read_only());
         }

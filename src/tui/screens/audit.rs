@@ -89,7 +89,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Column {
             title: "AT (UTC)",
             width: 20,
-            min: 16,
+            min: 20,
         },
         Column {
             title: "ACTOR",
