@@ -373,6 +373,35 @@ pub fn path_of(catalog: &Catalog, idx: usize) -> Vec<usize> {
     path
 }
 
+/// The line under the fields: a problem with the name, the built-in warning, or
+/// how many users the role's changes reach.
+fn note_line(app: &App, editor: &RoleEditor) -> Span<'static> {
+    let t = &app.theme;
+    let except = (!editor.is_new).then_some(editor.role_id);
+    let problem = (!editor.builtin)
+        .then(|| app.role_name_problem(editor.name.text(), except))
+        .flatten();
+    if let Some(problem) = problem {
+        Span::styled(display_safe(&problem).into_owned(), t.error)
+    } else if editor.builtin {
+        Span::styled(
+            "Built in: Administrator always holds every permission, also ones added later. c on Roles makes an editable copy.",
+            t.partial,
+        )
+    } else if editor.users > 0 {
+        Span::styled(
+            format!(
+                "{} user{} hold this role: changes apply to them at once.",
+                editor.users,
+                if editor.users == 1 { "" } else { "s" }
+            ),
+            t.dim,
+        )
+    } else {
+        Span::styled("No user holds this role yet.", t.dim)
+    }
+}
+
 pub fn draw(app: &App, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let catalog = app.store.catalog();
@@ -463,29 +492,7 @@ pub fn draw(app: &App, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
     }
     frame.render_widget(Paragraph::new(search), search_area);
 
-    let except = (!editor.is_new).then_some(editor.role_id);
-    let problem = (!editor.builtin)
-        .then(|| app.role_name_problem(editor.name.text(), except))
-        .flatten();
-    let note = if let Some(problem) = problem {
-        Span::styled(display_safe(&problem).into_owned(), t.error)
-    } else if editor.builtin {
-        Span::styled(
-            "Built in: Administrator always holds every permission, also ones added later. c on Roles makes an editable copy.",
-            t.partial,
-        )
-    } else if editor.users > 0 {
-        Span::styled(
-            format!(
-                "{} user{} hold this role: changes apply to them at once.",
-                editor.users,
-                if editor.users == 1 { "" } else { "s" }
-            ),
-            t.dim,
-        )
-    } else {
-        Span::styled("No user holds this role yet.", t.dim)
-    };
+    let note = note_line(app, editor);
     frame.render_widget(Paragraph::new(Line::from(note)), note_area);
 
     let mut hit = app.hit.get();
