@@ -466,13 +466,13 @@ fn process_tree(root: u32) -> Vec<u32> {
 }
 
 /// The list footer (a list has focus, no text field is being edited).
-const LIST_FOOTER: &str = "/ filter  q quit  ? help";
+const LIST_FOOTER: &str = "q quit  ? help";
 
 /// The role editor's footer while the tree has focus.
 const TREE_FOOTER: &str = "a check all / uncheck all";
 
 /// The footer while a text field (filter, search) is being edited.
-const FIELD_FOOTER: &str = "Enter done  Esc cancel";
+const FIELD_FOOTER: &str = "Enter done  Esc back";
 
 /// From a fresh console: Roles tab, filter on `filter` (which must leave exactly
 /// `role`), Enter to keep the filter, Enter to open the editor. Returns the editor's
@@ -797,6 +797,9 @@ fn a_user_added_in_the_form_and_moved_with_the_picker() {
     tmux.wait_for("Role for \"omar\"", TIMEOUT);
     tmux.type_text("campaign");
     tmux.keys(&["Enter"]);
+    // Campaign Manager grants more than Read Only: the console asks first.
+    tmux.wait_for("1 user gain", TIMEOUT);
+    tmux.keys(&["y"]);
     tmux.wait_for("gave \"Campaign Manager\" to 1 user", TIMEOUT);
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_exit(), 0);
@@ -811,4 +814,152 @@ fn a_user_added_in_the_form_and_moved_with_the_picker() {
         .filter(|e| e["target"] == "omar" && e["action"] == "user.update")
         .count();
     assert_eq!(updates, 1, "one change after the add");
+}
+
+/// Issue 11: Esc goes back one level at a time: first it clears the tree's search
+/// (the editor stays), then it leaves the unchanged editor.
+#[test]
+fn esc_clears_the_tree_search_then_leaves_the_editor() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let roles = db
+        .json(&["roles", "list", "--json"])
+        .as_array()
+        .map_or(0, Vec::len);
+    let tmux = Tmux::console(&db);
+    open_role_editor(&tmux, "camp", "Campaign Manager", roles);
+    tmux.keys(&["/"]);
+    tmux.wait_for(FIELD_FOOTER, TIMEOUT);
+    tmux.type_text("export");
+    tmux.wait_for("permissions shown", TIMEOUT);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_all(&["Esc clear the search", "Esc clears the search"]);
+    tmux.keys(&["Escape"]);
+    let screen = tmux.wait_until("the search cleared, still in the editor", |s| {
+        !s.contains("permissions shown") && s.contains("/ to search labels")
+    });
+    assert!(screen.contains("Role: Campaign Manager"), "{screen}");
+    assert!(
+        screen.contains("Triggers"),
+        "every category is back:\n{screen}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the editor left", |s| {
+        !s.contains("Role: Campaign Manager") && s.contains(LIST_FOOTER)
+    });
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0);
+}
+
+/// Issue 11: the help scrolls with PgDn and End like every list, and says so.
+#[test]
+fn pgdn_and_end_scroll_the_help() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let tmux = Tmux::console(&db);
+    tmux.wait_for(LIST_FOOTER, TIMEOUT);
+    tmux.keys(&["?"]);
+    let first = tmux.wait_for_all(&["Keys · Esc closes", "Here: Users list", "more (PgDn"]);
+    tmux.keys(&["NPage"]);
+    let paged = tmux.wait_until("one page down", |s| s != first && s.contains("↑ "));
+    assert!(!paged.contains("Here: Users list"), "{paged}");
+    tmux.keys(&["End"]);
+    tmux.wait_until("at the end: more above, nothing below", |s| {
+        !s.contains("more (PgDn") && s.contains("↑ ")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("help closed", |s| !s.contains("Keys · Esc closes"));
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0);
+}
+
+/// Issue 11: the save summary lists every one of 60 changes (59 permissions and the
+/// description), grouped by category, scrolled to its end with End.
+#[test]
+fn the_save_summary_lists_sixty_changes() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let before = db.role("Read Only");
+    assert_eq!(before.granted.len(), 8);
+    let adds = before.total as usize - 8;
+    assert_eq!(adds + 1, 60, "59 permissions and the description");
+    let roles = db
+        .json(&["roles", "list", "--json"])
+        .as_array()
+        .map_or(0, Vec::len);
+    let tmux = Tmux::console(&db);
+    open_role_editor(&tmux, "read", "Read Only", roles);
+    tmux.keys(&["a"]);
+    tmux.wait_for("unsaved", TIMEOUT);
+    tmux.keys(&["Tab", "Tab"]); // tree → name → description
+    tmux.keys(&["End"]);
+    tmux.type_text(" Now with everything.");
+    tmux.keys(&["C-s"]);
+    let top = tmux.wait_for_all(&[
+        "Save \"Read Only\"?",
+        "Description changed",
+        &format!("Add {adds} permissions:"),
+        "more (PgDn",
+    ]);
+    assert!(!top.contains("this role."), "{top}");
+    tmux.keys(&["End"]);
+    let end = tmux.wait_for("No user holds this role.", TIMEOUT);
+    assert!(end.contains("↑ "), "says there is more above:\n{end}");
+    tmux.keys(&["y"]);
+    tmux.wait_for(&format!("saved \"Read Only\": {adds} added"), TIMEOUT);
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0);
+    let after = db.role("Read Only");
+    assert_eq!(after.granted.len() as u64, after.total);
+}
+
+/// Issue 11: the role picker opens on the user's current role: Enter at once gives
+/// nothing new.
+#[test]
+fn the_role_picker_starts_on_the_current_role() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    for (name, role) in [("ann", "Administrator"), ("bob", "Full Access")] {
+        let email = format!("{name}@example.com");
+        let mut cmd = Command::new(BIN);
+        clean_env(&mut cmd, db.home());
+        let out = cmd
+            .arg("--db")
+            .arg(&db.path)
+            .args(["users", "add", name, "--email", &email, "--role", role])
+            .output()
+            .expect("the rolecall binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tmux = Tmux::console(&db);
+    tmux.wait_for(LIST_FOOTER, TIMEOUT);
+    tmux.keys(&["/"]);
+    tmux.type_text("bob");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("1 of 2", TIMEOUT);
+    tmux.keys(&["r"]);
+    tmux.wait_for("Role for \"bob\"", TIMEOUT);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        "gave \"Full Access\" to 0 users (1 already had it)",
+        TIMEOUT,
+    );
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0);
+    assert_eq!(
+        db.json(&["users", "show", "bob", "--json"])["role"],
+        "Full Access"
+    );
 }

@@ -620,6 +620,11 @@ fn clone_creates_a_copy_and_selects_it() {
     h.press("2/campaign");
     h.code(KeyCode::Enter);
     h.press("c");
+    assert!(
+        h.app.store.role("Copy of Campaign Manager").is_err(),
+        "c asks for the name first and creates nothing yet"
+    );
+    h.code(KeyCode::Enter);
     let copy = h.app.store.role("Copy of Campaign Manager").unwrap();
     assert_eq!(
         copy.grants,
@@ -852,6 +857,13 @@ fn bulk_role_change_on_three_tagged_users_is_one_step() {
     );
     h.press("full");
     h.code(KeyCode::Enter);
+    // Full Access grants more than Campaign Manager: the dialog names who gains.
+    assert!(
+        h.screen().contains("3 users gain") && h.screen().contains("\"adam\", \"bella\", \"chen\""),
+        "{}",
+        h.screen()
+    );
+    h.press("y");
     for name in ["adam", "bella", "chen"] {
         assert_eq!(
             h.app.store.user(name).unwrap().role,
@@ -1162,7 +1174,15 @@ fn snapshot_audit_tab() {
                 let mut out = l.to_string();
                 let mut from = 0;
                 while let Some(at) = out[from..].find("YYYY-MM-DDT").map(|i| i + from + 11) {
-                    out.replace_range(at..at + 8, "hh:mm:ss");
+                    // A time cut short by a column keeps what is shown, blanked.
+                    let end = (at..=at + 8)
+                        .rev()
+                        .find(|&e| {
+                            out.is_char_boundary(e)
+                                && out[at..e].chars().all(|c| c.is_ascii_digit() || c == ':')
+                        })
+                        .unwrap_or(at);
+                    out.replace_range(at..end, &"hh:mm:ss"[..end - at]);
                     from = at;
                 }
                 out
@@ -1652,6 +1672,7 @@ fn clone_copies_the_selected_role_not_the_one_named_like_its_id() {
     h.press("2/temp");
     h.code(KeyCode::Enter);
     h.press("c");
+    h.code(KeyCode::Enter);
     let copy = h.app.store.role("Copy of Temp").unwrap();
     assert_eq!(copy.grants, h.app.store.role("Temp").unwrap().grants);
     assert!(copy.grants.count() > 0);
@@ -1855,5 +1876,394 @@ fn the_console_stops_when_a_newer_rolecall_raises_the_schema() {
             .unwrap_err()
             .exit_code(),
         4
+    );
+}
+
+// ---- Issue 11: one interaction model --------------------------------------------
+
+fn footer(h: &Harness) -> String {
+    let last = h.screen().lines().last().unwrap_or_default().to_string();
+    last.trim_matches('"').to_string()
+}
+
+#[test]
+fn esc_goes_back_one_level_and_only_y_discards() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("campaign");
+    h.select("triggers");
+    h.press(" ");
+    h.press("/export");
+    h.code(KeyCode::Enter);
+    assert!(
+        footer(&h).contains("Esc clear the search"),
+        "{}",
+        footer(&h)
+    );
+    h.code(KeyCode::Esc);
+    assert!(!h.editor().is_searching(), "first Esc clears the search");
+    assert!(h.app.overlay.is_none());
+    h.code(KeyCode::Tab); // the name field
+    h.code(KeyCode::Esc);
+    assert!(
+        h.app.editor.is_some() && h.app.overlay.is_none(),
+        "Esc leaves the field"
+    );
+    h.code(KeyCode::Esc);
+    assert!(matches!(
+        h.app.overlay,
+        Some(Overlay::Confirm {
+            pending: Pending::DiscardEdit,
+            ..
+        })
+    ));
+    h.code(KeyCode::Enter);
+    assert!(
+        h.app.editor.as_ref().is_some_and(|e| e.is_dirty()),
+        "Enter keeps editing"
+    );
+    h.code(KeyCode::Esc);
+    h.press("y");
+    assert!(h.app.editor.is_none(), "only y discards");
+}
+
+#[test]
+fn footers_list_only_keys_that_work_here() {
+    // Read-only: nothing that edits.
+    let dir = TempDir::new().unwrap();
+    let db = seeded(&dir);
+    let store = Store::open(&db, Access::ReadOnly).unwrap();
+    let mut h = Harness {
+        _dir: dir,
+        db,
+        app: App::new(store, Theme::monochrome()).unwrap(),
+        term: Terminal::new(TestBackend::new(120, 40)).unwrap(),
+    };
+    h.draw();
+    let f = footer(&h);
+    assert!(f.starts_with("q quit  ? help"), "{f}");
+    for edit in ["n new", "r role", "x enable", "d delete"] {
+        assert!(!f.contains(edit), "{edit} in {f}");
+    }
+    h.press("2");
+    h.code(KeyCode::Enter); // Administrator, built in
+    let f = footer(&h);
+    assert!(!f.contains("Ctrl-S") && !f.contains("Space toggle"), "{f}");
+    assert!(f.contains("Esc back"), "{f}");
+
+    // An empty list offers no row keys and says what to do.
+    let mut h = Harness::new(80, 24);
+    h.press("/zzzz");
+    h.code(KeyCode::Enter);
+    let f = footer(&h);
+    assert!(!f.contains("Enter open") && !f.contains("d delete"), "{f}");
+    assert!(h.screen().contains("no match; Esc clears the filter"));
+    // In the tree, Ctrl-S and Esc are shown at 80 columns.
+    let mut h = Harness::new(80, 24);
+    h.open_role("campaign");
+    let f = footer(&h);
+    assert!(
+        f.contains("Ctrl-S save") && f.contains("Esc back") && f.contains("? help"),
+        "{f}"
+    );
+}
+
+#[test]
+fn help_and_tabs_work_from_the_tree_but_not_a_text_field() {
+    let mut h = Harness::new(120, 40);
+    h.open_role("campaign");
+    h.press("?");
+    assert!(matches!(h.app.overlay, Some(Overlay::Help { .. })));
+    assert!(h.screen().contains("Here: role editor"), "{}", h.screen());
+    h.code(KeyCode::Esc);
+    h.press("/?");
+    assert!(h.app.overlay.is_none(), "? is typed into the search");
+    assert_eq!(h.editor().search.text(), "?");
+    h.code(KeyCode::Esc);
+    h.select("triggers");
+    h.press(" 3");
+    assert!(
+        matches!(
+            h.app.overlay,
+            Some(Overlay::Confirm {
+                pending: Pending::DiscardEdit,
+                ..
+            })
+        ),
+        "a tab switch asks first when unsaved"
+    );
+    h.press("y");
+    assert_eq!(h.app.tab, rolecall::tui::app::Tab::Audit);
+    assert!(h.app.editor.is_none());
+}
+
+#[test]
+fn overlays_scroll_and_say_there_is_more() {
+    let mut h = Harness::new(80, 24);
+    h.press("?");
+    assert!(h.screen().contains("more (PgDn"), "{}", h.screen());
+    h.code(KeyCode::End);
+    assert!(!h.screen().contains("more (PgDn"), "{}", h.screen());
+    h.code(KeyCode::Esc);
+    h.press("2/read");
+    h.code(KeyCode::Enter);
+    h.press("vfull");
+    h.code(KeyCode::Enter);
+    assert!(h.screen().contains("more (PgDn"), "{}", h.screen());
+    h.code(KeyCode::PageDown);
+    assert!(h.screen().contains("↑ "), "{}", h.screen());
+}
+
+#[test]
+fn an_audit_entry_shows_every_field_in_full() {
+    let mut h = Harness::new(80, 24);
+    let long = "x".repeat(150);
+    h.app.store.create_role("Long", &long, None).unwrap();
+    h.app.reload().unwrap();
+    h.press("3");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::End);
+    let joined: String = h.screen().lines().collect::<Vec<_>>().join("");
+    let run = joined.matches('x').count();
+    assert!(
+        run >= 150,
+        "the whole description is shown:\n{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn the_picker_starts_on_the_current_role_and_asks_before_more() {
+    let mut h = Harness::new(120, 40);
+    h.press("/misaki");
+    h.code(KeyCode::Enter);
+    h.press("r");
+    match &h.app.overlay {
+        Some(Overlay::Pick { choices, list, .. }) => {
+            let at = list.selected_source().unwrap();
+            assert_eq!(choices[at].1, "Read Only");
+        }
+        other => panic!("{other:?}"),
+    }
+    h.press("admin");
+    h.code(KeyCode::Enter);
+    let screen = h.screen();
+    assert!(screen.contains("1 user gain every permission"), "{screen}");
+    assert!(screen.contains("\"misaki\""), "{screen}");
+    h.press("n");
+    assert_eq!(h.app.store.user("misaki").unwrap().role, "Read Only");
+}
+
+#[test]
+fn tags_are_visible_tag_all_and_esc_clears_them() {
+    let mut h = Harness::new(120, 40);
+    h.press("/marketer");
+    h.code(KeyCode::Enter);
+    h.ctrl('a');
+    assert_eq!(h.app.tagged.len(), 12);
+    assert!(h.screen().contains("12 tagged"), "{}", h.screen());
+    h.code(KeyCode::Esc); // clears the filter first
+    assert_eq!(h.app.tagged.len(), 12);
+    h.press("/olivia");
+    h.code(KeyCode::Enter);
+    h.press("x");
+    assert!(
+        h.screen().contains("not shown by the filter"),
+        "{}",
+        h.screen()
+    );
+    h.press("n");
+    h.code(KeyCode::Esc);
+    h.code(KeyCode::Esc); // many tags: asks
+    assert!(matches!(
+        h.app.overlay,
+        Some(Overlay::Confirm {
+            pending: Pending::ClearTags,
+            ..
+        })
+    ));
+    h.press("y");
+    assert!(h.app.tagged.is_empty());
+}
+
+#[test]
+fn new_role_creates_nothing_until_saved_and_checks_the_name() {
+    let mut h = Harness::new(120, 40);
+    let roles = h.app.store.roles().unwrap().len();
+    h.press("2n");
+    assert!(h.app.editor.as_ref().is_some_and(|e| e.is_new));
+    assert_eq!(
+        h.app.store.roles().unwrap().len(),
+        roles,
+        "nothing created yet"
+    );
+    h.type_text("read only");
+    assert!(h.screen().contains("already exists"), "{}", h.screen());
+    h.ctrl('s');
+    assert!(h.app.overlay.is_none(), "a refused Ctrl-S leaves no dialog");
+    h.press("y");
+    assert_eq!(
+        h.editor().name.text(),
+        "read onlyy",
+        "a stray y stays visible in the name"
+    );
+    for _ in 0..10 {
+        h.code(KeyCode::Backspace);
+    }
+    h.type_text("Support");
+    h.code(KeyCode::Tab);
+    h.code(KeyCode::Tab);
+    h.select("triggers");
+    h.press(" ");
+    h.ctrl('s');
+    h.press("y");
+    let support = h.app.store.role("Support").unwrap();
+    assert_eq!(support.grants.count(), 3);
+    assert_eq!(h.app.store.roles().unwrap().len(), roles + 1);
+}
+
+#[test]
+fn audit_opens_on_newest_follows_new_rows_and_filters_by_values() {
+    let mut h = Harness::new(120, 40);
+    h.press("3");
+    assert!(h.screen().contains("CHANGE"));
+    assert!(
+        h.screen().contains("active: true → false"),
+        "{}",
+        h.screen()
+    );
+    other_operator(
+        &h.db,
+        &["users", "add", "zed", "--email", "zed@example.com"],
+    );
+    h.app.update(Msg::Tick);
+    h.draw();
+    assert_eq!(
+        h.app.audit.selected().map(|a| a.target.as_str()),
+        Some("zed")
+    );
+    h.press("/zed@example");
+    h.code(KeyCode::Enter);
+    assert_eq!(
+        h.app.audit.selected().map(|a| a.target.as_str()),
+        Some("zed"),
+        "values match"
+    );
+    h.code(KeyCode::Esc);
+    h.press("1/lena");
+    h.code(KeyCode::Enter);
+    h.press("f");
+    assert_eq!(h.app.tab, rolecall::tui::app::Tab::Audit);
+    assert!(h.app.audit.list.shown() >= 1);
+    assert!(h.app.audit.selected().is_some_and(|a| a.target == "lena"));
+}
+
+#[test]
+fn status_belongs_to_its_place_and_long_ones_wrap() {
+    let mut h = Harness::new(80, 24);
+    h.press(" ");
+    assert!(h.app.status.is_some());
+    h.press("2");
+    assert!(
+        h.app.status.is_none(),
+        "leaving the place clears its status"
+    );
+    h.app.update(Msg::Tick);
+    let long = "w".repeat(120);
+    h.app.status = Some(rolecall::tui::app::Status {
+        text: long,
+        error: false,
+    });
+    h.draw();
+    let ws: usize = h.screen().matches('w').count();
+    assert!(ws >= 120, "{}", h.screen());
+}
+
+#[test]
+fn console_messages_name_console_keys() {
+    let mut h = Harness::new(120, 40);
+    h.press("/emil");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    h.key(KeyCode::BackTab, KeyModifiers::SHIFT);
+    assert!(h.screen().contains("x on the Users tab"), "{}", h.screen());
+    assert!(!h.screen().contains("rolecall users set"), "{}", h.screen());
+    h.code(KeyCode::Esc);
+    h.press("2/read");
+    h.code(KeyCode::Enter);
+    h.press("d");
+    assert!(h.screen().contains("press *"), "{}", h.screen());
+    assert!(!h.screen().contains("rolecall roles set-default"));
+}
+
+#[test]
+fn mouse_double_click_opens_and_arrow_click_expands() {
+    let mut h = Harness::new(120, 40);
+    h.press("2");
+    let rows = h.app.hit.get().list_rows;
+    let at = ratatui::layout::Position::new(rows.x + 5, rows.y + 2);
+    h.app.update(Msg::Click(at));
+    h.app.update(Msg::Click(at));
+    h.draw();
+    assert!(
+        h.app.editor.is_some(),
+        "double click opens Campaign Manager"
+    );
+    let tree = h.app.hit.get().tree;
+    // Row 1 is Contacts; its arrow is 2 columns in.
+    h.app.update(Msg::Click(ratatui::layout::Position::new(
+        tree.x + 2,
+        tree.y + 1,
+    )));
+    h.draw();
+    assert!(h.screen().contains("Add a contact"), "{}", h.screen());
+    h.code(KeyCode::Home);
+    h.code(KeyCode::Enter); // Enter on a category opens it
+    assert!(h.screen().contains("Add a list"), "{}", h.screen());
+}
+
+#[test]
+fn term_linux_writes_arrows_as_words() {
+    let dir = TempDir::new().unwrap();
+    let db = seeded(&dir);
+    let store = Store::open(&db, Access::ReadWrite).unwrap();
+    let mut h = Harness {
+        _dir: dir,
+        db,
+        app: App::new(store, Theme::for_env(None, Some("linux".into()))).unwrap(),
+        term: Terminal::new(TestBackend::new(120, 40)).unwrap(),
+    };
+    h.press("?");
+    assert!(h.screen().contains("Up/k Down/j"), "{}", h.screen());
+    assert!(!h.screen().contains("v/j"), "{}", h.screen());
+}
+
+#[test]
+fn the_default_role_is_set_from_roles_and_marked() {
+    let mut h = Harness::new(120, 40);
+    h.press("2/basic");
+    h.code(KeyCode::Enter);
+    assert!(footer(&h).contains("* make default"), "{}", footer(&h));
+    h.press("*");
+    assert_eq!(h.app.store.default_role().unwrap().name, "Basic Access");
+    assert!(h.screen().contains("* default"), "{}", h.screen());
+}
+
+#[test]
+fn empty_lists_say_what_to_do_next() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("rolecall.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .arg("--db")
+        .arg(&db)
+        .args(["roles", "set-default", "Read Only"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let h = Harness::on(dir, db, 80, 24);
+    assert!(
+        h.screen()
+            .contains("no users yet: n adds the first, who becomes the owner"),
+        "{}",
+        h.screen()
     );
 }

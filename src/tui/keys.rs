@@ -1,13 +1,15 @@
-//! Key bindings as data. The footer, the help overlay and the key handler all read
-//! [`BINDINGS`], so what the screen says a key does is what it does.
+//! Key bindings as data. The key handler, the footer and the help overlay all read
+//! [`BINDINGS`]; the footer and the help also ask the focused screen which actions
+//! work *now* ([`crate::tui::app::App::available`]), so neither promises a key that
+//! would be ignored.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// Where a binding applies. The app computes the scopes active right now, innermost
-/// first; the first binding found in them wins.
+/// Where a binding applies. The focused screen lists the scopes active right now,
+/// innermost first; the first binding found in them wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Every screen without a text field or dialog in focus.
+    /// Every place without a text field in focus.
     Anywhere,
     /// Users, Roles and Audit lists.
     List,
@@ -21,21 +23,25 @@ pub enum Scope {
     Form,
     /// A permission tree being edited.
     Tree,
+    /// The tree while a search is active.
+    TreeSearch,
     /// The role editor (any field).
     Editor,
     /// A text field: name, description, filter or search.
     TextField,
     /// A yes/no dialog.
     Confirm,
+    /// "Discard unsaved changes?": only `y` discards.
+    Discard,
     /// The blocked-delete warning with its role picker.
     Picker,
-    /// The help overlay.
-    Help,
+    /// A dialog that only shows text: help, compare, users in a role, an audit entry.
+    Scroll,
     /// A save refused because someone else saved first.
     Conflict,
 }
 
-/// What a key asks for; `App::update` gives it meaning in the current context.
+/// What a key asks for; the focused screen gives it meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Quit,
@@ -58,6 +64,7 @@ pub enum Action {
     Toggle,
     CheckAll,
     Tag,
+    TagAll,
     Password,
     Reload,
     Overwrite,
@@ -66,10 +73,13 @@ pub enum Action {
     MakeOwner,
     Compare,
     RoleUsers,
+    SetDefault,
+    AuditOf,
     Expand,
     Collapse,
     Save,
     Back,
+    ClearSearch,
     NextField,
     PrevField,
     Confirm,
@@ -110,12 +120,35 @@ macro_rules! bind {
 
 use KeyCode::{BackTab, Char, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
 
-/// Every key the console knows, grouped by where it works.
-pub static BINDINGS: &[Binding] = &[
+/// The movement keys every list, tree and scrolling dialog shares.
+macro_rules! moves {
+    ($scope:ident) => {
+        [
+            bind!($scope, Action::Up, "↑/k", "up", false, [Up, NONE; Char('k'), NONE]),
+            bind!($scope, Action::Down, "↓/j", "down", false, [Down, NONE; Char('j'), NONE]),
+            bind!($scope, Action::PageUp, "PgUp", "page up", false, [PageUp, NONE]),
+            bind!($scope, Action::PageDown, "PgDn", "page down", false, [PageDown, NONE]),
+            bind!($scope, Action::Home, "Home/g", "first", false, [Home, NONE; Char('g'), NONE]),
+            bind!($scope, Action::End, "End/G", "last", false, [End, NONE; Char('G'), NONE]),
+        ]
+    };
+}
+
+static CONFIRM: &[Binding] = &[
     bind!(Confirm, Action::Confirm, "y/Enter", "confirm", true, [Char('y'), NONE; Enter, NONE]),
     bind!(Confirm, Action::Cancel, "n/Esc", "cancel", true, [Char('n'), NONE; Esc, NONE]),
-    bind!(Picker, Action::Up, "↑/k", "previous role", false, [Up, NONE; Char('k'), NONE]),
-    bind!(Picker, Action::Down, "↓/j", "next role", false, [Down, NONE; Char('j'), NONE]),
+    bind!(
+        Discard,
+        Action::Confirm,
+        "y",
+        "discard the changes",
+        true,
+        [Char('y'), NONE]
+    ),
+    bind!(Discard, Action::Cancel, "n/Esc/Enter", "keep editing", true, [Char('n'), NONE; Esc, NONE; Enter, NONE]),
+];
+
+static PICKER: &[Binding] = &[
     bind!(
         Picker,
         Action::Confirm,
@@ -132,9 +165,13 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Esc, NONE]
     ),
-    bind!(Help, Action::Cancel, "Esc/?", "close", true, [Esc, NONE; Char('?'), NONE; Char('q'), NONE; Enter, NONE]),
-    bind!(Help, Action::Up, "↑/k", "scroll up", false, [Up, NONE; Char('k'), NONE]),
-    bind!(Help, Action::Down, "↓/j", "scroll down", false, [Down, NONE; Char('j'), NONE]),
+];
+
+static SCROLL: &[Binding] = &[
+    bind!(Scroll, Action::Cancel, "Esc", "close", true, [Esc, NONE; Char('q'), NONE; Enter, NONE; Char('?'), NONE]),
+];
+
+static TEXT: &[Binding] = &[
     bind!(
         TextField,
         Action::Accept,
@@ -143,22 +180,27 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Enter, NONE]
     ),
-    bind!(
-        TextField,
-        Action::Cancel,
-        "Esc",
-        "cancel",
-        true,
-        [Esc, NONE]
-    ),
+    bind!(TextField, Action::Cancel, "Esc", "back", true, [Esc, NONE]),
+];
+
+static EDITOR: &[Binding] = &[
     bind!(
         Editor,
         Action::Save,
         "Ctrl-S",
-        "save (shows what changes)",
+        "save",
         true,
         [Char('s'), CTRL]
     ),
+    bind!(
+        TreeSearch,
+        Action::ClearSearch,
+        "Esc",
+        "clear the search",
+        true,
+        [Esc, NONE]
+    ),
+    bind!(Editor, Action::Back, "Esc", "back", true, [Esc, NONE]),
     bind!(
         Editor,
         Action::NextField,
@@ -172,7 +214,7 @@ pub static BINDINGS: &[Binding] = &[
         Tree,
         Action::Toggle,
         "Space",
-        "toggle (a category toggles its permissions)",
+        "toggle",
         true,
         [Char(' '), NONE]
     ),
@@ -184,44 +226,20 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Char('a'), NONE]
     ),
+    bind!(Tree, Action::Filter, "/", "search", true, [Char('/'), NONE]),
+    bind!(
+        Tree,
+        Action::Open,
+        "Enter",
+        "open / close a category",
+        false,
+        [Enter, NONE]
+    ),
     bind!(Tree, Action::Expand, "→/l", "expand", false, [Right, NONE; Char('l'), NONE]),
     bind!(Tree, Action::Collapse, "←/h", "collapse / go to parent", false, [Left, NONE; Char('h'), NONE]),
-    bind!(
-        Tree,
-        Action::Filter,
-        "/",
-        "search labels, keys, descriptions",
-        true,
-        [Char('/'), NONE]
-    ),
-    bind!(Tree, Action::Up, "↑/k", "up", false, [Up, NONE; Char('k'), NONE]),
-    bind!(Tree, Action::Down, "↓/j", "down", false, [Down, NONE; Char('j'), NONE]),
-    bind!(
-        Tree,
-        Action::PageUp,
-        "PgUp",
-        "page up",
-        false,
-        [PageUp, NONE]
-    ),
-    bind!(
-        Tree,
-        Action::PageDown,
-        "PgDn",
-        "page down",
-        false,
-        [PageDown, NONE]
-    ),
-    bind!(Tree, Action::Home, "Home", "first", false, [Home, NONE]),
-    bind!(Tree, Action::End, "End", "last", false, [End, NONE]),
-    bind!(
-        Editor,
-        Action::Back,
-        "Esc",
-        "back (asks when unsaved)",
-        true,
-        [Esc, NONE]
-    ),
+];
+
+static CONFLICT: &[Binding] = &[
     bind!(
         Conflict,
         Action::Reload,
@@ -246,6 +264,9 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Esc, NONE]
     ),
+];
+
+static FORM: &[Binding] = &[
     bind!(
         Form,
         Action::Open,
@@ -262,10 +283,13 @@ pub static BINDINGS: &[Binding] = &[
         false,
         [Char(' '), NONE]
     ),
-    bind!(Form, Action::Up, "↑/k", "up", false, [Up, NONE; Char('k'), NONE]),
-    bind!(Form, Action::Down, "↓/j", "down", false, [Down, NONE; Char('j'), NONE]),
+];
+
+static PICK: &[Binding] = &[
+    bind!(Pick, Action::Up, "↑", "previous", false, [Up, NONE]),
+    bind!(Pick, Action::Down, "↓", "next", false, [Down, NONE]),
     bind!(
-        Form,
+        Pick,
         Action::PageUp,
         "PgUp",
         "page up",
@@ -273,26 +297,13 @@ pub static BINDINGS: &[Binding] = &[
         [PageUp, NONE]
     ),
     bind!(
-        Form,
+        Pick,
         Action::PageDown,
         "PgDn",
         "page down",
         false,
         [PageDown, NONE]
     ),
-    bind!(Form, Action::Home, "Home", "first", false, [Home, NONE]),
-    bind!(Form, Action::End, "End", "last", false, [End, NONE]),
-    bind!(Users, Action::New, "n", "new", true, [Char('n'), NONE]),
-    bind!(
-        Users,
-        Action::Password,
-        "p",
-        "password",
-        true,
-        [Char('p'), NONE]
-    ),
-    bind!(Pick, Action::Up, "↑", "previous", false, [Up, NONE]),
-    bind!(Pick, Action::Down, "↓", "next", false, [Down, NONE]),
     bind!(
         Pick,
         Action::Confirm,
@@ -302,7 +313,19 @@ pub static BINDINGS: &[Binding] = &[
         [Enter, NONE]
     ),
     bind!(Pick, Action::Cancel, "Esc", "cancel", true, [Esc, NONE]),
+];
+
+static USERS: &[Binding] = &[
+    bind!(Users, Action::New, "n", "new", true, [Char('n'), NONE]),
     bind!(Users, Action::Tag, "Space", "tag", true, [Char(' '), NONE]),
+    bind!(
+        Users,
+        Action::TagAll,
+        "Ctrl-A",
+        "tag every row shown",
+        false,
+        [Char('a'), CTRL]
+    ),
     bind!(
         Users,
         Action::AssignRole,
@@ -321,6 +344,14 @@ pub static BINDINGS: &[Binding] = &[
     ),
     bind!(
         Users,
+        Action::Password,
+        "p",
+        "password",
+        true,
+        [Char('p'), NONE]
+    ),
+    bind!(
+        Users,
         Action::MakeOwner,
         "o",
         "owner",
@@ -335,6 +366,19 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Char('d'), NONE]
     ),
+    bind!(
+        Users,
+        Action::AuditOf,
+        "f",
+        "audit of this user",
+        false,
+        [Char('f'), NONE]
+    ),
+];
+
+static ROLES: &[Binding] = &[
+    bind!(Roles, Action::New, "n", "new", true, [Char('n'), NONE]),
+    bind!(Roles, Action::Clone, "c", "clone", true, [Char('c'), NONE]),
     bind!(
         Roles,
         Action::Compare,
@@ -351,8 +395,14 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Char('u'), NONE]
     ),
-    bind!(Roles, Action::Clone, "c", "clone", true, [Char('c'), NONE]),
-    bind!(Roles, Action::New, "n", "new", true, [Char('n'), NONE]),
+    bind!(
+        Roles,
+        Action::SetDefault,
+        "*",
+        "make default",
+        true,
+        [Char('*'), NONE]
+    ),
     bind!(
         Roles,
         Action::Delete,
@@ -361,37 +411,32 @@ pub static BINDINGS: &[Binding] = &[
         true,
         [Char('d'), NONE]
     ),
+    bind!(
+        Roles,
+        Action::AuditOf,
+        "f",
+        "audit of this role",
+        false,
+        [Char('f'), NONE]
+    ),
+];
+
+static LIST: &[Binding] = &[
     bind!(List, Action::Open, "Enter", "open", true, [Enter, NONE]),
     bind!(List, Action::Filter, "/", "filter", true, [Char('/'), NONE]),
     bind!(
         List,
         Action::Back,
         "Esc",
-        "clear the filter",
-        false,
+        "clear the filter, then the tags",
+        true,
         [Esc, NONE]
     ),
-    bind!(List, Action::Up, "↑/k", "up", false, [Up, NONE; Char('k'), NONE]),
-    bind!(List, Action::Down, "↓/j", "down", false, [Down, NONE; Char('j'), NONE]),
-    bind!(
-        List,
-        Action::PageUp,
-        "PgUp",
-        "page up",
-        false,
-        [PageUp, NONE]
-    ),
-    bind!(
-        List,
-        Action::PageDown,
-        "PgDn",
-        "page down",
-        false,
-        [PageDown, NONE]
-    ),
-    bind!(List, Action::Home, "Home", "first", false, [Home, NONE]),
-    bind!(List, Action::End, "End", "last", false, [End, NONE]),
     bind!(List, Action::Quit, "q", "quit", true, [Char('q'), NONE]),
+];
+
+static ANYWHERE: &[Binding] = &[
+    bind!(Anywhere, Action::Help, "?", "help", true, [Char('?'), NONE]),
     bind!(
         Anywhere,
         Action::Tab(0),
@@ -425,8 +470,33 @@ pub static BINDINGS: &[Binding] = &[
         [Tab, NONE]
     ),
     bind!(Anywhere, Action::PrevTab, "Shift-Tab", "previous tab", false, [BackTab, SHIFT; BackTab, NONE]),
-    bind!(Anywhere, Action::Help, "?", "help", true, [Char('?'), NONE]),
 ];
+
+static MOVES: [[Binding; 6]; 5] = [
+    moves!(List),
+    moves!(Tree),
+    moves!(Form),
+    moves!(Picker),
+    moves!(Scroll),
+];
+
+/// Every key the console knows, grouped by where it works.
+pub fn bindings() -> impl Iterator<Item = &'static Binding> {
+    CONFIRM
+        .iter()
+        .chain(PICKER)
+        .chain(SCROLL)
+        .chain(TEXT)
+        .chain(EDITOR)
+        .chain(CONFLICT)
+        .chain(FORM)
+        .chain(PICK)
+        .chain(USERS)
+        .chain(ROLES)
+        .chain(LIST)
+        .chain(ANYWHERE)
+        .chain(MOVES.iter().flatten())
+}
 
 /// Ctrl-C quits from anywhere, text fields and dialogs included.
 pub fn is_force_quit(key: &KeyEvent) -> bool {
@@ -448,28 +518,41 @@ pub fn resolve(key: &KeyEvent, scopes: &[Scope]) -> Option<Action> {
         return Some(Action::ForceQuit);
     }
     scopes.iter().find_map(|scope| {
-        BINDINGS
-            .iter()
+        bindings()
             .filter(|b| b.scope == *scope)
             .find(|b| b.keys.iter().any(|(code, mods)| matches(key, *code, *mods)))
             .map(|b| b.action)
     })
 }
 
-/// The footer bindings for the active scopes, innermost first, one per action.
-pub fn footer(scopes: &[Scope]) -> Vec<&'static Binding> {
+/// The bindings of the active scopes that work now, innermost first, one per key and
+/// per action: a key an inner scope binds hides the same key further out.
+pub fn active(scopes: &[Scope], works: impl Fn(Action) -> bool) -> Vec<&'static Binding> {
     let mut out: Vec<&'static Binding> = Vec::new();
     for scope in scopes {
-        for b in BINDINGS.iter().filter(|b| b.scope == *scope && b.footer) {
-            if !out
+        for b in bindings().filter(|b| b.scope == *scope) {
+            let shadowed = out
                 .iter()
-                .any(|o| o.action == b.action || o.label == b.label)
-            {
+                .any(|o| o.action == b.action || o.keys.iter().any(|k| b.keys.contains(k)));
+            if !shadowed && works(b.action) {
                 out.push(b);
             }
         }
     }
     out
+}
+
+/// Key names as the terminal can show them: under `TERM=linux` the arrows become
+/// words, so `↓` can never be read as `v` (compare).
+pub fn hint(label: &str, ascii: bool) -> String {
+    if !ascii {
+        return label.to_string();
+    }
+    label
+        .replace('↑', "Up")
+        .replace('↓', "Down")
+        .replace('←', "Left")
+        .replace('→', "Right")
 }
 
 /// A heading for each scope in the help overlay.
@@ -483,13 +566,34 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::Conflict => "Edit conflict",
         Scope::Form => "User form",
         Scope::Tree => "Permission tree",
-        Scope::Editor => "Role editor",
-        Scope::TextField => "Text fields",
+        Scope::TreeSearch => "Tree under a search",
+        Scope::Editor => "Role editor and user form",
+        Scope::TextField => "Text fields (Ctrl-U clears, Ctrl-W deletes a word)",
         Scope::Confirm => "Confirm dialogs",
+        Scope::Discard => "Discard unsaved changes?",
         Scope::Picker => "Blocked delete",
-        Scope::Help => "Help",
+        Scope::Scroll => "Help and other text dialogs",
     }
 }
+
+/// Every scope, in the order the help lists the ones not in focus.
+pub const ALL_SCOPES: [Scope; 15] = [
+    Scope::Anywhere,
+    Scope::List,
+    Scope::Users,
+    Scope::Roles,
+    Scope::Editor,
+    Scope::Tree,
+    Scope::TreeSearch,
+    Scope::Form,
+    Scope::TextField,
+    Scope::Confirm,
+    Scope::Discard,
+    Scope::Picker,
+    Scope::Pick,
+    Scope::Conflict,
+    Scope::Scroll,
+];
 
 #[cfg(test)]
 mod tests {
@@ -520,6 +624,18 @@ mod tests {
     }
 
     #[test]
+    fn only_y_discards() {
+        assert_eq!(
+            resolve(&key(Enter), &[Scope::Discard]),
+            Some(Action::Cancel)
+        );
+        assert_eq!(
+            resolve(&key(Char('y')), &[Scope::Discard]),
+            Some(Action::Confirm)
+        );
+    }
+
+    #[test]
     fn ctrl_c_quits_even_in_text_fields() {
         let ctrl_c = KeyEvent::new(Char('c'), CTRL);
         assert_eq!(
@@ -529,20 +645,32 @@ mod tests {
     }
 
     #[test]
-    fn every_action_in_the_footer_is_bound_in_its_scope() {
-        for scope in [
-            Scope::List,
-            Scope::Roles,
-            Scope::Tree,
-            Scope::Editor,
-            Scope::Confirm,
+    fn every_action_shown_is_bound_in_its_scopes() {
+        for scopes in [
+            &[Scope::Users, Scope::List, Scope::Anywhere][..],
+            &[Scope::Roles, Scope::List, Scope::Anywhere],
+            &[
+                Scope::TreeSearch,
+                Scope::Tree,
+                Scope::Editor,
+                Scope::Anywhere,
+            ],
+            &[Scope::Confirm],
+            &[Scope::Discard],
+            &[Scope::Scroll],
         ] {
-            for b in footer(&[scope]) {
+            for b in active(scopes, |_| true) {
                 for (code, mods) in b.keys {
                     let ev = KeyEvent::new(*code, *mods);
-                    assert_eq!(resolve(&ev, &[scope]), Some(b.action), "{}", b.label);
+                    assert_eq!(resolve(&ev, scopes), Some(b.action), "{}", b.label);
                 }
             }
         }
+    }
+
+    #[test]
+    fn arrows_are_words_on_the_linux_console() {
+        assert_eq!(hint("↑/k", true), "Up/k");
+        assert_eq!(hint("↓/j", false), "↓/j");
     }
 }

@@ -1,17 +1,50 @@
 //! The console (SPEC §9): terminal setup and restore, and the synchronous loop
 //! event → [`app::Msg`] → [`app::App::update`] → [`views::draw`].
 //!
+//! ```text
+//! src/tui/
+//!   mod.rs          this loop; the terminal is restored on every way out
+//!   app.rs          the router: tabs, the open dialog, status line, tick, follow_catalog
+//!   keys.rs         the key table (one row per key and scope) → Action
+//!   views.rs        the frame: tab bar, the focused screen, status line, footer, dialog
+//!   screens/        one file per screen: state, update (its keys), draw, available()
+//!     mod.rs          what the three lists share (move, filter, Enter, Esc)
+//!     users.rs        Users tab: tags, role picker, enable/disable, owner, password
+//!     roles.rs        Roles tab and its preview: new, clone, compare, default, delete
+//!     audit.rs        Audit tab: newest first, CHANGE column, follows new rows
+//!     role_editor.rs  the role editor: name, description, tree, search, save summary
+//!     user_form.rs    the user form: fields checked as typed, effective permissions
+//!   dialogs/        one file per kind of dialog (confirm, pick, delete_blocked,
+//!                   conflict, password, prompt, help, text) drawn by dialogs::show;
+//!     answer.rs       what a dialog's answer does (the store call it was holding)
+//!   widgets/        list.rs (FilteredList, match highlighting, columns),
+//!                   scroll_text.rs (every scrolling dialog), input.rs (every field)
+//! ```
+//!
+//! How a key travels: crossterm `Event` → [`event_to_msg`] → `App::key_to_msg`, which
+//! asks the focused place for its scopes (a dialog's, else the editor's, the form's
+//! or the tab's list) and resolves the key in `keys::BINDINGS`, innermost scope
+//! first, to `Msg::Action` (or `Msg::Input` for a text field) → `App::update` routes
+//! it: the open dialog, else `?` and `1`-`3` (the router's own), else the editor,
+//! the form or the current list. A screen that needs what only the router may do
+//! (open a dialog, switch tab, say something) calls the router's few methods for it.
+//! The footer and the help are built from the same table, filtered by
+//! `App::available`, so they list only keys that work now.
+//!
 //! The terminal is restored on every way out: normal quit, an error, a panic (hook),
 //! and SIGTERM/SIGHUP (a signal thread that restores and exits). Saved data is never at risk:
 //! each save is one transaction, and an unsaved edit is simply dropped.
 
 pub mod app;
-pub mod editor;
+pub mod dialogs;
 pub mod keys;
+pub mod screens;
 pub mod theme;
-pub mod user_form;
 pub mod views;
 pub mod widgets;
+
+pub use screens::role_editor as editor;
+pub use screens::user_form;
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -69,6 +102,49 @@ pub fn event_to_msg(app: &App, event: Event) -> Option<Msg> {
                 _ => None,
             }
         }
+        _ => None,
+    }
+}
+
+/// A message worded for the console: where the rule's text names a CLI command,
+/// the console's key for the same thing is named instead.
+pub fn console_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("`rolecall ") {
+        let Some(len) = rest[at + 1..].find('`') else {
+            break;
+        };
+        let command = &rest[at + 1..at + 1 + len];
+        out.push_str(&rest[..at]);
+        match console_key_for(command) {
+            Some(keys) => out.push_str(keys),
+            // Nothing in the console does it yet: keep the command, it still works.
+            None => out.push_str(&rest[at..at + len + 2]),
+        }
+        rest = &rest[at + len + 2..];
+    }
+    out.push_str(rest);
+    out.replace(
+        "move them with --reassign-to ROLE",
+        "d on the Roles tab offers to move them",
+    )
+    .replace(
+        "move everything to another role with --reassign-to ROLE",
+        "d on the Roles tab offers to move everything to another role",
+    )
+}
+
+/// The console's keys for a CLI command a message names, when it has them.
+fn console_key_for(command: &str) -> Option<&'static str> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    match words.get(1..3)? {
+        ["users", "set"] if words.contains(&"--role") => Some("r on the Users tab"),
+        ["users", "set"] if words.contains(&"--active") => Some("x on the Users tab"),
+        ["users", "set"] => Some("Enter on the Users tab"),
+        ["roles", "grant"] => Some("Space in the role's editor (2, Enter on the role)"),
+        ["users", "transfer-ownership"] => Some("o on the Users tab"),
+        ["roles", "set-default"] => Some("* on the Roles tab"),
         _ => None,
     }
 }

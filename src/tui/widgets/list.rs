@@ -2,12 +2,19 @@
 //! order, which is selected and where the window starts. It never draws a row that
 //! is off screen, and narrows from the previous result when the query grows.
 
-use std::cell::Cell;
+use std::cell::Cell as Shared;
 
 use fuzzy_matcher::FuzzyMatcher;
 use fuzzy_matcher::skim::SkimMatcherV2;
 
+use crate::text::{display_safe, truncate, width};
+use crate::tui::app::App;
+use crate::tui::theme::Theme;
 use crate::tui::widgets::input::TextInput;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 /// Most rows the fuzzy matcher ranks for one letter typed; more are shown in list
 /// order, exact pieces first. Ranking 5,000 rows takes a few milliseconds.
@@ -56,7 +63,7 @@ pub fn is_subsequence(needle: &str, haystack: &str) -> bool {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FilteredList {
     /// Source indices in display order (all of them when no filter is set).
     view: Vec<usize>,
@@ -65,9 +72,9 @@ pub struct FilteredList {
     /// Position of the selection in `view`.
     selected: usize,
     /// First visible position; adjusted when drawing so the selection stays visible.
-    offset: Cell<usize>,
+    offset: Shared<usize>,
     /// Rows that fit on the last draw, for paging.
-    page: Cell<usize>,
+    page: Shared<usize>,
     pub query: TextInput,
     /// True while the operator types into the filter.
     pub editing: bool,
@@ -81,7 +88,7 @@ impl FilteredList {
             view: (0..len).collect(),
             len,
             query: TextInput::new("", 200),
-            page: Cell::new(10),
+            page: Shared::new(10),
             ..FilteredList::default()
         }
     }
@@ -192,6 +199,21 @@ impl FilteredList {
         self.selected = self.selected.saturating_add_signed(delta).min(last);
     }
 
+    /// A movement key (Up/Down, PgUp/PgDn, Home/End); false when it is not one.
+    pub fn on_action(&mut self, action: crate::tui::keys::Action) -> bool {
+        use crate::tui::keys::Action;
+        match action {
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-self.page_size()),
+            Action::PageDown => self.move_by(self.page_size()),
+            Action::Home => self.home(),
+            Action::End => self.end(),
+            _ => return false,
+        }
+        true
+    }
+
     pub fn page_size(&self) -> isize {
         self.page.get().max(1) as isize
     }
@@ -245,10 +267,253 @@ impl FilteredList {
         self.view.get(pos).map(|&i| (pos, i))
     }
 
+    /// The source index shown at position `pos` of the filtered view.
+    pub fn source_at_position(&self, pos: usize) -> Option<usize> {
+        self.view.get(pos).copied()
+    }
+
     pub fn select_position(&mut self, pos: usize) {
         if pos < self.view.len() {
             self.selected = pos;
         }
+    }
+}
+
+/// `text` made display-safe, with the characters at `positions` in `hit` style.
+pub fn highlighted(
+    text: &str,
+    positions: &[usize],
+    normal: ratatui::style::Style,
+    hit: ratatui::style::Style,
+) -> Vec<Span<'static>> {
+    let safe = display_safe(text);
+    if positions.is_empty() {
+        return vec![Span::styled(safe.into_owned(), normal)];
+    }
+    let mut spans = Vec::new();
+    let mut run = String::new();
+    let mut run_hit = false;
+    for (i, c) in safe.chars().enumerate() {
+        let is_hit = positions.contains(&i);
+        if is_hit != run_hit && !run.is_empty() {
+            spans.push(Span::styled(
+                std::mem::take(&mut run),
+                if run_hit { hit } else { normal },
+            ));
+        }
+        run_hit = is_hit;
+        run.push(c);
+    }
+    if !run.is_empty() {
+        spans.push(Span::styled(run, if run_hit { hit } else { normal }));
+    }
+    spans
+}
+
+/// A column: heading, preferred width (0 = share the rest) and the least it may
+/// shrink to when the screen is narrow, so the flexible columns (names, emails) keep
+/// a readable share.
+pub struct Column {
+    pub title: &'static str,
+    pub width: u16,
+    pub min: u16,
+}
+
+/// One cell: text, and whether the filter highlights matched letters in it.
+pub struct Cell {
+    text: String,
+    fuzzy: bool,
+}
+
+pub fn cell(text: impl Into<String>) -> Cell {
+    Cell {
+        text: text.into(),
+        fuzzy: false,
+    }
+}
+
+pub fn fuzzy(text: impl Into<String>) -> Cell {
+    Cell {
+        text: text.into(),
+        fuzzy: true,
+    }
+}
+
+/// The least width a flexible column gets before fixed columns shrink.
+const FLEX_MIN: u16 = 18;
+
+/// Widths for `columns` in `total` columns: fixed ones as given, the rest shared;
+/// when the shared columns would get less than [`FLEX_MIN`], fixed columns give up
+/// width down to their `min`.
+pub fn widths(columns: &[Column], total: u16) -> Vec<u16> {
+    let flexible = columns.iter().filter(|c| c.width == 0).count() as u16;
+    let gaps = columns.len() as u16;
+    let mut fixed: Vec<u16> = columns.iter().map(|c| c.width).collect();
+    let want_flex = FLEX_MIN * flexible;
+    let used = |fixed: &[u16]| fixed.iter().sum::<u16>() + gaps;
+    let mut short = (used(&fixed) + want_flex).saturating_sub(total);
+    for (w, c) in fixed.iter_mut().zip(columns) {
+        if short == 0 {
+            break;
+        }
+        let give = w.saturating_sub(c.min).min(short);
+        *w -= give;
+        short -= give;
+    }
+    let spare = total.saturating_sub(used(&fixed));
+    columns
+        .iter()
+        .zip(fixed)
+        .map(|(c, w)| {
+            if c.width == 0 {
+                spare / flexible.max(1)
+            } else {
+                w
+            }
+        })
+        .collect()
+}
+
+/// A row's text with the letters the filter matched lit.
+pub fn highlighted_row(
+    text: &str,
+    query: &str,
+    matcher: &SkimMatcherV2,
+    t: &Theme,
+) -> Vec<Span<'static>> {
+    let hits = if query.is_empty() {
+        Vec::new()
+    } else {
+        matcher
+            .fuzzy_indices(text, query)
+            .map(|(_, i)| i)
+            .unwrap_or_default()
+    };
+    highlighted(text, &hits, t.normal, t.matched)
+}
+
+fn row_line(
+    cells: Vec<Cell>,
+    widths: &[u16],
+    query: &str,
+    matcher: &SkimMatcherV2,
+    t: &Theme,
+) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (c, w) in cells.into_iter().zip(widths) {
+        let w = *w as usize;
+        let safe = display_safe(&c.text);
+        let shown = truncate(&safe, w).into_owned();
+        let used = width(&shown);
+        if c.fuzzy {
+            spans.extend(highlighted_row(&shown, query, matcher, t));
+        } else {
+            spans.push(Span::styled(shown, t.normal));
+        }
+        spans.push(Span::raw(" ".repeat(w.saturating_sub(used) + 1)));
+    }
+    Line::from(spans)
+}
+
+/// What a list is drawn with besides its rows.
+pub struct ListLook<'a> {
+    pub title: &'a str,
+    pub columns: &'a [Column],
+    /// The full row count while the rest of the list still loads.
+    pub loading: Option<usize>,
+    /// What to say when there are no rows at all: what to do next.
+    pub empty: &'a str,
+    /// Rows to mark as tagged.
+    pub tagged: &'a dyn Fn(usize) -> bool,
+}
+
+/// Draws a list: the filter line, the header, the rows in the window (only those are
+/// built); records where rows start for the mouse.
+pub fn draw_list<T>(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    view: &crate::tui::app::ListView<T>,
+    look: ListLook<'_>,
+    make_row: impl Fn(&T) -> Vec<Cell>,
+) {
+    let t = &app.theme;
+    let title = truncate(look.title, area.width.saturating_sub(4) as usize).into_owned();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Span::styled(format!(" {title} "), t.title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 3 || inner.width < 4 {
+        return;
+    }
+    let [filter_area, header_area, rows_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    let list = &view.list;
+
+    // The filter line: what is typed, and how many rows it lets through.
+    let count = match (look.loading, list.is_filtered()) {
+        (Some(total), _) => format!("{} of {total} loaded so far", list.total()),
+        (None, true) => format!("{} of {}", list.shown(), list.total()),
+        (None, false) => format!("{} total", list.total()),
+    };
+    let filter_line = if list.editing || list.is_filtered() {
+        let mut spans = vec![Span::styled("/", t.key)];
+        spans.extend(list.query.line(list.editing, t.normal, t.cursor).spans);
+        spans.push(Span::styled(format!("   {count}"), t.dim));
+        Line::from(spans)
+    } else {
+        Line::from(Span::styled(format!("{count} · / to filter"), t.dim))
+    };
+    frame.render_widget(Paragraph::new(filter_line), filter_area);
+
+    let w = widths(look.columns, inner.width);
+    let header: Vec<Span> = look
+        .columns
+        .iter()
+        .zip(&w)
+        .map(|(c, w)| {
+            let title = truncate(c.title, *w as usize);
+            Span::styled(format!("{:<width$} ", title, width = *w as usize), t.header)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(Line::from(header)), header_area);
+
+    let mut hit = app.hit.get();
+    hit.list_rows = rows_area;
+    app.hit.set(hit);
+    let (offset, window) = list.window(rows_area.height as usize);
+    let query = list.applied_query();
+    let matcher = app.matcher();
+    let selected = list.selected_position();
+    let lines: Vec<Line> = window
+        .iter()
+        .enumerate()
+        .map(|(i, &src)| {
+            let line = row_line(make_row(&view.rows[src]), &w, query, matcher, t);
+            if offset + i == selected {
+                line.style(t.selected)
+            } else if (look.tagged)(src) {
+                line.style(t.tagged)
+            } else {
+                line
+            }
+        })
+        .collect();
+    if lines.is_empty() {
+        let empty = if list.is_filtered() {
+            "no match; Esc clears the filter"
+        } else {
+            look.empty
+        };
+        frame.render_widget(Paragraph::new(Span::styled(empty, t.dim)), rows_area);
+    } else {
+        frame.render_widget(Paragraph::new(lines), rows_area);
     }
 }
 

@@ -1,10 +1,6 @@
-//! Drawing: one function per screen, each reading `App` and writing the frame. No
-//! view touches the store; every stored string is drawn through `display_safe`.
-
-mod dialogs;
-mod editor;
-mod form;
-mod lists;
+//! The frame around the screens: the tab bar, the focused screen, the status line,
+//! the footer and the open dialog. No view touches the store; every stored string is
+//! drawn through `display_safe`.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -14,7 +10,9 @@ use ratatui::widgets::Paragraph;
 
 use crate::text::display_safe;
 use crate::tui::app::{App, Tab};
-use crate::tui::keys;
+use crate::tui::dialogs;
+use crate::tui::keys::{self, Action};
+use crate::tui::screens;
 
 /// Below this the console draws only "terminal too small".
 pub const MIN_WIDTH: u16 = 60;
@@ -25,23 +23,24 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return too_small(frame, area);
     }
+    let status_rows = status_rows(app, area.width);
     let [tabs, body, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(1),
+        Constraint::Length(status_rows),
         Constraint::Length(1),
     ])
     .areas(area);
     draw_tabs(app, frame, tabs);
     if let Some(editor) = &app.editor {
-        editor::draw(app, editor, frame, body);
+        screens::role_editor::draw(app, editor, frame, body);
     } else if let Some(form) = &app.form {
-        form::draw(app, form, frame, body);
+        screens::user_form::draw(app, form, frame, body);
     } else {
         match app.tab {
-            Tab::Users => lists::users(app, frame, body),
-            Tab::Roles => lists::roles(app, frame, body),
-            Tab::Audit => lists::audit(app, frame, body),
+            Tab::Users => screens::users::draw(app, frame, body),
+            Tab::Roles => screens::roles::draw(app, frame, body),
+            Tab::Audit => screens::audit::draw(app, frame, body),
         }
     }
     draw_status(app, frame, status);
@@ -112,25 +111,38 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
-    let line = match &app.status {
-        Some(s) => {
-            let style = if s.error { t.error } else { t.ok };
-            Line::from(Span::styled(display_safe(&s.text).into_owned(), style))
-        }
-        None => Line::default(),
-    };
-    frame.render_widget(Paragraph::new(line), area);
+/// The status line takes a second row when its text is longer than one.
+fn status_rows(app: &App, width: u16) -> u16 {
+    match &app.status {
+        Some(s) if crate::text::width(&s.text) > width as usize => 2,
+        _ => 1,
+    }
 }
 
-/// The keys that work now, from the key table; under a search, how many
-/// permissions the tree keys act on.
+/// The status: wrapped to two rows when long, and cut with `…` beyond that.
+fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let Some(s) = &app.status else { return };
+    let style = if s.error { t.error } else { t.ok };
+    let text = display_safe(&s.text);
+    let room = (area.width as usize) * (area.height as usize);
+    let text = crate::text::truncate(&text, room).into_owned();
+    let rows = crate::tui::widgets::scroll_text::wrap(
+        vec![Line::from(Span::styled(text, style))],
+        area.width as usize,
+    );
+    frame.render_widget(Paragraph::new(rows), area);
+}
+
+/// The keys that work now, from the key table: `?` help and `q` quit first (where
+/// they work), then the current place's; under a search, how many permissions the
+/// tree keys act on.
 fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let mut spans = Vec::new();
     if let Some(editor) = &app.editor
         && editor.is_searching()
+        && app.overlay.is_none()
     {
         let n = editor.shown_leaf_count(app.store.catalog());
         spans.push(Span::styled(
@@ -138,26 +150,27 @@ fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
             t.header,
         ));
     }
-    // Keys are listed innermost first; the help key always stays visible at the end,
-    // so what does not fit is still one keystroke away.
-    let bindings = keys::footer(&app.scopes());
-    let cost = |b: &keys::Binding| crate::text::width(b.label) + crate::text::width(b.what) + 3;
-    let help = bindings.iter().find(|b| b.action == keys::Action::Help);
-    let mut room = (area.width as usize)
-        .saturating_sub(spans.iter().map(Span::width).sum::<usize>())
-        .saturating_sub(help.map_or(0, |b| cost(b)));
-    for b in bindings
+    let bindings = keys::active(&app.scopes(), |a| app.available(a));
+    let first = |b: &&keys::Binding| {
+        matches!(
+            b.action,
+            Action::Help | Action::Quit | Action::Save | Action::Back | Action::ClearSearch
+        )
+    };
+    let mut room = area.width as usize;
+    room = room.saturating_sub(spans.iter().map(Span::width).sum::<usize>());
+    let ordered = bindings
         .iter()
-        .filter(|b| b.action != keys::Action::Help)
-        .chain(help)
-    {
-        if b.action != keys::Action::Help {
-            if cost(b) > room {
-                continue;
-            }
-            room -= cost(b);
+        .filter(|b| b.footer && first(b))
+        .chain(bindings.iter().filter(|b| b.footer && !first(b)));
+    for b in ordered {
+        let label = keys::hint(b.label, t.ascii);
+        let cost = crate::text::width(&label) + crate::text::width(b.what) + 3;
+        if cost > room {
+            continue;
         }
-        spans.push(Span::styled(b.label, t.key));
+        room -= cost;
+        spans.push(Span::styled(label, t.key));
         spans.push(Span::styled(format!(" {}  ", b.what), Style::default()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
