@@ -439,7 +439,7 @@ impl Store {
     /// Every active user allowed `permission` (any leaf under it, for a category), by
     /// username, each with every path that grants it.
     pub fn who_can(&self, permission: &str) -> Result<Vec<(String, Vec<Via>)>> {
-        if self.catalog.find(permission).is_none() {
+        let Some(node) = self.catalog.find(permission).map(|i| self.catalog.node(i)) else {
             return Err(Error::invalid(
                 "permission",
                 format!(
@@ -447,24 +447,44 @@ impl Store {
                     crate::text::excerpt(permission)
                 ),
             ));
-        }
+        };
+        // One leaf at a time, each driven from the roles that grant it (CROSS JOIN
+        // keeps SQLite's join order): the direct holders through users_by_role, the
+        // members through package_roles_by_role and the members' primary key.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT username, role_name, package_name FROM user_permission_sources \
-             WHERE permission_key = ?1 OR substr(permission_key, 1, length(?1) + 1) = ?1 || '.'",
+            "SELECT u.username, r.name, NULL FROM role_grants g \
+               CROSS JOIN roles r ON r.id = g.role_id \
+               CROSS JOIN users u ON u.role_id = g.role_id \
+             WHERE g.permission_key = ?1 AND u.active = 1 \
+             UNION ALL \
+             SELECT u.username, r.name, p.name FROM role_grants g \
+               CROSS JOIN roles r ON r.id = g.role_id \
+               CROSS JOIN package_roles pr ON pr.role_id = g.role_id \
+               CROSS JOIN packages p ON p.id = pr.package_id \
+               CROSS JOIN package_members m ON m.package_id = pr.package_id \
+               CROSS JOIN users u ON u.id = m.user_id \
+             WHERE g.permission_key = ?1 AND u.active = 1",
         )?;
-        let rows = stmt.query_map([permission], |r| {
-            Ok((text(r, 0)?, text(r, 1)?, super::opt_text(r, 2)?))
-        })?;
-        let mut by_user: std::collections::BTreeMap<String, Vec<Via>> = Default::default();
-        for row in rows {
-            let (user, role, package) = row?;
-            by_user.entry(user).or_default().push(Via { role, package });
+        let mut by_user: std::collections::BTreeMap<String, BTreeSet<(Option<String>, String)>> =
+            Default::default();
+        for ord in node.leaves.clone() {
+            let key = &self.catalog.leaf_node(ord).key;
+            let rows = stmt.query_map([key], |r| {
+                Ok((text(r, 0)?, text(r, 1)?, super::opt_text(r, 2)?))
+            })?;
+            for row in rows {
+                let (user, role, package) = row?;
+                by_user.entry(user).or_default().insert((package, role));
+            }
         }
+        // The direct role first (None sorts first), then packages by name.
         Ok(by_user
             .into_iter()
-            .map(|(user, mut via)| {
-                // The direct role first, then packages by name.
-                via.sort_by(|a, b| (&a.package, &a.role).cmp(&(&b.package, &b.role)));
+            .map(|(user, paths)| {
+                let via = paths
+                    .into_iter()
+                    .map(|(package, role)| Via { role, package })
+                    .collect();
                 (user, via)
             })
             .collect())
