@@ -180,7 +180,11 @@ pub struct App {
     pub form: Option<UserForm>,
     /// IANA time-zone names for the form's completion, read when a form first opens.
     pub tz_names: Vec<String>,
-    pub overlay: Option<Overlay>,
+    /// The open dialogs, the top one last: it has the keyboard, Esc closes it and
+    /// the one under it has the keyboard again (help over a confirm, say).
+    pub(crate) overlays: Vec<Overlay>,
+    /// True when the last draw cut the status line short with `…`.
+    pub(crate) status_cut: Cell<bool>,
     /// Users tagged with Space in the Users list (ids); `r` and `x` act on all of them.
     pub tagged: std::collections::BTreeSet<i64>,
     pub status: Option<Status>,
@@ -225,7 +229,8 @@ impl App {
             editor: None,
             form: None,
             tz_names: Vec::new(),
-            overlay: None,
+            overlays: Vec::new(),
+            status_cut: Cell::new(false),
             tagged: std::collections::BTreeSet::new(),
             status: None,
             after_discard: None,
@@ -398,9 +403,42 @@ impl App {
         }
     }
 
+    /// The dialog on top, which has the keyboard.
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.overlays.last()
+    }
+
+    /// Every open dialog, the bottom one first.
+    pub fn overlays(&self) -> &[Overlay] {
+        &self.overlays
+    }
+
+    /// Opens a dialog over whatever is open.
+    pub(crate) fn open(&mut self, overlay: Overlay) {
+        self.overlays.push(overlay);
+    }
+
     /// The key scopes active now, innermost first.
     pub fn scopes(&self) -> Vec<Scope> {
-        match &self.overlay {
+        let mut scopes = match self.overlay() {
+            Some(overlay) => overlay.scopes(),
+            None => self.place_scopes(),
+        };
+        if self.status.is_some() {
+            scopes.push(Scope::Message);
+        }
+        scopes
+    }
+
+    /// The key scopes of what is under the help (a dialog, or the place under any
+    /// dialog), innermost first.
+    pub fn help_scopes(&self) -> Vec<Scope> {
+        match self
+            .overlays
+            .iter()
+            .rev()
+            .find(|o| !matches!(o, Overlay::Help { .. }))
+        {
             Some(overlay) => overlay.scopes(),
             None => self.place_scopes(),
         }
@@ -428,6 +466,9 @@ impl App {
     /// and the help list only these.
     /// With a dialog open this answers for the place under it (the help's "Here").
     pub fn available(&self, action: Action) -> bool {
+        if action == Action::ShowStatus {
+            return self.status.is_some() && self.status_cut.get();
+        }
         if let Some(editor) = &self.editor {
             return editor.available(action, self.store.is_read_only());
         }
@@ -515,15 +556,20 @@ impl App {
                 .map(|r| r.grants)
                 .unwrap_or_else(|_| Grants::none(&self.catalog));
         }
-        if let Some(Overlay::Compare { a, b, .. }) = self.overlay.as_mut() {
-            match (self.store.role_by_id(a.id), self.store.role_by_id(b.id)) {
+        let store = &self.store;
+        self.overlays.retain_mut(|overlay| {
+            let Overlay::Compare { a, b, .. } = overlay else {
+                return true;
+            };
+            match (store.role_by_id(a.id), store.role_by_id(b.id)) {
                 (Ok(new_a), Ok(new_b)) => {
                     **a = new_a;
                     **b = new_b;
+                    true
                 }
-                _ => self.overlay = None,
+                _ => false,
             }
-        }
+        });
         self.preview = None;
         self.refresh_preview();
         self.info(note);
@@ -550,12 +596,22 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action) {
-        if self.overlay.is_some() {
+        if action == Action::ShowStatus {
+            if let Some(status) = self.status.clone() {
+                self.open(Overlay::Message {
+                    text: status.text,
+                    error: status.error,
+                    scroll: Default::default(),
+                });
+            }
+            return;
+        }
+        if !self.overlays.is_empty() {
             return self.on_overlay_action(action);
         }
         match action {
             Action::Help => {
-                return self.overlay = Some(Overlay::Help {
+                return self.open(Overlay::Help {
                     scroll: Default::default(),
                 });
             }
@@ -616,7 +672,7 @@ impl App {
             .is_some_and(|(p, when)| p == at && when.elapsed().as_millis() < DOUBLE_CLICK_MS);
         self.last_click = Some((at, Instant::now()));
         let hit = self.hit.get();
-        if self.overlay.is_some() {
+        if !self.overlays.is_empty() {
             return;
         }
         if self.editor.is_some() {
@@ -652,7 +708,7 @@ impl App {
     }
 
     fn on_scroll(&mut self, _at: Position, rows: isize) {
-        if let Some(overlay) = self.overlay.as_mut() {
+        if let Some(overlay) = self.overlays.last_mut() {
             return overlay.on_wheel(rows);
         }
         if let Some(editor) = self.editor.as_mut() {

@@ -104,7 +104,7 @@ impl App {
 
     /// A key typed into the field that has the focus.
     pub(crate) fn on_input(&mut self, key: KeyEvent) {
-        match self.overlay.as_mut() {
+        match self.overlays.last_mut() {
             Some(Overlay::Password {
                 first,
                 second,
@@ -195,7 +195,7 @@ impl App {
             }
             Tab::Audit => {
                 if let Some(a) = self.audit.selected() {
-                    self.overlay = Some(Overlay::AuditDetail {
+                    self.open(Overlay::AuditDetail {
                         entry: Box::new(a.clone()),
                         scroll: Default::default(),
                     });

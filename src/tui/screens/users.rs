@@ -179,7 +179,7 @@ impl App {
             return;
         };
         let empty = || TextInput::new("", crate::domain::validate::MAX_PASSWORD);
-        self.overlay = Some(Overlay::Password {
+        self.open(Overlay::Password {
             username,
             first: empty(),
             second: empty(),
@@ -209,7 +209,7 @@ impl App {
             many => format!("Role for {} tagged users{hidden}", many.len()),
         };
         let choices = self.role_choices(None);
-        self.overlay = Some(role_pick(
+        self.open(role_pick(
             PickPurpose::AssignRole { usernames },
             title,
             choices,
@@ -425,7 +425,7 @@ impl App {
 
     /// Opens a yes/no dialog holding `pending`.
     pub(crate) fn confirm(&mut self, title: String, lines: Vec<String>, pending: Pending) {
-        self.overlay = Some(Overlay::Confirm {
+        self.open(Overlay::Confirm {
             title,
             lines,
             pending,
