@@ -2162,7 +2162,7 @@ fn audit_opens_on_newest_follows_new_rows_and_filters_by_values() {
     h.code(KeyCode::Enter);
     h.press("f");
     assert_eq!(h.app.tab, rolecall::tui::app::Tab::Audit);
-    assert!(h.app.audit.list.shown() >= 1);
+    assert!(h.app.audit.view.list.shown() >= 1);
     assert!(h.app.audit.selected().is_some_and(|a| a.target == "lena"));
 }
 

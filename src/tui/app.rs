@@ -15,10 +15,12 @@ use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::role::{Role, RoleSummary};
 use crate::domain::user::UserRow;
 use crate::error::Error;
-use crate::store::{AuditEntry, Store};
+use crate::store::Store;
 use crate::tui::keys::{self, Action, Scope};
+use crate::tui::screens::audit::AuditScreen;
 use crate::tui::screens::role_editor::{Focus, RoleEditor};
 use crate::tui::screens::user_form::UserForm;
+use crate::tui::screens::{Effect, Look};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::FilteredList;
 
@@ -33,9 +35,6 @@ const FIRST_PAGE: usize = 300;
 
 /// The whole users list and its haystacks, read on another thread.
 type UsersLoad = Result<(Vec<UserRow>, Vec<String>), Error>;
-
-/// How many audit rows the Audit tab loads.
-const AUDIT_ROWS: usize = 5000;
 
 /// Two clicks on one cell within this many milliseconds are a double click.
 const DOUBLE_CLICK_MS: u128 = 400;
@@ -157,12 +156,10 @@ pub struct App {
     pub tab: Tab,
     pub users: ListView<UserRow>,
     pub roles: ListView<RoleSummary>,
-    pub audit: ListView<AuditEntry>,
+    pub audit: AuditScreen,
     /// The role under the Roles list's selection, for the preview pane.
     pub preview: Option<Role>,
     pub default_role: i64,
-    /// Rows in the audit log (the tab loads only the newest few thousand).
-    pub audit_total: usize,
     /// Users in the database (the list may still be loading).
     pub users_total: usize,
     /// Lists longer than this load in the background ([`LOAD_IN_BACKGROUND_ABOVE`]).
@@ -217,10 +214,9 @@ impl App {
             tab: Tab::Users,
             users: ListView::default(),
             roles: ListView::default(),
-            audit: ListView::default(),
+            audit: AuditScreen::default(),
             preview: None,
             default_role: 0,
-            audit_total: 0,
             users_total: 0,
             load_in_background_above: LOAD_IN_BACKGROUND_ABOVE,
             users_loading: None,
@@ -252,10 +248,8 @@ impl App {
         self.roles
             .load(roles, |r| r.name.to_lowercase(), |r| r.id, &self.matcher);
         self.load_users()?;
-        let audit = self.store.audit(AUDIT_ROWS)?;
-        crate::tui::screens::audit::load(&mut self.audit, audit, &self.matcher);
+        self.audit.load(&self.store, &self.matcher)?;
         self.default_role = self.store.default_role_id()?;
-        self.audit_total = self.store.audit_count()?;
         self.refresh_preview();
         self.data_version = self.store.data_version()?;
         Ok(())
@@ -482,7 +476,7 @@ impl App {
         match self.tab {
             Tab::Users => &self.users.list,
             Tab::Roles => &self.roles.list,
-            Tab::Audit => &self.audit.list,
+            Tab::Audit => &self.audit.view.list,
         }
     }
 
@@ -492,7 +486,11 @@ impl App {
         match self.tab {
             Tab::Users => (&mut self.users.list, &self.users.haystacks, matcher),
             Tab::Roles => (&mut self.roles.list, &self.roles.haystacks, matcher),
-            Tab::Audit => (&mut self.audit.list, &self.audit.haystacks, matcher),
+            Tab::Audit => (
+                &mut self.audit.view.list,
+                &self.audit.view.haystacks,
+                matcher,
+            ),
         }
     }
 
@@ -726,6 +724,35 @@ impl App {
         self.current_list_mut().0.scroll(rows);
         if self.tab == Tab::Roles {
             self.refresh_preview();
+        }
+    }
+
+    /// What the screens read while they draw.
+    pub fn look(&self) -> Look<'_> {
+        Look {
+            theme: &self.theme,
+            matcher: &self.matcher,
+            hit: &self.hit,
+            store: &self.store,
+        }
+    }
+
+    /// Carries out what a screen asked for, in order.
+    pub(crate) fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Info(text) => self.info(text),
+                Effect::Refuse(text) => self.refuse(text),
+                Effect::Error(e) => self.error(&e),
+                Effect::Open(overlay) => self.open(overlay),
+                Effect::Reload => self.reload_or_report(),
+                Effect::Quit => self.quit = true,
+                Effect::AuditOf(name) => {
+                    self.tab = Tab::Audit;
+                    let said = self.audit.show_about(&name, &self.matcher);
+                    self.apply(vec![said]);
+                }
+            }
         }
     }
 

@@ -210,7 +210,7 @@ pub fn run(store: Store) -> Result<()> {
             let rows = (
                 app.users.rows.len(),
                 app.roles.rows.len(),
-                app.audit.rows.len(),
+                app.audit.view.rows.len(),
             );
             app.update(Msg::Tick);
             dirty |= before != app.status
@@ -218,7 +218,7 @@ pub fn run(store: Store) -> Result<()> {
                     != (
                         app.users.rows.len(),
                         app.roles.rows.len(),
-                        app.audit.rows.len(),
+                        app.audit.view.rows.len(),
                     );
             next_tick = Instant::now() + TICK;
         }

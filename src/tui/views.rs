@@ -40,7 +40,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
         match app.tab {
             Tab::Users => screens::users::draw(app, frame, body),
             Tab::Roles => screens::roles::draw(app, frame, body),
-            Tab::Audit => screens::audit::draw(app, frame, body),
+            Tab::Audit => app.audit.draw(&app.look(), frame, body),
         }
     }
     draw_status(app, frame, status);
@@ -79,7 +79,7 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let counts = [app.users_total, app.roles.rows.len(), app.audit_total];
+    let counts = [app.users_total, app.roles.rows.len(), app.audit.total];
     let mut spans = Vec::new();
     for (i, tab) in Tab::ALL.iter().enumerate() {
         let label = format!(" {} {} ({}) ", i + 1, tab.title(), counts[i]);

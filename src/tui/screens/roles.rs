@@ -65,7 +65,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         empty: "no roles yet: n adds one",
         tagged: &|_| false,
     };
-    draw_list(app, frame, list_area, &app.roles, look, |r| {
+    draw_list(&app.look(), frame, list_area, &app.roles, look, |r| {
         let mark = if r.id == default {
             "* default"
         } else if r.builtin {

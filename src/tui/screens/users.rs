@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use crate::domain::catalog::Grants;
 use crate::domain::user::{User, UserRow};
-use crate::tui::app::{App, Tab};
+use crate::tui::app::App;
 use crate::tui::dialogs::{Overlay, Pending, PickPurpose, role_pick};
 use crate::tui::keys::Action;
 use crate::tui::widgets::input::TextInput;
@@ -64,7 +64,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         empty: "no users yet: n adds the first, who becomes the owner",
         tagged: &tagged,
     };
-    draw_list(app, frame, area, &app.users, look, |u| {
+    draw_list(&app.look(), frame, area, &app.users, look, |u| {
         let status = match (u.active, u.owner) {
             (true, true) => "owner",
             (true, false) => "active",
@@ -406,21 +406,6 @@ impl App {
                 username: user.username,
             },
         );
-    }
-
-    /// `f`: the audit log filtered to the selected user or role.
-    pub(crate) fn audit_of(&mut self, name: String) {
-        self.tab = Tab::Audit;
-        let list = &mut self.audit.list;
-        list.query.set_text(&name.to_lowercase());
-        list.editing = false;
-        list.refilter(&self.audit.haystacks, &self.matcher);
-        list.home();
-        let n = list.shown();
-        self.info(format!(
-            "{n} audit row{} about \"{name}\"; Esc clears the filter",
-            plural(n)
-        ));
     }
 
     /// Opens a yes/no dialog holding `pending`.
