@@ -1166,7 +1166,7 @@ fn two_consoles_saving_from_one_version_exactly_one_wins_and_the_other_sees_the_
     second.ctrl('s');
     second.press("y");
     assert!(
-        matches!(second.app.overlay, Some(Overlay::Conflict { .. })),
+        matches!(second.app.overlay(), Some(Overlay::Conflict { .. })),
         "{}",
         second.screen()
     );
@@ -1195,7 +1195,7 @@ fn two_consoles_saving_from_one_version_exactly_one_wins_and_the_other_sees_the_
     assert!(first.app.form.is_none(), "saved: {}", first.screen());
     second.ctrl('s');
     assert!(
-        matches!(second.app.overlay, Some(Overlay::Conflict { .. })),
+        matches!(second.app.overlay(), Some(Overlay::Conflict { .. })),
         "{}",
         second.screen()
     );
@@ -1665,7 +1665,9 @@ fn hostile_stored_text_never_reaches_the_terminal_through_a_pty() {
             ["wait", "Email"],
             ["settle", 0.3],
             ["mark", "user form"],
-            ["send", "\u{1b}"],
+            ["send", "\u{1b}"], // leaves the field
+            ["settle", 0.3],
+            ["send", "\u{1b}"], // leaves the form
             ["settle", 0.3],
             ["send", "/"],
             ["settle", 0.2],
@@ -1677,7 +1679,9 @@ fn hostile_stored_text_never_reaches_the_terminal_through_a_pty() {
             ["wait", "Email"],
             ["settle", 0.3],
             ["mark", "wide user form"],
-            ["send", "\u{1b}"],
+            ["send", "\u{1b}"], // leaves the field
+            ["settle", 0.3],
+            ["send", "\u{1b}"], // leaves the form
             ["settle", 0.3],
             ["send", "2"],
             ["wait", "GRANTED"],

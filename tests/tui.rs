@@ -247,7 +247,10 @@ fn snapshot_blocked_delete_warning() {
         h.press("2/campaign");
         h.code(KeyCode::Enter);
         h.press("d");
-        assert!(matches!(h.app.overlay, Some(Overlay::DeleteBlocked { .. })));
+        assert!(matches!(
+            h.app.overlay(),
+            Some(Overlay::DeleteBlocked { .. })
+        ));
         snapshot("delete_blocked", &h);
     }
 }
@@ -263,7 +266,7 @@ fn snapshot_save_summary() {
         h.press(" ");
         h.ctrl('s');
         assert!(matches!(
-            h.app.overlay,
+            h.app.overlay(),
             Some(Overlay::Confirm {
                 pending: Pending::Save(_),
                 ..
@@ -480,7 +483,7 @@ fn esc_asks_before_discarding_and_keeps_the_edit_on_no() {
     h.press(" ");
     h.code(KeyCode::Esc);
     assert!(matches!(
-        h.app.overlay,
+        h.app.overlay(),
         Some(Overlay::Confirm {
             pending: Pending::DiscardEdit,
             ..
@@ -508,7 +511,7 @@ fn an_unchanged_editor_closes_without_asking() {
     h.open_role("campaign");
     h.code(KeyCode::Esc);
     assert!(h.app.editor.is_none());
-    assert!(h.app.overlay.is_none());
+    assert!(h.app.overlay().is_none());
 }
 
 #[test]
@@ -523,7 +526,7 @@ fn save_summary_lists_changes_and_affected_users_then_saves() {
     let Some(Overlay::Confirm {
         pending: Pending::Save(summary),
         ..
-    }) = h.app.overlay.clone()
+    }) = h.app.overlay().cloned()
     else {
         panic!("no summary:\n{}", h.screen());
     };
@@ -568,7 +571,7 @@ fn built_in_roles_open_read_only() {
     );
     h.ctrl('s');
     assert!(
-        h.app.overlay.is_none(),
+        h.app.overlay().is_none(),
         "no save dialog for a built-in role"
     );
     assert!(
@@ -851,7 +854,7 @@ fn bulk_role_change_on_three_tagged_users_is_one_step() {
     assert_eq!(h.app.tagged.len(), 3);
     h.press("r");
     assert!(
-        matches!(h.app.overlay, Some(Overlay::Pick { .. })),
+        matches!(h.app.overlay(), Some(Overlay::Pick { .. })),
         "{}",
         h.screen()
     );
@@ -904,7 +907,7 @@ fn snapshot_role_picker_and_compare() {
         h.press("vcamp");
         h.code(KeyCode::Enter);
         assert!(
-            matches!(h.app.overlay, Some(Overlay::Compare { .. })),
+            matches!(h.app.overlay(), Some(Overlay::Compare { .. })),
             "{}",
             h.screen()
         );
@@ -924,7 +927,7 @@ fn owner_rules_are_refused_from_the_console() {
     let refused = |h: &Harness, needle: &str| {
         let s = h.app.status.as_ref().expect("a status");
         assert!(s.error && s.text.contains(needle), "{s:?}");
-        assert!(h.app.overlay.is_none());
+        assert!(h.app.overlay().is_none());
     };
     h.press("x");
     refused(&h, "cannot be disabled");
@@ -986,7 +989,7 @@ fn read_only_refuses_every_change_key() {
             .as_ref()
             .unwrap_or_else(|| panic!("{key}: no status"));
         assert!(s.error && s.text.contains("read-only"), "{key}: {s:?}");
-        assert!(h.app.overlay.is_none(), "{key} opened a dialog");
+        assert!(h.app.overlay().is_none(), "{key} opened a dialog");
     };
     for key in ["x", "o", "d", "r"] {
         h.app.status = None;
@@ -1047,7 +1050,7 @@ fn a_save_over_another_processs_change_is_refused_and_theirs_survives() {
     h.ctrl('s');
     h.press("y");
     assert!(
-        matches!(h.app.overlay, Some(Overlay::Conflict { .. })),
+        matches!(h.app.overlay(), Some(Overlay::Conflict { .. })),
         "{}",
         h.screen()
     );
@@ -1370,9 +1373,12 @@ fn the_form_asks_before_discarding() {
     h.code(KeyCode::Enter);
     h.code(KeyCode::Enter);
     h.type_text("x"); // email field: lena@example.comx
-    h.code(KeyCode::Esc);
+    h.code(KeyCode::Esc); // leaves the field: the form's field list
+    assert!(h.app.overlay().is_none(), "{}", h.screen());
+    assert!(!h.form().typing && h.app.form.is_some());
+    h.code(KeyCode::Esc); // leaves the form, asking first
     assert!(matches!(
-        h.app.overlay,
+        h.app.overlay(),
         Some(Overlay::Confirm {
             pending: Pending::DiscardForm,
             ..
@@ -1398,7 +1404,7 @@ fn editing_a_user_saves_with_the_owner_rule_and_versions() {
     other_operator(&h.db, &["users", "set", "lena", "--position", "Editor"]);
     h.ctrl('s');
     assert!(
-        matches!(h.app.overlay, Some(Overlay::Conflict { .. })),
+        matches!(h.app.overlay(), Some(Overlay::Conflict { .. })),
         "{}",
         h.screen()
     );
@@ -1706,7 +1712,7 @@ fn a_role_deleted_under_an_open_editor_is_a_conflict_not_another_role() {
     other_operator(&h.db, &["roles", "create", "Newcomer"]);
     h.ctrl('s');
     h.press("y");
-    match &h.app.overlay {
+    match h.app.overlay() {
         Some(Overlay::Conflict { conflict, .. }) => {
             assert_eq!(conflict.kind, rolecall::error::ConflictKind::Deleted);
             assert!(!conflict.can_overwrite());
@@ -1759,7 +1765,7 @@ fn a_save_after_another_process_reshaped_the_catalog_writes_no_grant_of_a_catego
     // The load pruned a grant of this role (a change of its own), so the save is
     // refused as a conflict whatever else it finds.
     assert!(
-        matches!(&h.app.overlay, Some(Overlay::Conflict { .. })),
+        matches!(h.app.overlay(), Some(Overlay::Conflict { .. })),
         "{}",
         h.screen()
     );
@@ -1805,7 +1811,7 @@ fn grants_read_from_an_older_catalog_are_refused_then_saved_from_the_new_one() {
     );
     h.ctrl('s');
     h.press("y");
-    match &h.app.overlay {
+    match h.app.overlay() {
         Some(Overlay::Conflict { conflict, .. }) => {
             assert_eq!(conflict.kind, rolecall::error::ConflictKind::Catalog);
         }
@@ -1842,14 +1848,14 @@ fn the_compare_dialog_survives_a_larger_catalog_loaded_by_another_process() {
     h.code(KeyCode::Enter);
     h.press("vcamp");
     h.code(KeyCode::Enter);
-    assert!(matches!(h.app.overlay, Some(Overlay::Compare { .. })));
+    assert!(matches!(h.app.overlay(), Some(Overlay::Compare { .. })));
     other_operator(
         &h.db,
         &["catalog", "load", file.to_str().unwrap(), "--prune"],
     );
     h.app.update(Msg::Tick);
     h.draw();
-    match &h.app.overlay {
+    match h.app.overlay() {
         Some(Overlay::Compare { a, b, .. }) => {
             let total = h.app.store.catalog().leaf_count();
             assert_eq!((a.grants.len(), b.grants.len()), (total, total));
@@ -1901,16 +1907,16 @@ fn esc_goes_back_one_level_and_only_y_discards() {
     );
     h.code(KeyCode::Esc);
     assert!(!h.editor().is_searching(), "first Esc clears the search");
-    assert!(h.app.overlay.is_none());
+    assert!(h.app.overlay().is_none());
     h.code(KeyCode::Tab); // the name field
     h.code(KeyCode::Esc);
     assert!(
-        h.app.editor.is_some() && h.app.overlay.is_none(),
+        h.app.editor.is_some() && h.app.overlay().is_none(),
         "Esc leaves the field"
     );
     h.code(KeyCode::Esc);
     assert!(matches!(
-        h.app.overlay,
+        h.app.overlay(),
         Some(Overlay::Confirm {
             pending: Pending::DiscardEdit,
             ..
@@ -1972,18 +1978,18 @@ fn help_and_tabs_work_from_the_tree_but_not_a_text_field() {
     let mut h = Harness::new(120, 40);
     h.open_role("campaign");
     h.press("?");
-    assert!(matches!(h.app.overlay, Some(Overlay::Help { .. })));
+    assert!(matches!(h.app.overlay(), Some(Overlay::Help { .. })));
     assert!(h.screen().contains("Here: role editor"), "{}", h.screen());
     h.code(KeyCode::Esc);
     h.press("/?");
-    assert!(h.app.overlay.is_none(), "? is typed into the search");
+    assert!(h.app.overlay().is_none(), "? is typed into the search");
     assert_eq!(h.editor().search.text(), "?");
     h.code(KeyCode::Esc);
     h.select("triggers");
     h.press(" 3");
     assert!(
         matches!(
-            h.app.overlay,
+            h.app.overlay(),
             Some(Overlay::Confirm {
                 pending: Pending::DiscardEdit,
                 ..
@@ -2037,7 +2043,7 @@ fn the_picker_starts_on_the_current_role_and_asks_before_more() {
     h.press("/misaki");
     h.code(KeyCode::Enter);
     h.press("r");
-    match &h.app.overlay {
+    match h.app.overlay() {
         Some(Overlay::Pick { choices, list, .. }) => {
             let at = list.selected_source().unwrap();
             assert_eq!(choices[at].1, "Read Only");
@@ -2075,7 +2081,7 @@ fn tags_are_visible_tag_all_and_esc_clears_them() {
     h.code(KeyCode::Esc);
     h.code(KeyCode::Esc); // many tags: asks
     assert!(matches!(
-        h.app.overlay,
+        h.app.overlay(),
         Some(Overlay::Confirm {
             pending: Pending::ClearTags,
             ..
@@ -2099,7 +2105,10 @@ fn new_role_creates_nothing_until_saved_and_checks_the_name() {
     h.type_text("read only");
     assert!(h.screen().contains("already exists"), "{}", h.screen());
     h.ctrl('s');
-    assert!(h.app.overlay.is_none(), "a refused Ctrl-S leaves no dialog");
+    assert!(
+        h.app.overlay().is_none(),
+        "a refused Ctrl-S leaves no dialog"
+    );
     h.press("y");
     assert_eq!(
         h.editor().name.text(),
@@ -2153,7 +2162,7 @@ fn audit_opens_on_newest_follows_new_rows_and_filters_by_values() {
     h.code(KeyCode::Enter);
     h.press("f");
     assert_eq!(h.app.tab, rolecall::tui::app::Tab::Audit);
-    assert!(h.app.audit.list.shown() >= 1);
+    assert!(h.app.audit.view.list.shown() >= 1);
     assert!(h.app.audit.selected().is_some_and(|a| a.target == "lena"));
 }
 
@@ -2266,4 +2275,134 @@ fn empty_lists_say_what_to_do_next() {
         "{}",
         h.screen()
     );
+}
+
+/// Issue 11: dialogs stack. `?` over a confirm opens the help on top; Esc closes the
+/// help and the confirm is back, still holding its action; Esc again cancels it.
+#[test]
+fn help_opens_over_a_dialog_and_esc_closes_one_level() {
+    let mut h = Harness::new(120, 40);
+    h.press("/lena");
+    h.code(KeyCode::Enter);
+    h.press("d");
+    assert!(matches!(
+        h.app.overlay(),
+        Some(Overlay::Confirm {
+            pending: Pending::DeleteUser { .. },
+            ..
+        })
+    ));
+    h.press("?");
+    assert!(matches!(h.app.overlay(), Some(Overlay::Help { .. })));
+    assert_eq!(h.app.overlays().len(), 2);
+    assert!(h.screen().contains("Here: "), "{}", h.screen());
+    assert!(
+        h.screen().contains("y/Enter"),
+        "the confirm's keys: {}",
+        h.screen()
+    );
+    h.code(KeyCode::Esc);
+    assert!(
+        matches!(
+            h.app.overlay(),
+            Some(Overlay::Confirm {
+                pending: Pending::DeleteUser { .. },
+                ..
+            })
+        ),
+        "Esc closed only the help"
+    );
+    assert!(
+        h.screen().contains("Delete user \"lena\"?"),
+        "{}",
+        h.screen()
+    );
+    h.code(KeyCode::Esc);
+    assert!(h.app.overlay().is_none());
+    assert!(h.app.store.user("lena").is_ok(), "nothing was deleted");
+}
+
+/// Issue 11: a status longer than its two rows ends in `…`, the footer offers
+/// Ctrl-L, and Ctrl-L shows the whole message in a dialog that Esc closes.
+#[test]
+fn a_status_cut_short_is_readable_in_full() {
+    let mut h = Harness::new(80, 24);
+    let words: Vec<String> = (0..60).map(|i| format!("word{i}")).collect();
+    let text = words.join(" ");
+    h.app.status = Some(rolecall::tui::app::Status {
+        text: text.clone(),
+        error: true,
+    });
+    h.draw();
+    let screen = h.screen();
+    assert!(screen.contains('…'), "{screen}");
+    assert!(!screen.contains("word59"), "{screen}");
+    assert!(screen.contains("Ctrl-L whole message"), "{screen}");
+    h.ctrl('l');
+    assert!(matches!(h.app.overlay(), Some(Overlay::Message { .. })));
+    let screen = h.screen();
+    assert!(
+        screen.contains("word59"),
+        "the end of the message: {screen}"
+    );
+    h.code(KeyCode::Esc);
+    assert!(h.app.overlay().is_none());
+    // A short status is shown whole and the footer does not offer the key.
+    h.app.status = Some(rolecall::tui::app::Status {
+        text: "short".into(),
+        error: false,
+    });
+    h.draw();
+    assert!(!h.screen().contains("Ctrl-L"), "{}", h.screen());
+}
+
+/// Issue 11: Esc in the user form goes back one level at a time, as in the role
+/// editor: a text field → the form's field list (Up/Down move, Enter types again,
+/// `?` opens the help) → out of the form (asking first when unsaved).
+#[test]
+fn esc_in_the_user_form_leaves_the_field_then_the_form() {
+    let mut h = Harness::new(120, 40);
+    h.press("/lena");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    assert!(h.form().in_text_field());
+    assert!(h.screen().contains("Esc back"), "{}", h.screen());
+    h.code(KeyCode::Esc);
+    assert!(!h.form().in_text_field(), "Esc left the field");
+    assert!(h.app.form.is_some(), "but not the form");
+    let footer = h.screen().lines().last().unwrap_or_default().to_string();
+    assert!(
+        footer.contains("? help") && footer.contains("Enter edit / choose"),
+        "{footer}"
+    );
+    h.code(KeyCode::Down);
+    assert_eq!(h.form().focus, rolecall::tui::user_form::Field::FirstName);
+    assert!(!h.form().in_text_field());
+    h.press("?");
+    assert!(matches!(h.app.overlay(), Some(Overlay::Help { .. })));
+    h.code(KeyCode::Esc);
+    h.code(KeyCode::Enter); // types into First name again
+    assert!(h.form().in_text_field());
+    h.press("x");
+    assert_eq!(
+        h.form().text(rolecall::tui::user_form::Field::FirstName),
+        "Lenax"
+    );
+    h.code(KeyCode::Esc);
+    h.code(KeyCode::Esc);
+    assert!(matches!(
+        h.app.overlay(),
+        Some(Overlay::Confirm {
+            pending: Pending::DiscardForm,
+            ..
+        })
+    ));
+    h.press("y");
+    assert!(h.app.form.is_none());
+    // An untouched form: two Esc leave it without asking.
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Esc);
+    assert!(h.app.form.is_some());
+    h.code(KeyCode::Esc);
+    assert!(h.app.form.is_none() && h.app.overlay().is_none());
 }

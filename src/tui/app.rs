@@ -15,10 +15,12 @@ use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::role::{Role, RoleSummary};
 use crate::domain::user::UserRow;
 use crate::error::Error;
-use crate::store::{AuditEntry, Store};
+use crate::store::Store;
 use crate::tui::keys::{self, Action, Scope};
+use crate::tui::screens::audit::AuditScreen;
 use crate::tui::screens::role_editor::{Focus, RoleEditor};
 use crate::tui::screens::user_form::UserForm;
+use crate::tui::screens::{Effect, Look};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::FilteredList;
 
@@ -33,9 +35,6 @@ const FIRST_PAGE: usize = 300;
 
 /// The whole users list and its haystacks, read on another thread.
 type UsersLoad = Result<(Vec<UserRow>, Vec<String>), Error>;
-
-/// How many audit rows the Audit tab loads.
-const AUDIT_ROWS: usize = 5000;
 
 /// Two clicks on one cell within this many milliseconds are a double click.
 const DOUBLE_CLICK_MS: u128 = 400;
@@ -157,12 +156,10 @@ pub struct App {
     pub tab: Tab,
     pub users: ListView<UserRow>,
     pub roles: ListView<RoleSummary>,
-    pub audit: ListView<AuditEntry>,
+    pub audit: AuditScreen,
     /// The role under the Roles list's selection, for the preview pane.
     pub preview: Option<Role>,
     pub default_role: i64,
-    /// Rows in the audit log (the tab loads only the newest few thousand).
-    pub audit_total: usize,
     /// Users in the database (the list may still be loading).
     pub users_total: usize,
     /// Lists longer than this load in the background ([`LOAD_IN_BACKGROUND_ABOVE`]).
@@ -180,7 +177,11 @@ pub struct App {
     pub form: Option<UserForm>,
     /// IANA time-zone names for the form's completion, read when a form first opens.
     pub tz_names: Vec<String>,
-    pub overlay: Option<Overlay>,
+    /// The open dialogs, the top one last: it has the keyboard, Esc closes it and
+    /// the one under it has the keyboard again (help over a confirm, say).
+    pub(crate) overlays: Vec<Overlay>,
+    /// True when the last draw cut the status line short with `…`.
+    pub(crate) status_cut: Cell<bool>,
     /// Users tagged with Space in the Users list (ids); `r` and `x` act on all of them.
     pub tagged: std::collections::BTreeSet<i64>,
     pub status: Option<Status>,
@@ -213,10 +214,9 @@ impl App {
             tab: Tab::Users,
             users: ListView::default(),
             roles: ListView::default(),
-            audit: ListView::default(),
+            audit: AuditScreen::default(),
             preview: None,
             default_role: 0,
-            audit_total: 0,
             users_total: 0,
             load_in_background_above: LOAD_IN_BACKGROUND_ABOVE,
             users_loading: None,
@@ -225,7 +225,8 @@ impl App {
             editor: None,
             form: None,
             tz_names: Vec::new(),
-            overlay: None,
+            overlays: Vec::new(),
+            status_cut: Cell::new(false),
             tagged: std::collections::BTreeSet::new(),
             status: None,
             after_discard: None,
@@ -247,10 +248,8 @@ impl App {
         self.roles
             .load(roles, |r| r.name.to_lowercase(), |r| r.id, &self.matcher);
         self.load_users()?;
-        let audit = self.store.audit(AUDIT_ROWS)?;
-        crate::tui::screens::audit::load(&mut self.audit, audit, &self.matcher);
+        self.audit.load(&self.store, &self.matcher)?;
         self.default_role = self.store.default_role_id()?;
-        self.audit_total = self.store.audit_count()?;
         self.refresh_preview();
         self.data_version = self.store.data_version()?;
         Ok(())
@@ -398,9 +397,42 @@ impl App {
         }
     }
 
+    /// The dialog on top, which has the keyboard.
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.overlays.last()
+    }
+
+    /// Every open dialog, the bottom one first.
+    pub fn overlays(&self) -> &[Overlay] {
+        &self.overlays
+    }
+
+    /// Opens a dialog over whatever is open.
+    pub(crate) fn open(&mut self, overlay: Overlay) {
+        self.overlays.push(overlay);
+    }
+
     /// The key scopes active now, innermost first.
     pub fn scopes(&self) -> Vec<Scope> {
-        match &self.overlay {
+        let mut scopes = match self.overlay() {
+            Some(overlay) => overlay.scopes(),
+            None => self.place_scopes(),
+        };
+        if self.status.is_some() {
+            scopes.push(Scope::Message);
+        }
+        scopes
+    }
+
+    /// The key scopes of what is under the help (a dialog, or the place under any
+    /// dialog), innermost first.
+    pub fn help_scopes(&self) -> Vec<Scope> {
+        match self
+            .overlays
+            .iter()
+            .rev()
+            .find(|o| !matches!(o, Overlay::Help { .. }))
+        {
             Some(overlay) => overlay.scopes(),
             None => self.place_scopes(),
         }
@@ -428,6 +460,9 @@ impl App {
     /// and the help list only these.
     /// With a dialog open this answers for the place under it (the help's "Here").
     pub fn available(&self, action: Action) -> bool {
+        if action == Action::ShowStatus {
+            return self.status.is_some() && self.status_cut.get();
+        }
         if let Some(editor) = &self.editor {
             return editor.available(action, self.store.is_read_only());
         }
@@ -441,7 +476,7 @@ impl App {
         match self.tab {
             Tab::Users => &self.users.list,
             Tab::Roles => &self.roles.list,
-            Tab::Audit => &self.audit.list,
+            Tab::Audit => &self.audit.view.list,
         }
     }
 
@@ -451,7 +486,11 @@ impl App {
         match self.tab {
             Tab::Users => (&mut self.users.list, &self.users.haystacks, matcher),
             Tab::Roles => (&mut self.roles.list, &self.roles.haystacks, matcher),
-            Tab::Audit => (&mut self.audit.list, &self.audit.haystacks, matcher),
+            Tab::Audit => (
+                &mut self.audit.view.list,
+                &self.audit.view.haystacks,
+                matcher,
+            ),
         }
     }
 
@@ -515,15 +554,20 @@ impl App {
                 .map(|r| r.grants)
                 .unwrap_or_else(|_| Grants::none(&self.catalog));
         }
-        if let Some(Overlay::Compare { a, b, .. }) = self.overlay.as_mut() {
-            match (self.store.role_by_id(a.id), self.store.role_by_id(b.id)) {
+        let store = &self.store;
+        self.overlays.retain_mut(|overlay| {
+            let Overlay::Compare { a, b, .. } = overlay else {
+                return true;
+            };
+            match (store.role_by_id(a.id), store.role_by_id(b.id)) {
                 (Ok(new_a), Ok(new_b)) => {
                     **a = new_a;
                     **b = new_b;
+                    true
                 }
-                _ => self.overlay = None,
+                _ => false,
             }
-        }
+        });
         self.preview = None;
         self.refresh_preview();
         self.info(note);
@@ -550,12 +594,22 @@ impl App {
     }
 
     fn on_action(&mut self, action: Action) {
-        if self.overlay.is_some() {
+        if action == Action::ShowStatus {
+            if let Some(status) = self.status.clone() {
+                self.open(Overlay::Message {
+                    text: status.text,
+                    error: status.error,
+                    scroll: Default::default(),
+                });
+            }
+            return;
+        }
+        if !self.overlays.is_empty() {
             return self.on_overlay_action(action);
         }
         match action {
             Action::Help => {
-                return self.overlay = Some(Overlay::Help {
+                return self.open(Overlay::Help {
                     scroll: Default::default(),
                 });
             }
@@ -616,7 +670,7 @@ impl App {
             .is_some_and(|(p, when)| p == at && when.elapsed().as_millis() < DOUBLE_CLICK_MS);
         self.last_click = Some((at, Instant::now()));
         let hit = self.hit.get();
-        if self.overlay.is_some() {
+        if !self.overlays.is_empty() {
             return;
         }
         if self.editor.is_some() {
@@ -652,7 +706,7 @@ impl App {
     }
 
     fn on_scroll(&mut self, _at: Position, rows: isize) {
-        if let Some(overlay) = self.overlay.as_mut() {
+        if let Some(overlay) = self.overlays.last_mut() {
             return overlay.on_wheel(rows);
         }
         if let Some(editor) = self.editor.as_mut() {
@@ -670,6 +724,35 @@ impl App {
         self.current_list_mut().0.scroll(rows);
         if self.tab == Tab::Roles {
             self.refresh_preview();
+        }
+    }
+
+    /// What the screens read while they draw.
+    pub fn look(&self) -> Look<'_> {
+        Look {
+            theme: &self.theme,
+            matcher: &self.matcher,
+            hit: &self.hit,
+            store: &self.store,
+        }
+    }
+
+    /// Carries out what a screen asked for, in order.
+    pub(crate) fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Info(text) => self.info(text),
+                Effect::Refuse(text) => self.refuse(text),
+                Effect::Error(e) => self.error(&e),
+                Effect::Open(overlay) => self.open(overlay),
+                Effect::Reload => self.reload_or_report(),
+                Effect::Quit => self.quit = true,
+                Effect::AuditOf(name) => {
+                    self.tab = Tab::Audit;
+                    let said = self.audit.show_about(&name, &self.matcher);
+                    self.apply(vec![said]);
+                }
+            }
         }
     }
 

@@ -39,6 +39,10 @@ pub enum Scope {
     Scroll,
     /// A save refused because someone else saved first.
     Conflict,
+    /// A dialog that asks something: `?` opens the help over it.
+    Dialog,
+    /// A status message too long for its two rows: a key shows it whole.
+    Message,
 }
 
 /// What a key asks for; the focused screen gives it meaning.
@@ -86,6 +90,8 @@ pub enum Action {
     Cancel,
     /// Enter in a text field: keep what was typed and leave the field.
     Accept,
+    /// Show the whole status message (it was cut with `…`).
+    ShowStatus,
 }
 
 /// One row of the key table.
@@ -166,6 +172,24 @@ static PICKER: &[Binding] = &[
         [Esc, NONE]
     ),
 ];
+
+static DIALOG: &[Binding] = &[bind!(
+    Dialog,
+    Action::Help,
+    "?",
+    "help",
+    false,
+    [Char('?'), NONE]
+)];
+
+static MESSAGE: &[Binding] = &[bind!(
+    Message,
+    Action::ShowStatus,
+    "Ctrl-L",
+    "whole message",
+    true,
+    [Char('l'), CTRL]
+)];
 
 static SCROLL: &[Binding] = &[
     bind!(Scroll, Action::Cancel, "Esc", "close", true, [Esc, NONE; Char('q'), NONE; Enter, NONE; Char('?'), NONE]),
@@ -271,7 +295,7 @@ static FORM: &[Binding] = &[
         Form,
         Action::Open,
         "Enter",
-        "choose / switch",
+        "edit / choose",
         true,
         [Enter, NONE]
     ),
@@ -485,6 +509,8 @@ pub fn bindings() -> impl Iterator<Item = &'static Binding> {
     CONFIRM
         .iter()
         .chain(PICKER)
+        .chain(DIALOG)
+        .chain(MESSAGE)
         .chain(SCROLL)
         .chain(TEXT)
         .chain(EDITOR)
@@ -573,11 +599,13 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::Discard => "Discard unsaved changes?",
         Scope::Picker => "Blocked delete",
         Scope::Scroll => "Help and other text dialogs",
+        Scope::Dialog => "Any dialog that asks",
+        Scope::Message => "A status cut short with …",
     }
 }
 
 /// Every scope, in the order the help lists the ones not in focus.
-pub const ALL_SCOPES: [Scope; 15] = [
+pub const ALL_SCOPES: [Scope; 17] = [
     Scope::Anywhere,
     Scope::List,
     Scope::Users,
@@ -593,6 +621,8 @@ pub const ALL_SCOPES: [Scope; 15] = [
     Scope::Pick,
     Scope::Conflict,
     Scope::Scroll,
+    Scope::Dialog,
+    Scope::Message,
 ];
 
 #[cfg(test)]

@@ -4,14 +4,16 @@
 //! ```text
 //! src/tui/
 //!   mod.rs          this loop; the terminal is restored on every way out
-//!   app.rs          the router: tabs, the open dialog, status line, tick, follow_catalog
+//!   app.rs          the router: tabs, the dialog stack, status line, tick, follow_catalog,
+//!                   and `apply`, which carries out a screen's `Effect`s
 //!   keys.rs         the key table (one row per key and scope) → Action
 //!   views.rs        the frame: tab bar, the focused screen, status line, footer, dialog
 //!   screens/        one file per screen: state, update (its keys), draw, available()
-//!     mod.rs          what the three lists share (move, filter, Enter, Esc)
+//!     mod.rs          `Effect` (what a screen asks of the router), `Look` (what it
+//!                     reads to draw), what the lists share (move, filter, Enter, Esc)
 //!     users.rs        Users tab: tags, role picker, enable/disable, owner, password
 //!     roles.rs        Roles tab and its preview: new, clone, compare, default, delete
-//!     audit.rs        Audit tab: newest first, CHANGE column, follows new rows
+//!     audit.rs        AuditScreen: its rows, load, update → Effects, draw, available
 //!     role_editor.rs  the role editor: name, description, tree, search, save summary
 //!     user_form.rs    the user form: fields checked as typed, effective permissions
 //!   dialogs/        one file per kind of dialog (confirm, pick, delete_blocked,
@@ -25,9 +27,14 @@
 //! asks the focused place for its scopes (a dialog's, else the editor's, the form's
 //! or the tab's list) and resolves the key in `keys::BINDINGS`, innermost scope
 //! first, to `Msg::Action` (or `Msg::Input` for a text field) → `App::update` routes
-//! it: the open dialog, else `?` and `1`-`3` (the router's own), else the editor,
-//! the form or the current list. A screen that needs what only the router may do
-//! (open a dialog, switch tab, say something) calls the router's few methods for it.
+//! it: the top dialog of the stack (`?` there opens the help over it; Esc closes one
+//! level), else `?` and `1`-`3` (the router's own), else the editor, the form or the
+//! current list. A screen that has its own struct (`AuditScreen`) returns `Effect`s
+//! (open a dialog, say something, show the audit of a name, reload, quit) that
+//! `App::apply` carries out; the Users and Roles lists, the editor, the form and
+//! the dialogs' answers (dialogs/answer.rs) still call the router's few methods.
+//! A status too long for its two rows ends in `…`; Ctrl-L (offered in the footer
+//! then) shows it whole.
 //! The footer and the help are built from the same table, filtered by
 //! `App::available`, so they list only keys that work now.
 //!
@@ -210,7 +217,7 @@ pub fn run(store: Store) -> Result<()> {
             let rows = (
                 app.users.rows.len(),
                 app.roles.rows.len(),
-                app.audit.rows.len(),
+                app.audit.view.rows.len(),
             );
             app.update(Msg::Tick);
             dirty |= before != app.status
@@ -218,7 +225,7 @@ pub fn run(store: Store) -> Result<()> {
                     != (
                         app.users.rows.len(),
                         app.roles.rows.len(),
-                        app.audit.rows.len(),
+                        app.audit.view.rows.len(),
                     );
             next_tick = Instant::now() + TICK;
         }

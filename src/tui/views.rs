@@ -40,12 +40,12 @@ pub fn draw(app: &App, frame: &mut Frame) {
         match app.tab {
             Tab::Users => screens::users::draw(app, frame, body),
             Tab::Roles => screens::roles::draw(app, frame, body),
-            Tab::Audit => screens::audit::draw(app, frame, body),
+            Tab::Audit => app.audit.draw(&app.look(), frame, body),
         }
     }
     draw_status(app, frame, status);
     draw_footer(app, frame, footer);
-    if let Some(overlay) = &app.overlay {
+    for overlay in app.overlays() {
         dialogs::draw(app, overlay, frame, area);
     }
     if app.theme.ascii {
@@ -79,7 +79,7 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let counts = [app.users_total, app.roles.rows.len(), app.audit_total];
+    let counts = [app.users_total, app.roles.rows.len(), app.audit.total];
     let mut spans = Vec::new();
     for (i, tab) in Tab::ALL.iter().enumerate() {
         let label = format!(" {} {} ({}) ", i + 1, tab.title(), counts[i]);
@@ -119,18 +119,34 @@ fn status_rows(app: &App, width: u16) -> u16 {
     }
 }
 
-/// The status: wrapped to two rows when long, and cut with `…` beyond that.
+/// The status: wrapped to two rows when long; beyond that the second row ends in
+/// `…` and the footer offers Ctrl-L, which shows the whole message.
 fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let Some(s) = &app.status else { return };
+    let Some(s) = &app.status else {
+        app.status_cut.set(false);
+        return;
+    };
     let style = if s.error { t.error } else { t.ok };
-    let text = display_safe(&s.text);
-    let room = (area.width as usize) * (area.height as usize);
-    let text = crate::text::truncate(&text, room).into_owned();
-    let rows = crate::tui::widgets::scroll_text::wrap(
-        vec![Line::from(Span::styled(text, style))],
-        area.width as usize,
+    let width = area.width as usize;
+    let mut rows = crate::tui::widgets::scroll_text::wrap(
+        vec![Line::from(Span::styled(
+            display_safe(&s.text).into_owned(),
+            style,
+        ))],
+        width,
     );
+    let cut = rows.len() > area.height as usize;
+    app.status_cut.set(cut);
+    if cut {
+        rows.truncate(area.height as usize);
+        if let Some(last) = rows.last_mut() {
+            let text: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+            let kept = crate::text::truncate(&text, width.saturating_sub(1));
+            let kept = kept.trim_end_matches('…').trim_end();
+            *last = Line::from(Span::styled(format!("{kept}…"), style));
+        }
+    }
     frame.render_widget(Paragraph::new(rows), area);
 }
 
@@ -142,7 +158,7 @@ fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     if let Some(editor) = &app.editor
         && editor.is_searching()
-        && app.overlay.is_none()
+        && app.overlay().is_none()
     {
         let n = editor.shown_leaf_count(app.store.catalog());
         spans.push(Span::styled(
@@ -154,7 +170,12 @@ fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
     let first = |b: &&keys::Binding| {
         matches!(
             b.action,
-            Action::Help | Action::Quit | Action::Save | Action::Back | Action::ClearSearch
+            Action::Help
+                | Action::Quit
+                | Action::Save
+                | Action::Back
+                | Action::ClearSearch
+                | Action::ShowStatus
         )
     };
     let mut room = area.width as usize;

@@ -11,12 +11,17 @@ use crate::tui::widgets::input::TextInput;
 
 impl App {
     pub(crate) fn on_overlay_action(&mut self, action: Action) {
-        if let Some(overlay) = self.overlay.as_mut()
+        if let Some(overlay) = self.overlays.last_mut()
             && overlay.on_move(action)
         {
             return;
         }
-        let Some(overlay) = self.overlay.take() else {
+        if action == Action::Help {
+            return self.open(Overlay::Help {
+                scroll: Default::default(),
+            });
+        }
+        let Some(overlay) = self.overlays.pop() else {
             return;
         };
         match (overlay, action) {
@@ -76,10 +81,11 @@ impl App {
                 Overlay::Help { .. }
                 | Overlay::AuditDetail { .. }
                 | Overlay::Compare { .. }
-                | Overlay::RoleUsers { .. },
+                | Overlay::RoleUsers { .. }
+                | Overlay::Message { .. },
                 Action::Cancel,
             ) => {}
-            (overlay, _) => self.overlay = Some(overlay),
+            (overlay, _) => self.open(overlay),
         }
     }
 
@@ -97,7 +103,7 @@ impl App {
         let PromptPurpose::CloneName { source } = purpose;
         if let Some(problem) = self.role_name_problem(input.text(), None) {
             self.refuse(format!("not created: {problem}"));
-            self.overlay = Some(Overlay::Prompt {
+            self.open(Overlay::Prompt {
                 title,
                 input,
                 purpose,
@@ -240,13 +246,11 @@ impl App {
             },
             PickPurpose::CompareWith { role_id: a } => {
                 match (self.store.role_by_id(a), self.store.role_by_id(role_id)) {
-                    (Ok(a), Ok(b)) => {
-                        self.overlay = Some(Overlay::Compare {
-                            a: Box::new(a),
-                            b: Box::new(b),
-                            scroll: Default::default(),
-                        })
-                    }
+                    (Ok(a), Ok(b)) => self.open(Overlay::Compare {
+                        a: Box::new(a),
+                        b: Box::new(b),
+                        scroll: Default::default(),
+                    }),
                     (Err(e), _) | (_, Err(e)) => self.error(&e),
                 }
             }
@@ -263,7 +267,7 @@ impl App {
         if !on_second {
             if let Err(e) = crate::domain::validate::password(first.text()) {
                 self.error(&e);
-                self.overlay = Some(Overlay::Password {
+                self.open(Overlay::Password {
                     username,
                     first: TextInput::new("", crate::domain::validate::MAX_PASSWORD),
                     second,
@@ -271,7 +275,7 @@ impl App {
                 });
                 return;
             }
-            self.overlay = Some(Overlay::Password {
+            self.open(Overlay::Password {
                 username,
                 first,
                 second,
@@ -285,7 +289,7 @@ impl App {
                 error: true,
             });
             let empty = || TextInput::new("", crate::domain::validate::MAX_PASSWORD);
-            self.overlay = Some(Overlay::Password {
+            self.open(Overlay::Password {
                 username,
                 first: empty(),
                 second: empty(),

@@ -70,7 +70,7 @@ fn section(app: &App, title: String, bindings: &[&'static Binding]) -> Vec<Line<
 /// The help's sections: "here" first, then every scope not in focus.
 fn sections(app: &App) -> Vec<Vec<Line<'static>>> {
     let t = &app.theme;
-    let here_scopes = app.place_scopes();
+    let here_scopes = app.help_scopes();
     let here = keys::active(&here_scopes, |a| app.available(a));
     let mut out = vec![section(app, format!("Here: {}", app.place_name()), &here)];
     for scope in ALL_SCOPES.iter().filter(|s| !here_scopes.contains(s)) {

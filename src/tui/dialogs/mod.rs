@@ -123,6 +123,12 @@ pub enum Overlay {
         input: TextInput,
         purpose: PromptPurpose,
     },
+    /// A status message in full (the status line cut it with `…`).
+    Message {
+        text: String,
+        error: bool,
+        scroll: ScrollText,
+    },
 }
 
 /// What an overwrite after a conflict saves again.
@@ -157,15 +163,16 @@ impl Overlay {
             Overlay::Confirm {
                 pending: Pending::DiscardEdit | Pending::DiscardForm,
                 ..
-            } => vec![Scope::Discard, Scope::Scroll],
-            Overlay::Confirm { .. } => vec![Scope::Confirm, Scope::Scroll],
-            Overlay::DeleteBlocked { .. } => vec![Scope::Picker],
+            } => vec![Scope::Discard, Scope::Dialog, Scope::Scroll],
+            Overlay::Confirm { .. } => vec![Scope::Confirm, Scope::Dialog, Scope::Scroll],
+            Overlay::DeleteBlocked { .. } => vec![Scope::Picker, Scope::Dialog],
             Overlay::Help { .. }
             | Overlay::AuditDetail { .. }
             | Overlay::Compare { .. }
-            | Overlay::RoleUsers { .. } => vec![Scope::Scroll],
+            | Overlay::RoleUsers { .. }
+            | Overlay::Message { .. } => vec![Scope::Scroll],
             Overlay::Pick { .. } => vec![Scope::Pick, Scope::TextField],
-            Overlay::Conflict { .. } => vec![Scope::Conflict],
+            Overlay::Conflict { .. } => vec![Scope::Conflict, Scope::Dialog],
             Overlay::Password { .. } | Overlay::Prompt { .. } => vec![Scope::TextField],
         }
     }
@@ -178,7 +185,8 @@ impl Overlay {
             | Overlay::Confirm { scroll, .. }
             | Overlay::AuditDetail { scroll, .. }
             | Overlay::Compare { scroll, .. }
-            | Overlay::RoleUsers { scroll, .. } => scroll.on_action(action),
+            | Overlay::RoleUsers { scroll, .. }
+            | Overlay::Message { scroll, .. } => scroll.on_action(action),
             Overlay::DeleteBlocked { list, .. } | Overlay::Pick { list, .. } => {
                 list.on_action(action)
             }
@@ -204,9 +212,10 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         Overlay::Conflict { conflict, .. } => conflict::draw(app, conflict, frame, area),
         Overlay::Password { .. } => password::draw(app, overlay, frame, area),
         Overlay::Prompt { .. } => prompt::draw(app, overlay, frame, area),
-        Overlay::Compare { .. } | Overlay::RoleUsers { .. } | Overlay::AuditDetail { .. } => {
-            text::draw(app, overlay, frame, area)
-        }
+        Overlay::Compare { .. }
+        | Overlay::RoleUsers { .. }
+        | Overlay::AuditDetail { .. }
+        | Overlay::Message { .. } => text::draw(app, overlay, frame, area),
     }
 }
 

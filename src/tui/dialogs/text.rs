@@ -1,5 +1,6 @@
 //! Dialogs that only show text, all scrolled by one [`ScrollText`]: two roles
-//! compared, the users holding a role, and one audit entry with every field in full.
+//! compared, the users holding a role, one audit entry with every field in full, and
+//! a status message too long for the status line.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -49,6 +50,15 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         }
         Overlay::AuditDetail { entry, scroll } => {
             ("Audit entry".into(), audit_lines(app, entry), scroll)
+        }
+        Overlay::Message {
+            text,
+            error,
+            scroll,
+        } => {
+            let style = if *error { t.error } else { t.ok };
+            let body = vec![Line::from(Span::styled(safe(text), style))];
+            ("Message".into(), body, scroll)
         }
         _ => return,
     };

@@ -3,37 +3,103 @@
 //! row changed; the filter matches actor, action, target and the changed values.
 //! Enter shows one row with every field in full.
 
+use crossterm::event::KeyEvent;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use serde_json::Value;
 
-use crate::store::AuditEntry;
-use crate::tui::app::{App, ListView};
+use crate::error::Error;
+use crate::store::{AuditEntry, Store};
+use crate::tui::app::ListView;
+use crate::tui::dialogs::Overlay;
+use crate::tui::keys::Action;
+use crate::tui::screens::{Effect, Look, list_key, list_typed};
 use crate::tui::widgets::list::{Column, ListLook, cell, draw_list, fuzzy};
 
-/// Loads the rows, keeping the operator on the newest one when they were there.
-pub fn load(view: &mut ListView<AuditEntry>, rows: Vec<AuditEntry>, matcher: &SkimMatcherV2) {
-    let on_newest = view.list.selected_position() == 0;
-    view.load(
-        rows,
-        |a| {
-            format!(
-                "{} {} {} {} {}",
-                a.actor,
-                a.action,
-                a.target,
-                a.at,
-                change(a)
-            )
-            .to_lowercase()
-        },
-        |a| a.id,
-        matcher,
-    );
-    if on_newest {
-        view.list.home();
+/// How many audit rows the tab loads.
+const AUDIT_ROWS: usize = 5000;
+
+/// The Audit tab's state: the newest rows and how many there are in all.
+#[derive(Default)]
+pub struct AuditScreen {
+    pub view: ListView<AuditEntry>,
+    /// Rows in the audit log (the tab loads only the newest few thousand).
+    pub total: usize,
+}
+
+impl AuditScreen {
+    /// Reads the newest rows again, keeping the operator on the newest one when they
+    /// were there.
+    pub fn load(&mut self, store: &Store, matcher: &SkimMatcherV2) -> Result<(), Error> {
+        let rows = store.audit(AUDIT_ROWS)?;
+        self.total = store.audit_count()?;
+        let on_newest = self.view.list.selected_position() == 0;
+        self.view.load(rows, haystack, |a| a.id, matcher);
+        if on_newest {
+            self.view.list.home();
+        }
+        Ok(())
     }
+
+    pub fn selected(&self) -> Option<&AuditEntry> {
+        self.view.selected()
+    }
+
+    /// What a key does on the Audit tab: the list's keys, and Enter shows the row.
+    pub fn update(&mut self, action: Action, matcher: &SkimMatcherV2) -> Vec<Effect> {
+        if let Some(effects) = list_key(&mut self.view, action, matcher) {
+            return effects;
+        }
+        match (action, self.selected()) {
+            (Action::Open, Some(a)) => vec![Effect::Open(Overlay::AuditDetail {
+                entry: Box::new(a.clone()),
+                scroll: Default::default(),
+            })],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A key typed into the filter.
+    pub fn on_input(&mut self, key: &KeyEvent, matcher: &SkimMatcherV2) {
+        list_typed(&mut self.view, key, matcher);
+    }
+
+    /// `f` on a user or a role: the rows about `name`, newest first.
+    pub fn show_about(&mut self, name: &str, matcher: &SkimMatcherV2) -> Effect {
+        let list = &mut self.view.list;
+        list.query.set_text(&name.to_lowercase());
+        list.editing = false;
+        list.refilter(&self.view.haystacks, matcher);
+        list.home();
+        let n = list.shown();
+        Effect::Info(format!(
+            "{n} audit row{} about \"{name}\"; Esc clears the filter",
+            if n == 1 { "" } else { "s" }
+        ))
+    }
+
+    /// Which of the tab's keys work now.
+    pub fn available(&self, action: Action) -> bool {
+        match action {
+            Action::Open => self.selected().is_some(),
+            Action::Back => self.view.list.is_filtered(),
+            _ => true,
+        }
+    }
+}
+
+/// What the audit filter matches: actor, action, target, time and the changed values.
+fn haystack(a: &AuditEntry) -> String {
+    format!(
+        "{} {} {} {} {}",
+        a.actor,
+        a.action,
+        a.target,
+        a.at,
+        change(a)
+    )
+    .to_lowercase()
 }
 
 fn show(v: Option<&Value>) -> String {
@@ -71,61 +137,64 @@ pub fn change(a: &AuditEntry) -> String {
         .join("; ")
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    // Columns as wide as their widest cell in the loaded rows, within limits.
-    let widest = |f: &dyn Fn(&AuditEntry) -> usize, cap: usize| {
-        app.audit
-            .rows
-            .iter()
-            .map(f)
-            .max()
-            .unwrap_or(6)
-            .clamp(6, cap) as u16
-    };
-    let actor = widest(&|a| crate::text::width(&a.actor), 16);
-    let action = widest(&|a| a.action.len(), 20);
-    let target = widest(&|a| crate::text::width(&a.target), 20);
-    let columns = [
-        Column {
-            title: "AT (UTC)",
-            width: 20,
-            min: 20,
-        },
-        Column {
-            title: "ACTOR",
-            width: actor,
-            min: 6,
-        },
-        Column {
-            title: "ACTION",
-            width: action,
-            min: 11,
-        },
-        Column {
-            title: "TARGET",
-            width: target,
-            min: 8,
-        },
-        Column {
-            title: "CHANGE",
-            width: 0,
-            min: 0,
-        },
-    ];
-    let look = ListLook {
-        title: "Audit log (newest first) · Enter shows a row in full",
-        columns: &columns,
-        loading: None,
-        empty: "nothing has changed yet: every change made here or with the CLI is listed here",
-        tagged: &|_| false,
-    };
-    draw_list(app, frame, area, &app.audit, look, |a| {
-        vec![
-            cell(a.at.clone()),
-            fuzzy(a.actor.clone()),
-            fuzzy(a.action.clone()),
-            fuzzy(a.target.clone()),
-            fuzzy(change(a)),
-        ]
-    });
+impl AuditScreen {
+    /// The tab: columns sized to the loaded rows, newest first.
+    pub fn draw(&self, look: &Look, frame: &mut Frame, area: Rect) {
+        // Columns as wide as their widest cell in the loaded rows, within limits.
+        let widest = |f: &dyn Fn(&AuditEntry) -> usize, cap: usize| {
+            self.view
+                .rows
+                .iter()
+                .map(f)
+                .max()
+                .unwrap_or(6)
+                .clamp(6, cap) as u16
+        };
+        let actor = widest(&|a| crate::text::width(&a.actor), 16);
+        let action = widest(&|a| a.action.len(), 20);
+        let target = widest(&|a| crate::text::width(&a.target), 20);
+        let columns = [
+            Column {
+                title: "AT (UTC)",
+                width: 20,
+                min: 20,
+            },
+            Column {
+                title: "ACTOR",
+                width: actor,
+                min: 6,
+            },
+            Column {
+                title: "ACTION",
+                width: action,
+                min: 11,
+            },
+            Column {
+                title: "TARGET",
+                width: target,
+                min: 8,
+            },
+            Column {
+                title: "CHANGE",
+                width: 0,
+                min: 0,
+            },
+        ];
+        let list_look = ListLook {
+            title: "Audit log (newest first) · Enter shows a row in full",
+            columns: &columns,
+            loading: None,
+            empty: "nothing has changed yet: every change made here or with the CLI is listed here",
+            tagged: &|_| false,
+        };
+        draw_list(look, frame, area, &self.view, list_look, |a| {
+            vec![
+                cell(a.at.clone()),
+                fuzzy(a.actor.clone()),
+                fuzzy(a.action.clone()),
+                fuzzy(a.target.clone()),
+                fuzzy(change(a)),
+            ]
+        });
+    }
 }

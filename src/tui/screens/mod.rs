@@ -1,7 +1,9 @@
 //! The screens, one file each: state, update (what its keys do), drawing, and which
-//! of its keys work now (`available`, read by the footer and the help). This file
-//! holds what the three lists share: movement, the filter, Esc and Enter, and the
-//! routing of typed text to the field that has the focus.
+//! of its keys work now (`available`, read by the footer and the help). A screen
+//! that needs what only the router may do (open a dialog, say something, switch
+//! tab, read the lists again, quit) returns an [`Effect`]; `App::apply` carries it
+//! out. This file holds what the lists share: movement, the filter, Esc and Enter,
+//! and the routing of typed text to the field that has the focus.
 
 pub mod audit;
 pub mod role_editor;
@@ -9,13 +11,78 @@ pub mod roles;
 pub mod user_form;
 pub mod users;
 
+use std::cell::Cell;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fuzzy_matcher::skim::SkimMatcherV2;
+
+use crate::store::Store;
+use crate::tui::app::{HitAreas, ListView};
+use crate::tui::theme::Theme;
 
 use crate::tui::app::{App, Tab};
 use crate::tui::dialogs::Overlay;
 use crate::tui::keys::Action;
 use crate::tui::screens::role_editor::{Focus, RoleEditor};
 use crate::tui::screens::user_form::Field;
+
+/// What a screen asks of the router, which alone holds the tabs, the dialogs and
+/// the status line.
+#[derive(Debug)]
+pub enum Effect {
+    /// Say something in the status line.
+    Info(String),
+    /// Say why something was refused, in the status line.
+    Refuse(String),
+    /// Say what went wrong (worded for the console).
+    Error(crate::error::Error),
+    /// Open a dialog over whatever is open.
+    Open(crate::tui::dialogs::Overlay),
+    /// Read every list again.
+    Reload,
+    /// Show the audit rows about this user or role, on the Audit tab.
+    AuditOf(String),
+    /// End the console.
+    Quit,
+}
+
+/// What a screen reads while it draws, besides its own state.
+pub struct Look<'a> {
+    pub theme: &'a Theme,
+    pub matcher: &'a SkimMatcherV2,
+    /// Where the mouse can hit, written by the draw.
+    pub hit: &'a Cell<HitAreas>,
+    pub store: &'a Store,
+}
+
+/// The keys every list has: movement, `/`, Enter and Esc in the filter, Esc to clear
+/// it, `q`. `None` when `action` is not one of them (or Esc has nothing to clear).
+pub fn list_key<T>(
+    view: &mut ListView<T>,
+    action: Action,
+    matcher: &SkimMatcherV2,
+) -> Option<Vec<Effect>> {
+    let list = &mut view.list;
+    if list.on_action(action) {
+        return Some(Vec::new());
+    }
+    match action {
+        Action::Quit => return Some(vec![Effect::Quit]),
+        Action::Filter => list.editing = true,
+        Action::Accept => list.editing = false,
+        Action::Cancel => list.clear_filter(&view.haystacks, matcher),
+        Action::Back if list.is_filtered() => list.clear_filter(&view.haystacks, matcher),
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+/// A key typed into a list's filter.
+pub fn list_typed<T>(view: &mut ListView<T>, key: &KeyEvent, matcher: &SkimMatcherV2) {
+    if view.list.query.handle(key) {
+        view.list.refilter(&view.haystacks, matcher);
+    }
+}
 
 /// Which list keys work now: nothing that needs a row on an empty list, nothing
 /// that changes anything in `--read-only`, Esc only with a filter or tags to clear.
@@ -28,13 +95,17 @@ pub fn list_available(app: &App, action: Action) -> bool {
         _ => match app.tab {
             Tab::Users => users::available(app, action),
             Tab::Roles => roles::available(app, action),
-            Tab::Audit => true,
+            Tab::Audit => app.audit.available(action),
         },
     }
 }
 
 impl App {
     pub(crate) fn on_list_action(&mut self, action: Action) {
+        if self.tab == Tab::Audit {
+            let effects = self.audit.update(action, &self.matcher);
+            return self.apply(effects);
+        }
         let changes = matches!(
             action,
             Action::New
@@ -82,7 +153,7 @@ impl App {
             (Tab::Roles, Action::SetDefault) => self.make_default(),
             (Tab::Roles, Action::AuditOf) => {
                 if let Some(name) = self.roles.selected().map(|r| r.name.clone()) {
-                    self.audit_of(name);
+                    self.apply(vec![Effect::AuditOf(name)]);
                 }
             }
             (Tab::Users, Action::New) => self.new_user_form(),
@@ -95,7 +166,7 @@ impl App {
             (Tab::Users, Action::MakeOwner) => self.make_owner(),
             (Tab::Users, Action::AuditOf) => {
                 if let Some(name) = self.users.selected().map(|u| u.username.clone()) {
-                    self.audit_of(name);
+                    self.apply(vec![Effect::AuditOf(name)]);
                 }
             }
             _ => {}
@@ -104,7 +175,7 @@ impl App {
 
     /// A key typed into the field that has the focus.
     pub(crate) fn on_input(&mut self, key: KeyEvent) {
-        match self.overlay.as_mut() {
+        match self.overlays.last_mut() {
             Some(Overlay::Password {
                 first,
                 second,
@@ -161,6 +232,9 @@ impl App {
             }
             return;
         }
+        if self.tab == Tab::Audit {
+            return self.audit.on_input(&key, &self.matcher);
+        }
         let (list, hay, matcher) = self.current_list_mut();
         if list.query.handle(&key) {
             list.refilter(hay, matcher);
@@ -193,14 +267,7 @@ impl App {
                     Err(e) => self.error(&e),
                 }
             }
-            Tab::Audit => {
-                if let Some(a) = self.audit.selected() {
-                    self.overlay = Some(Overlay::AuditDetail {
-                        entry: Box::new(a.clone()),
-                        scroll: Default::default(),
-                    });
-                }
-            }
+            Tab::Audit => {}
         }
     }
 }

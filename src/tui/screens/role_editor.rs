@@ -574,7 +574,7 @@ impl App {
                 self.select_role(change.role.id);
             }
             Err(Error::Conflict(conflict)) => {
-                self.overlay = Some(Overlay::Conflict {
+                self.open(Overlay::Conflict {
                     conflict,
                     retry: Retry::Role(summary),
                 });

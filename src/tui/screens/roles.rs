@@ -65,7 +65,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         empty: "no roles yet: n adds one",
         tagged: &|_| false,
     };
-    draw_list(app, frame, list_area, &app.roles, look, |r| {
+    draw_list(&app.look(), frame, list_area, &app.roles, look, |r| {
         let mark = if r.id == default {
             "* default"
         } else if r.builtin {
@@ -159,7 +159,7 @@ impl App {
         if let Some(pos) = choices.iter().position(|(id, _)| *id == self.default_role) {
             list.select_source(pos);
         }
-        self.overlay = Some(Overlay::DeleteBlocked {
+        self.open(Overlay::DeleteBlocked {
             role_id,
             info,
             choices,
@@ -213,7 +213,7 @@ impl App {
             proposal = format!("{} {n}", crate::domain::role::clone_name(&name));
             n += 1;
         }
-        self.overlay = Some(Overlay::Prompt {
+        self.open(Overlay::Prompt {
             title: format!("Clone \"{name}\""),
             input: TextInput::new(&proposal, crate::domain::validate::MAX_ROLE_NAME),
             purpose: PromptPurpose::CloneName { source },
@@ -304,7 +304,7 @@ impl App {
             return;
         };
         let choices = self.role_choices(Some(id));
-        self.overlay = Some(role_pick(
+        self.open(role_pick(
             PickPurpose::CompareWith { role_id: id },
             format!("Compare \"{name}\" with"),
             choices,
@@ -317,13 +317,11 @@ impl App {
             return;
         };
         match self.store.role_holders(id, usize::MAX >> 1) {
-            Ok(users) => {
-                self.overlay = Some(Overlay::RoleUsers {
-                    role: name,
-                    users,
-                    scroll: Default::default(),
-                })
-            }
+            Ok(users) => self.open(Overlay::RoleUsers {
+                role: name,
+                users,
+                scroll: Default::default(),
+            }),
             Err(e) => self.error(&e),
         }
     }

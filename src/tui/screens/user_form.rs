@@ -109,6 +109,10 @@ pub struct UserForm {
     pub role: String,
     pub active: bool,
     pub focus: Field,
+    /// True while the focused text field is typed into. Esc leaves the field for the
+    /// field list (`false`), where Up/Down move, Enter types again and a second Esc
+    /// leaves the form, as in the role editor.
+    pub typing: bool,
     /// The grants of the chosen role: what the user will be able to do.
     pub grants: Grants,
     /// Rows of the permissions pane: catalog nodes in order.
@@ -127,25 +131,33 @@ fn max_len(field: Field) -> usize {
 }
 
 impl UserForm {
-    /// The key scopes of the form, innermost first: a text field has only its own
-    /// keys and the form's; the other fields add `?` and `1`-`3`.
+    /// The key scopes of the form, innermost first: a text field being typed into
+    /// has only its own keys and the form's; the field list adds `?` and `1`-`3`.
     pub fn scopes(&self) -> Vec<crate::tui::keys::Scope> {
         use crate::tui::keys::Scope;
-        if self.is_editable(self.focus) {
+        if self.in_text_field() {
             vec![Scope::TextField, Scope::Editor]
         } else {
             vec![Scope::Form, Scope::Editor, Scope::Anywhere]
         }
     }
 
-    /// Which keys work now: nothing that edits in `--read-only`; Enter and Space only
-    /// on the role and active fields.
+    /// True while a text field has the keyboard.
+    pub fn in_text_field(&self) -> bool {
+        self.typing && self.is_editable(self.focus)
+    }
+
+    /// Which keys work now: nothing that edits in `--read-only`; Enter on the role
+    /// and active fields, or on a text field left with Esc; Space only on the first two.
     pub fn available(&self, action: Action, read_only: bool) -> bool {
         match action {
             Action::Save => !read_only,
-            Action::Open | Action::Toggle => {
-                !read_only && matches!(self.focus, Field::Role | Field::Active)
+            Action::Open => {
+                !read_only
+                    && (matches!(self.focus, Field::Role | Field::Active)
+                        || self.is_editable(self.focus))
             }
+            Action::Toggle => !read_only && matches!(self.focus, Field::Role | Field::Active),
             Action::ClearSearch => false,
             _ => true,
         }
@@ -219,6 +231,7 @@ impl UserForm {
             role: role.1,
             active,
             focus: Field::Username,
+            typing: true,
             grants: role.2,
             permissions: FilteredList::new(catalog.nodes().len()),
             original,
@@ -235,7 +248,7 @@ impl UserForm {
 
     /// The focused text field, when the focus is on one that may be typed into.
     pub fn focused_input(&mut self) -> Option<&mut TextInput> {
-        if !self.is_editable(self.focus) {
+        if !self.in_text_field() {
             return None;
         }
         let i = UserForm::index(self.focus);
@@ -455,7 +468,13 @@ fn fields(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
             _ => {
                 let input = form.input(field).expect("a text field");
                 if form.is_editable(field) {
-                    spans.extend(input.line(focused, t.normal, t.cursor).spans);
+                    let typing = focused && form.typing;
+                    let style = if focused && !typing {
+                        t.selected
+                    } else {
+                        t.normal
+                    };
+                    spans.extend(input.line(typing, style, t.cursor).spans);
                 } else {
                     spans.push(Span::styled(display_safe(input.text()).into_owned(), t.dim));
                 }
@@ -653,8 +672,12 @@ impl App {
             return;
         };
         match action {
-            Action::NextField => form.move_focus(1),
-            Action::PrevField => form.move_focus(-1),
+            Action::NextField | Action::PrevField => {
+                form.move_focus(if action == Action::NextField { 1 } else { -1 });
+                form.typing = true;
+            }
+            // Esc in a text field leaves it for the field list; Esc there leaves the form.
+            Action::Cancel => form.typing = false,
             Action::Accept => {
                 if form.focus == Field::Timezone && form.problem(Field::Timezone).is_some() {
                     form.complete_timezone(&self.tz_names);
@@ -662,15 +685,23 @@ impl App {
                 form.move_focus(1);
             }
             _ if form.focus == Field::Permissions && form.permissions.on_action(action) => {}
-            Action::Up => form.move_focus(-1),
-            Action::Down => form.move_focus(1),
+            Action::Up | Action::Down => {
+                form.move_focus(if action == Action::Up { -1 } else { 1 });
+                form.typing = false;
+            }
+            Action::Open if form.is_editable(form.focus) => {
+                if self.store.is_read_only() {
+                    return self.refuse_read_only();
+                }
+                form.typing = true;
+            }
             Action::Open | Action::Toggle if form.focus == Field::Role => {
                 if self.store.is_read_only() {
                     return self.refuse_read_only();
                 }
                 let current = form.role_id;
                 let choices = self.role_choices(None);
-                self.overlay = Some(crate::tui::dialogs::role_pick(
+                self.open(crate::tui::dialogs::role_pick(
                     PickPurpose::FormRole,
                     "Role".into(),
                     choices,
@@ -684,7 +715,7 @@ impl App {
                 form.active = !form.active;
             }
             Action::Save => self.save_form(None),
-            Action::Back | Action::Cancel => {
+            Action::Back => {
                 if form.is_dirty() && !self.store.is_read_only() {
                     self.ask_discard();
                 } else {
@@ -713,6 +744,7 @@ impl App {
             let text = format!("not saved: {first}{more}");
             if let Some(form) = self.form.as_mut() {
                 form.focus = *field;
+                form.typing = true;
             }
             self.status = Some(Status { text, error: true });
             return;
@@ -745,7 +777,7 @@ impl App {
                 }
             }
             Err(Error::Conflict(conflict)) => {
-                self.overlay = Some(Overlay::Conflict {
+                self.open(Overlay::Conflict {
                     conflict,
                     retry: Retry::User,
                 });

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use crate::domain::catalog::Grants;
 use crate::domain::user::{User, UserRow};
-use crate::tui::app::{App, Tab};
+use crate::tui::app::App;
 use crate::tui::dialogs::{Overlay, Pending, PickPurpose, role_pick};
 use crate::tui::keys::Action;
 use crate::tui::widgets::input::TextInput;
@@ -64,7 +64,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         empty: "no users yet: n adds the first, who becomes the owner",
         tagged: &tagged,
     };
-    draw_list(app, frame, area, &app.users, look, |u| {
+    draw_list(&app.look(), frame, area, &app.users, look, |u| {
         let status = match (u.active, u.owner) {
             (true, true) => "owner",
             (true, false) => "active",
@@ -179,7 +179,7 @@ impl App {
             return;
         };
         let empty = || TextInput::new("", crate::domain::validate::MAX_PASSWORD);
-        self.overlay = Some(Overlay::Password {
+        self.open(Overlay::Password {
             username,
             first: empty(),
             second: empty(),
@@ -209,7 +209,7 @@ impl App {
             many => format!("Role for {} tagged users{hidden}", many.len()),
         };
         let choices = self.role_choices(None);
-        self.overlay = Some(role_pick(
+        self.open(role_pick(
             PickPurpose::AssignRole { usernames },
             title,
             choices,
@@ -408,24 +408,9 @@ impl App {
         );
     }
 
-    /// `f`: the audit log filtered to the selected user or role.
-    pub(crate) fn audit_of(&mut self, name: String) {
-        self.tab = Tab::Audit;
-        let list = &mut self.audit.list;
-        list.query.set_text(&name.to_lowercase());
-        list.editing = false;
-        list.refilter(&self.audit.haystacks, &self.matcher);
-        list.home();
-        let n = list.shown();
-        self.info(format!(
-            "{n} audit row{} about \"{name}\"; Esc clears the filter",
-            plural(n)
-        ));
-    }
-
     /// Opens a yes/no dialog holding `pending`.
     pub(crate) fn confirm(&mut self, title: String, lines: Vec<String>, pending: Pending) {
-        self.overlay = Some(Overlay::Confirm {
+        self.open(Overlay::Confirm {
             title,
             lines,
             pending,

@@ -8,7 +8,6 @@ use fuzzy_matcher::FuzzyMatcher;
 use fuzzy_matcher::skim::SkimMatcherV2;
 
 use crate::text::{display_safe, truncate, width};
-use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::input::TextInput;
 use ratatui::Frame;
@@ -430,14 +429,14 @@ pub struct ListLook<'a> {
 /// Draws a list: the filter line, the header, the rows in the window (only those are
 /// built); records where rows start for the mouse.
 pub fn draw_list<T>(
-    app: &App,
+    look_of: &crate::tui::screens::Look<'_>,
     frame: &mut Frame,
     area: Rect,
     view: &crate::tui::app::ListView<T>,
     look: ListLook<'_>,
     make_row: impl Fn(&T) -> Vec<Cell>,
 ) {
-    let t = &app.theme;
+    let t = look_of.theme;
     let title = truncate(look.title, area.width.saturating_sub(4) as usize).into_owned();
     let block = Block::default()
         .borders(Borders::ALL)
@@ -484,12 +483,12 @@ pub fn draw_list<T>(
         .collect();
     frame.render_widget(Paragraph::new(Line::from(header)), header_area);
 
-    let mut hit = app.hit.get();
+    let mut hit = look_of.hit.get();
     hit.list_rows = rows_area;
-    app.hit.set(hit);
+    look_of.hit.set(hit);
     let (offset, window) = list.window(rows_area.height as usize);
     let query = list.applied_query();
-    let matcher = app.matcher();
+    let matcher = look_of.matcher;
     let selected = list.selected_position();
     let lines: Vec<Line> = window
         .iter()
