@@ -1831,6 +1831,8 @@ fn import_matches_packages_by_name_and_a_users_list_is_their_whole_membership() 
         &serde_json::to_string_pretty(&doc).unwrap(),
     );
 
+    let version = |name: &str| db.json(&["packages", "show", name])["version"].clone();
+    let (support_version, empty_version) = (version("support"), version("Empty"));
     let before = db.dump();
     let text = db.ok(&["import", arg(&file), "--dry-run"]);
     assert_eq!(db.dump(), before, "a dry run changes nothing");
@@ -1895,6 +1897,10 @@ fn import_matches_packages_by_name_and_a_users_list_is_their_whole_membership() 
         ["judy"],
         "not in the file: left alone"
     );
+    // A package whose members change gets a new version, so that an editor open on it
+    // sees the change; one untouched keeps its version.
+    assert_ne!(version("support"), support_version, "carol joined support");
+    assert_eq!(version("Empty"), empty_version);
     assert!(
         db.view_grants("ivan").is_empty(),
         "ivan's grants came from his package"
