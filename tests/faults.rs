@@ -2438,6 +2438,7 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
                 default_role: None,
                 catalog: None,
                 roles: Vec::new(),
+                packages: Vec::new(),
                 users: vec![UserRecord {
                     username: name(user),
                     email: Some(format!("{}@example.com", PEOPLE[*user])),
@@ -2448,6 +2449,7 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
                     timezone: None,
                     language: None,
                     role: Some(ROLE_NAMES[*role].into()),
+                    packages: None,
                     active: Some(*active),
                     owner: *owner,
                     has_password: None,

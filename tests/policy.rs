@@ -128,6 +128,64 @@ fn rich() -> Db {
     db
 }
 
+/// A package named with every character Casbin's readers treat specially.
+const HOSTILE_PACKAGE: &str = "Night: ops, (50%) [\"on call\"]";
+
+/// `rich()` plus packages, so that users reach grants every way there is:
+/// - direct role only: carol, alice;
+/// - one package only (their direct role grants nothing): ivan;
+/// - several packages only: judy (in one that includes no role, too);
+/// - packages plus a direct role: bob;
+/// - disabled, with a direct role and packages: dave, kim.
+///
+/// The package "support" is named like a user and a role; `HOSTILE_PACKAGE` needs
+/// encoding in Casbin; "Empty" includes no role.
+fn with_packages(db: Db) -> Db {
+    db.ok(&[
+        "roles",
+        "create",
+        "Nothing",
+        "--description",
+        "Grants nothing",
+    ]);
+    db.ok(&[
+        "packages",
+        "create",
+        "EU Marketing",
+        "--description",
+        "Campaigns in Europe",
+    ]);
+    db.ok(&[
+        "packages",
+        "add-role",
+        "EU Marketing",
+        "Sales, EMEA",
+        "Read Only",
+    ]);
+    db.ok(&["packages", "create", "support"]);
+    db.ok(&["packages", "add-role", "support", "support"]);
+    db.ok(&["packages", "create", HOSTILE_PACKAGE]);
+    db.ok(&["packages", "add-role", HOSTILE_PACKAGE, "Basic Access"]);
+    db.ok(&["packages", "create", "Empty"]);
+    for (user, role) in [("ivan", "Nothing"), ("judy", "Nothing"), ("kim", "Nothing")] {
+        db.ok(&[
+            "users",
+            "add",
+            user,
+            "--email",
+            &format!("{user}@example.com"),
+            "--role",
+            role,
+        ]);
+    }
+    db.ok(&["packages", "add-user", "EU Marketing", "ivan", "dave"]);
+    db.ok(&["packages", "add-user", "support", "judy", "bob", "kim"]);
+    db.ok(&["packages", "add-user", HOSTILE_PACKAGE, "judy"]);
+    db.ok(&["packages", "add-user", "Empty", "judy"]);
+    db.ok(&["users", "set", "kim", "--active", "false"]);
+    db
+}
+
 fn export_json(db: &Db) -> String {
     db.ok(&["export"])
 }
@@ -146,7 +204,7 @@ fn export_json_has_the_documented_shape_and_no_secrets() {
     .expect_code(0);
     let text = export_json(&db);
     let doc = parse_json(&text).unwrap();
-    assert_eq!(doc["format"], "rolecall/1");
+    assert_eq!(doc["format"], "rolecall/2");
     assert_eq!(doc["default_role"], "Basic Access");
     let catalog = doc["catalog"].as_array().unwrap();
     assert_eq!(
@@ -194,6 +252,7 @@ fn export_json_has_the_documented_shape_and_no_secrets() {
             "timezone",
             "language",
             "role",
+            "packages",
             "active",
             "owner",
             "has_password"
@@ -222,8 +281,9 @@ fn two_exports_of_the_same_data_are_byte_identical_and_o_writes_the_same_bytes()
 
 #[test]
 fn export_import_into_a_new_database_export_gives_identical_bytes() {
-    let db = rich();
+    let db = with_packages(rich());
     let first = export_json(&db);
+    assert!(first.contains(HOSTILE_PACKAGE.replace('"', "\\\"").as_str()));
     let file = write(&db, "export.json", &first);
     let other = Db::new();
     other.ok(&["import", arg(&file)]);
@@ -234,15 +294,38 @@ fn export_import_into_a_new_database_export_gives_identical_bytes() {
         db.ok(&["export", "--format", "csv"]),
         other.ok(&["export", "--format", "csv"])
     );
-    // Grants read by the application agree for every user.
-    for user in ["alice", "bob", "carol", "dave", "support"] {
+    let (a, b) = (db.dir().join("casbin-a"), other.dir().join("casbin-b"));
+    db.ok(&["export", "--format", "casbin", "-o", arg(&a)]);
+    other.ok(&["export", "--format", "casbin", "-o", arg(&b)]);
+    assert_eq!(
+        fs::read_to_string(a.join("policy.csv")).unwrap(),
+        fs::read_to_string(b.join("policy.csv")).unwrap()
+    );
+    // Packages, their roles and members, and the grants read by the application (which
+    // go through packages) agree for every user.
+    for package in ["EU Marketing", "support", HOSTILE_PACKAGE, "Empty"] {
+        let (x, y) = (
+            db.json(&["packages", "show", package]),
+            other.json(&["packages", "show", package]),
+        );
+        for part in ["name", "description", "roles", "members"] {
+            assert_eq!(x[part], y[part], "{package}: {part}");
+        }
+    }
+    for user in [
+        "alice", "bob", "carol", "dave", "ivan", "judy", "kim", "support",
+    ] {
         assert_eq!(db.view_grants(user), other.view_grants(user), "{user}");
     }
+    assert!(
+        !other.view_grants("ivan").is_empty(),
+        "ivan's come from a package"
+    );
 }
 
 #[test]
 fn importing_the_same_file_twice_changes_nothing_the_second_time() {
-    let db = rich();
+    let db = with_packages(rich());
     let file = write(&db, "export.json", &export_json(&db));
     let other = Db::new();
     other.ok(&["import", arg(&file)]);
@@ -547,7 +630,9 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
         eprintln!("SKIPPED casbin_export_gives_the_same_answers_as_check: {why}");
         return;
     }
-    let db = rich();
+    // Users reach grants through a direct role only, one package, several packages,
+    // packages plus a direct role; some are disabled (see `with_packages`).
+    let db = with_packages(rich());
     // A top-level leaf, so that an empty category key is exercised too.
     let mut toml = extended_catalog_toml();
     toml.push_str("\n[[permission]]\nkey = \"beta\"\nlabel = \"Beta features\"\n");
@@ -582,8 +667,33 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
     ]);
     // Written by another program: unencoded, it would give "eve" support's grants.
     insert_raw_user(&db, HOSTILE_USERNAME, "eve@example.com", "Read Only");
+    // A package whose role is named like a user, and a user in it besides her role.
+    db.ok(&["packages", "add-role", "EU Marketing", "support"]);
+    db.ok(&["packages", "add-user", "EU Marketing", "erin"]);
     let dir = db.dir().join("casbin");
     db.ok(&["export", "--format", "casbin", "-o", arg(&dir)]);
+    let policy = fs::read_to_string(dir.join("policy.csv")).unwrap();
+    for line in [
+        "g, ivan, package:EU Marketing",
+        "g, package:EU Marketing, role:support",
+        "g, package:support, role:support",
+        "g, judy, package:Night%3A ops%2C %2850%25%29 %5B%22on call%22%5D",
+        "g, bob, Sales%2C EMEA",
+        "g, bob, package:support",
+    ] {
+        assert!(
+            policy.lines().any(|l| l == line),
+            "no {line:?} in:\n{policy}"
+        );
+    }
+    for disabled in ["dave", "kim"] {
+        assert!(
+            !policy
+                .lines()
+                .any(|l| l.starts_with(&format!("g, {disabled},"))),
+            "{disabled} is disabled: no g line\n{policy}"
+        );
+    }
 
     let users = [
         "alice",
@@ -592,6 +702,9 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
         "dave",
         "erin",
         "frank",
+        "ivan",
+        "judy",
+        "kim",
         "support",
         HOSTILE_USERNAME,
         "nobody",
@@ -666,6 +779,10 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
         allowed > leaves.len(),
         "the comparison covers allowed answers too"
     );
+    // Every way in is exercised: ivan and judy hold only what packages give.
+    for user in ["ivan", "judy"] {
+        assert!(!db.view_grants(user).is_empty(), "{user} reaches grants");
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -749,8 +866,8 @@ fn malformed_files_are_refused_with_exit_2_a_location_and_no_change() {
         ("an array", "[1, 2]".into(), "line 1, column".into()),
         (
             "wrong format tag",
-            edit(&|v| v["format"] = json!("rolecall/2")),
-            "import: format: \"rolecall/2\" is not a format".into(),
+            edit(&|v| v["format"] = json!("rolecall/3")),
+            "import: format: \"rolecall/3\" is not a format".into(),
         ),
         (
             "no format tag",
@@ -1558,4 +1675,350 @@ fn a_leaf_that_becomes_a_category_needs_prune() {
             .iter()
             .any(|k| k.starts_with("contacts.export"))
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Packages in export and import (rolecall/2)
+// ---------------------------------------------------------------------------------
+
+/// `packages show NAME --json`'s roles and members.
+fn package_parts(db: &Db, name: &str) -> (Vec<String>, Vec<String>) {
+    let p = db.json(&["packages", "show", name]);
+    (strings(&p["roles"]), strings(&p["members"]))
+}
+
+#[test]
+fn export_json_lists_packages_and_each_users_packages_sorted() {
+    let db = with_packages(rich());
+    let text = export_json(&db);
+    let doc = parse_json(&text).unwrap();
+    assert_eq!(doc["format"], "rolecall/2");
+    // Packages come after the roles they include and before the users in them.
+    let at = |key: &str| text.find(&format!("\n  \"{key}\": ")).unwrap();
+    assert!(at("roles") < at("packages") && at("packages") < at("users"));
+    let packages = doc["packages"].as_array().unwrap();
+    let names: Vec<String> = packages.iter().map(|p| s(&p["name"])).collect();
+    assert_eq!(names, ["Empty", "EU Marketing", HOSTILE_PACKAGE, "support"]);
+    assert_eq!(
+        packages[1],
+        json!({"name": "EU Marketing", "description": "Campaigns in Europe",
+               "roles": ["Read Only", "Sales, EMEA"]})
+    );
+    assert_eq!(packages[0]["roles"], json!([]));
+    let user = |name: &str| {
+        doc["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        user("judy")["packages"],
+        json!(["Empty", HOSTILE_PACKAGE, "support"])
+    );
+    assert_eq!(user("bob")["packages"], json!(["support"]));
+    assert_eq!(
+        user("carol")["packages"],
+        json!([]),
+        "written even when empty"
+    );
+}
+
+/// `doc` as a rolecall/1 file: the tag, and no packages anywhere.
+fn as_v1(mut doc: Value) -> Value {
+    doc["format"] = json!("rolecall/1");
+    doc.as_object_mut().unwrap().remove("packages");
+    for u in doc["users"].as_array_mut().unwrap() {
+        u.as_object_mut().unwrap().remove("packages");
+    }
+    doc
+}
+
+#[test]
+fn a_rolecall_1_file_imports_and_leaves_packages_and_memberships_alone() {
+    let db = with_packages(rich());
+    let mut doc = as_v1(small_export(&db));
+    // Someone's file from before packages: it still changes what it names.
+    for u in doc["users"].as_array_mut().unwrap() {
+        if u["username"] == "judy" {
+            u["first_name"] = json!("Judith");
+        }
+    }
+    let file = write(&db, "v1.json", &serde_json::to_string_pretty(&doc).unwrap());
+    let before: Vec<_> = ["EU Marketing", "support", HOSTILE_PACKAGE, "Empty"]
+        .iter()
+        .map(|p| package_parts(&db, p))
+        .collect();
+    let plan = db.ok(&["import", arg(&file), "--dry-run"]);
+    assert!(
+        plan.contains("packages: 0 added, 0 changed, 0 unchanged"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("4 packages (\"EU Marketing\", \"support\", \"Night: ops, (50%) [\"on call\"]\", \"Empty\")"),
+        "{plan}"
+    );
+    let out = db.ok(&["import", arg(&file)]);
+    assert!(out.contains("users 0 added, 1 changed"), "{out}");
+    assert_eq!(s(&db.user("judy")["first_name"]), "Judith");
+    let after: Vec<_> = ["EU Marketing", "support", HOSTILE_PACKAGE, "Empty"]
+        .iter()
+        .map(|p| package_parts(&db, p))
+        .collect();
+    assert_eq!(before, after, "packages and memberships are left alone");
+
+    // A rolecall/1 file that speaks of packages is a mistake, refused where it is.
+    let mut with_packages = doc.clone();
+    with_packages["packages"] = json!([{"name": "X"}]);
+    assert_refused(
+        &db,
+        "v1 with packages",
+        &with_packages.to_string(),
+        2,
+        "import: packages: is not part of \"rolecall/1\"",
+    );
+    let mut with_member = doc.clone();
+    with_member["users"][1]["packages"] = json!([]);
+    assert_refused(
+        &db,
+        "v1 with a member",
+        &with_member.to_string(),
+        2,
+        "import: users[1].packages: is not part of \"rolecall/1\"",
+    );
+}
+
+#[test]
+fn import_matches_packages_by_name_and_a_users_list_is_their_whole_membership() {
+    let db = with_packages(rich());
+    let mut doc = small_export(&db);
+    // The file: "eu marketing" respelled with one role fewer and a new description;
+    // a new package; "Empty" left out; ivan in no package, judy's membership not
+    // mentioned, carol into two (one of them new), a new user in one.
+    let packages = doc["packages"].as_array_mut().unwrap();
+    packages.retain(|p| p["name"] != "Empty");
+    for p in packages.iter_mut() {
+        if p["name"] == "EU Marketing" {
+            *p = json!({"name": "EU marketing", "description": "Europe",
+                        "roles": ["sales, emea"]});
+        }
+    }
+    packages.push(json!({"name": "Auditors", "roles": ["Read Only", "support"]}));
+    for u in doc["users"].as_array_mut().unwrap() {
+        let u = u.as_object_mut().unwrap();
+        match u["username"].as_str().unwrap() {
+            "ivan" => {
+                u.insert("packages".into(), json!([]));
+            }
+            "judy" => {
+                u.remove("packages");
+            }
+            "carol" => {
+                u.insert("packages".into(), json!(["auditors", "SUPPORT"]));
+            }
+            _ => {}
+        }
+    }
+    doc["users"].as_array_mut().unwrap().push(json!({
+        "username": "zed", "email": "zed@example.com", "role": "Nothing",
+        "packages": ["Auditors"]
+    }));
+    let file = write(
+        &db,
+        "packages.json",
+        &serde_json::to_string_pretty(&doc).unwrap(),
+    );
+
+    let version = |name: &str| db.json(&["packages", "show", name])["version"].clone();
+    let (support_version, empty_version) = (version("support"), version("Empty"));
+    let before = db.dump();
+    let text = db.ok(&["import", arg(&file), "--dry-run"]);
+    assert_eq!(db.dump(), before, "a dry run changes nothing");
+    for line in [
+        "packages: 1 added, 1 changed, 2 unchanged",
+        "  add       \"Auditors\"  (roles \"Read Only\", \"support\")",
+        "  change    \"EU marketing\"  name: \"EU Marketing\" → \"EU marketing\"; description: \"Campaigns in Europe\" → \"Europe\"; remove roles \"Read Only\"",
+        "  change    ivan  packages: [\"EU Marketing\"] → []",
+        "  change    carol  packages: [] → [\"Auditors\",\"support\"]",
+        "  add       zed  (role \"Nothing\", package \"Auditors\")",
+        "  unchanged judy",
+        "not in the file, left as they are: 1 package (\"Empty\")",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+
+    // The JSON plan of the dry run is exactly what the real run reports doing.
+    let dry = db
+        .run(&["import", arg(&file), "--dry-run", "--json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(db.dump(), before);
+    let audit_before = db.audit_rows();
+    let real = db
+        .run(&["import", arg(&file), "--json"])
+        .expect_code(0)
+        .json();
+    for part in ["packages", "users", "not_in_file", "changes"] {
+        assert_eq!(dry[part], real[part], "{part}");
+    }
+
+    assert_eq!(
+        package_parts(&db, "eu marketing"),
+        (vec!["Sales, EMEA".into()], vec!["dave".into()])
+    );
+    assert_eq!(
+        s(&db.json(&["packages", "show", "EU marketing"])["name"]),
+        "EU marketing"
+    );
+    assert_eq!(
+        package_parts(&db, "Auditors"),
+        (
+            vec!["Read Only".into(), "support".into()],
+            vec!["carol".into(), "zed".into()]
+        )
+    );
+    assert_eq!(strings(&db.user("ivan")["packages"]), Vec::<String>::new());
+    assert_eq!(
+        strings(&db.user("judy")["packages"]),
+        ["Empty", HOSTILE_PACKAGE, "support"],
+        "no list in the file: left alone"
+    );
+    assert_eq!(
+        strings(&db.user("carol")["packages"]),
+        ["Auditors", "support"]
+    );
+    assert_eq!(
+        package_parts(&db, "Empty").1,
+        ["judy"],
+        "not in the file: left alone"
+    );
+    // A package whose members change gets a new version, so that an editor open on it
+    // sees the change; one untouched keeps its version.
+    assert_ne!(version("support"), support_version, "carol joined support");
+    assert_eq!(version("Empty"), empty_version);
+    assert!(
+        db.view_grants("ivan").is_empty(),
+        "ivan's grants came from his package"
+    );
+
+    // Audit rows in the shapes `packages` writes, under import's names.
+    let audit = db.json(&["audit", "--limit", "100"]);
+    let rows: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .take((db.audit_rows() - audit_before) as usize)
+        .collect();
+    let row = |action: &str, target: &str| {
+        rows.iter()
+            .find(|a| a["action"] == action && a["target"] == target)
+            .unwrap_or_else(|| panic!("no {action} {target} in {rows:#?}"))
+    };
+    assert_eq!(
+        row("import.package.add", "Auditors")["after"],
+        json!({"name": "Auditors", "description": "", "roles": ["Read Only", "support"]})
+    );
+    let update = row("import.package.update", "EU marketing");
+    assert_eq!(
+        update["before"],
+        json!({"name": "EU Marketing", "description": "Campaigns in Europe",
+               "roles": ["Read Only", "Sales, EMEA"]})
+    );
+    assert_eq!(
+        update["after"],
+        json!({"name": "EU marketing", "description": "Europe",
+               "roles_added": [], "roles_removed": ["Read Only"]})
+    );
+    let ivan = row("import.user.update", "ivan");
+    assert_eq!(ivan["before"], json!({"packages": ["EU Marketing"]}));
+    assert_eq!(ivan["after"], json!({"packages": []}));
+    assert_eq!(
+        row("import.user.add", "zed")["after"]["packages"],
+        json!(["Auditors"])
+    );
+    assert_eq!(row("import", arg(&file))["after"]["packages_added"], 1);
+
+    // And importing it again changes nothing.
+    let after_first = db.dump();
+    let again = db.ok(&["import", arg(&file)]);
+    assert!(again.starts_with("nothing to change"), "{again}");
+    assert_eq!(db.dump(), after_first);
+}
+
+#[test]
+fn unknown_roles_in_packages_and_unknown_packages_on_users_are_refused_by_path() {
+    let db = with_packages(rich());
+    let good = small_export(&db);
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        serde_json::to_string_pretty(&v).unwrap()
+    };
+    let user_index = |name: &str| {
+        good["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|u| u["username"] == name)
+            .unwrap()
+    };
+    let judy = user_index("judy");
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "unknown role in a package",
+            edit(&|v| v["packages"][1]["roles"] = json!(["Read Only", "Ghost"])),
+            "import: packages[1].roles[1]: there is no role \"Ghost\" in the file or the database"
+                .into(),
+        ),
+        (
+            "role listed twice in a package",
+            edit(&|v| v["packages"][1]["roles"] = json!(["Read Only", "read only"])),
+            "import: packages[1].roles[1]: \"read only\" is listed twice (also roles[0])".into(),
+        ),
+        (
+            "unknown package on a user",
+            edit(&|v| v["users"][judy]["packages"] = json!(["support", "Ghosts"])),
+            format!(
+                "import: users[{judy}].packages[1]: there is no package \"Ghosts\" in the file or the database"
+            ),
+        ),
+        (
+            "package listed twice on a user",
+            edit(&|v| v["users"][judy]["packages"] = json!(["support", "Support"])),
+            format!(
+                "import: users[{judy}].packages[1]: \"Support\" is listed twice (also packages[0])"
+            ),
+        ),
+        (
+            "package listed twice",
+            edit(&|v| {
+                let copy = v["packages"][0].clone();
+                v["packages"].as_array_mut().unwrap().push(copy);
+            }),
+            "import: packages[4].name: \"Empty\" is listed twice (also packages[0])".into(),
+        ),
+        (
+            "empty package name",
+            edit(&|v| v["packages"][0]["name"] = json!("  ")),
+            "import: packages[0].name: a role name must not be empty".into(),
+        ),
+        (
+            "package field of the wrong type",
+            edit(&|v| v["packages"][0]["roles"] = json!("Read Only")),
+            "import: packages[0].roles: invalid type".into(),
+        ),
+        (
+            "unknown package field",
+            edit(&|v| v["packages"][0]["members"] = json!([])),
+            "import: packages[0].members: unknown field `members`".into(),
+        ),
+    ];
+    for (name, text, needle) in cases {
+        assert_refused(&db, name, &text, 2, &needle);
+    }
 }

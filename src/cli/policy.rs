@@ -177,9 +177,10 @@ pub(super) fn export(store: &Store, format: ExportFormat, output: Option<PathBuf
                 serde_json::to_string_pretty(&doc).map_err(|e| Error::Storage(e.to_string()))?;
             write_file(&path, (json_terminal_safe(text) + "\n").as_bytes())?;
             say(format!(
-                "wrote the catalog ({}), {} and {} to {}",
+                "wrote the catalog ({}), {}, {} and {} to {}",
                 plural(store.catalog().leaf_count(), "permission", "permissions"),
                 plural(doc.roles.len(), "role", "roles"),
+                plural(doc.packages.len(), "package", "packages"),
                 plural(doc.users.len(), "user", "users"),
                 path.display()
             ))
@@ -216,12 +217,13 @@ pub(super) fn export(store: &Store, format: ExportFormat, output: Option<PathBuf
             write_file(&dir.join("model.conf"), casbin::MODEL.as_bytes())?;
             write_file(&dir.join("policy.csv"), text.as_bytes())?;
             let grants = text.lines().filter(|l| l.starts_with("p,")).count();
-            let users = text.lines().filter(|l| l.starts_with("g,")).count();
+            let users = snapshot.users.iter().filter(|u| u.active).count();
             say(format!(
-                "wrote model.conf and policy.csv to {}: {} and {}",
+                "wrote model.conf and policy.csv to {}: {}, {} and {}",
                 dir.display(),
                 plural(grants, "grant", "grants"),
                 plural(users, "active user", "active users"),
+                plural(snapshot.packages.len(), "package", "packages"),
             ))
         }
     }
@@ -269,6 +271,7 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
         });
     } else {
         let (ra, rc, ru) = plan.role_counts();
+        let (pa, pc, pu) = plan.package_counts();
         let (ua, uc, uu) = plan.user_counts();
         let what = if plan.changes_anything() {
             format!("imported {}", file.display())
@@ -279,7 +282,7 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
             )
         };
         lines.push(format!(
-            "{what}: catalog {} added, {} relabelled; roles {ra} added, {rc} changed, {ru} unchanged; users {ua} added, {uc} changed, {uu} unchanged",
+            "{what}: catalog {} added, {} relabelled; roles {ra} added, {rc} changed, {ru} unchanged; packages {pa} added, {pc} changed, {pu} unchanged; users {ua} added, {uc} changed, {uu} unchanged",
             plan.catalog.added.len(),
             plan.catalog.relabelled.len(),
         ));
@@ -305,28 +308,41 @@ fn join_safe(lines: &[String]) -> String {
 fn not_in_file(plan: &ImportPlan) -> Option<String> {
     let users = plan.users_not_in_file;
     let roles = &plan.roles_not_in_file;
-    if users == 0 && roles.is_empty() {
+    let packages = &plan.packages_not_in_file;
+    if users == 0 && roles.is_empty() && packages.is_empty() {
         return None;
     }
+    let named = |names: &[String], one: &str, many: &str| {
+        let list = names
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{} ({list})", plural(names.len(), one, many))
+    };
     let mut parts = Vec::new();
     if users > 0 {
         parts.push(plural(users, "user", "users"));
     }
     if !roles.is_empty() {
-        let names = roles
-            .iter()
-            .map(|r| format!("\"{r}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        parts.push(format!(
-            "{} ({names})",
-            plural(roles.len(), "role", "roles")
-        ));
+        parts.push(named(roles, "role", "roles"));
+    }
+    if !packages.is_empty() {
+        parts.push(named(packages, "package", "packages"));
     }
     Some(format!(
         "not in the file, left as they are: {}",
         parts.join(" and ")
     ))
+}
+
+/// A list of names as the plan shows it: `"A", "B"`.
+fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A value as the change lines show it: strings quoted, the rest as JSON.
@@ -465,12 +481,47 @@ fn import_details(plan: &ImportPlan, old: &Catalog) -> Vec<String> {
             Outcome::Unchanged => format!("  unchanged \"{}\"", r.name),
         });
     }
+    let (pa, pc, pu) = plan.package_counts();
+    lines.push(format!(
+        "packages: {pa} added, {pc} changed, {pu} unchanged"
+    ));
+    for p in &plan.packages {
+        lines.push(match p.outcome {
+            Outcome::Added if p.roles.is_empty() => {
+                format!("  add       \"{}\"  (no roles)", p.name)
+            }
+            Outcome::Added => format!(
+                "  add       \"{}\"  (roles {})",
+                p.name,
+                quoted_list(&p.roles)
+            ),
+            Outcome::Changed => {
+                let mut what = Vec::new();
+                if !p.changes.is_empty() {
+                    what.push(changes_text(&p.changes));
+                }
+                if !p.roles_added.is_empty() {
+                    what.push(format!("add roles {}", quoted_list(&p.roles_added)));
+                }
+                if !p.roles_removed.is_empty() {
+                    what.push(format!("remove roles {}", quoted_list(&p.roles_removed)));
+                }
+                format!("  change    \"{}\"  {}", p.name, what.join("; "))
+            }
+            Outcome::Unchanged => format!("  unchanged \"{}\"", p.name),
+        });
+    }
     let (ua, uc, uu) = plan.user_counts();
     lines.push(format!("users: {ua} added, {uc} changed, {uu} unchanged"));
     for u in &plan.users {
         lines.push(match u.outcome {
             Outcome::Added => {
                 let mut marks = vec![format!("role \"{}\"", u.role)];
+                match u.packages.as_deref() {
+                    Some([]) | None => {}
+                    Some([one]) => marks.push(format!("package \"{one}\"")),
+                    Some(many) => marks.push(format!("packages {}", quoted_list(many))),
+                }
                 if !u.active {
                     marks.push("disabled".into());
                 }
@@ -520,6 +571,20 @@ fn import_json(plan: &ImportPlan, dry_run: bool) -> Value {
             })
         })
         .collect();
+    let packages: Vec<Value> = plan
+        .packages
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "outcome": p.outcome,
+                "changes": p.changes,
+                "roles": p.roles,
+                "roles_added": p.roles_added,
+                "roles_removed": p.roles_removed,
+            })
+        })
+        .collect();
     let users: Vec<Value> = plan
         .users
         .iter()
@@ -530,9 +595,14 @@ fn import_json(plan: &ImportPlan, dry_run: bool) -> Value {
         "changes": plan.changes_anything(),
         "catalog": catalog_json(&plan.catalog),
         "roles": roles,
+        "packages": packages,
         "users": users,
         "default_role": {"before": plan.default_role_before, "after": plan.default_role},
-        "not_in_file": {"roles": plan.roles_not_in_file, "users": plan.users_not_in_file},
+        "not_in_file": {
+            "roles": plan.roles_not_in_file,
+            "packages": plan.packages_not_in_file,
+            "users": plan.users_not_in_file,
+        },
         "notes": plan.notes,
     })
 }

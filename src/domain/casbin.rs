@@ -1,7 +1,10 @@
-//! The grants as a Casbin RBAC policy (SPEC §8): a standard model with requests of
-//! `sub, obj, act`, `p, <role>, <category key>, <leaf segment>` per grant and
-//! `g, <username>, <role>` per active user, so that an enforcer answers
-//! `enforce(username, category, segment)` exactly as `rolecall check` does for a leaf.
+//! The grants as a Casbin RBAC policy (SPEC §8, §10): a standard model with requests
+//! of `sub, obj, act`, `p, <role>, <category key>, <leaf segment>` per grant,
+//! `g, <username>, <role>` for each active user's direct role, `g, <username>,
+//! package:<package>` for each package an active user is in, and `g, package:<package>,
+//! <role>` for each role a package includes, so that an enforcer answers
+//! `enforce(username, category, segment)` exactly as `rolecall check` does for a leaf:
+//! Casbin's role graph follows user → package → role as it follows user → role.
 //!
 //! Casbin's policy readers split lines on commas, trim each field, and do not agree
 //! on quoting; and they keep users and roles in one namespace. So every field written
@@ -10,8 +13,11 @@
 //! percent-encoded: whatever the database holds (another program may have written a
 //! username with a line break and commas into it), a field stays one field of one
 //! line. Names rolecall itself accepts never need it for a username or a key. A role
-//! whose subject is also a user's is written `role:<name>` (`:` is always encoded), so
-//! no user is ever mistaken for a role or a role for a user.
+//! whose subject is also a user's is written `role:<name>`, and a package is always
+//! written `package:<name>`. `:` is always encoded inside a field, so the only `:` in a
+//! subject is one of these prefixes: no user, role or package is ever mistaken for
+//! another, whatever their names (a package named like a user or a role stays apart).
+//! Disabled users get no `g` line at all, so they are denied everything.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -80,14 +86,21 @@ pub fn role_subject(name: &str, user_subjects: &HashSet<String>) -> String {
     }
 }
 
+/// The subject a package has in the policy: always prefixed, so that it never meets a
+/// username or a role name.
+pub fn package_subject(name: &str) -> String {
+    format!("package:{}", field(name))
+}
+
 /// The object and action of a leaf key: `("contacts", "export")` for
 /// `contacts.export`, `("", "audit")` for a top-level leaf `audit`.
 pub fn object_action(key: &str) -> (&str, &str) {
     key.rsplit_once('.').unwrap_or(("", key))
 }
 
-/// `policy.csv`: every grant of every role, then every active user's role, each
-/// block sorted so that the same data always gives the same file.
+/// `policy.csv`: every grant of every role, then every active user's direct role,
+/// every package's roles, and every active user's packages; each block sorted so that
+/// the same data always gives the same file.
 pub fn policy(snapshot: &Snapshot) -> String {
     let user_subjects: HashSet<String> = snapshot
         .users
@@ -111,6 +124,31 @@ pub fn policy(snapshot: &Snapshot) -> String {
             field(&user.username),
             role_subject(&user.role, &user_subjects)
         );
+    }
+    let mut packages: Vec<_> = snapshot.packages.iter().collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    for package in &packages {
+        let subject = package_subject(&package.name);
+        let mut roles = package.role_names();
+        roles.sort();
+        for role in roles {
+            let _ = writeln!(out, "g, {subject}, {}", role_subject(role, &user_subjects));
+        }
+    }
+    let memberships = snapshot.memberships();
+    for user in snapshot.users.iter().filter(|u| u.active) {
+        for package in memberships
+            .get(user.username.as_str())
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(
+                out,
+                "g, {}, {}",
+                field(&user.username),
+                package_subject(package)
+            );
+        }
     }
     out
 }
@@ -156,6 +194,19 @@ mod tests {
         assert_eq!(role_subject("support", &users), "role:support");
         assert_eq!(role_subject("Support", &users), "Support");
         assert_eq!(role_subject("a,b", &users), "role:a%2Cb");
+    }
+
+    #[test]
+    fn packages_have_a_subject_of_their_own() {
+        let users = subjects(&["support"]);
+        assert_eq!(package_subject("EU Marketing"), "package:EU Marketing");
+        // Named like a user, a role, or another package's subject: still apart.
+        assert_eq!(package_subject("support"), "package:support");
+        assert_ne!(package_subject("support"), role_subject("support", &users));
+        assert_eq!(package_subject("package:x"), "package:package%3Ax");
+        assert_eq!(package_subject("role:x"), "package:role%3Ax");
+        assert_eq!(role_subject("package:x", &users), "package%3Ax");
+        assert_eq!(package_subject("a, b"), "package:a%2C b");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Policy as text: the `rolecall/1` document that `export` writes and `import` reads,
+//! Policy as text: the `rolecall/2` document that `export` writes and `import` reads
+//! (with `rolecall/1`, the same document before packages),
 //! the users CSV, and the plans behind `import` and `catalog load` — what a file
 //! would add, change or leave alone in a database.
 //!
@@ -16,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
+use crate::domain::package::Package;
 use crate::domain::role::{self, ADMINISTRATOR, Role};
 use crate::domain::user::{self, Profile, User};
 use crate::domain::validate;
@@ -23,11 +25,17 @@ use crate::error::{Error, Result};
 use crate::text::{display_safe, excerpt, name_key};
 
 /// The format tag of an export file.
-pub const FORMAT: &str = "rolecall/1";
+pub const FORMAT: &str = "rolecall/2";
+
+/// The format before packages: still read, and it says nothing about packages, so an
+/// import of it leaves packages and memberships as they are.
+pub const FORMAT_V1: &str = "rolecall/1";
 
 /// An export file. Absent parts say nothing: no `catalog` keeps the database's, no
-/// `default_role` keeps the current default, and an absent field of a role or user
-/// keeps what the database has (or the default, for a new one).
+/// `default_role` keeps the current default, and an absent field of a role, package
+/// or user keeps what the database has (or the default, for a new one). Packages the
+/// file does not list are left alone; a user's `packages`, when present, is that
+/// user's whole membership.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
@@ -38,8 +46,23 @@ pub struct Document {
     pub catalog: Option<Vec<CatalogEntry>>,
     #[serde(default)]
     pub roles: Vec<RoleRecord>,
+    /// `rolecall/2` only.
+    #[serde(default)]
+    pub packages: Vec<PackageRecord>,
     #[serde(default)]
     pub users: Vec<UserRecord>,
+}
+
+/// A package in an export file: `roles` lists role names, sorted, and is the
+/// package's complete set of roles when present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageRecord {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 /// A role in an export file: `granted` lists leaf keys, sorted.
@@ -77,6 +100,10 @@ pub struct UserRecord {
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The names of the packages the user is in, sorted (`rolecall/2` only): when
+    /// present, the user's whole membership.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,7 +121,28 @@ pub struct Snapshot {
     pub roles: Vec<Role>,
     /// In username order.
     pub users: Vec<User>,
+    /// With their roles (by name) and members (usernames, sorted), in id order.
+    pub packages: Vec<Package>,
     pub default_role: String,
+}
+
+impl Snapshot {
+    /// The names of the packages each user is in, sorted, by username (users in
+    /// none are left out).
+    pub fn memberships(&self) -> HashMap<&str, Vec<&str>> {
+        let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+        for p in &self.packages {
+            for member in &p.members {
+                out.entry(member.as_str())
+                    .or_default()
+                    .push(p.name.as_str());
+            }
+        }
+        for names in out.values_mut() {
+            names.sort();
+        }
+        out
+    }
 }
 
 /// An error located at `path` in the file (`users[3].email`).
@@ -208,20 +256,40 @@ pub fn parse_document(text: &str) -> Result<Document> {
                 format!("missing; a rolecall export starts with \"format\": \"{FORMAT}\""),
             ));
         }
-        Some(Value::String(s)) if s == FORMAT => {}
-        Some(other) => {
-            return Err(invalid_at(
-                "format",
-                format!(
-                    "{} is not a format this rolecall reads (it reads \"{FORMAT}\")",
-                    excerpt(&other.to_string())
-                ),
-            ));
-        }
+        Some(Value::String(s)) if s == FORMAT || s == FORMAT_V1 => {}
+        Some(other) => return Err(unknown_format(&other.to_string())),
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| json_error(e.inner(), Some(e.path().to_string())))
+    let doc: Document = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| json_error(e.inner(), Some(e.path().to_string())))?;
+    ensure_fits_format(&doc)?;
+    Ok(doc)
+}
+
+fn unknown_format(shown: &str) -> Error {
+    invalid_at(
+        "format",
+        format!(
+            "{} is not a format this rolecall reads (it reads \"{FORMAT}\" and \"{FORMAT_V1}\")",
+            excerpt(shown)
+        ),
+    )
+}
+
+/// A `rolecall/1` file has no packages: a `packages` field in one is a mistake (an
+/// edited tag, or a file written by hand), refused rather than half understood.
+fn ensure_fits_format(doc: &Document) -> Result<()> {
+    if doc.format != FORMAT_V1 {
+        return Ok(());
+    }
+    let why = format!("is not part of \"{FORMAT_V1}\"; packages need \"format\": \"{FORMAT}\"");
+    if !doc.packages.is_empty() {
+        return Err(invalid_at("packages", why));
+    }
+    match doc.users.iter().position(|u| u.packages.is_some()) {
+        Some(i) => Err(invalid_at(format!("users[{i}].packages"), why)),
+        None => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -266,6 +334,7 @@ pub fn export(snapshot: &Snapshot) -> Document {
             .cmp(&name_key(&b.name))
             .then_with(|| a.name.cmp(&b.name))
     });
+    let memberships = snapshot.memberships();
     let mut users: Vec<UserRecord> = snapshot
         .users
         .iter()
@@ -279,17 +348,42 @@ pub fn export(snapshot: &Snapshot) -> Document {
             timezone: Some(u.timezone.clone()),
             language: Some(u.language.clone()),
             role: Some(u.role.clone()),
+            packages: Some(
+                memberships
+                    .get(u.username.as_str())
+                    .map(|names| names.iter().map(|n| n.to_string()).collect())
+                    .unwrap_or_default(),
+            ),
             active: Some(u.active),
             owner: Some(u.owner),
             has_password: Some(u.has_password),
         })
         .collect();
     users.sort_by(|a, b| a.username.cmp(&b.username));
+    let mut packages: Vec<PackageRecord> = snapshot
+        .packages
+        .iter()
+        .map(|p| {
+            let mut roles: Vec<String> = p.roles.iter().map(|(_, n)| n.clone()).collect();
+            roles.sort();
+            PackageRecord {
+                name: p.name.clone(),
+                description: Some(p.description.clone()),
+                roles: Some(roles),
+            }
+        })
+        .collect();
+    packages.sort_by(|a, b| {
+        name_key(&a.name)
+            .cmp(&name_key(&b.name))
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Document {
         format: FORMAT.to_string(),
         default_role: Some(snapshot.default_role.clone()),
         catalog: Some(catalog.entries()),
         roles,
+        packages,
         users,
     }
 }
@@ -594,6 +688,24 @@ pub struct RoleStep {
     pub removed: Vec<String>,
 }
 
+/// A package of the file and what the import does with it.
+#[derive(Debug, Clone)]
+pub struct PackageStep {
+    pub outcome: Outcome,
+    /// The package's id when it exists already.
+    pub id: Option<i64>,
+    pub name: String,
+    pub description: String,
+    /// The names of its roles afterwards, as stored, sorted.
+    pub roles: Vec<String>,
+    /// Name and description changes.
+    pub changes: Vec<FieldChange>,
+    /// Roles it comes to include (names afterwards) and stops including (names
+    /// before), sorted.
+    pub roles_added: Vec<String>,
+    pub roles_removed: Vec<String>,
+}
+
 /// A user of the file and what the import does with them.
 #[derive(Debug, Clone)]
 pub struct UserStep {
@@ -606,6 +718,12 @@ pub struct UserStep {
     pub role: String,
     pub active: bool,
     pub owner: bool,
+    /// The names of the user's packages afterwards, as stored, sorted, when the file
+    /// lists them; `None` leaves the user's packages as they are.
+    pub packages: Option<Vec<String>>,
+    /// Packages the user joins (names afterwards) and leaves (names before), sorted.
+    pub packages_added: Vec<String>,
+    pub packages_removed: Vec<String>,
     pub changes: Vec<FieldChange>,
 }
 
@@ -614,6 +732,7 @@ pub struct UserStep {
 pub struct ImportPlan {
     pub catalog: CatalogPlan,
     pub roles: Vec<RoleStep>,
+    pub packages: Vec<PackageStep>,
     pub users: Vec<UserStep>,
     /// The default role afterwards, and whether it changes.
     pub default_role: String,
@@ -622,6 +741,8 @@ pub struct ImportPlan {
     pub notes: Vec<String>,
     /// Roles of the database the file does not list: left as they are.
     pub roles_not_in_file: Vec<String>,
+    /// Packages of the database the file does not list: left as they are.
+    pub packages_not_in_file: Vec<String>,
     /// How many users of the database the file does not list: left as they are.
     pub users_not_in_file: usize,
 }
@@ -636,6 +757,10 @@ impl ImportPlan {
         counts(self.roles.iter().map(|r| r.outcome))
     }
 
+    pub fn package_counts(&self) -> (usize, usize, usize) {
+        counts(self.packages.iter().map(|p| p.outcome))
+    }
+
     pub fn user_counts(&self) -> (usize, usize, usize) {
         counts(self.users.iter().map(|u| u.outcome))
     }
@@ -645,6 +770,10 @@ impl ImportPlan {
         self.catalog.changes_anything()
             || self.default_role_changes()
             || self.roles.iter().any(|r| r.outcome != Outcome::Unchanged)
+            || self
+                .packages
+                .iter()
+                .any(|p| p.outcome != Outcome::Unchanged)
             || self.users.iter().any(|u| u.outcome != Outcome::Unchanged)
     }
 }
@@ -684,15 +813,12 @@ fn change(field: &'static str, before: impl Into<Value>, after: impl Into<Value>
 /// `snapshot`, and works out what importing it would do. Nothing in the file is
 /// taken on trust: a problem anywhere refuses the whole file, naming where.
 pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
-    if doc.format != FORMAT {
-        return Err(invalid_at(
-            "format",
-            format!(
-                "\"{}\" is not a format this rolecall reads (it reads \"{FORMAT}\")",
-                excerpt(&doc.format)
-            ),
+    if doc.format != FORMAT && doc.format != FORMAT_V1 {
+        return Err(unknown_format(
+            &Value::from(doc.format.as_str()).to_string(),
         ));
     }
+    ensure_fits_format(doc)?;
     let old = &snapshot.catalog;
 
     // The catalog: the file's nodes are added or relabelled; nodes it does not list stay.
@@ -915,6 +1041,131 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
             .unwrap_or_else(|| snapshot.default_role.clone()),
     };
 
+    // Packages, matched by name ignoring case; their roles by name, from the file or
+    // the database.
+    let mut packages = Vec::with_capacity(doc.packages.len());
+    let mut package_index: HashMap<String, usize> = HashMap::new();
+    for (i, record) in doc.packages.iter().enumerate() {
+        let path = format!("packages[{i}]");
+        let name = validate::role_name(&record.name).map_err(at(&path))?;
+        if let Some(j) = package_index.insert(name_key(&name), i) {
+            return Err(invalid_at(
+                format!("{path}.name"),
+                format!(
+                    "\"{}\" is listed twice (also packages[{j}]); package names are unique ignoring case",
+                    excerpt(&name)
+                ),
+            ));
+        }
+        let description = record
+            .description
+            .as_deref()
+            .map(validate::description)
+            .transpose()
+            .map_err(at(&path))?;
+        let current = snapshot
+            .packages
+            .iter()
+            .find(|p| name_key(&p.name) == name_key(&name));
+        // Its roles before, under the names they will have afterwards.
+        let before: Vec<&str> = current
+            .map(|c| c.roles.iter().map(|(_, n)| n.as_str()).collect())
+            .unwrap_or_default();
+        let mut roles_after: Vec<String> = match &record.roles {
+            None => before
+                .iter()
+                .map(|n| {
+                    role_names
+                        .get(&name_key(n))
+                        .cloned()
+                        .unwrap_or(n.to_string())
+                })
+                .collect(),
+            Some(list) => {
+                let mut listed: HashMap<String, usize> = HashMap::with_capacity(list.len());
+                let mut out = Vec::with_capacity(list.len());
+                for (j, spec) in list.iter().enumerate() {
+                    let role = resolve_role(format!("{path}.roles[{j}]"), spec)?;
+                    if let Some(k) = listed.insert(name_key(&role), j) {
+                        return Err(invalid_at(
+                            format!("{path}.roles[{j}]"),
+                            format!("\"{}\" is listed twice (also roles[{k}])", excerpt(spec)),
+                        ));
+                    }
+                    out.push(role);
+                }
+                out
+            }
+        };
+        roles_after.sort();
+        let before_keys: HashSet<String> = before.iter().map(|n| name_key(n)).collect();
+        let after_keys: HashSet<String> = roles_after.iter().map(|n| name_key(n)).collect();
+        let roles_added: Vec<String> = roles_after
+            .iter()
+            .filter(|n| !before_keys.contains(&name_key(n)))
+            .cloned()
+            .collect();
+        let mut roles_removed: Vec<String> = before
+            .iter()
+            .filter(|n| !after_keys.contains(&name_key(n)))
+            .map(|n| n.to_string())
+            .collect();
+        roles_removed.sort();
+        let step = match current {
+            None => PackageStep {
+                outcome: Outcome::Added,
+                id: None,
+                name,
+                description: description.unwrap_or_default(),
+                roles: roles_after,
+                changes: Vec::new(),
+                roles_added,
+                roles_removed,
+            },
+            Some(current) => {
+                let description = description.unwrap_or_else(|| current.description.clone());
+                let mut changes = Vec::new();
+                if name != current.name {
+                    changes.push(change("name", current.name.clone(), name.clone()));
+                }
+                if description != current.description {
+                    changes.push(change(
+                        "description",
+                        current.description.clone(),
+                        description.clone(),
+                    ));
+                }
+                let outcome =
+                    if changes.is_empty() && roles_added.is_empty() && roles_removed.is_empty() {
+                        Outcome::Unchanged
+                    } else {
+                        Outcome::Changed
+                    };
+                PackageStep {
+                    outcome,
+                    id: Some(current.id),
+                    name,
+                    description,
+                    roles: roles_after,
+                    changes,
+                    roles_added,
+                    roles_removed,
+                }
+            }
+        };
+        packages.push(step);
+    }
+    // The packages afterwards, by folded name: the file's spelling wins.
+    let mut package_names: HashMap<String, String> = snapshot
+        .packages
+        .iter()
+        .map(|p| (name_key(&p.name), p.name.clone()))
+        .collect();
+    for step in &packages {
+        package_names.insert(name_key(&step.name), step.name.clone());
+    }
+    let memberships = snapshot.memberships();
+
     // Users, matched by username.
     let existing: HashMap<&str, &User> = snapshot
         .users
@@ -975,6 +1226,48 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
         if let Some(u) = current.filter(|u| u.owner) {
             user::ensure_owner_kept(u, &role, active).map_err(at(&path))?;
         }
+        // Packages: the file's list, when there is one, is the user's whole membership.
+        let before: &[&str] = current
+            .and_then(|u| memberships.get(u.username.as_str()))
+            .map_or(&[], |v| v.as_slice());
+        let (packages_after, packages_added, packages_removed) = match &record.packages {
+            None => (None, Vec::new(), Vec::new()),
+            Some(list) => {
+                let mut listed: HashMap<String, usize> = HashMap::with_capacity(list.len());
+                let mut after = Vec::with_capacity(list.len());
+                for (j, spec) in list.iter().enumerate() {
+                    let key = name_key(spec);
+                    let Some(name) = package_names.get(&key) else {
+                        return Err(invalid_at(
+                            format!("{path}.packages[{j}]"),
+                            format!(
+                                "there is no package \"{}\" in the file or the database",
+                                excerpt(spec)
+                            ),
+                        ));
+                    };
+                    if let Some(k) = listed.insert(key, j) {
+                        return Err(invalid_at(
+                            format!("{path}.packages[{j}]"),
+                            format!("\"{}\" is listed twice (also packages[{k}])", excerpt(spec)),
+                        ));
+                    }
+                    after.push(name.clone());
+                }
+                after.sort();
+                let added: Vec<String> = after
+                    .iter()
+                    .filter(|n| !before.iter().any(|b| name_key(b) == name_key(n)))
+                    .cloned()
+                    .collect();
+                let removed: Vec<String> = before
+                    .iter()
+                    .filter(|b| !listed.contains_key(&name_key(b)))
+                    .map(|b| b.to_string())
+                    .collect();
+                (Some(after), added, removed)
+            }
+        };
         let (outcome, changes) = match current {
             None => (Outcome::Added, Vec::new()),
             Some(u) => {
@@ -999,6 +1292,9 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
                 if u.active != active {
                     changes.push(change("active", u.active, active));
                 }
+                if !packages_added.is_empty() || !packages_removed.is_empty() {
+                    changes.push(change("packages", json!(before), json!(packages_after)));
+                }
                 let outcome = if changes.is_empty() {
                     Outcome::Unchanged
                 } else {
@@ -1015,6 +1311,9 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
             profile,
             role,
             active,
+            packages: packages_after,
+            packages_added,
+            packages_removed,
             changes,
         });
     }
@@ -1090,6 +1389,12 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
         .filter(|r| !in_file.contains(&name_key(&r.name)))
         .map(|r| r.name.clone())
         .collect();
+    let packages_not_in_file = snapshot
+        .packages
+        .iter()
+        .filter(|p| !package_index.contains_key(&name_key(&p.name)))
+        .map(|p| p.name.clone())
+        .collect();
     let users_not_in_file = snapshot
         .users
         .iter()
@@ -1098,11 +1403,13 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     Ok(ImportPlan {
         catalog: catalog_plan,
         roles,
+        packages,
         users,
         default_role,
         default_role_before: snapshot.default_role.clone(),
         notes,
         roles_not_in_file,
+        packages_not_in_file,
         users_not_in_file,
     })
 }
@@ -1112,6 +1419,9 @@ pub fn user_audit(step: &UserStep) -> Value {
     let mut v = serde_json::to_value(&step.profile).unwrap_or_else(|_| json!({}));
     v["username"] = json!(step.username);
     v["role"] = json!(step.role);
+    if let Some(packages) = &step.packages {
+        v["packages"] = json!(packages);
+    }
     v["active"] = json!(step.active);
     v["owner"] = json!(step.owner);
     v
@@ -1178,6 +1488,7 @@ mod tests {
                 user(1, "alice", ADMINISTRATOR, true),
                 user(2, "bob", "Viewer", false),
             ],
+            packages: Vec::new(),
             default_role: "Viewer".into(),
             catalog,
         }
@@ -1198,7 +1509,7 @@ mod tests {
         let err = parse_document(r#"{"format": "other/9", "users": 3}"#).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "import: format: \"other/9\" is not a format this rolecall reads (it reads \"rolecall/1\")"
+            "import: format: \"other/9\" is not a format this rolecall reads (it reads \"rolecall/2\" and \"rolecall/1\")"
         );
         let err = parse_document(r#"{"users": []}"#).unwrap_err();
         assert!(

@@ -809,3 +809,57 @@ impl Store {
         })
     }
 }
+
+/// Every package with its roles (by name) and members (usernames, sorted), in id
+/// order, read in three queries whatever the number of packages (export and import
+/// read them all at once).
+pub(super) fn all_packages(conn: &Connection) -> Result<Vec<Package>> {
+    let mut packages: Vec<Package> = conn
+        .prepare_cached(
+            "SELECT id, name, description, version, created_seq, created_at, updated_at, updated_by \
+             FROM packages ORDER BY id",
+        )?
+        .query_map([], |r| {
+            Ok(Package {
+                id: r.get(0)?,
+                name: text(r, 1)?,
+                description: text(r, 2)?,
+                roles: Vec::new(),
+                members: Vec::new(),
+                version: r.get(3)?,
+                created_seq: r.get(4)?,
+                created_at: text(r, 5)?,
+                updated_at: text(r, 6)?,
+                updated_by: text(r, 7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let index: HashMap<i64, usize> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id, i))
+        .collect();
+    let mut roles = conn.prepare_cached(
+        "SELECT pr.package_id, r.id, r.name FROM package_roles pr JOIN roles r ON r.id = pr.role_id",
+    )?;
+    for row in roles.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, text(r, 2)?)))? {
+        let (package, id, name) = row?;
+        if let Some(&i) = index.get(&package) {
+            packages[i].roles.push((id, name));
+        }
+    }
+    let mut members = conn.prepare_cached(
+        "SELECT m.package_id, u.username FROM package_members m JOIN users u ON u.id = m.user_id",
+    )?;
+    for row in members.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+        let (package, username) = row?;
+        if let Some(&i) = index.get(&package) {
+            packages[i].members.push(username);
+        }
+    }
+    for p in &mut packages {
+        p.roles.sort_by(|a, b| a.1.cmp(&b.1));
+        p.members.sort();
+    }
+    Ok(packages)
+}

@@ -3,11 +3,12 @@
 //! transaction with its audit rows. What changes is decided by `domain::policy`,
 //! inside the same transaction that applies it; this module only reads and writes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
 
+use super::packages::all_packages;
 use super::roles::load_role;
 use super::users::all_users;
 use super::{Store, Tx, fold, load_catalog, name_key};
@@ -33,6 +34,7 @@ fn read_snapshot(conn: &Connection) -> Result<Snapshot> {
     let catalog = load_catalog(conn)?;
     let roles = read_roles(conn, &catalog)?;
     let users = all_users(conn)?;
+    let packages = all_packages(conn)?;
     let default_role = conn.query_row(
         "SELECT r.name FROM settings s JOIN roles r ON r.id = s.default_role_id WHERE s.id = 1",
         [],
@@ -42,6 +44,7 @@ fn read_snapshot(conn: &Connection) -> Result<Snapshot> {
         catalog,
         roles,
         users,
+        packages,
         default_role,
     })
 }
@@ -148,8 +151,8 @@ fn apply_catalog(
 }
 
 /// Writes an import plan, in an order that keeps every constraint true at each
-/// statement: catalog, roles, default role, then users (emails that move between
-/// users are parked on a placeholder first).
+/// statement: catalog, roles, default role, packages, then users and their
+/// memberships (emails that move between users are parked on a placeholder first).
 fn apply_import(
     ctx: &Tx<'_>,
     snapshot: &Snapshot,
@@ -293,6 +296,19 @@ fn apply_import(
         )?;
     }
 
+    let package_ids = apply_packages(&ctx, snapshot, plan, &role_id)?;
+    let package_id = |name: &str| -> Result<i64> {
+        package_ids.get(&name_key(name)).copied().ok_or_else(|| {
+            Error::Storage(format!(
+                "the package \"{}\" disappeared during the import; nothing was changed",
+                crate::text::excerpt(name)
+            ))
+        })
+    };
+    // Packages whose members change get a new version (as a membership change made
+    // in the console does), without an audit row of their own: the users' rows say it.
+    let mut members_changed: HashSet<i64> = HashSet::new();
+
     let total = plan.users.len();
     let mut done = 0;
     let mut tick = |done: usize| {
@@ -347,6 +363,7 @@ fn apply_import(
                     Some(before.into()),
                     Some(after.into()),
                 )?;
+                apply_membership(tx, id, step, &package_id, &mut members_changed)?;
             }
             (Outcome::Added, _) | (Outcome::Changed, None) => {
                 tx.prepare_cached(
@@ -372,17 +389,27 @@ fn apply_import(
                     ctx.actor,
                     ctx.seq
                 ])?;
+                let id = tx.last_insert_rowid();
                 let mut after = policy::user_audit(step);
                 after["has_password"] = json!(false);
                 ctx.audit("import.user.add", &step.username, None, Some(after))?;
+                apply_membership(tx, id, step, &package_id, &mut members_changed)?;
             }
         }
         done += 1;
         tick(done);
     }
 
+    let mut bump = tx.prepare_cached(
+        "UPDATE packages SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+    )?;
+    for id in members_changed {
+        bump.execute(params![ctx.seq, ctx.at, ctx.actor, id])?;
+    }
+
     if plan.changes_anything() {
         let (roles_added, roles_changed, _) = plan.role_counts();
+        let (packages_added, packages_changed, _) = plan.package_counts();
         let (users_added, users_changed, _) = plan.user_counts();
         ctx.audit(
             "import",
@@ -393,11 +420,145 @@ fn apply_import(
                 "permissions_relabelled": plan.catalog.relabelled.len(),
                 "roles_added": roles_added,
                 "roles_changed": roles_changed,
+                "packages_added": packages_added,
+                "packages_changed": packages_changed,
                 "users_added": users_added,
                 "users_changed": users_changed,
                 "default_role": plan.default_role,
             })),
         )?;
+    }
+    Ok(())
+}
+
+/// Writes the packages of an import plan: new ones created with their roles, changed
+/// ones renamed, described and given their roles, each with its audit row in the
+/// shapes `packages` writes. Returns every package's id by folded name.
+fn apply_packages(
+    ctx: &Tx<'_>,
+    snapshot: &Snapshot,
+    plan: &ImportPlan,
+    role_id: &dyn Fn(&str) -> Result<i64>,
+) -> Result<HashMap<String, i64>> {
+    let tx = ctx.tx;
+    let mut ids: HashMap<String, i64> = snapshot
+        .packages
+        .iter()
+        .map(|p| (name_key(&p.name), p.id))
+        .collect();
+    for step in &plan.packages {
+        match (step.outcome, step.id) {
+            (Outcome::Unchanged, _) => {}
+            (Outcome::Added, _) | (Outcome::Changed, None) => {
+                tx.prepare_cached(
+                    "INSERT INTO packages (name, name_fold, description, version, created_seq, created_at, \
+                        updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, ?6)",
+                )?
+                .execute(params![
+                    step.name,
+                    name_key(&step.name),
+                    step.description,
+                    ctx.seq,
+                    ctx.at,
+                    ctx.actor
+                ])?;
+                let id = tx.last_insert_rowid();
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+                )?;
+                for role in &step.roles {
+                    insert.execute(params![id, role_id(role)?])?;
+                }
+                ids.insert(name_key(&step.name), id);
+                ctx.audit(
+                    "import.package.add",
+                    &step.name,
+                    None,
+                    Some(json!({
+                        "name": step.name,
+                        "description": step.description,
+                        "roles": step.roles,
+                    })),
+                )?;
+            }
+            (Outcome::Changed, Some(id)) => {
+                tx.prepare_cached(
+                    "UPDATE packages SET name = ?1, name_fold = ?2, description = ?3, version = ?4, \
+                        updated_at = ?5, updated_by = ?6 WHERE id = ?7",
+                )?
+                .execute(params![
+                    step.name,
+                    name_key(&step.name),
+                    step.description,
+                    ctx.seq,
+                    ctx.at,
+                    ctx.actor,
+                    id
+                ])?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+                )?;
+                for role in &step.roles_added {
+                    insert.execute(params![id, role_id(role)?])?;
+                }
+                let mut delete = tx.prepare_cached(
+                    "DELETE FROM package_roles WHERE package_id = ?1 AND role_id = ?2",
+                )?;
+                for role in &step.roles_removed {
+                    delete.execute(params![id, role_id(role)?])?;
+                }
+                let mut before = Map::new();
+                let mut after = Map::new();
+                for c in &step.changes {
+                    before.insert(c.field.into(), c.before.clone());
+                    after.insert(c.field.into(), c.after.clone());
+                }
+                if !step.roles_added.is_empty() || !step.roles_removed.is_empty() {
+                    let old = snapshot.packages.iter().find(|p| p.id == id);
+                    let old: Vec<&str> = old.map(|p| p.role_names()).unwrap_or_default();
+                    before.insert("roles".into(), json!(old));
+                    after.insert("roles_added".into(), json!(step.roles_added));
+                    after.insert("roles_removed".into(), json!(step.roles_removed));
+                }
+                ctx.audit(
+                    "import.package.update",
+                    &step.name,
+                    Some(before.into()),
+                    Some(after.into()),
+                )?;
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Puts user `user_id` into the packages `step` adds and takes them out of those it
+/// removes; the user's own audit row has said so already.
+fn apply_membership(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: i64,
+    step: &policy::UserStep,
+    package_id: &dyn Fn(&str) -> Result<i64>,
+    changed: &mut HashSet<i64>,
+) -> Result<()> {
+    if !step.packages_added.is_empty() {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+        )?;
+        for name in &step.packages_added {
+            let id = package_id(name)?;
+            insert.execute(params![id, user_id])?;
+            changed.insert(id);
+        }
+    }
+    if !step.packages_removed.is_empty() {
+        let mut delete = tx
+            .prepare_cached("DELETE FROM package_members WHERE package_id = ?1 AND user_id = ?2")?;
+        for name in &step.packages_removed {
+            let id = package_id(name)?;
+            delete.execute(params![id, user_id])?;
+            changed.insert(id);
+        }
     }
     Ok(())
 }
@@ -412,7 +573,7 @@ impl Store {
         Ok(snapshot)
     }
 
-    /// The database as a `rolecall/1` document.
+    /// The database as a `rolecall/2` document.
     pub fn export_document(&self) -> Result<Document> {
         Ok(policy::export(&self.snapshot()?))
     }
