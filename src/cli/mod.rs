@@ -96,8 +96,8 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
     },
-    /// Write the catalog, roles and users as JSON (rolecall/1), the users as CSV, or
-    /// the grants as a Casbin model and policy.
+    /// Write the catalog, roles, packages and users as JSON (rolecall/2), the users as
+    /// CSV, or the grants as a Casbin model and policy.
     Export {
         /// What to write.
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
@@ -111,8 +111,10 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
     },
-    /// Apply a rolecall/1 JSON file: roles matched by name, users by username, all in
-    /// one transaction. Roles and users the file does not list are left alone.
+    /// Apply a rolecall/2 (or rolecall/1) JSON file: roles and packages matched by name,
+    /// users by username, all in one transaction. Roles, packages and users the file does
+    /// not list are left alone; a user's packages list, when present, is their whole
+    /// membership.
     Import {
         /// The file, or - for standard input.
         file: PathBuf,
@@ -133,7 +135,7 @@ pub enum Command {
 /// What `export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
-    /// Catalog, roles, users and the default role (format rolecall/1).
+    /// Catalog, roles, packages, users and the default role (format rolecall/2).
     Json,
     /// One row per user, with a header row.
     Csv,
