@@ -213,6 +213,18 @@ pub(super) fn sources(
 /// Names of the packages that include `role_id`, sorted, and how many users reach the
 /// role through them.
 pub(super) fn packages_including(conn: &Connection, role_id: i64) -> Result<(Vec<String>, usize)> {
+    let names = package_names_including(conn, role_id)?;
+    let users: i64 = conn
+        .prepare_cached(
+            "SELECT count(DISTINCT m.user_id) FROM package_roles pr \
+             JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
+        )?
+        .query_row([role_id], |r| r.get(0))?;
+    Ok((names, users as usize))
+}
+
+/// Names of the packages that include `role_id`, sorted.
+pub(super) fn package_names_including(conn: &Connection, role_id: i64) -> Result<Vec<String>> {
     let mut names: Vec<String> = conn
         .prepare_cached(
             "SELECT p.name FROM package_roles pr JOIN packages p ON p.id = pr.package_id \
@@ -221,13 +233,7 @@ pub(super) fn packages_including(conn: &Connection, role_id: i64) -> Result<(Vec
         .query_map([role_id], |r| text(r, 0))?
         .collect::<rusqlite::Result<_>>()?;
     names.sort();
-    let users: i64 = conn
-        .prepare_cached(
-            "SELECT count(DISTINCT m.user_id) FROM package_roles pr \
-             JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
-        )?
-        .query_row([role_id], |r| r.get(0))?;
-    Ok((names, users as usize))
+    Ok(names)
 }
 
 /// Puts `to` in place of `from` in every package that includes `from` (reassign then
@@ -448,46 +454,76 @@ impl Store {
                 ),
             ));
         };
-        // One leaf at a time, each driven from the roles that grant it (CROSS JOIN
-        // keeps SQLite's join order): the direct holders through users_by_role, the
-        // members through package_roles_by_role and the members' primary key.
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT u.username, r.name, NULL FROM role_grants g \
-               CROSS JOIN roles r ON r.id = g.role_id \
-               CROSS JOIN users u ON u.role_id = g.role_id \
-             WHERE g.permission_key = ?1 AND u.active = 1 \
-             UNION ALL \
-             SELECT u.username, r.name, p.name FROM role_grants g \
-               CROSS JOIN roles r ON r.id = g.role_id \
-               CROSS JOIN package_roles pr ON pr.role_id = g.role_id \
-               CROSS JOIN packages p ON p.id = pr.package_id \
-               CROSS JOIN package_members m ON m.package_id = pr.package_id \
-               CROSS JOIN users u ON u.id = m.user_id \
-             WHERE g.permission_key = ?1 AND u.active = 1",
-        )?;
-        let mut by_user: std::collections::BTreeMap<String, BTreeSet<(Option<String>, String)>> =
-            Default::default();
+        let conn = &self.conn;
+        // The roles that grant any leaf asked about (a small table), then, per role,
+        // its direct holders (users_by_role) and its packages' members (by package):
+        // ids only, so a popular permission held by most of 100,000 users costs no
+        // string per path.
+        let mut roles = BTreeSet::new();
+        let mut stmt =
+            conn.prepare_cached("SELECT role_id FROM role_grants WHERE permission_key = ?1")?;
         for ord in node.leaves.clone() {
-            let key = &self.catalog.leaf_node(ord).key;
-            let rows = stmt.query_map([key], |r| {
-                Ok((text(r, 0)?, text(r, 1)?, super::opt_text(r, 2)?))
-            })?;
-            for row in rows {
-                let (user, role, package) = row?;
-                by_user.entry(user).or_default().insert((package, role));
+            for role in
+                stmt.query_map([&self.catalog.leaf_node(ord).key], |r| r.get::<_, i64>(0))?
+            {
+                roles.insert(role?);
             }
         }
-        // The direct role first (None sorts first), then packages by name.
-        Ok(by_user
-            .into_iter()
-            .map(|(user, paths)| {
-                let via = paths
-                    .into_iter()
-                    .map(|(package, role)| Via { role, package })
-                    .collect();
-                (user, via)
-            })
-            .collect())
+        let names = |sql: &str| -> Result<HashMap<i64, String>> {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        let role_names = names("SELECT id, name FROM roles")?;
+        let package_names = names("SELECT id, name FROM packages")?;
+        let disabled: BTreeSet<i64> = conn
+            .prepare_cached("SELECT id FROM users WHERE active = 0")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut paths: HashMap<i64, BTreeSet<(Option<i64>, i64)>> = HashMap::new();
+        let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
+        let mut members = conn.prepare_cached(
+            "SELECT pr.package_id, m.user_id FROM package_roles pr \
+             CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
+        )?;
+        for &role in &roles {
+            for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+                paths.entry(user?).or_default().insert((None, role));
+            }
+            for row in
+                members.query_map([role], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+            {
+                let (package, user) = row?;
+                paths.entry(user).or_default().insert((Some(package), role));
+            }
+        }
+        paths.retain(|user, _| !disabled.contains(user));
+        // Names by one scan when many users are allowed, by a seek each when few.
+        let usernames: HashMap<i64, String> = if paths.len() > 2_000 {
+            names("SELECT id, username FROM users")?
+        } else {
+            let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+            paths
+                .keys()
+                .map(|&id| Ok((id, seek.query_row([id], |r| text(r, 0))?)))
+                .collect::<Result<_>>()?
+        };
+        let mut out = Vec::with_capacity(paths.len());
+        for (user, via) in paths {
+            let name = usernames.get(&user).cloned().unwrap_or_default();
+            let mut via: Vec<Via> = via
+                .into_iter()
+                .map(|(package, role)| Via {
+                    role: role_names.get(&role).cloned().unwrap_or_default(),
+                    package: package.map(|p| package_names.get(&p).cloned().unwrap_or_default()),
+                })
+                .collect();
+            // The direct role first, then packages by name.
+            via.sort_by(|a, b| (&a.package, &a.role).cmp(&(&b.package, &b.role)));
+            out.push((name, via));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Every user's packages, by user id (users in none are left out).

@@ -666,7 +666,7 @@ impl Store {
             .filter(|(_, name)| !held.contains(name.as_str()))
             .take(crate::error::IN_USE_SAMPLE)
             .map(|(id, role)| {
-                let (packages, _) = super::packages::packages_including(&self.conn, id)?;
+                let packages = super::packages::package_names_including(&self.conn, id)?;
                 Ok(access::Elsewhere { role, packages })
             })
             .collect()
