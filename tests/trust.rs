@@ -715,11 +715,24 @@ fn help_names_the_exit_codes_and_the_default_database() {
     }
     let out = command(db.dir()).arg("man").output().unwrap();
     let page = String::from_utf8_lossy(&out.stdout);
-    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES"] {
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH \"CONSOLE KEYS\"",
+    ] {
         assert!(page.contains(section), "man has {section}");
     }
     for name in ["ROLECALL_DB", "NO_COLOR", "SUDO_USER", "SSH_CONNECTION"] {
         assert!(page.contains(name), "man names {name}");
+    }
+    for binding in rolecall::tui::keys::bindings() {
+        assert!(
+            page.contains(&binding.what.replace('-', "\\-")),
+            "man lists the console key {} ({})",
+            binding.label,
+            binding.what
+        );
     }
 }
 
@@ -882,4 +895,35 @@ fn the_console_opens_and_draws_a_database_holding_bytes_that_are_not_utf8() {
             assert!(screen.contains("\u{fffd}\u{fffd}A"), "{screen}");
         }
     }
+}
+
+#[test]
+fn the_upgrade_renames_roles_that_only_invisible_characters_told_apart() {
+    let (_dir, path) = schema1_copy();
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO roles (name, name_fold, description, builtin, version, created_at, updated_at, updated_by) \
+             VALUES (?1, lower(?1), '', 0, 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'x')",
+            ["Administrator\u{e0041}"],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, Access::ReadWrite).unwrap();
+    let names: Vec<String> = store.roles().unwrap().into_iter().map(|r| r.name).collect();
+    let renamed: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with("Administrator (id "))
+        .collect();
+    assert_eq!(renamed.len(), 1, "{names:?}");
+    assert_eq!(
+        store.role("Administrator").unwrap().builtin,
+        true,
+        "the real one keeps its name"
+    );
+    let row = &store.audit(1).unwrap()[0];
+    assert_eq!(
+        (row.actor.as_str(), row.action.as_str()),
+        ("rolecall upgrade", "role.update")
+    );
 }

@@ -685,6 +685,15 @@ pub(super) fn man_page() -> Result<i32> {
     super::out_bytes(&page)
 }
 
+/// `text` with roff's escape character and leading control characters made literal.
+fn roff_escape(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    match escaped.chars().next() {
+        Some('.' | '\'') => format!("\\&{escaped}"),
+        _ => escaped,
+    }
+}
+
 /// The manual's own sections, in roff.
 fn man_sections() -> String {
     let item = |tag: &str, text: &str| format!(".TP\n\\fB{tag}\\fR\n{text}\n");
@@ -710,6 +719,22 @@ fn man_sections() -> String {
         ("TERM", "linux draws the console with ASCII marks only."),
     ] {
         out.push_str(&item(name, text));
+    }
+    out.push_str(".SH \"CONSOLE KEYS\"\n");
+    out.push_str("The keys of the console, from the table that also draws its footer and help.\n");
+    let mut scope = None;
+    for binding in crate::tui::keys::bindings() {
+        if scope != Some(binding.scope) {
+            scope = Some(binding.scope);
+            out.push_str(&format!(
+                ".SS \"{}\"\n",
+                crate::tui::keys::scope_title(binding.scope).replace('"', "'")
+            ));
+        }
+        out.push_str(&item(
+            &roff_escape(binding.label),
+            &roff_escape(binding.what),
+        ));
     }
     out.push_str(".SH FILES\n");
     out.push_str(&item(
