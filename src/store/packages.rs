@@ -480,7 +480,17 @@ impl Store {
             .prepare_cached("SELECT id FROM users WHERE active = 0")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut paths: HashMap<i64, BTreeSet<(Option<i64>, i64)>> = HashMap::new();
+        // Paths by user id, in a vector as long as the highest id: ids are dense.
+        let top: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) FROM users", [], |r| r.get(0))?;
+        let mut paths: Vec<Vec<(Option<i64>, i64)>> = vec![Vec::new(); top as usize + 1];
+        let mut allowed = 0usize;
+        let mut add = |user: i64, path: (Option<i64>, i64)| {
+            if let Some(slot) = paths.get_mut(user as usize) {
+                allowed += usize::from(slot.is_empty());
+                slot.push(path);
+            }
+        };
         let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
         let mut members = conn.prepare_cached(
             "SELECT pr.package_id, m.user_id FROM package_roles pr \
@@ -488,30 +498,19 @@ impl Store {
         )?;
         for &role in &roles {
             for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
-                paths.entry(user?).or_default().insert((None, role));
+                add(user?, (None, role));
             }
             for row in
                 members.query_map([role], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
             {
                 let (package, user) = row?;
-                paths.entry(user).or_default().insert((Some(package), role));
+                add(user, (Some(package), role));
             }
         }
-        paths.retain(|user, _| !disabled.contains(user));
-        // Names by one scan when many users are allowed, by a seek each when few.
-        let usernames: HashMap<i64, String> = if paths.len() > 2_000 {
-            names("SELECT id, username FROM users")?
-        } else {
-            let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
-            paths
-                .keys()
-                .map(|&id| Ok((id, seek.query_row([id], |r| text(r, 0))?)))
-                .collect::<Result<_>>()?
-        };
-        let mut out = Vec::with_capacity(paths.len());
-        for (user, via) in paths {
-            let name = usernames.get(&user).cloned().unwrap_or_default();
-            let mut via: Vec<Via> = via
+        let via_of = |mut found: Vec<(Option<i64>, i64)>| -> Vec<Via> {
+            found.sort_unstable();
+            found.dedup();
+            let mut via: Vec<Via> = found
                 .into_iter()
                 .map(|(package, role)| Via {
                     role: role_names.get(&role).cloned().unwrap_or_default(),
@@ -520,9 +519,32 @@ impl Store {
                 .collect();
             // The direct role first, then packages by name.
             via.sort_by(|a, b| (&a.package, &a.role).cmp(&(&b.package, &b.role)));
-            out.push((name, via));
+            via
+        };
+        let mut out = Vec::with_capacity(allowed);
+        if allowed > 2_000 {
+            // Many: walk the username index once, which gives them in order.
+            let mut stmt =
+                conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+                let (id, name) = row?;
+                let Some(found) = paths.get_mut(id as usize).filter(|p| !p.is_empty()) else {
+                    continue;
+                };
+                if !disabled.contains(&id) {
+                    out.push((name, via_of(std::mem::take(found))));
+                }
+            }
+        } else {
+            let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+            for (id, found) in paths.into_iter().enumerate() {
+                if found.is_empty() || disabled.contains(&(id as i64)) {
+                    continue;
+                }
+                out.push((seek.query_row([id as i64], |r| text(r, 0))?, via_of(found)));
+            }
+            out.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 
