@@ -477,6 +477,7 @@ fn demo(db: Option<PathBuf>, read_only: bool, count: usize, no_tui: bool) -> Res
             display_safe(&path.display().to_string())
         )));
     }
+    store.use_large_cache()?;
     let users = crate::demo::users(count);
     let disabled = crate::demo::disabled(&users);
     let memberships = crate::demo::memberships(&users);

@@ -234,6 +234,7 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
     let text = read_input(file)?;
     let doc = policy::parse_document(&text)?;
     let old_catalog = store.catalog().clone();
+    store.use_large_cache()?;
     let plan = if dry_run {
         store.plan_import(&doc)?
     } else {

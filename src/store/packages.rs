@@ -277,10 +277,11 @@ fn bump_package(tx: &Tx<'_>, id: i64) -> Result<()> {
 }
 
 fn bump_user(tx: &Tx<'_>, id: i64) -> Result<()> {
-    tx.tx.execute(
-        "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-        params![tx.seq, tx.at, tx.actor, id],
-    )?;
+    tx.tx
+        .prepare_cached(
+            "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+        )?
+        .execute(params![tx.seq, tx.at, tx.actor, id])?;
     Ok(())
 }
 
@@ -611,39 +612,70 @@ impl Store {
     /// already in a package stay; unknown names refuse the whole batch.
     pub fn join_packages(&mut self, memberships: &[(String, Vec<String>)]) -> Result<usize> {
         self.write(|tx| {
-            let mut package_ids: HashMap<String, i64> = HashMap::new();
+            let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
+            // Everyone's packages before, read once for the whole batch.
+            let mut current: HashMap<i64, Vec<String>> = HashMap::new();
+            {
+                let mut stmt = tx.tx.prepare_cached(
+                    "SELECT m.user_id, p.name FROM package_members m JOIN packages p ON p.id = m.package_id",
+                )?;
+                for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+                    let (user, package) = row?;
+                    current.entry(user).or_default().push(package);
+                }
+            }
             let mut insert = tx.tx.prepare_cached(
                 "INSERT OR IGNORE INTO package_members (package_id, user_id) VALUES (?1, ?2)",
             )?;
+            let mut find_user = tx
+                .tx
+                .prepare_cached("SELECT id FROM users WHERE username = ?1")?;
             let mut joined = 0;
             for (username, packages) in memberships {
-                let user = user_id(tx, username)?;
-                let before = packages_of(tx.tx, user)?;
-                let mut added = 0;
+                let user: i64 = find_user
+                    .query_row([username], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "username",
+                            format!("there is no user \"{}\"", crate::text::excerpt(username)),
+                        )
+                    })?;
+                let mut before = current.remove(&user).unwrap_or_default();
+                before.sort();
+                let mut after = before.clone();
                 for package in packages {
-                    let id = match package_ids.get(package) {
-                        Some(id) => *id,
+                    let (id, name) = match package_ids.get(package) {
+                        Some(found) => found.clone(),
                         None => {
                             let id = resolve_package(tx.tx, &PackageRef::Typed(package.clone()))?;
-                            package_ids.insert(package.clone(), id);
-                            id
+                            let name: String = tx
+                                .tx
+                                .query_row("SELECT name FROM packages WHERE id = ?1", [id], |r| {
+                                    text(r, 0)
+                                })?;
+                            package_ids.insert(package.clone(), (id, name.clone()));
+                            (id, name)
                         }
                     };
-                    added += insert.execute(params![id, user])?;
+                    if insert.execute(params![id, user])? > 0 {
+                        after.push(name);
+                    }
                 }
-                if added == 0 {
+                if after.len() == before.len() {
                     continue;
                 }
+                after.sort();
                 bump_user(tx, user)?;
                 tx.audit(
                     "user.update",
                     username,
                     Some(json!({"packages": before})),
-                    Some(json!({"packages": packages_of(tx.tx, user)?})),
+                    Some(json!({"packages": after})),
                 )?;
                 joined += 1;
             }
-            for id in package_ids.values() {
+            for (id, _) in package_ids.values() {
                 bump_package(tx, *id)?;
             }
             Ok(joined)
