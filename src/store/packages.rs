@@ -48,6 +48,13 @@ pub struct PackageUpdate {
     pub members: Option<BTreeSet<i64>>,
 }
 
+/// The part of a package a list of names changes.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Roles,
+    Members,
+}
+
 /// What a delete did: the package and the users who were in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageDeleted {
@@ -768,28 +775,7 @@ impl Store {
         roles: &[String],
         include: bool,
     ) -> Result<Package> {
-        let package = package.into();
-        self.write(|tx| {
-            let id = resolve_package(tx.tx, &package)?;
-            let before = load_package(tx.tx, id)?;
-            let mut set: BTreeSet<i64> = before.roles.iter().map(|(id, _)| *id).collect();
-            for role in roles {
-                let role = resolve_role(tx.tx, &RoleRef::Typed(role.clone()), "role")?;
-                if include {
-                    set.insert(role);
-                } else {
-                    set.remove(&role);
-                }
-            }
-            apply_update(
-                tx,
-                &before,
-                PackageUpdate {
-                    roles: Some(set),
-                    ..PackageUpdate::default()
-                },
-            )
-        })
+        self.change_package_set(package.into(), Part::Roles, roles, include)
     }
 
     /// Puts users into (`join`) or takes them out of a package, by username.
@@ -799,31 +785,51 @@ impl Store {
         usernames: &[String],
         join: bool,
     ) -> Result<Package> {
-        let package = package.into();
+        self.change_package_set(package.into(), Part::Members, usernames, join)
+    }
+
+    /// Adds (`add`) or takes out the roles or users `names` names, resolved inside the
+    /// transaction, then applies the package's new set as one update.
+    fn change_package_set(
+        &mut self,
+        package: PackageRef,
+        part: Part,
+        names: &[String],
+        add: bool,
+    ) -> Result<Package> {
         self.write(|tx| {
             let id = resolve_package(tx.tx, &package)?;
             let before = load_package(tx.tx, id)?;
-            let mut set: BTreeSet<i64> = tx
-                .tx
-                .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
-                .query_map([id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for name in usernames {
-                let user = user_id(tx, name)?;
-                if join {
-                    set.insert(user);
+            let mut set: BTreeSet<i64> = match part {
+                Part::Roles => before.roles.iter().map(|(id, _)| *id).collect(),
+                Part::Members => tx
+                    .tx
+                    .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
+                    .query_map([id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?,
+            };
+            for name in names {
+                let item = match part {
+                    Part::Roles => resolve_role(tx.tx, &RoleRef::Typed(name.clone()), "role")?,
+                    Part::Members => user_id(tx, name)?,
+                };
+                if add {
+                    set.insert(item);
                 } else {
-                    set.remove(&user);
+                    set.remove(&item);
                 }
             }
-            apply_update(
-                tx,
-                &before,
-                PackageUpdate {
+            let update = match part {
+                Part::Roles => PackageUpdate {
+                    roles: Some(set),
+                    ..PackageUpdate::default()
+                },
+                Part::Members => PackageUpdate {
                     members: Some(set),
                     ..PackageUpdate::default()
                 },
-            )
+            };
+            apply_update(tx, &before, update)
         })
     }
 
