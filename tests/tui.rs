@@ -2406,3 +2406,36 @@ fn esc_in_the_user_form_leaves_the_field_then_the_form() {
     h.code(KeyCode::Esc);
     assert!(h.app.form.is_none() && h.app.overlay().is_none());
 }
+
+#[test]
+fn a_members_pane_counts_and_explains_what_their_packages_give() {
+    let mut h = Harness::new(120, 40);
+    h.app.store.create_package("Exports", "", None).unwrap();
+    h.app
+        .store
+        .set_package_roles("Exports", &["Campaign Manager".to_string()], true)
+        .unwrap();
+    h.app
+        .store
+        .set_package_members("Exports", &["misaki".to_string()], true)
+        .unwrap();
+    h.app.reload().unwrap();
+    h.press("/misaki");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    let misaki = h.app.store.user("misaki").unwrap();
+    let expected = h.app.store.effective_grants(&misaki).unwrap().count();
+    let total = h.app.store.catalog().leaf_count();
+    assert!(expected > 8, "the package adds to Read Only's 8");
+    assert!(
+        h.screen()
+            .contains(&format!("Effective permissions · {expected} of {total}")),
+        "{}",
+        h.screen()
+    );
+    assert!(
+        h.screen().contains("in package \"Exports\""),
+        "{}",
+        h.screen()
+    );
+}

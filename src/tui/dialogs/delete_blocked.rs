@@ -40,7 +40,7 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         let n = info.packages.len();
         let via = info.users_via_packages;
         body.push(Line::from(format!(
-            "\"{role}\" is assigned to {n} package{} ({}); {via} user{} reach it through them:",
+            "\"{role}\" is assigned to {n} package{} ({}); {via} user{} reach it through them.",
             if n == 1 { "" } else { "s" },
             info.package_names(),
             if via == 1 { "" } else { "s" },

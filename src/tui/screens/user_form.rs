@@ -95,6 +95,8 @@ impl Field {
 pub enum Mode {
     New,
     Edit {
+        /// The user's id: their packages count in the effective-permissions pane.
+        id: i64,
         username: String,
         version: i64,
         owner: bool,
@@ -192,6 +194,7 @@ impl UserForm {
             &user.language,
         ];
         let mode = Mode::Edit {
+            id: user.id,
             username: user.username.clone(),
             version: user.version,
             owner: user.owner,
@@ -345,7 +348,10 @@ impl UserForm {
         };
         let p = self.profile();
         User {
-            id: 0,
+            id: match self.mode {
+                Mode::Edit { id, .. } => id,
+                Mode::New => 0,
+            },
             username,
             email: p.email,
             first_name: p.first_name,
@@ -829,6 +835,7 @@ mod tests {
         f.move_focus(-1);
         assert_eq!(f.focus, Field::Permissions);
         f.mode = Mode::Edit {
+            id: 1,
             username: "x".into(),
             version: 1,
             owner: false,
