@@ -586,31 +586,33 @@ fn immutable_uri(path: &Path) -> PathBuf {
 /// Refuses a file that lacks a table its schema version has, reading the first row of
 /// each so that damage to its root shows here, before anything is written.
 fn check_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
-    for table in schema::required_tables(version) {
-        let found: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                [table],
-                |r| r.get(0),
-            )
-            .map_err(|e| {
-                Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e)))
-            })?;
-        if found == 0 {
-            return Err(Error::Storage(format!(
-                "{} is damaged: the table \"{table}\" is missing",
-                shown(path)
-            )));
-        }
-        // One row, not a count: enough to read the table's root page (where damage
-        // shows first) without scanning a file of 100,000 users on every start.
-        let probe = format!("SELECT count(*) FROM (SELECT 1 FROM \"{table}\" LIMIT 1)");
-        conn.query_row(&probe, [], |r| r.get::<_, i64>(0))
-            .map_err(|e| {
-                Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e)))
-            })?;
+    let unreadable = |e: rusqlite::Error| {
+        Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e)))
+    };
+    let tables: std::collections::HashSet<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(unreadable)?;
+    let required: Vec<&str> = schema::required_tables(version).collect();
+    if let Some(table) = required.iter().find(|t| !tables.contains(**t)) {
+        return Err(Error::Storage(format!(
+            "{} is damaged: the table \"{table}\" is missing",
+            shown(path)
+        )));
     }
-    Ok(())
+    // One row of each, not a count: enough to read every table's root page (where
+    // damage shows first) without scanning a file of 100,000 users on every start.
+    let probe = required
+        .iter()
+        .map(|t| format!("SELECT 1 FROM (SELECT 1 FROM \"{t}\" LIMIT 1)"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    conn.prepare(&probe)
+        .and_then(|mut stmt| {
+            stmt.query_map([], |_| Ok(()))?
+                .collect::<rusqlite::Result<()>>()
+        })
+        .map_err(unreadable)
 }
 
 fn catalog_error(path: &Path, e: Error) -> Error {
