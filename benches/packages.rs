@@ -109,7 +109,15 @@ fn packages(c: &mut Criterion) {
     });
     group.sample_size(10);
     group.bench_function("who_can_one_leaf", |b| {
-        b.iter(|| black_box(store.who_can("contacts.export").expect("who-can").len()))
+        b.iter(|| {
+            black_box(
+                store
+                    .who_can("contacts.export")
+                    .expect("who-can")
+                    .users
+                    .len(),
+            )
+        })
     });
     group.finish();
 }

@@ -266,25 +266,59 @@ pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result
 pub(super) fn who_can(store: &Store, permission: &str, json: bool) -> Result<i32> {
     let allowed = store.who_can(permission)?;
     if json {
-        let rows: Vec<Value> = allowed
+        #[derive(serde::Serialize)]
+        struct Path<'a> {
+            role: &'a str,
+            package: Option<&'a str>,
+        }
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            username: &'a str,
+            via: Vec<Path<'a>>,
+        }
+        let rows: Vec<Row<'_>> = allowed
+            .users
             .iter()
-            .map(|(user, via)| json!({"username": user, "via": via}))
+            .map(|(user, paths)| Row {
+                username: user,
+                via: allowed
+                    .via(paths)
+                    .map(|(role, package)| Path { role, package })
+                    .collect(),
+            })
             .collect();
         return out_json(&rows);
     }
-    let rows: Vec<Vec<String>> = allowed
+    // Written straight into one buffer: at 100,000 users a table of cells would cost
+    // more than finding them.
+    let names: Vec<std::borrow::Cow<'_, str>> =
+        allowed.users.iter().map(|(u, _)| display_safe(u)).collect();
+    let width = names
         .iter()
-        .map(|(user, via)| {
-            let how = via
-                .iter()
-                .map(|v| match &v.package {
-                    None => format!("{} (direct)", v.role),
-                    Some(p) => format!("{} in {p}", v.role),
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            vec![user.clone(), how]
-        })
-        .collect();
-    out(&print::table(&["USERNAME", "VIA"], &rows))
+        .map(|n| crate::text::width(n))
+        .max()
+        .unwrap_or(0)
+        .max("USERNAME".len());
+    let mut text = String::with_capacity(allowed.users.len() * (width + 40));
+    text.push_str(&print::pad("USERNAME", width));
+    text.push_str("  VIA\n");
+    for (name, (_, paths)) in names.iter().zip(&allowed.users) {
+        text.push_str(&print::pad(name, width));
+        text.push_str("  ");
+        for (i, (role, package)) in allowed.via(paths).enumerate() {
+            if i > 0 {
+                text.push_str("; ");
+            }
+            text.push_str(&display_safe(role));
+            match package {
+                None => text.push_str(" (direct)"),
+                Some(p) => {
+                    text.push_str(" in ");
+                    text.push_str(&display_safe(p));
+                }
+            }
+        }
+        text.push('\n');
+    }
+    out(&text)
 }

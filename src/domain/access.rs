@@ -29,6 +29,37 @@ pub struct Via {
     pub package: Option<String>,
 }
 
+/// Who may do something, and how (`who-can`): users in username order, each with the
+/// paths that grant it as indices into `roles` and `packages`, which are sorted by
+/// name; a path's package is `None` for a direct role. Names are kept once, not for
+/// each of 100,000 users.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowed {
+    pub roles: Vec<String>,
+    pub packages: Vec<String>,
+    /// (username, paths): the direct role first, then by package and role name.
+    pub users: Vec<(String, Vec<PathIndex>)>,
+}
+
+/// One path of [`Allowed`]: (index into `packages`, or `None` for a direct role; index
+/// into `roles`).
+pub type PathIndex = (Option<usize>, usize);
+
+impl Allowed {
+    /// The paths of one user, by name.
+    pub fn via<'a>(
+        &'a self,
+        paths: &'a [PathIndex],
+    ) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        paths.iter().map(|(package, role)| {
+            (
+                self.roles[*role].as_str(),
+                package.map(|p| self.packages[p].as_str()),
+            )
+        })
+    }
+}
+
 /// A role the user holds, the way they hold it, and what it grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {

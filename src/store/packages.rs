@@ -10,7 +10,7 @@ use serde_json::json;
 use super::roles::{load_grants, resolve_role};
 use super::users::load_user;
 use super::{RowVersion, Store, Tx, name_key, text};
-use crate::domain::access::{Source, Via};
+use crate::domain::access::{Allowed, PathIndex, Source, Via};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::package::{self, Package, PackageSummary};
 use crate::domain::validate;
@@ -452,7 +452,7 @@ fn user_id(tx: &Tx<'_>, username: &str) -> Result<i64> {
 impl Store {
     /// Every active user allowed `permission` (any leaf under it, for a category), by
     /// username, each with every path that grants it.
-    pub fn who_can(&self, permission: &str) -> Result<Vec<(String, Vec<Via>)>> {
+    pub fn who_can(&self, permission: &str) -> Result<Allowed> {
         let Some(node) = self.catalog.find(permission).map(|i| self.catalog.node(i)) else {
             return Err(Error::invalid(
                 "permission",
@@ -477,13 +477,22 @@ impl Store {
                 roles.insert(role?);
             }
         }
-        let names = |sql: &str| -> Result<HashMap<i64, String>> {
+        // Names sorted once, so sorting a path's indices sorts it by name.
+        let named = |sql: &str| -> Result<(Vec<String>, HashMap<i64, usize>)> {
             let mut stmt = conn.prepare_cached(sql)?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let mut rows: Vec<(String, i64)> = stmt
+                .query_map([], |r| Ok((text(r, 1)?, r.get(0)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.sort();
+            let index = rows
+                .iter()
+                .enumerate()
+                .map(|(i, (_, id))| (*id, i))
+                .collect();
+            Ok((rows.into_iter().map(|(name, _)| name).collect(), index))
         };
-        let role_names = names("SELECT id, name FROM roles")?;
-        let package_names = names("SELECT id, name FROM packages")?;
+        let (role_names, role_index) = named("SELECT id, name FROM roles")?;
+        let (package_names, package_index) = named("SELECT id, name FROM packages")?;
         let disabled: BTreeSet<i64> = conn
             .prepare_cached("SELECT id FROM users WHERE active = 0")?
             .query_map([], |r| r.get(0))?
@@ -491,9 +500,9 @@ impl Store {
         // Paths by user id, in a vector as long as the highest id: ids are dense.
         let top: i64 =
             conn.query_row("SELECT coalesce(max(id), 0) FROM users", [], |r| r.get(0))?;
-        let mut paths: Vec<Vec<(Option<i64>, i64)>> = vec![Vec::new(); top as usize + 1];
+        let mut paths: Vec<Vec<PathIndex>> = vec![Vec::new(); top as usize + 1];
         let mut allowed = 0usize;
-        let mut add = |user: i64, path: (Option<i64>, i64)| {
+        let mut add = |user: i64, path: PathIndex| {
             if let Some(slot) = paths.get_mut(user as usize) {
                 allowed += usize::from(slot.is_empty());
                 slot.push(path);
@@ -505,31 +514,23 @@ impl Store {
              CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
         )?;
         for &role in &roles {
-            for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
-                add(user?, (None, role));
+            let r = role_index[&role];
+            for user in holders.query_map([role], |row| row.get::<_, i64>(0))? {
+                add(user?, (None, r));
             }
-            for row in
-                members.query_map([role], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
-            {
+            for row in members.query_map([role], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+            })? {
                 let (package, user) = row?;
-                add(user, (Some(package), role));
+                add(user, (package_index.get(&package).copied(), r));
             }
         }
-        let via_of = |mut found: Vec<(Option<i64>, i64)>| -> Vec<Via> {
+        let tidy = |mut found: Vec<PathIndex>| {
             found.sort_unstable();
             found.dedup();
-            let mut via: Vec<Via> = found
-                .into_iter()
-                .map(|(package, role)| Via {
-                    role: role_names.get(&role).cloned().unwrap_or_default(),
-                    package: package.map(|p| package_names.get(&p).cloned().unwrap_or_default()),
-                })
-                .collect();
-            // The direct role first, then packages by name.
-            via.sort_by(|a, b| (&a.package, &a.role).cmp(&(&b.package, &b.role)));
-            via
+            found
         };
-        let mut out = Vec::with_capacity(allowed);
+        let mut users = Vec::with_capacity(allowed);
         if allowed > 2_000 {
             // Many: walk the username index once, which gives them in order.
             let mut stmt =
@@ -540,7 +541,7 @@ impl Store {
                     continue;
                 };
                 if !disabled.contains(&id) {
-                    out.push((name, via_of(std::mem::take(found))));
+                    users.push((name, tidy(std::mem::take(found))));
                 }
             }
         } else {
@@ -549,11 +550,15 @@ impl Store {
                 if found.is_empty() || disabled.contains(&(id as i64)) {
                     continue;
                 }
-                out.push((seek.query_row([id as i64], |r| text(r, 0))?, via_of(found)));
+                users.push((seek.query_row([id as i64], |r| text(r, 0))?, tidy(found)));
             }
-            out.sort_by(|a, b| a.0.cmp(&b.0));
+            users.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        Ok(out)
+        Ok(Allowed {
+            roles: role_names,
+            packages: package_names,
+            users,
+        })
     }
 
     /// Every user's packages, by user id (users in none are left out).
