@@ -812,6 +812,34 @@ fn change(field: &'static str, before: impl Into<Value>, after: impl Into<Value>
 /// Checks every part of `doc` against the rules and against the database in
 /// `snapshot`, and works out what importing it would do. Nothing in the file is
 /// taken on trust: a problem anywhere refuses the whole file, naming where.
+/// Entry `i` of the file's roles or packages (`kind` "role" or "package"): its path,
+/// its validated name and description, refused when an earlier entry has the same name
+/// ignoring case. `seen` maps name keys to entry numbers.
+fn unique_entry(
+    kind: &str,
+    i: usize,
+    name: &str,
+    description: Option<&str>,
+    seen: &mut HashMap<String, usize>,
+) -> Result<(String, String, Option<String>)> {
+    let path = format!("{kind}s[{i}]");
+    let name = validate::role_name(name).map_err(at(&path))?;
+    if let Some(j) = seen.insert(name_key(&name), i) {
+        return Err(invalid_at(
+            format!("{path}.name"),
+            format!(
+                "\"{}\" is listed twice (also {kind}s[{j}]); {kind} names are unique ignoring case",
+                excerpt(&name)
+            ),
+        ));
+    }
+    let description = description
+        .map(validate::description)
+        .transpose()
+        .map_err(at(&path))?;
+    Ok((path, name, description))
+}
+
 pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     if doc.format != FORMAT && doc.format != FORMAT_V1 {
         return Err(unknown_format(
@@ -865,23 +893,13 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     let mut roles = Vec::with_capacity(doc.roles.len());
     let mut role_index: HashMap<String, usize> = HashMap::new();
     for (i, record) in doc.roles.iter().enumerate() {
-        let path = format!("roles[{i}]");
-        let name = validate::role_name(&record.name).map_err(at(&path))?;
-        if let Some(j) = role_index.insert(name_key(&name), i) {
-            return Err(invalid_at(
-                format!("{path}.name"),
-                format!(
-                    "\"{}\" is listed twice (also roles[{j}]); role names are unique ignoring case",
-                    excerpt(&name)
-                ),
-            ));
-        }
-        let description = record
-            .description
-            .as_deref()
-            .map(validate::description)
-            .transpose()
-            .map_err(at(&path))?;
+        let (path, name, description) = unique_entry(
+            "role",
+            i,
+            &record.name,
+            record.description.as_deref(),
+            &mut role_index,
+        )?;
         let current = snapshot
             .roles
             .iter()
@@ -1046,23 +1064,13 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     let mut packages = Vec::with_capacity(doc.packages.len());
     let mut package_index: HashMap<String, usize> = HashMap::new();
     for (i, record) in doc.packages.iter().enumerate() {
-        let path = format!("packages[{i}]");
-        let name = validate::role_name(&record.name).map_err(at(&path))?;
-        if let Some(j) = package_index.insert(name_key(&name), i) {
-            return Err(invalid_at(
-                format!("{path}.name"),
-                format!(
-                    "\"{}\" is listed twice (also packages[{j}]); package names are unique ignoring case",
-                    excerpt(&name)
-                ),
-            ));
-        }
-        let description = record
-            .description
-            .as_deref()
-            .map(validate::description)
-            .transpose()
-            .map_err(at(&path))?;
+        let (path, name, description) = unique_entry(
+            "package",
+            i,
+            &record.name,
+            record.description.as_deref(),
+            &mut package_index,
+        )?;
         let current = snapshot
             .packages
             .iter()
