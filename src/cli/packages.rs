@@ -106,11 +106,18 @@ pub(super) fn package_json(p: &Package) -> Value {
     })
 }
 
-fn names(list: &[String]) -> String {
-    list.iter()
+/// `package "EU" includes "Editor", "Exporter"` (or no role now).
+fn includes(p: &Package) -> String {
+    if p.roles.is_empty() {
+        return format!("package \"{}\" includes no role now", p.name);
+    }
+    let roles = p
+        .role_names()
+        .iter()
         .map(|n| format!("\"{}\"", display_safe(n)))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    format!("package \"{}\" includes {roles}", p.name)
 }
 
 pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result<i32> {
@@ -220,34 +227,11 @@ pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result
         }
         PackagesCommand::AddRole { package, roles } => {
             let p = store.set_package_roles(typed(package), &roles, true)?;
-            let sentence = format!(
-                "package \"{}\" includes {}",
-                p.name,
-                names(
-                    &p.role_names()
-                        .iter()
-                        .map(|r| r.to_string())
-                        .collect::<Vec<_>>()
-                )
-            );
-            done(json, &package_json(&p), sentence)
+            done(json, &package_json(&p), includes(&p))
         }
         PackagesCommand::RemoveRole { package, roles } => {
             let p = store.set_package_roles(typed(package), &roles, false)?;
-            let sentence = match p.roles.len() {
-                0 => format!("package \"{}\" includes no role now", p.name),
-                _ => format!(
-                    "package \"{}\" includes {}",
-                    p.name,
-                    names(
-                        &p.role_names()
-                            .iter()
-                            .map(|r| r.to_string())
-                            .collect::<Vec<_>>()
-                    )
-                ),
-            };
-            done(json, &package_json(&p), sentence)
+            done(json, &package_json(&p), includes(&p))
         }
         PackagesCommand::AddUser { package, usernames } => {
             let p = store.set_package_members(typed(package), &usernames, true)?;

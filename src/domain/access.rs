@@ -108,19 +108,6 @@ pub fn union(catalog: &Catalog, sources: &[Source]) -> Grants {
     all
 }
 
-/// Decides `key` for `user`, whose direct role holds `grants` (and who is in no
-/// package). See [`decide_sources`].
-pub fn decide(catalog: &Catalog, user: &User, grants: &Grants, key: &str) -> Result<Decision> {
-    let sources = [Source {
-        via: Via {
-            role: user.role.clone(),
-            package: None,
-        },
-        grants: grants.clone(),
-    }];
-    decide_sources(catalog, user, &sources, key, &[])
-}
-
 /// Decides `key` for `user`, who holds the roles of `sources`. A category key is
 /// allowed when at least one leaf under it is granted (seed 001: the module is
 /// visible). The reasons name every path that grants; on a denial, `elsewhere` (the
@@ -279,6 +266,19 @@ fn shell_word(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decides `key` for `user`, whose direct role holds `grants` (and who is in no
+    /// package).
+    fn decide(catalog: &Catalog, user: &User, grants: &Grants, key: &str) -> Result<Decision> {
+        let sources = [Source {
+            via: Via {
+                role: user.role.clone(),
+                package: None,
+            },
+            grants: grants.clone(),
+        }];
+        decide_sources(catalog, user, &sources, key, &[])
+    }
 
     fn user(active: bool) -> User {
         User {

@@ -88,10 +88,6 @@ impl CheckState {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 /// Line numbers of many offsets into one text, found by binary search over the line
 /// starts: counting from the top for each of 100,000 entries made loading a large
 /// catalog quadratic.
@@ -415,11 +411,11 @@ pub fn parse_entries(text: &str) -> Result<Vec<(CatalogEntry, usize)>> {
         #[serde(default)]
         permission: Vec<toml::Spanned<CatalogEntry>>,
     }
+    let lines = Lines::of(text);
     let file: File = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s.start));
+        let line = e.span().map(|s| lines.line(s.start));
         catalog_error(line, e.message().trim_end_matches('\n'))
     })?;
-    let lines = Lines::of(text);
     Ok(file
         .permission
         .into_iter()

@@ -155,17 +155,24 @@ pub(super) fn load_package(conn: &Connection, id: i64) -> Result<Package> {
     Ok(package)
 }
 
-/// The names of the packages user `user_id` is in, sorted.
-pub(super) fn packages_of(conn: &Connection, user_id: i64) -> Result<Vec<String>> {
+/// The names `sql` selects for `id`, sorted.
+fn sorted_names(conn: &Connection, sql: &str, id: i64) -> Result<Vec<String>> {
     let mut names: Vec<String> = conn
-        .prepare_cached(
-            "SELECT p.name FROM package_members m JOIN packages p ON p.id = m.package_id \
-             WHERE m.user_id = ?1",
-        )?
-        .query_map([user_id], |r| text(r, 0))?
+        .prepare_cached(sql)?
+        .query_map([id], |r| text(r, 0))?
         .collect::<rusqlite::Result<_>>()?;
     names.sort();
     Ok(names)
+}
+
+/// The names of the packages user `user_id` is in, sorted.
+pub(super) fn packages_of(conn: &Connection, user_id: i64) -> Result<Vec<String>> {
+    sorted_names(
+        conn,
+        "SELECT p.name FROM package_members m JOIN packages p ON p.id = m.package_id \
+         WHERE m.user_id = ?1",
+        user_id,
+    )
 }
 
 /// Every role a user holds and how: the direct role first, then each role of each
@@ -232,15 +239,12 @@ pub(super) fn packages_including(conn: &Connection, role_id: i64) -> Result<(Vec
 
 /// Names of the packages that include `role_id`, sorted.
 pub(super) fn package_names_including(conn: &Connection, role_id: i64) -> Result<Vec<String>> {
-    let mut names: Vec<String> = conn
-        .prepare_cached(
-            "SELECT p.name FROM package_roles pr JOIN packages p ON p.id = pr.package_id \
-             WHERE pr.role_id = ?1",
-        )?
-        .query_map([role_id], |r| text(r, 0))?
-        .collect::<rusqlite::Result<_>>()?;
-    names.sort();
-    Ok(names)
+    sorted_names(
+        conn,
+        "SELECT p.name FROM package_roles pr JOIN packages p ON p.id = pr.package_id \
+         WHERE pr.role_id = ?1",
+        role_id,
+    )
 }
 
 /// Puts `to` in place of `from` in every package that includes `from` (reassign then
