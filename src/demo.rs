@@ -170,6 +170,7 @@ pub fn users(count: usize) -> Vec<NewUser> {
         },
         role: None,
         password: None,
+        packages: Default::default(),
     });
     for n in 1..count {
         let first = rng.pick(FIRST);
@@ -197,6 +198,7 @@ pub fn users(count: usize) -> Vec<NewUser> {
             username,
             role: Some(role.into()),
             password: None,
+            packages: Default::default(),
         });
     }
     out

@@ -608,6 +608,7 @@ fn add(store: &mut Store, username: &str, first: &str, role: Option<&str>) {
             },
             role: role.map(rolecall::store::RoleRef::from),
             password: None,
+            packages: Default::default(),
         })
         .unwrap();
 }
@@ -2392,6 +2393,7 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
                 },
                 role: role.map(|r| ROLE_NAMES[r].into()),
                 password: None,
+                packages: Default::default(),
             })
             .map(drop),
         Action::Remove(u) => store.remove_user(&name(u)),

@@ -659,6 +659,7 @@ fn a_schema_1_file_is_upgraded_and_every_check_answer_stays_the_same() {
             },
             role: None,
             password: None,
+            packages: Default::default(),
         })
         .unwrap();
     assert!(

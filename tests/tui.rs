@@ -32,6 +32,7 @@ fn add(store: &mut Store, username: &str, first: &str, last: &str, role: Option<
             },
             role: role.map(RoleRef::from),
             password: None,
+            packages: Default::default(),
         })
         .unwrap();
 }
@@ -485,7 +486,7 @@ fn esc_asks_before_discarding_and_keeps_the_edit_on_no() {
     assert!(matches!(
         h.app.overlay(),
         Some(Overlay::Confirm {
-            pending: Pending::DiscardEdit,
+            pending: Pending::Discard,
             ..
         })
     ));
@@ -633,7 +634,7 @@ fn clone_creates_a_copy_and_selects_it() {
         copy.grants,
         h.app.store.role("Campaign Manager").unwrap().grants
     );
-    assert_eq!(h.app.roles.selected().map(|r| r.id), Some(copy.id));
+    assert_eq!(h.app.roles.view.selected().map(|r| r.id), Some(copy.id));
 }
 
 #[test]
@@ -641,14 +642,14 @@ fn filter_keeps_on_enter_and_clears_on_esc() {
     let mut h = Harness::new(120, 40);
     h.press("/lena");
     h.code(KeyCode::Enter);
-    assert_eq!(h.app.users.list.shown(), 1);
+    assert_eq!(h.app.users.view.list.shown(), 1);
     assert_eq!(
-        h.app.users.selected().map(|u| u.username.as_str()),
+        h.app.users.view.selected().map(|u| u.username.as_str()),
         Some("lena")
     );
     h.press("j"); // navigation works again after Enter
     h.code(KeyCode::Esc);
-    assert_eq!(h.app.users.list.shown(), 14);
+    assert_eq!(h.app.users.view.list.shown(), 14);
 }
 
 #[test]
@@ -662,7 +663,7 @@ fn mouse_click_selects_and_toggles_a_checkbox() {
     )));
     h.draw();
     assert_eq!(
-        h.app.roles.selected().map(|r| r.name.as_str()),
+        h.app.roles.view.selected().map(|r| r.name.as_str()),
         Some("Full Access")
     );
     h.code(KeyCode::Up);
@@ -842,7 +843,7 @@ fn hostile_stored_text_never_reaches_the_buffer() {
     h.code(KeyCode::Enter);
     check(&h, "role editor");
     h.code(KeyCode::Esc);
-    h.press("3");
+    h.press("4");
     check(&h, "audit");
 }
 
@@ -851,7 +852,7 @@ fn bulk_role_change_on_three_tagged_users_is_one_step() {
     let mut h = Harness::new(120, 40);
     let audit_before = h.app.store.audit_count().unwrap();
     h.press("   "); // tags adam, bella, chen (Space tags and moves down)
-    assert_eq!(h.app.tagged.len(), 3);
+    assert_eq!(h.app.users.tagged.len(), 3);
     h.press("r");
     assert!(
         matches!(h.app.overlay(), Some(Overlay::Pick { .. })),
@@ -892,7 +893,7 @@ fn bulk_role_change_on_three_tagged_users_is_one_step() {
         "{:?}",
         h.app.status
     );
-    assert!(h.app.tagged.is_empty(), "tags clear after the change");
+    assert!(h.app.users.tagged.is_empty(), "tags clear after the change");
 }
 
 #[test]
@@ -921,7 +922,7 @@ fn owner_rules_are_refused_from_the_console() {
     h.press("/olivia");
     h.code(KeyCode::Enter);
     assert_eq!(
-        h.app.users.selected().map(|u| u.username.as_str()),
+        h.app.users.view.selected().map(|u| u.username.as_str()),
         Some("olivia")
     );
     let refused = |h: &Harness, needle: &str| {
@@ -1103,15 +1104,15 @@ fn changes_by_another_process_appear_after_a_tick() {
         &h.db,
         &["users", "add", "zed", "--email", "zed@example.com"],
     );
-    assert!(!h.app.users.rows.iter().any(|u| u.username == "zed"));
+    assert!(!h.app.users.view.rows.iter().any(|u| u.username == "zed"));
     h.app.update(Msg::Tick);
     h.draw();
     assert!(
-        h.app.users.rows.iter().any(|u| u.username == "zed"),
+        h.app.users.view.rows.iter().any(|u| u.username == "zed"),
         "the new user is listed"
     );
     assert_eq!(
-        h.app.users.selected().map(|u| u.username.as_str()),
+        h.app.users.view.selected().map(|u| u.username.as_str()),
         Some("lena"),
         "selection kept"
     );
@@ -1164,7 +1165,7 @@ fn snapshot_effective_permissions_with_an_explanation() {
 fn snapshot_audit_tab() {
     for (w, ht) in SIZES {
         let mut h = Harness::new(w, ht);
-        h.press("3");
+        h.press("4");
         let shown = h.screen();
         assert!(
             shown.contains("user.update") && shown.contains("tester"),
@@ -1312,7 +1313,7 @@ fn a_new_user_is_added_through_the_form() {
         )
     );
     assert_eq!(
-        h.app.users.selected().map(|u| u.username.as_str()),
+        h.app.users.view.selected().map(|u| u.username.as_str()),
         Some("nina")
     );
 }
@@ -1380,7 +1381,7 @@ fn the_form_asks_before_discarding() {
     assert!(matches!(
         h.app.overlay(),
         Some(Overlay::Confirm {
-            pending: Pending::DiscardForm,
+            pending: Pending::Discard,
             ..
         })
     ));
@@ -1547,19 +1548,20 @@ fn term_linux_draws_ascii_only() {
 #[test]
 fn a_long_users_list_shows_its_first_page_then_loads_the_rest_in_the_background() {
     let mut h = Harness::new(120, 40);
-    h.app.load_in_background_above = 5;
-    h.app.users.rows.clear();
+    h.app.users.load_in_background_above = 5;
+    h.app.users.view.rows.clear();
     h.app.reload().unwrap();
     assert!(h.app.is_loading_users());
-    assert_eq!(h.app.users_total, 14, "the tab counts every user at once");
+    assert_eq!(h.app.users.total, 14, "the tab counts every user at once");
     h.draw();
     assert!(h.screen().contains("Users (14)"));
     assert!(h.app.poll_background(true), "the rest arrives");
     assert!(!h.app.is_loading_users());
-    assert_eq!(h.app.users.rows.len(), 14);
+    assert_eq!(h.app.users.view.rows.len(), 14);
     let names: Vec<&str> = h
         .app
         .users
+        .view
         .rows
         .iter()
         .map(|u| u.username.as_str())
@@ -1918,7 +1920,7 @@ fn esc_goes_back_one_level_and_only_y_discards() {
     assert!(matches!(
         h.app.overlay(),
         Some(Overlay::Confirm {
-            pending: Pending::DiscardEdit,
+            pending: Pending::Discard,
             ..
         })
     ));
@@ -1986,12 +1988,12 @@ fn help_and_tabs_work_from_the_tree_but_not_a_text_field() {
     assert_eq!(h.editor().search.text(), "?");
     h.code(KeyCode::Esc);
     h.select("triggers");
-    h.press(" 3");
+    h.press(" 4");
     assert!(
         matches!(
             h.app.overlay(),
             Some(Overlay::Confirm {
-                pending: Pending::DiscardEdit,
+                pending: Pending::Discard,
                 ..
             })
         ),
@@ -2025,7 +2027,7 @@ fn an_audit_entry_shows_every_field_in_full() {
     let long = "x".repeat(150);
     h.app.store.create_role("Long", &long, None).unwrap();
     h.app.reload().unwrap();
-    h.press("3");
+    h.press("4");
     h.code(KeyCode::Enter);
     h.code(KeyCode::End);
     let joined: String = h.screen().lines().collect::<Vec<_>>().join("");
@@ -2065,10 +2067,10 @@ fn tags_are_visible_tag_all_and_esc_clears_them() {
     h.press("/marketer");
     h.code(KeyCode::Enter);
     h.ctrl('a');
-    assert_eq!(h.app.tagged.len(), 12);
+    assert_eq!(h.app.users.tagged.len(), 12);
     assert!(h.screen().contains("12 tagged"), "{}", h.screen());
     h.code(KeyCode::Esc); // clears the filter first
-    assert_eq!(h.app.tagged.len(), 12);
+    assert_eq!(h.app.users.tagged.len(), 12);
     h.press("/olivia");
     h.code(KeyCode::Enter);
     h.press("x");
@@ -2088,7 +2090,7 @@ fn tags_are_visible_tag_all_and_esc_clears_them() {
         })
     ));
     h.press("y");
-    assert!(h.app.tagged.is_empty());
+    assert!(h.app.users.tagged.is_empty());
 }
 
 #[test]
@@ -2133,7 +2135,7 @@ fn new_role_creates_nothing_until_saved_and_checks_the_name() {
 #[test]
 fn audit_opens_on_newest_follows_new_rows_and_filters_by_values() {
     let mut h = Harness::new(120, 40);
-    h.press("3");
+    h.press("4");
     assert!(h.screen().contains("CHANGE"));
     assert!(
         h.screen().contains("active: true → false"),
@@ -2393,7 +2395,7 @@ fn esc_in_the_user_form_leaves_the_field_then_the_form() {
     assert!(matches!(
         h.app.overlay(),
         Some(Overlay::Confirm {
-            pending: Pending::DiscardForm,
+            pending: Pending::Discard,
             ..
         })
     ));

@@ -791,6 +791,7 @@ fn profile_change(fields: ProfileFlags, active: Option<bool>) -> UserChange {
         language: fields.language,
         role: fields.role.map(RoleRef::Typed),
         active,
+        packages: None,
     }
 }
 
@@ -894,6 +895,7 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                 },
                 role: fields.role.map(RoleRef::Typed),
                 password,
+                packages: Default::default(),
             };
             let user = store.add_user(new)?;
             let owner = if user.owner { ", and is the owner" } else { "" };

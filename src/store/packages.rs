@@ -175,12 +175,20 @@ pub(super) fn packages_of(conn: &Connection, user_id: i64) -> Result<Vec<String>
     )
 }
 
+/// Whose packages [`sources`] reads: a stored user's, or a set of packages given
+/// (the console's form, before it is saved).
+#[derive(Debug, Clone, Copy)]
+pub enum Membership<'a> {
+    OfUser(i64),
+    Packages(&'a [i64]),
+}
+
 /// Every role a user holds and how: the direct role first, then each role of each
 /// package they are in, by package and role name.
 pub(super) fn sources(
     conn: &Connection,
     catalog: &Catalog,
-    user_id: i64,
+    membership: Membership<'_>,
     direct: Option<(i64, &str)>,
 ) -> Result<Vec<Source>> {
     let mut grants_of: HashMap<i64, Grants> = HashMap::new();
@@ -202,15 +210,32 @@ pub(super) fn sources(
             grants: grants(id)?,
         });
     }
-    let mut paths: Vec<(String, String, i64)> = conn
-        .prepare_cached(
-            "SELECT p.name, r.name, r.id FROM package_members m \
-             JOIN packages p ON p.id = m.package_id \
-             JOIN package_roles pr ON pr.package_id = p.id \
-             JOIN roles r ON r.id = pr.role_id WHERE m.user_id = ?1",
-        )?
-        .query_map([user_id], |r| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let row = |r: &rusqlite::Row| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?));
+    let mut paths: Vec<(String, String, i64)> = match membership {
+        Membership::OfUser(user_id) => conn
+            .prepare_cached(
+                "SELECT p.name, r.name, r.id FROM package_members m \
+                 JOIN packages p ON p.id = m.package_id \
+                 JOIN package_roles pr ON pr.package_id = p.id \
+                 JOIN roles r ON r.id = pr.role_id WHERE m.user_id = ?1",
+            )?
+            .query_map([user_id], row)?
+            .collect::<rusqlite::Result<_>>()?,
+        Membership::Packages(ids) => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT p.name, r.name, r.id FROM packages p \
+                 JOIN package_roles pr ON pr.package_id = p.id \
+                 JOIN roles r ON r.id = pr.role_id WHERE p.id = ?1",
+            )?;
+            let mut all = Vec::new();
+            for id in ids {
+                for path in stmt.query_map([id], row)? {
+                    all.push(path?);
+                }
+            }
+            all
+        }
+    };
     paths.sort();
     for (package, role, role_id) in paths {
         out.push(Source {
@@ -279,7 +304,7 @@ pub(super) fn replace_role_in_packages(
     Ok(packages.len())
 }
 
-fn bump_package(tx: &Tx<'_>, id: i64) -> Result<()> {
+pub(super) fn bump_package(tx: &Tx<'_>, id: i64) -> Result<()> {
     tx.tx.execute(
         "UPDATE packages SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
         params![tx.seq, tx.at, tx.actor, id],
@@ -320,6 +345,36 @@ fn ensure_name_free(tx: &Tx<'_>, name: &str, except: Option<i64>) -> Result<()> 
 /// Applies `update` to the package `before` (its version already checked): name,
 /// description, roles and members, with a `package.update` row for what the package
 /// itself changed and a `user.update` row per user whose packages changed.
+/// Inserts a package with `roles` (ids) and writes its `package.create` row.
+fn insert_package(
+    tx: &Tx<'_>,
+    name: &str,
+    description: &str,
+    roles: &BTreeSet<i64>,
+) -> Result<Package> {
+    ensure_name_free(tx, name, None)?;
+    tx.tx.execute(
+        "INSERT INTO packages (name, name_fold, description, version, created_seq, created_at, updated_at, updated_by) \
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, ?6)",
+        params![name, name_key(name), description, tx.seq, tx.at, tx.actor],
+    )?;
+    let id = tx.tx.last_insert_rowid();
+    for role in roles {
+        tx.tx.execute(
+            "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+            params![id, role],
+        )?;
+    }
+    let package = load_package(tx.tx, id)?;
+    tx.audit(
+        "package.create",
+        name,
+        None,
+        Some(json!({"name": name, "description": description, "roles": package.role_names()})),
+    )?;
+    Ok(package)
+}
+
 fn apply_update(tx: &Tx<'_>, before: &Package, update: PackageUpdate) -> Result<Package> {
     let id = before.id;
     let mut was = serde_json::Map::new();
@@ -698,6 +753,44 @@ impl Store {
         })
     }
 
+    /// The members of package `id` as (user id, username), by username: what the
+    /// console's package editor edits.
+    pub fn package_members(&self, id: i64) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT u.id, u.username FROM package_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.package_id = ?1 ORDER BY u.username",
+        )?;
+        let rows = stmt.query_map([id], |r| Ok((r.get(0)?, text(r, 1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Creates a package with its roles and members (ids) in one transaction: the
+    /// console's editor saves a new package whole or not at all.
+    pub fn create_package_with(
+        &mut self,
+        name: &str,
+        description: &str,
+        roles: BTreeSet<i64>,
+        members: BTreeSet<i64>,
+    ) -> Result<Package> {
+        let name = validate::role_name(name)?;
+        let description = validate::description(description)?;
+        self.write(|tx| {
+            let created = insert_package(tx, &name, &description, &BTreeSet::new())?;
+            let update = PackageUpdate {
+                roles: Some(roles),
+                members: Some(members),
+                ..PackageUpdate::default()
+            };
+            if update.roles.as_ref().is_some_and(BTreeSet::is_empty)
+                && update.members.as_ref().is_some_and(BTreeSet::is_empty)
+            {
+                return Ok(created);
+            }
+            apply_update(tx, &created, update)
+        })
+    }
+
     /// Creates a package, empty or with the roles of `from` (not its members).
     pub fn create_package(
         &mut self,
@@ -711,34 +804,21 @@ impl Store {
             let roles: BTreeSet<i64> = match &from {
                 Some(source) => {
                     let source = resolve_package(tx.tx, source).map_err(|e| match e {
-                        Error::Invalid { message, .. } => Error::Invalid { field: "from", message },
+                        Error::Invalid { message, .. } => Error::Invalid {
+                            field: "from",
+                            message,
+                        },
                         other => other,
                     })?;
-                    load_package(tx.tx, source)?.roles.iter().map(|(id, _)| *id).collect()
+                    load_package(tx.tx, source)?
+                        .roles
+                        .iter()
+                        .map(|(id, _)| *id)
+                        .collect()
                 }
                 None => BTreeSet::new(),
             };
-            ensure_name_free(tx, &name, None)?;
-            tx.tx.execute(
-                "INSERT INTO packages (name, name_fold, description, version, created_seq, created_at, updated_at, updated_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, ?6)",
-                params![name, name_key(&name), description, tx.seq, tx.at, tx.actor],
-            )?;
-            let id = tx.tx.last_insert_rowid();
-            for role in &roles {
-                tx.tx.execute(
-                    "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
-                    params![id, role],
-                )?;
-            }
-            let package = load_package(tx.tx, id)?;
-            tx.audit(
-                "package.create",
-                &name,
-                None,
-                Some(json!({"name": name, "description": description, "roles": package.role_names()})),
-            )?;
-            Ok(package)
+            insert_package(tx, &name, &description, &roles)
         })
     }
 
@@ -865,7 +945,7 @@ impl Store {
             let mut lost = Grants::none(tx.catalog);
             for (user, _, role_id, role, _) in &member_ids {
                 let direct = role_id.map(|r| (r, role.as_str()));
-                let all = sources(tx.tx, tx.catalog, *user, direct)?;
+                let all = sources(tx.tx, tx.catalog, Membership::OfUser(*user), direct)?;
                 let (this, others): (Vec<Source>, Vec<Source>) = all
                     .into_iter()
                     .partition(|s| s.via.package.as_deref() == Some(before.name.as_str()));

@@ -23,6 +23,8 @@ pub struct NewUser {
     pub role: Option<RoleRef>,
     /// Plain text, hashed before it is stored.
     pub password: Option<String>,
+    /// Packages (ids) the user joins as they are added.
+    pub packages: std::collections::BTreeSet<i64>,
 }
 
 /// What a user edit changes; `None` leaves a field as it is.
@@ -37,6 +39,8 @@ pub struct UserChange {
     pub language: Option<String>,
     pub role: Option<RoleRef>,
     pub active: Option<bool>,
+    /// The packages (ids) the user is in afterwards.
+    pub packages: Option<std::collections::BTreeSet<i64>>,
 }
 
 const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name, u.position, u.signature, \
@@ -175,6 +179,49 @@ pub(super) fn move_users(
 
 /// Inserts one validated user with its audit row: uniqueness, the first-user rule
 /// and the role are checked inside the caller's transaction.
+/// Puts user `id` into exactly `packages` (ids), bumping each package whose members
+/// changed. Returns the user's package names before and after. The caller writes the
+/// audit row, with the rest of the user's change.
+fn set_packages(
+    tx: &Tx<'_>,
+    id: i64,
+    packages: &std::collections::BTreeSet<i64>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let before = super::packages::packages_of(tx.tx, id)?;
+    let current: std::collections::BTreeSet<i64> = tx
+        .tx
+        .prepare_cached("SELECT package_id FROM package_members WHERE user_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for package in packages.difference(&current) {
+        let exists: bool = tx.tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM packages WHERE id = ?1)",
+            [package],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(Error::invalid(
+                "package",
+                format!("there is no package with id {package}; it may have been deleted"),
+            ));
+        }
+        tx.tx.execute(
+            "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+            params![package, id],
+        )?;
+    }
+    for package in current.difference(packages) {
+        tx.tx.execute(
+            "DELETE FROM package_members WHERE package_id = ?1 AND user_id = ?2",
+            params![package, id],
+        )?;
+    }
+    for package in packages.symmetric_difference(&current) {
+        super::packages::bump_package(tx, *package)?;
+    }
+    Ok((before, super::packages::packages_of(tx.tx, id)?))
+}
+
 fn insert_user(
     tx: &Tx<'_>,
     username: &str,
@@ -354,6 +401,10 @@ impl Store {
         let hash = new.password.as_deref().map(password::hash).transpose()?;
         self.write(|tx| {
             insert_user(tx, &username, &profile, new.role.as_ref(), hash)?;
+            if !new.packages.is_empty() {
+                let id = load_user(tx.tx, &username)?.id;
+                set_packages(tx, id, &new.packages)?;
+            }
             load_user(tx.tx, &username)
         })
     }
@@ -441,6 +492,11 @@ impl Store {
             new.insert("role".into(), json!(role_name));
             old.insert("active".into(), json!(before.active));
             new.insert("active".into(), json!(active));
+            if let Some(packages) = &change.packages {
+                let (was, now) = set_packages(tx, before.id, packages)?;
+                old.insert("packages".into(), json!(was));
+                new.insert("packages".into(), json!(now));
+            }
             old.retain(|k, v| new.get(k) != Some(v));
             new.retain(|k, _| old.contains_key(k));
             if new.is_empty() {
@@ -621,6 +677,18 @@ impl Store {
     /// effective-permissions pane both show.
     pub fn explain(&self, user: &User, permission: &str) -> Result<Decision> {
         let sources = self.sources_of(user)?;
+        self.explain_with(user, &sources, permission)
+    }
+
+    /// The decision for `user` holding `sources` (the roles a form holds before it
+    /// is saved), with the missing link on a denial.
+    pub fn explain_with(
+        &self,
+        user: &User,
+        sources: &[access::Source],
+        permission: &str,
+    ) -> Result<Decision> {
+        let sources = sources.to_vec();
         let decision = access::decide_sources(&self.catalog, user, &sources, permission, &[])?;
         if decision.allowed || !user.active {
             return Ok(decision);
@@ -633,7 +701,19 @@ impl Store {
     /// Every role `user` holds and how (direct, or through which package).
     pub fn sources_of(&self, user: &User) -> Result<Vec<access::Source>> {
         let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
-        super::packages::sources(&self.conn, &self.catalog, user.id, direct)
+        let membership = super::packages::Membership::OfUser(user.id);
+        super::packages::sources(&self.conn, &self.catalog, membership, direct)
+    }
+
+    /// Every role a user with direct role `direct` (id and name) and in `packages`
+    /// (ids) would hold, and how: what the console's form shows before a save.
+    pub fn sources_with(
+        &self,
+        direct: Option<(i64, &str)>,
+        packages: &[i64],
+    ) -> Result<Vec<access::Source>> {
+        let membership = super::packages::Membership::Packages(packages);
+        super::packages::sources(&self.conn, &self.catalog, membership, direct)
     }
 
     /// What `user` may do: the union of every role they hold, nothing if disabled.

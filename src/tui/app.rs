@@ -11,30 +11,23 @@ use crossterm::event::KeyEvent;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use ratatui::layout::{Position, Rect};
 
-use crate::domain::catalog::{Catalog, Grants};
-use crate::domain::role::{Role, RoleSummary};
-use crate::domain::user::UserRow;
+use crate::domain::catalog::Catalog;
 use crate::error::Error;
 use crate::store::Store;
 use crate::tui::keys::{self, Action, Scope};
 use crate::tui::screens::audit::AuditScreen;
+use crate::tui::screens::package_editor::PackageEditor;
+use crate::tui::screens::packages::PackagesScreen;
 use crate::tui::screens::role_editor::{Focus, RoleEditor};
+use crate::tui::screens::roles::RolesScreen;
 use crate::tui::screens::user_form::UserForm;
-use crate::tui::screens::{Effect, Look};
+use crate::tui::screens::users::UsersScreen;
+use crate::tui::screens::{Effect, Look, Names};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::FilteredList;
 
 pub use crate::tui::dialogs::{Overlay, Pending, PickPurpose, PromptPurpose, Retry};
-
-/// Above this many users the list loads in two steps: the first page at once, for
-/// the first frame, and the whole list on a background thread.
-pub const LOAD_IN_BACKGROUND_ABOVE: usize = 20_000;
-
-/// The first page loaded when the list loads in the background.
-const FIRST_PAGE: usize = 300;
-
-/// The whole users list and its haystacks, read on another thread.
-type UsersLoad = Result<(Vec<UserRow>, Vec<String>), Error>;
+pub use crate::tui::screens::ListView;
 
 /// Two clicks on one cell within this many milliseconds are a double click.
 const DOUBLE_CLICK_MS: u128 = 400;
@@ -43,16 +36,18 @@ const DOUBLE_CLICK_MS: u128 = 400;
 pub enum Tab {
     Users,
     Roles,
+    Packages,
     Audit,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 3] = [Tab::Users, Tab::Roles, Tab::Audit];
+    pub const ALL: [Tab; 4] = [Tab::Users, Tab::Roles, Tab::Packages, Tab::Audit];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Users => "Users",
             Tab::Roles => "Roles",
+            Tab::Packages => "Packages",
             Tab::Audit => "Audit",
         }
     }
@@ -84,6 +79,7 @@ pub enum Place {
     List(Tab),
     Editor,
     Form,
+    PackageEditor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,98 +88,45 @@ pub struct Status {
     pub error: bool,
 }
 
-/// A list of rows with their filter haystacks and list model.
-pub struct ListView<T> {
-    pub rows: Vec<T>,
-    pub haystacks: Vec<String>,
-    pub list: FilteredList,
-}
-
-impl<T> Default for ListView<T> {
-    fn default() -> Self {
-        ListView {
-            rows: Vec::new(),
-            haystacks: Vec::new(),
-            list: FilteredList::new(0),
-        }
-    }
-}
-
-impl<T> ListView<T> {
-    pub(crate) fn load(
-        &mut self,
-        rows: Vec<T>,
-        haystack: impl Fn(&T) -> String,
-        key: impl Fn(&T) -> i64,
-        matcher: &SkimMatcherV2,
-    ) {
-        let haystacks = rows.iter().map(haystack).collect();
-        self.load_with(rows, haystacks, key, matcher);
-    }
-
-    /// Replaces the rows, keeping the filter and the selected row (found by `key`).
-    pub(crate) fn load_with(
-        &mut self,
-        rows: Vec<T>,
-        haystacks: Vec<String>,
-        key: impl Fn(&T) -> i64,
-        matcher: &SkimMatcherV2,
-    ) {
-        let keep_key = self.selected().map(&key);
-        self.haystacks = haystacks;
-        let keep = keep_key.and_then(|k| rows.iter().position(|r| key(r) == k));
-        self.rows = rows;
-        self.list.reset(&self.haystacks, matcher, keep);
-    }
-
-    pub fn selected(&self) -> Option<&T> {
-        self.list.selected_source().and_then(|i| self.rows.get(i))
-    }
-}
-
 /// Screen areas of the last draw, for mouse hit-testing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HitAreas {
     pub tabs: Rect,
+    /// Where each tab's title ends, in columns.
+    pub tab_ends: [u16; 4],
     /// Where list rows start (below the header row).
     pub list_rows: Rect,
     pub tree: Rect,
 }
 
+/// The router: it owns the screens and hands each message to the one with the
+/// focus, then carries out the [`Effect`]s it returns.
 pub struct App {
     pub store: Store,
     pub theme: Theme,
+    pub(crate) matcher: SkimMatcherV2,
+    /// Roles and packages by name, the default role: what every screen may name.
+    pub names: Names,
     pub tab: Tab,
-    pub users: ListView<UserRow>,
-    pub roles: ListView<RoleSummary>,
+    pub users: UsersScreen,
+    pub roles: RolesScreen,
+    pub packages: PackagesScreen,
     pub audit: AuditScreen,
-    /// The role under the Roles list's selection, for the preview pane.
-    pub preview: Option<Role>,
-    pub default_role: i64,
-    /// Users in the database (the list may still be loading).
-    pub users_total: usize,
-    /// Lists longer than this load in the background ([`LOAD_IN_BACKGROUND_ABOVE`]).
-    pub load_in_background_above: usize,
+    pub editor: Option<RoleEditor>,
+    /// The user form (new or edit), over the Users tab.
+    pub form: Option<UserForm>,
+    pub package_editor: Option<PackageEditor>,
     /// The catalog everything on screen was built from. When the store's differs
     /// (another process loaded one), [`App::follow_catalog`] moves every part that
     /// holds grants onto the new one before anything is drawn.
     catalog: Catalog,
     /// Why the console had to stop (a newer rolecall took the file over).
     pub fatal: Option<Error>,
-    /// The whole users list, while a background thread reads it.
-    pub(crate) users_loading: Option<std::sync::mpsc::Receiver<UsersLoad>>,
-    pub editor: Option<RoleEditor>,
-    /// The user form (new or edit), over the Users tab.
-    pub form: Option<UserForm>,
-    /// IANA time-zone names for the form's completion, read when a form first opens.
-    pub tz_names: Vec<String>,
     /// The open dialogs, the top one last: it has the keyboard, Esc closes it and
     /// the one under it has the keyboard again (help over a confirm, say).
     pub(crate) overlays: Vec<Overlay>,
     /// True when the last draw cut the status line short with `…`.
     pub(crate) status_cut: Cell<bool>,
-    /// Users tagged with Space in the Users list (ids); `r` and `x` act on all of them.
-    pub tagged: std::collections::BTreeSet<i64>,
     pub status: Option<Status>,
     /// The tab to switch to once an unsaved edit is discarded.
     pub(crate) after_discard: Option<Tab>,
@@ -191,17 +134,7 @@ pub struct App {
     pub hit: Cell<HitAreas>,
     /// The last click, for double clicks.
     last_click: Option<(Position, Instant)>,
-    pub(crate) matcher: SkimMatcherV2,
     data_version: i64,
-}
-
-/// What the users filter matches: username, name and email, lowercased once.
-pub(crate) fn user_haystack(u: &UserRow) -> String {
-    format!(
-        "{} {} {} {}",
-        u.username, u.first_name, u.last_name, u.email
-    )
-    .to_lowercase()
 }
 
 impl App {
@@ -211,29 +144,25 @@ impl App {
         let mut app = App {
             store,
             theme,
+            matcher: SkimMatcherV2::default(),
+            names: Names::default(),
             tab: Tab::Users,
-            users: ListView::default(),
-            roles: ListView::default(),
+            users: UsersScreen::default(),
+            roles: RolesScreen::default(),
+            packages: PackagesScreen::default(),
             audit: AuditScreen::default(),
-            preview: None,
-            default_role: 0,
-            users_total: 0,
-            load_in_background_above: LOAD_IN_BACKGROUND_ABOVE,
-            users_loading: None,
-            catalog,
-            fatal: None,
             editor: None,
             form: None,
-            tz_names: Vec::new(),
+            package_editor: None,
+            catalog,
+            fatal: None,
             overlays: Vec::new(),
             status_cut: Cell::new(false),
-            tagged: std::collections::BTreeSet::new(),
             status: None,
             after_discard: None,
             quit: false,
             hit: Cell::new(HitAreas::default()),
             last_click: None,
-            matcher: SkimMatcherV2::default(),
             data_version,
         };
         app.reload()?;
@@ -242,137 +171,53 @@ impl App {
 
     /// Reads every list again, keeping selections and filters.
     pub fn reload(&mut self) -> Result<(), Error> {
-        // Every user holds exactly one role, so the roles' counts add up to the total.
-        let roles = self.store.roles()?;
-        self.users_total = roles.iter().map(|r| r.users).sum();
-        self.roles
-            .load(roles, |r| r.name.to_lowercase(), |r| r.id, &self.matcher);
-        self.load_users()?;
-        self.audit.load(&self.store, &self.matcher)?;
-        self.default_role = self.store.default_role_id()?;
-        self.refresh_preview();
-        self.data_version = self.store.data_version()?;
-        Ok(())
-    }
-
-    /// Loads the users list: at once when it is small; otherwise the first page now
-    /// and the rest from a background thread with its own read-only connection, so
-    /// the first frame never waits for 100,000 rows.
-    fn load_users(&mut self) -> Result<(), Error> {
-        if self.users_total <= self.load_in_background_above {
-            let users = self.store.user_rows()?;
-            self.users
-                .load(users, user_haystack, |u| u.id, &self.matcher);
-            self.tagged
-                .retain(|id| self.users.rows.iter().any(|u| u.id == *id));
-            self.users_loading = None;
-            return Ok(());
-        }
-        if self.users.rows.is_empty() {
-            let page = self.store.user_rows_page(FIRST_PAGE)?;
-            self.users
-                .load(page, user_haystack, |u| u.id, &self.matcher);
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let path = self.store.path().to_path_buf();
-        std::thread::spawn(move || {
-            let load = Store::open(&path, crate::store::Access::ReadOnly).and_then(|store| {
-                let rows = store.user_rows()?;
-                let haystacks = rows.iter().map(user_haystack).collect();
-                Ok((rows, haystacks))
-            });
-            let _ = tx.send(load);
-        });
-        self.users_loading = Some(rx);
+        let store = &self.store;
+        self.roles.load(store, &self.matcher)?;
+        self.packages.load(store, &self.matcher)?;
+        self.names = Names {
+            roles: self
+                .roles
+                .view
+                .rows
+                .iter()
+                .map(|r| (r.id, r.name.clone()))
+                .collect(),
+            packages: self
+                .packages
+                .view
+                .rows
+                .iter()
+                .map(|p| (p.id, p.name.clone()))
+                .collect(),
+            default_role: store.default_role_id()?,
+        };
+        self.users.load(store, &self.matcher)?;
+        self.audit.load(store, &self.matcher)?;
+        self.data_version = store.data_version()?;
         Ok(())
     }
 
     /// True while the whole users list is still being read.
     pub fn is_loading_users(&self) -> bool {
-        self.users_loading.is_some()
+        self.users.is_loading()
     }
 
     /// Takes the background load of the users list when it has arrived; true when
     /// the list changed. Waits for it when `block` is set (tests, benchmarks).
     pub fn poll_background(&mut self, block: bool) -> bool {
-        let Some(rx) = &self.users_loading else {
-            return false;
-        };
-        let received = if block {
-            rx.recv().ok()
-        } else {
-            rx.try_recv().ok()
-        };
-        let Some(load) = received else { return false };
-        self.users_loading = None;
-        match load {
-            Ok((rows, haystacks)) => {
-                self.users_total = rows.len();
-                self.users
-                    .load_with(rows, haystacks, |u| u.id, &self.matcher);
-                self.tagged
-                    .retain(|id| self.users.rows.iter().any(|u| u.id == *id));
+        match self.users.poll(block, &self.matcher) {
+            None => false,
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                self.apply(vec![Effect::Error(e)]);
+                true
             }
-            Err(e) => self.error(&e),
         }
-        true
-    }
-
-    pub(crate) fn refresh_preview(&mut self) {
-        let id = self.roles.selected().map(|r| (r.id, r.version));
-        let current = self.preview.as_ref().map(|r| (r.id, r.version));
-        if id != current {
-            self.preview = id.and_then(|(id, _)| self.store.role_by_id(id).ok());
-        }
-    }
-
-    pub(crate) fn info(&mut self, text: impl Into<String>) {
-        self.status = Some(Status {
-            text: text.into(),
-            error: false,
-        });
-    }
-
-    pub(crate) fn error(&mut self, err: &Error) {
-        self.status = Some(Status {
-            text: crate::tui::console_words(&err.to_string()),
-            error: true,
-        });
-    }
-
-    pub(crate) fn refuse(&mut self, text: impl Into<String>) {
-        self.status = Some(Status {
-            text: text.into(),
-            error: true,
-        });
     }
 
     /// The fuzzy matcher, for views that highlight matched letters.
     pub fn matcher(&self) -> &SkimMatcherV2 {
         &self.matcher
-    }
-
-    /// The name of a role by id, from the loaded roles list.
-    pub fn role_name(&self, id: i64) -> &str {
-        self.roles
-            .rows
-            .iter()
-            .find(|r| r.id == id)
-            .map_or("?", |r| r.name.as_str())
-    }
-
-    /// What is wrong with `name` for a role (other than role `except`): the rule's
-    /// words, or "already used" for a duplicate.
-    pub fn role_name_problem(&self, name: &str, except: Option<i64>) -> Option<String> {
-        if let Err(e) = crate::domain::validate::role_name(name) {
-            return Some(e.to_string());
-        }
-        let key = crate::text::name_key(name.trim());
-        self.roles
-            .rows
-            .iter()
-            .find(|r| Some(r.id) != except && crate::text::name_key(&r.name) == key)
-            .map(|r| format!("name: a role named \"{}\" already exists", r.name))
     }
 
     /// Where the keyboard is, dialogs aside.
@@ -381,6 +226,8 @@ impl App {
             Place::Editor
         } else if self.form.is_some() {
             Place::Form
+        } else if self.package_editor.is_some() {
+            Place::PackageEditor
         } else {
             Place::List(self.tab)
         }
@@ -391,8 +238,10 @@ impl App {
         match self.place() {
             Place::Editor => "role editor",
             Place::Form => "user form",
+            Place::PackageEditor => "package editor",
             Place::List(Tab::Users) => "Users list",
             Place::List(Tab::Roles) => "Roles list",
+            Place::List(Tab::Packages) => "Packages list",
             Place::List(Tab::Audit) => "Audit log",
         }
     }
@@ -446,12 +295,16 @@ impl App {
         if let Some(editor) = &self.editor {
             return editor.scopes();
         }
+        if let Some(editor) = &self.package_editor {
+            return editor.scopes();
+        }
         if self.current_list().editing {
             return vec![Scope::TextField];
         }
         match self.tab {
             Tab::Roles => vec![Scope::Roles, Scope::List, Scope::Anywhere],
             Tab::Users => vec![Scope::Users, Scope::List, Scope::Anywhere],
+            Tab::Packages => vec![Scope::Packages, Scope::List, Scope::Anywhere],
             Tab::Audit => vec![Scope::List, Scope::Anywhere],
         }
     }
@@ -463,34 +316,39 @@ impl App {
         if action == Action::ShowStatus {
             return self.status.is_some() && self.status_cut.get();
         }
+        let ro = self.store.is_read_only();
         if let Some(editor) = &self.editor {
-            return editor.available(action, self.store.is_read_only());
+            return editor.available(action, ro);
         }
         if let Some(form) = &self.form {
-            return form.available(action, self.store.is_read_only());
+            return form.available(action, ro);
         }
-        crate::tui::screens::list_available(self, action)
+        if let Some(editor) = &self.package_editor {
+            return editor.available(action, ro);
+        }
+        match self.tab {
+            Tab::Users => self.users.available(action, ro),
+            Tab::Roles => self.roles.available(action, ro, self.names.default_role),
+            Tab::Packages => self.packages.available(action, ro),
+            Tab::Audit => self.audit.available(action),
+        }
     }
 
     pub fn current_list(&self) -> &FilteredList {
         match self.tab {
-            Tab::Users => &self.users.list,
-            Tab::Roles => &self.roles.list,
+            Tab::Users => &self.users.view.list,
+            Tab::Roles => &self.roles.view.list,
+            Tab::Packages => &self.packages.view.list,
             Tab::Audit => &self.audit.view.list,
         }
     }
 
-    /// The current tab's list model, its haystacks and the matcher, borrowed apart.
-    pub(crate) fn current_list_mut(&mut self) -> (&mut FilteredList, &[String], &SkimMatcherV2) {
-        let matcher = &self.matcher;
+    fn current_list_mut(&mut self) -> &mut FilteredList {
         match self.tab {
-            Tab::Users => (&mut self.users.list, &self.users.haystacks, matcher),
-            Tab::Roles => (&mut self.roles.list, &self.roles.haystacks, matcher),
-            Tab::Audit => (
-                &mut self.audit.view.list,
-                &self.audit.view.haystacks,
-                matcher,
-            ),
+            Tab::Users => &mut self.users.view.list,
+            Tab::Roles => &mut self.roles.view.list,
+            Tab::Packages => &mut self.packages.view.list,
+            Tab::Audit => &mut self.audit.view.list,
         }
     }
 
@@ -514,7 +372,9 @@ impl App {
             Msg::Input(key) => self.on_input(key),
             Msg::Click(at) => self.on_click(at),
             Msg::Scroll { at, rows } => self.on_scroll(at, rows),
-            Msg::Tick => self.on_tick(),
+            Msg::Tick => {
+                self.tick();
+            }
         }
         // A status belongs to the place it was said in: leaving that place without
         // a new word clears it.
@@ -528,7 +388,7 @@ impl App {
 
     /// Moves everything that holds grants onto the store's catalog when it changed:
     /// the editor carries its edits over by key, the form and the preview re-read
-    /// their role, and the compare dialog re-reads both roles (or closes).
+    /// their roles, and the compare dialog re-reads both roles (or closes).
     fn follow_catalog(&mut self) {
         if self.store.catalog().stamp() == self.catalog.stamp() {
             return;
@@ -548,11 +408,8 @@ impl App {
             }
         }
         if let Some(form) = self.form.as_mut() {
-            form.grants = self
-                .store
-                .role_by_id(form.role_id)
-                .map(|r| r.grants)
-                .unwrap_or_else(|_| Grants::none(&self.catalog));
+            let id = form.role_id;
+            let _ = form.set_role(id, cx!(self));
         }
         let store = &self.store;
         self.overlays.retain_mut(|overlay| {
@@ -568,13 +425,15 @@ impl App {
                 _ => false,
             }
         });
-        self.preview = None;
-        self.refresh_preview();
-        self.info(note);
+        self.roles.preview = None;
+        self.roles.refresh_preview(&self.store);
+        self.apply(vec![Effect::Info(note)]);
     }
 
-    fn on_tick(&mut self) {
-        self.poll_background(false);
+    /// Looks for changes by other processes; true when anything on screen may have
+    /// changed.
+    pub fn tick(&mut self) -> bool {
+        let arrived = self.poll_background(false);
         match self.store.data_version() {
             Ok(v) if v != self.data_version => {
                 // A newer rolecall that raised the schema owns the file now: stop
@@ -582,14 +441,19 @@ impl App {
                 if let Err(e) = self.store.ensure_schema_current() {
                     self.fatal = Some(e);
                     self.quit = true;
-                    return;
+                    return true;
                 }
                 if let Err(e) = self.store.refresh_catalog().and_then(|_| self.reload()) {
-                    self.error(&e);
+                    self.apply(vec![Effect::Error(e)]);
                 }
+                self.follow_catalog();
+                true
             }
-            Ok(_) => {}
-            Err(e) => self.error(&e),
+            Ok(_) => arrived,
+            Err(e) => {
+                self.apply(vec![Effect::Error(e)]);
+                true
+            }
         }
     }
 
@@ -607,30 +471,68 @@ impl App {
         if !self.overlays.is_empty() {
             return self.on_overlay_action(action);
         }
-        match action {
-            Action::Help => {
-                return self.open(Overlay::Help {
-                    scroll: Default::default(),
-                });
+        let n = Tab::ALL.len();
+        let effects = match action {
+            Action::Help => vec![Effect::Open(Overlay::Help {
+                scroll: Default::default(),
+            })],
+            Action::Tab(i) => return self.switch_tab(Tab::ALL[i.min(n - 1)]),
+            Action::NextTab => return self.switch_tab(Tab::ALL[(self.tab.index() + 1) % n]),
+            Action::PrevTab => return self.switch_tab(Tab::ALL[(self.tab.index() + n - 1) % n]),
+            _ => self.route(action),
+        };
+        self.apply(effects);
+    }
+
+    /// Hands `action` to the place with the focus.
+    fn route(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(editor) = self.editor.as_mut() {
+            return editor.update(action, cx!(self));
+        }
+        if let Some(form) = self.form.as_mut() {
+            return form.update(action, cx!(self));
+        }
+        if let Some(editor) = self.package_editor.as_mut() {
+            return editor.update(action, cx!(self));
+        }
+        match self.tab {
+            Tab::Users => self.users.update(action, cx!(self)),
+            Tab::Roles => self.roles.update(action, cx!(self)),
+            Tab::Packages => self.packages.update(action, cx!(self)),
+            Tab::Audit => self.audit.update(action, &self.matcher),
+        }
+    }
+
+    /// A key typed into the field that has the focus: a dialog's, else the place's.
+    fn on_input(&mut self, key: KeyEvent) {
+        if let Some(overlay) = self.overlays.last_mut() {
+            return overlay.on_input(&key, &self.matcher);
+        }
+        let effects = if let Some(form) = self.form.as_mut() {
+            form.on_input(&key, cx!(self))
+        } else if let Some(editor) = self.editor.as_mut() {
+            editor.on_input(&key, cx!(self));
+            Vec::new()
+        } else if let Some(editor) = self.package_editor.as_mut() {
+            editor.on_input(&key, cx!(self));
+            Vec::new()
+        } else {
+            match self.tab {
+                Tab::Users => self.users.on_input(&key, &self.matcher),
+                Tab::Roles => self.roles.on_input(&key, cx!(self)),
+                Tab::Packages => self.packages.on_input(&key, cx!(self)),
+                Tab::Audit => self.audit.on_input(&key, &self.matcher),
             }
-            Action::Tab(_) | Action::NextTab | Action::PrevTab => {
-                let i = self.tab.index();
-                let to = match action {
-                    Action::Tab(n) => n.min(2),
-                    Action::NextTab => (i + 1) % 3,
-                    _ => (i + 2) % 3,
-                };
-                return self.switch_tab(Tab::ALL[to]);
-            }
-            _ => {}
-        }
-        if self.editor.is_some() {
-            return self.on_editor_action(action);
-        }
-        if self.form.is_some() {
-            return self.on_form_action(action);
-        }
-        self.on_list_action(action);
+            Vec::new()
+        };
+        self.apply(effects);
+    }
+
+    /// Closes the open editor or form.
+    pub(crate) fn close_place(&mut self) {
+        self.editor = None;
+        self.form = None;
+        self.package_editor = None;
     }
 
     /// Goes to `tab`, leaving an open editor or form first (asking when unsaved).
@@ -639,29 +541,15 @@ impl App {
             .editor
             .as_ref()
             .is_some_and(|e| e.is_dirty() && !e.builtin)
-            || self.form.as_ref().is_some_and(|f| f.is_dirty());
+            || self.form.as_ref().is_some_and(|f| f.is_dirty())
+            || self.package_editor.as_ref().is_some_and(|e| e.is_dirty());
         if dirty && !self.store.is_read_only() {
             self.after_discard = Some(tab);
-            return self.ask_discard();
+            let ask = self.route(Action::Back);
+            return self.apply(ask);
         }
-        self.editor = None;
-        self.form = None;
+        self.close_place();
         self.tab = tab;
-        if tab == Tab::Roles {
-            self.refresh_preview();
-        }
-    }
-
-    pub(crate) fn reload_or_report(&mut self) {
-        if let Err(e) = self.reload() {
-            self.error(&e);
-        }
-    }
-
-    pub(crate) fn refuse_read_only(&mut self) {
-        self.refuse(
-            "read-only: this session was opened with --read-only, so nothing can be changed",
-        );
     }
 
     fn on_click(&mut self, at: Position) {
@@ -670,37 +558,32 @@ impl App {
             .is_some_and(|(p, when)| p == at && when.elapsed().as_millis() < DOUBLE_CLICK_MS);
         self.last_click = Some((at, Instant::now()));
         let hit = self.hit.get();
-        if !self.overlays.is_empty() {
+        if !self.overlays.is_empty() || self.form.is_some() || self.package_editor.is_some() {
             return;
         }
-        if self.editor.is_some() {
+        if let Some(editor) = self.editor.as_mut() {
             if hit.tree.contains(at) {
-                self.click_tree(at, hit.tree);
+                let effects = editor.click(at, hit.tree, cx!(self));
+                self.apply(effects);
             }
             return;
         }
-        if self.form.is_some() {
-            return;
-        }
         if hit.tabs.contains(at) {
-            // Tab titles are drawn left to right; each is about 14 columns wide.
-            let i = ((at.x - hit.tabs.x) / 14) as usize;
-            if i < 3 {
+            if let Some(i) = hit.tab_ends.iter().position(|end| at.x < *end) {
                 self.switch_tab(Tab::ALL[i]);
             }
             return;
         }
         if hit.list_rows.contains(at) {
             let row = (at.y - hit.list_rows.y) as usize;
-            let (list, _, _) = self.current_list_mut();
+            let list = self.current_list_mut();
             if let Some((pos, _)) = list.source_at_row(row) {
                 list.select_position(pos);
+                self.refresh_previews();
                 if double {
-                    self.on_list_action(Action::Open);
+                    let effects = self.route(Action::Open);
+                    self.apply(effects);
                 }
-            }
-            if self.tab == Tab::Roles {
-                self.refresh_preview();
             }
         }
     }
@@ -721,10 +604,17 @@ impl App {
         if let Some(form) = self.form.as_mut() {
             return form.permissions.scroll(rows);
         }
-        self.current_list_mut().0.scroll(rows);
-        if self.tab == Tab::Roles {
-            self.refresh_preview();
+        if self.package_editor.is_some() {
+            return;
         }
+        self.current_list_mut().scroll(rows);
+        self.refresh_previews();
+    }
+
+    /// The previews follow their list's selection.
+    fn refresh_previews(&mut self) {
+        self.roles.refresh_preview(&self.store);
+        self.packages.refresh_preview(&self.store);
     }
 
     /// What the screens read while they draw.
@@ -734,6 +624,7 @@ impl App {
             matcher: &self.matcher,
             hit: &self.hit,
             store: &self.store,
+            names: &self.names,
         }
     }
 
@@ -741,11 +632,25 @@ impl App {
     pub(crate) fn apply(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Info(text) => self.info(text),
-                Effect::Refuse(text) => self.refuse(text),
-                Effect::Error(e) => self.error(&e),
+                Effect::Info(text) => self.say(text, false),
+                Effect::Refuse(text) => self.say(text, true),
+                Effect::Error(e) => self.say(crate::tui::console_words(&e.to_string()), true),
                 Effect::Open(overlay) => self.open(overlay),
-                Effect::Reload => self.reload_or_report(),
+                Effect::EditRole(editor) => self.editor = Some(*editor),
+                Effect::EditUser(form) => self.form = Some(*form),
+                Effect::EditPackage(editor) => self.package_editor = Some(*editor),
+                Effect::Close => self.close_place(),
+                Effect::Reload => {
+                    if let Err(e) = self.reload() {
+                        self.say(crate::tui::console_words(&e.to_string()), true);
+                    }
+                }
+                Effect::Select(tab, id) => match tab {
+                    Tab::Users => self.users.select(id, &self.matcher),
+                    Tab::Roles => self.roles.select(id, &self.store, &self.matcher),
+                    Tab::Packages => self.packages.select(id, &self.store, &self.matcher),
+                    Tab::Audit => {}
+                },
                 Effect::Quit => self.quit = true,
                 Effect::AuditOf(name) => {
                     self.tab = Tab::Audit;
@@ -754,6 +659,10 @@ impl App {
                 }
             }
         }
+    }
+
+    fn say(&mut self, text: String, error: bool) {
+        self.status = Some(Status { text, error });
     }
 
     /// True while the editor's tree has the keyboard.

@@ -11,12 +11,16 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub enum Scope {
     /// Every place without a text field in focus.
     Anywhere,
-    /// Users, Roles and Audit lists.
+    /// Users, Roles, Packages and Audit lists.
     List,
     /// The Roles list.
     Roles,
     /// The Users list.
     Users,
+    /// The Packages list.
+    Packages,
+    /// The package editor's lists of roles and members.
+    Checklist,
     /// A filterable list of roles to pick from (assign, compare).
     Pick,
     /// A non-text field of the user form (role, active flag, permissions).
@@ -73,6 +77,8 @@ pub enum Action {
     Reload,
     Overwrite,
     AssignRole,
+    /// Put users into a package or take them out.
+    Packages,
     EnableDisable,
     MakeOwner,
     Compare,
@@ -360,6 +366,16 @@ static USERS: &[Binding] = &[
     ),
     bind!(
         Users,
+        Action::Packages,
+        "g",
+        "packages",
+        true,
+        [Char('g'), NONE]
+    ),
+    // `g` is packages here, so Home alone goes to the first row.
+    bind!(Users, Action::Home, "Home", "first", false, [Home, NONE]),
+    bind!(
+        Users,
         Action::EnableDisable,
         "x",
         "enable/disable",
@@ -445,6 +461,69 @@ static ROLES: &[Binding] = &[
     ),
 ];
 
+static PACKAGES: &[Binding] = &[
+    bind!(Packages, Action::New, "n", "new", true, [Char('n'), NONE]),
+    bind!(
+        Packages,
+        Action::Delete,
+        "d",
+        "delete",
+        true,
+        [Char('d'), NONE]
+    ),
+    bind!(
+        Packages,
+        Action::AuditOf,
+        "f",
+        "audit of this package",
+        false,
+        [Char('f'), NONE]
+    ),
+];
+
+static CHECKLIST: &[Binding] = &[
+    bind!(
+        Checklist,
+        Action::ClearSearch,
+        "Esc",
+        "clear the filter",
+        true,
+        [Esc, NONE]
+    ),
+    bind!(
+        Checklist,
+        Action::Toggle,
+        "Space",
+        "include / leave out the role",
+        true,
+        [Char(' '), NONE]
+    ),
+    bind!(
+        Checklist,
+        Action::New,
+        "a",
+        "add a member",
+        true,
+        [Char('a'), NONE]
+    ),
+    bind!(
+        Checklist,
+        Action::Delete,
+        "d",
+        "take the member out",
+        true,
+        [Char('d'), NONE]
+    ),
+    bind!(
+        Checklist,
+        Action::Filter,
+        "/",
+        "filter",
+        true,
+        [Char('/'), NONE]
+    ),
+];
+
 static LIST: &[Binding] = &[
     bind!(List, Action::Open, "Enter", "open", true, [Enter, NONE]),
     bind!(List, Action::Filter, "/", "filter", true, [Char('/'), NONE]),
@@ -481,9 +560,17 @@ static ANYWHERE: &[Binding] = &[
         Anywhere,
         Action::Tab(2),
         "3",
-        "Audit",
+        "Packages",
         false,
         [Char('3'), NONE]
+    ),
+    bind!(
+        Anywhere,
+        Action::Tab(3),
+        "4",
+        "Audit",
+        false,
+        [Char('4'), NONE]
     ),
     bind!(
         Anywhere,
@@ -496,8 +583,9 @@ static ANYWHERE: &[Binding] = &[
     bind!(Anywhere, Action::PrevTab, "Shift-Tab", "previous tab", false, [BackTab, SHIFT; BackTab, NONE]),
 ];
 
-static MOVES: [[Binding; 6]; 5] = [
+static MOVES: [[Binding; 6]; 6] = [
     moves!(List),
+    moves!(Checklist),
     moves!(Tree),
     moves!(Form),
     moves!(Picker),
@@ -519,6 +607,8 @@ pub fn bindings() -> impl Iterator<Item = &'static Binding> {
         .chain(PICK)
         .chain(USERS)
         .chain(ROLES)
+        .chain(PACKAGES)
+        .chain(CHECKLIST)
         .chain(LIST)
         .chain(ANYWHERE)
         .chain(MOVES.iter().flatten())
@@ -588,12 +678,14 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::List => "Lists",
         Scope::Roles => "Roles list",
         Scope::Users => "Users list",
+        Scope::Packages => "Packages list",
+        Scope::Checklist => "Package editor: roles and members",
         Scope::Pick => "Pick a role",
         Scope::Conflict => "Edit conflict",
         Scope::Form => "User form",
         Scope::Tree => "Permission tree",
         Scope::TreeSearch => "Tree under a search",
-        Scope::Editor => "Role editor and user form",
+        Scope::Editor => "Editors and the user form",
         Scope::TextField => "Text fields (Ctrl-U clears, Ctrl-W deletes a word)",
         Scope::Confirm => "Confirm dialogs",
         Scope::Discard => "Discard unsaved changes?",
@@ -605,12 +697,14 @@ pub fn scope_title(scope: Scope) -> &'static str {
 }
 
 /// Every scope, in the order the help lists the ones not in focus.
-pub const ALL_SCOPES: [Scope; 17] = [
+pub const ALL_SCOPES: [Scope; 19] = [
     Scope::Anywhere,
     Scope::List,
     Scope::Users,
     Scope::Roles,
+    Scope::Packages,
     Scope::Editor,
+    Scope::Checklist,
     Scope::Tree,
     Scope::TreeSearch,
     Scope::Form,

@@ -42,6 +42,19 @@
 //! and SIGTERM/SIGHUP (a signal thread that restores and exits). Saved data is never at risk:
 //! each save is one transaction, and an unsaved edit is simply dropped.
 
+/// The [`screens::Ctx`] a screen acts through, borrowed from the router's fields
+/// (the store, the matcher, the names) beside the screen itself.
+macro_rules! cx {
+    ($app:ident) => {
+        &mut $crate::tui::screens::Ctx {
+            store: &mut $app.store,
+            matcher: &$app.matcher,
+            theme: $app.theme,
+            names: &$app.names,
+        }
+    };
+}
+
 pub mod app;
 pub mod dialogs;
 pub mod keys;
@@ -209,24 +222,12 @@ pub fn run(store: Store) -> Result<()> {
                 }
             }
         }
-        if app.poll_background(false) {
+        if app.is_loading_users() && app.poll_background(false) {
             dirty = true;
         }
         if Instant::now() >= next_tick {
             let before = app.status.clone();
-            let rows = (
-                app.users.rows.len(),
-                app.roles.rows.len(),
-                app.audit.view.rows.len(),
-            );
-            app.update(Msg::Tick);
-            dirty |= before != app.status
-                || rows
-                    != (
-                        app.users.rows.len(),
-                        app.roles.rows.len(),
-                        app.audit.view.rows.len(),
-                    );
+            dirty |= app.tick() || before != app.status;
             next_tick = Instant::now() + TICK;
         }
     }

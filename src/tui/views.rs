@@ -32,15 +32,19 @@ pub fn draw(app: &App, frame: &mut Frame) {
     ])
     .areas(area);
     draw_tabs(app, frame, tabs);
+    let look = app.look();
     if let Some(editor) = &app.editor {
-        screens::role_editor::draw(app, editor, frame, body);
+        screens::role_editor::draw(&look, editor, frame, body);
     } else if let Some(form) = &app.form {
-        screens::user_form::draw(app, form, frame, body);
+        screens::user_form::draw(&look, form, frame, body);
+    } else if let Some(editor) = &app.package_editor {
+        editor.draw(&look, frame, body);
     } else {
         match app.tab {
-            Tab::Users => screens::users::draw(app, frame, body),
-            Tab::Roles => screens::roles::draw(app, frame, body),
-            Tab::Audit => app.audit.draw(&app.look(), frame, body),
+            Tab::Users => app.users.draw(&look, frame, body),
+            Tab::Roles => app.roles.draw(&look, frame, body),
+            Tab::Packages => app.packages.draw(&look, frame, body),
+            Tab::Audit => app.audit.draw(&look, frame, body),
         }
     }
     draw_status(app, frame, status);
@@ -79,30 +83,47 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let counts = [app.users_total, app.roles.rows.len(), app.audit.total];
+    let counts = [
+        app.users.total,
+        app.roles.view.rows.len(),
+        app.packages.view.rows.len(),
+        app.audit.total,
+    ];
     let mut spans = Vec::new();
+    let mut hit = app.hit.get();
+    let mut x = area.x;
     for (i, tab) in Tab::ALL.iter().enumerate() {
         let label = format!(" {} {} ({}) ", i + 1, tab.title(), counts[i]);
-        let label = format!("{label:<14}");
         let style = if *tab == app.tab {
             t.tab_active
         } else {
             t.normal
         };
+        x = x.saturating_add(crate::text::width(&label) as u16);
+        hit.tab_ends[i] = x;
         spans.push(Span::styled(label, style));
     }
-    let mut hit = app.hit.get();
     hit.tabs = Rect {
-        width: 42.min(area.width),
+        width: x.saturating_sub(area.x).min(area.width),
         ..area
     };
     app.hit.set(hit);
-    let mut right = display_safe(&app.store.path().display().to_string()).into_owned();
-    if app.store.is_read_only() {
-        right.push_str("  [read-only]");
-    }
+    let path = app.store.path();
+    let mut right = display_safe(&path.display().to_string()).into_owned();
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = (area.width as usize).saturating_sub(used + 1);
+    let ro = if app.store.is_read_only() {
+        "  [read-only]"
+    } else {
+        ""
+    };
+    // A long path gives way to its file name, which is what tells files apart.
+    if crate::text::width(&right) + ro.len() > room
+        && let Some(name) = path.file_name()
+    {
+        right = format!("…/{}", display_safe(&name.to_string_lossy()));
+    }
+    right.push_str(ro);
     let right = crate::text::truncate(&right, room).into_owned();
     spans.push(Span::raw(
         " ".repeat(room.saturating_sub(crate::text::width(&right))),

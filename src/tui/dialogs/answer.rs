@@ -1,13 +1,13 @@
-//! What the answer to a dialog does: movement stays inside the dialog; a yes runs
-//! the store call the dialog was holding; the role picked, the name or password
-//! typed go where the dialog was opened for.
+//! Where a dialog's answer goes. Movement stays inside the dialog; a yes, a choice,
+//! a typed name or password is handed back to the screen that opened the dialog
+//! (the purpose it carries says which), and the screen's effects are applied. The
+//! router itself answers only what is its own: discarding an editor, closing a
+//! dialog.
 
-use crate::error::Error;
-use crate::store::RoleRef;
-use crate::tui::app::{App, Status};
+use crate::tui::app::App;
 use crate::tui::dialogs::{Overlay, Pending, PickPurpose, PromptPurpose, Retry};
 use crate::tui::keys::Action;
-use crate::tui::widgets::input::TextInput;
+use crate::tui::screens::{Effect, packages, roles};
 
 impl App {
     pub(crate) fn on_overlay_action(&mut self, action: Action) {
@@ -24,11 +24,35 @@ impl App {
         let Some(overlay) = self.overlays.pop() else {
             return;
         };
+        let effects = self.answer(overlay, action);
+        self.apply(effects);
+    }
+
+    fn answer(&mut self, overlay: Overlay, action: Action) -> Vec<Effect> {
+        let said = |text: &str| vec![Effect::Info(text.to_string())];
         match (overlay, action) {
             (Overlay::Confirm { pending, .. }, Action::Confirm) => self.run_pending(pending),
-            (Overlay::Confirm { pending, .. }, Action::Cancel) => self.cancelled(pending),
-            (overlay @ Overlay::DeleteBlocked { .. }, Action::Confirm | Action::Cancel) => {
-                self.delete_blocked_answer(overlay, action == Action::Confirm)
+            (Overlay::Confirm { pending, .. }, Action::Cancel) => match pending {
+                Pending::Discard => {
+                    self.after_discard = None;
+                    said("still editing; nothing was discarded")
+                }
+                _ => said("cancelled; nothing changed"),
+            },
+            (
+                Overlay::DeleteBlocked {
+                    role_id,
+                    info,
+                    choices,
+                    list,
+                },
+                Action::Confirm,
+            ) => match list.selected_source().and_then(|i| choices.get(i)) {
+                Some((id, name)) => roles::reassign_and_delete(role_id, (*id, name), cx!(self)),
+                None => vec![Effect::Info(format!("\"{}\" was not deleted", info.role))],
+            },
+            (Overlay::DeleteBlocked { info, .. }, Action::Cancel) => {
+                vec![Effect::Info(format!("\"{}\" was not deleted", info.role))]
             }
             (
                 Overlay::Pick {
@@ -40,33 +64,25 @@ impl App {
                 Action::Confirm,
             ) => match list.selected_source().and_then(|i| choices.get(i)) {
                 Some((id, name)) => self.picked(purpose, *id, name.clone()),
-                None => self.info("no role matches; nothing changed"),
+                None => said("nothing matches; nothing changed"),
             },
-            (Overlay::Pick { .. }, Action::Cancel) => self.info("cancelled; nothing changed"),
-            (Overlay::Prompt { .. }, Action::Cancel) => self.info("cancelled; nothing was created"),
+            (Overlay::Pick { .. }, Action::Cancel) => said("cancelled; nothing changed"),
+            (Overlay::Prompt { .. }, Action::Cancel) => said("cancelled; nothing was created"),
             (
                 Overlay::Prompt {
                     title,
                     input,
-                    purpose,
+                    purpose: PromptPurpose::CloneName { source },
                 },
                 Action::Accept,
-            ) => self.prompt_answer(title, input, purpose),
+            ) => roles::clone_named(source, title, input, cx!(self)),
             (Overlay::Conflict { conflict, retry }, Action::Overwrite)
                 if conflict.can_overwrite() =>
             {
-                match retry {
-                    Retry::Role(summary) => self.save(summary, conflict.current_version),
-                    Retry::User => self.save_form(Some(conflict.current_version)),
-                }
+                self.retry(retry, conflict.current_version)
             }
-            (Overlay::Conflict { retry, .. }, Action::Reload) => match retry {
-                Retry::Role(_) => self.reload_editor(),
-                Retry::User => self.reload_form(),
-            },
-            (Overlay::Conflict { .. }, Action::Cancel) => {
-                self.info("still editing; nothing was saved")
-            }
+            (Overlay::Conflict { retry, .. }, Action::Reload) => self.reload_edit(retry),
+            (Overlay::Conflict { .. }, Action::Cancel) => said("still editing; nothing was saved"),
             (
                 Overlay::Password {
                     username,
@@ -75,8 +91,10 @@ impl App {
                     on_second,
                 },
                 Action::Accept,
-            ) => self.password_entered(username, first, second, on_second),
-            (Overlay::Password { .. }, Action::Cancel) => self.info("the password was not changed"),
+            ) => self
+                .users
+                .password_entered(username, first, second, on_second, cx!(self)),
+            (Overlay::Password { .. }, Action::Cancel) => said("the password was not changed"),
             (
                 Overlay::Help { .. }
                 | Overlay::AuditDetail { .. }
@@ -84,225 +102,99 @@ impl App {
                 | Overlay::RoleUsers { .. }
                 | Overlay::Message { .. },
                 Action::Cancel,
-            ) => {}
-            (overlay, _) => self.open(overlay),
+            ) => Vec::new(),
+            (overlay, _) => vec![Effect::Open(overlay)],
         }
     }
 
-    fn cancelled(&mut self, pending: Pending) {
+    /// "Yes": what the dialog was holding, done by the screen that asked.
+    fn run_pending(&mut self, pending: Pending) -> Vec<Effect> {
         match pending {
-            Pending::DiscardEdit | Pending::DiscardForm => {
-                self.after_discard = None;
-                self.info("still editing; nothing was discarded")
-            }
-            _ => self.info("cancelled; nothing changed"),
-        }
-    }
-
-    fn prompt_answer(&mut self, title: String, input: TextInput, purpose: PromptPurpose) {
-        let PromptPurpose::CloneName { source } = purpose;
-        if let Some(problem) = self.role_name_problem(input.text(), None) {
-            self.refuse(format!("not created: {problem}"));
-            self.open(Overlay::Prompt {
-                title,
-                input,
-                purpose,
-            });
-            return;
-        }
-        self.clone_role(source, input.text());
-    }
-
-    fn delete_blocked_answer(&mut self, overlay: Overlay, confirmed: bool) {
-        let Overlay::DeleteBlocked {
-            role_id,
-            info,
-            choices,
-            list,
-        } = overlay
-        else {
-            return;
-        };
-        let target = list.selected_source().and_then(|i| choices.get(i));
-        let Some((target_id, target)) = target.filter(|_| confirmed) else {
-            return self.info(format!("\"{}\" was not deleted", info.role));
-        };
-        match self
-            .store
-            .delete_role(role_id, Some(RoleRef::Id(*target_id)))
-        {
-            Ok(out) => {
-                self.info(format!(
-                    "moved {} user{} to \"{}\" and deleted role \"{}\"",
-                    out.moved,
-                    if out.moved == 1 { "" } else { "s" },
-                    target,
-                    out.role
-                ));
-                self.reload_or_report();
-            }
-            Err(e) => self.error(&e),
-        }
-    }
-
-    pub(crate) fn run_pending(&mut self, pending: Pending) {
-        let done = |n: usize| if n == 1 { "" } else { "s" };
-        match pending {
-            Pending::DeleteRole { id, name } => match self.store.delete_role(id, None) {
-                Ok(_) => {
-                    self.info(format!("deleted role \"{name}\""));
-                    self.reload_or_report();
-                }
-                Err(Error::RoleInUse(info)) => self.show_delete_blocked(id, info),
-                Err(e) => self.error(&e),
-            },
-            Pending::DeleteUser { username } => match self.store.remove_user(&username) {
-                Ok(()) => {
-                    self.info(format!("deleted user \"{username}\""));
-                    self.reload_or_report();
-                }
-                Err(e) => self.error(&e),
-            },
-            Pending::SetActive { usernames, active } => {
-                match self.store.set_active_for(&usernames, active) {
-                    Ok(n) => {
-                        let what = if active { "enabled" } else { "disabled" };
-                        self.info(format!("{what} {n} user{}", done(n)));
-                        self.tagged.clear();
-                        self.reload_or_report();
-                    }
-                    Err(e) => self.error(&e),
-                }
-            }
-            Pending::MakeOwner { username } => match self.store.transfer_ownership(&username) {
-                Ok(u) => {
-                    self.info(format!(
-                        "\"{}\" is now the owner, with role \"{}\"",
-                        u.username, u.role
-                    ));
-                    self.reload_or_report();
-                }
-                Err(e) => self.error(&e),
-            },
-            Pending::GiveRole {
-                usernames,
-                role_id,
-                role_name,
-            } => self.set_role_now(usernames, role_id, role_name),
-            Pending::ClearTags => {
-                let n = self.tagged.len();
-                self.tagged.clear();
-                self.info(format!("cleared {n} tag{}", done(n)));
-            }
-            Pending::DiscardForm | Pending::DiscardEdit => {
-                self.form = None;
-                self.editor = None;
+            Pending::DeleteRole { id, name } => roles::delete(id, &name, cx!(self)),
+            Pending::DeletePackage { id, members, .. } => packages::delete(id, members, cx!(self)),
+            Pending::Discard => {
+                self.close_place();
                 if let Some(tab) = self.after_discard.take() {
                     self.tab = tab;
                 }
-                self.info("discarded the unsaved changes");
+                vec![Effect::Info("discarded the unsaved changes".into())]
             }
-            Pending::Save(summary) => {
-                let version = self.editor.as_ref().map_or(0, |e| e.version);
-                self.save(summary, version)
-            }
-        }
-    }
-
-    /// "Discard unsaved changes?" for the open editor or form.
-    pub(crate) fn ask_discard(&mut self) {
-        let (lines, pending) = match &self.editor {
-            Some(editor) => (
-                vec![format!(
-                    "Your changes to \"{}\" have not been saved. Discard them?",
-                    if editor.is_new {
-                        "the new role"
-                    } else {
-                        &editor.original_name
-                    }
-                )],
-                Pending::DiscardEdit,
-            ),
-            None => (
-                vec!["The user form has changes that were not saved. Discard them?".into()],
-                Pending::DiscardForm,
-            ),
-        };
-        self.confirm("Discard unsaved changes?".into(), lines, pending);
-    }
-
-    pub(crate) fn picked(&mut self, purpose: PickPurpose, role_id: i64, role_name: String) {
-        match purpose {
-            PickPurpose::AssignRole { usernames } => self.give_role(usernames, role_id, role_name),
-            PickPurpose::FormRole => match self.store.role_by_id(role_id) {
-                Ok(role) => {
-                    if let Some(form) = self.form.as_mut() {
-                        form.role_id = role.id;
-                        form.role = role.name;
-                        form.grants = role.grants;
-                    }
+            Pending::Save(summary) => match self.editor.as_mut() {
+                Some(editor) => {
+                    let version = editor.version;
+                    editor.save(summary, version, cx!(self))
                 }
-                Err(e) => self.error(&e),
+                None => Vec::new(),
             },
-            PickPurpose::CompareWith { role_id: a } => {
-                match (self.store.role_by_id(a), self.store.role_by_id(role_id)) {
-                    (Ok(a), Ok(b)) => self.open(Overlay::Compare {
-                        a: Box::new(a),
-                        b: Box::new(b),
-                        scroll: Default::default(),
-                    }),
-                    (Err(e), _) | (_, Err(e)) => self.error(&e),
+            Pending::SavePackage => match self.package_editor.as_mut() {
+                Some(editor) => {
+                    let version = editor.version;
+                    editor.save(version, cx!(self))
                 }
-            }
+                None => Vec::new(),
+            },
+            users_pending => self.users.run(users_pending, cx!(self)),
         }
     }
 
-    pub(crate) fn password_entered(
-        &mut self,
-        username: String,
-        first: TextInput,
-        second: TextInput,
-        on_second: bool,
-    ) {
-        if !on_second {
-            if let Err(e) = crate::domain::validate::password(first.text()) {
-                self.error(&e);
-                self.open(Overlay::Password {
-                    username,
-                    first: TextInput::new("", crate::domain::validate::MAX_PASSWORD),
-                    second,
-                    on_second: false,
-                });
-                return;
+    /// A choice from a picker, handed to the screen that opened it.
+    fn picked(&mut self, purpose: PickPurpose, id: i64, name: String) -> Vec<Effect> {
+        match purpose {
+            PickPurpose::AssignRole { usernames } => {
+                self.users.give_role(usernames, id, name, cx!(self))
             }
-            self.open(Overlay::Password {
-                username,
-                first,
-                second,
-                on_second: true,
-            });
-            return;
-        }
-        if first.text() != second.text() {
-            self.status = Some(Status {
-                text: "password: the two entries differ; type it again".into(),
-                error: true,
-            });
-            let empty = || TextInput::new("", crate::domain::validate::MAX_PASSWORD);
-            self.open(Overlay::Password {
-                username,
-                first: empty(),
-                second: empty(),
-                on_second: false,
-            });
-            return;
-        }
-        match self.store.set_password(&username, first.text()) {
-            Ok(()) => {
-                self.info(format!("set the password of \"{username}\""));
-                self.reload_or_report();
+            PickPurpose::Package { usernames } => {
+                self.users.package_picked(usernames, id, cx!(self))
             }
-            Err(e) => self.error(&e),
+            PickPurpose::CompareWith { role_id } => roles::compare(role_id, id, cx!(self)),
+            PickPurpose::FormRole => match self.form.as_mut() {
+                Some(form) => form.set_role(id, cx!(self)),
+                None => Vec::new(),
+            },
+            PickPurpose::FormPackage => match self.form.as_mut() {
+                Some(form) => form.toggle_package(id, cx!(self)),
+                None => Vec::new(),
+            },
+            PickPurpose::Member => match self.package_editor.as_mut() {
+                Some(editor) => editor.add_member(id, name, cx!(self)),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// "Overwrite" after a conflict: the same save against the version now stored.
+    fn retry(&mut self, retry: Retry, version: i64) -> Vec<Effect> {
+        match retry {
+            Retry::Role(summary) => match self.editor.as_mut() {
+                Some(editor) => editor.save(summary, version, cx!(self)),
+                None => Vec::new(),
+            },
+            Retry::User => match self.form.as_mut() {
+                Some(form) => form.save(Some(version), cx!(self)),
+                None => Vec::new(),
+            },
+            Retry::Package => match self.package_editor.as_mut() {
+                Some(editor) => editor.save(version, cx!(self)),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// "Reload theirs" after a conflict: the edit starts again from what is stored.
+    fn reload_edit(&mut self, retry: Retry) -> Vec<Effect> {
+        match retry {
+            Retry::Role(_) => match self.editor.as_mut() {
+                Some(editor) => editor.reload(cx!(self)),
+                None => Vec::new(),
+            },
+            Retry::User => match self.form.as_mut() {
+                Some(form) => form.reload(cx!(self)),
+                None => Vec::new(),
+            },
+            Retry::Package => match self.package_editor.as_mut() {
+                Some(editor) => editor.reload(cx!(self)),
+                None => Vec::new(),
+            },
         }
     }
 }

@@ -27,9 +27,7 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         body.extend(save_lines(app, summary));
     }
     let keys = match pending {
-        Pending::DiscardEdit | Pending::DiscardForm => {
-            keys_line(t, &[("y", "discard"), ("n/Esc/Enter", "keep editing")])
-        }
+        Pending::Discard => keys_line(t, &[("y", "discard"), ("n/Esc/Enter", "keep editing")]),
         _ => keys_line(t, &[("y/Enter", "confirm"), ("n/Esc", "cancel")]),
     };
     show(t, frame, area, &safe(title), body, keys, Some(scroll));

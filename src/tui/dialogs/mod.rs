@@ -1,7 +1,8 @@
 //! Dialogs over the current screen, one file per kind. Each owns its state (the
 //! variant of [`Overlay`]), its drawing and its movement keys; what a dialog's
-//! answer *does* (a store call) is the screen's or the app's business, carried by
-//! [`Pending`], [`PickPurpose`] or [`Retry`].
+//! answer *does* (a store call) is the business of the screen that opened it,
+//! carried by [`Pending`], [`PickPurpose`] or [`Retry`] and routed back to that
+//! screen by `answer.rs`.
 //!
 //! Every dialog is drawn by [`show`]: a centred box that fits its text, wraps long
 //! lines, scrolls with the keys every list uses and says how much is above and below,
@@ -45,6 +46,13 @@ pub enum Pending {
     DeleteUser {
         username: String,
     },
+    DeletePackage {
+        id: i64,
+        name: String,
+        /// Members when the dialog was opened: an empty package is deleted only
+        /// while it stays empty.
+        members: usize,
+    },
     SetActive {
         usernames: Vec<String>,
         active: bool,
@@ -58,11 +66,17 @@ pub enum Pending {
         role_id: i64,
         role_name: String,
     },
+    /// Put users into a package that grants more than they have now.
+    JoinPackage {
+        usernames: Vec<String>,
+        package_id: i64,
+    },
     /// Clear the tags of many users.
     ClearTags,
-    DiscardEdit,
-    DiscardForm,
+    /// Leave the open editor or form, dropping its unsaved changes.
+    Discard,
     Save(SaveSummary),
+    SavePackage,
 }
 
 /// A dialog drawn over the current view; it has the keyboard while it is open.
@@ -136,6 +150,7 @@ pub enum Overlay {
 pub enum Retry {
     Role(SaveSummary),
     User,
+    Package,
 }
 
 /// What a role picked from [`Overlay::Pick`] is for.
@@ -147,6 +162,12 @@ pub enum PickPurpose {
     CompareWith { role_id: i64 },
     /// The role field of the user form.
     FormRole,
+    /// The packages field of the user form: join or leave the package picked.
+    FormPackage,
+    /// `g` on Users: put these users into the package picked, or take them out.
+    Package { usernames: Vec<String> },
+    /// A user to add to the members in the package editor.
+    Member,
 }
 
 /// What the text typed into [`Overlay::Prompt`] is for.
@@ -161,7 +182,7 @@ impl Overlay {
     pub fn scopes(&self) -> Vec<Scope> {
         match self {
             Overlay::Confirm {
-                pending: Pending::DiscardEdit | Pending::DiscardForm,
+                pending: Pending::Discard,
                 ..
             } => vec![Scope::Discard, Scope::Dialog, Scope::Scroll],
             Overlay::Confirm { .. } => vec![Scope::Confirm, Scope::Dialog, Scope::Scroll],
@@ -191,6 +212,37 @@ impl Overlay {
                 list.on_action(action)
             }
             _ => false,
+        }
+    }
+
+    /// A key typed into the dialog's field (a password, a name, a picker's filter).
+    pub fn on_input(
+        &mut self,
+        key: &crossterm::event::KeyEvent,
+        matcher: &fuzzy_matcher::skim::SkimMatcherV2,
+    ) {
+        match self {
+            Overlay::Password {
+                first,
+                second,
+                on_second,
+                ..
+            } => {
+                let field = if *on_second { second } else { first };
+                field.handle(key);
+            }
+            Overlay::Pick {
+                list, haystacks, ..
+            } => {
+                let changed = list.query.handle(key);
+                if changed {
+                    list.refilter(haystacks, matcher);
+                }
+            }
+            Overlay::Prompt { input, .. } => {
+                input.handle(key);
+            }
+            _ => {}
         }
     }
 

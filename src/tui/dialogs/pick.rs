@@ -84,7 +84,13 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
             if usernames.len() == 1 { "" } else { "s" }
         ),
         PickPurpose::CompareWith { .. } => "compare".to_string(),
-        PickPurpose::FormRole => "choose".to_string(),
+        PickPurpose::FormRole | PickPurpose::Member => "choose".to_string(),
+        PickPurpose::FormPackage => "join / leave".to_string(),
+        PickPurpose::Package { usernames } => format!(
+            "put {} user{} in, or take them out",
+            usernames.len(),
+            if usernames.len() == 1 { "" } else { "s" }
+        ),
     };
     let keys = keys_line(
         t,

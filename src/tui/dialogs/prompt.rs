@@ -21,7 +21,7 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
     field.extend(input.line(true, t.normal, t.cursor).spans);
     let mut body = vec![Line::from(field)];
     let PromptPurpose::CloneName { .. } = purpose;
-    match app.role_name_problem(input.text(), None) {
+    match app.names.role_name_problem(input.text(), None) {
         Some(problem) => body.push(Line::from(Span::styled(safe(&problem), t.error))),
         None => body.push(Line::from(Span::styled(
             "The copy gets every permission of the role it copies.",

@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::store::{AuditEntry, Store};
-use crate::tui::app::ListView;
 use crate::tui::dialogs::Overlay;
 use crate::tui::keys::Action;
-use crate::tui::screens::{Effect, Look, list_key, list_typed};
+use crate::tui::screens::ListView;
+use crate::tui::screens::{Effect, Look};
 use crate::tui::widgets::list::{Column, ListLook, cell, draw_list, fuzzy};
 
 /// How many audit rows the tab loads.
@@ -48,7 +48,7 @@ impl AuditScreen {
 
     /// What a key does on the Audit tab: the list's keys, and Enter shows the row.
     pub fn update(&mut self, action: Action, matcher: &SkimMatcherV2) -> Vec<Effect> {
-        if let Some(effects) = list_key(&mut self.view, action, matcher) {
+        if let Some(effects) = self.view.on_key(action, matcher) {
             return effects;
         }
         match (action, self.selected()) {
@@ -62,7 +62,7 @@ impl AuditScreen {
 
     /// A key typed into the filter.
     pub fn on_input(&mut self, key: &KeyEvent, matcher: &SkimMatcherV2) {
-        list_typed(&mut self.view, key, matcher);
+        self.view.typed(key, matcher);
     }
 
     /// `f` on a user or a role: the rows about `name`, newest first.

@@ -1,11 +1,16 @@
 //! The screens, one file each: state, update (what its keys do), drawing, and which
 //! of its keys work now (`available`, read by the footer and the help). A screen
-//! that needs what only the router may do (open a dialog, say something, switch
-//! tab, read the lists again, quit) returns an [`Effect`]; `App::apply` carries it
-//! out. This file holds what the lists share: movement, the filter, Esc and Enter,
-//! and the routing of typed text to the field that has the focus.
+//! changes only its own state and the store; what only the router may do (open a
+//! dialog, say something, open or close an editor, switch tab, read the lists again,
+//! quit) it asks for by returning [`Effect`]s, which `App::apply` carries out.
+//!
+//! This file holds what the screens share: the [`Ctx`] they act through, the
+//! [`Names`] they may show, the list model ([`ListView`]) and the keys every list
+//! has.
 
 pub mod audit;
+pub mod package_editor;
+pub mod packages;
 pub mod role_editor;
 pub mod roles;
 pub mod user_form;
@@ -13,22 +18,22 @@ pub mod users;
 
 use std::cell::Cell;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use fuzzy_matcher::skim::SkimMatcherV2;
 
 use crate::store::Store;
-use crate::tui::app::{HitAreas, ListView};
-use crate::tui::theme::Theme;
-
-use crate::tui::app::{App, Tab};
-use crate::tui::dialogs::Overlay;
+use crate::tui::app::{HitAreas, Tab};
+use crate::tui::dialogs::{Overlay, Pending};
 use crate::tui::keys::Action;
-use crate::tui::screens::role_editor::{Focus, RoleEditor};
-use crate::tui::screens::user_form::Field;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::list::FilteredList;
 
-/// What a screen asks of the router, which alone holds the tabs, the dialogs and
-/// the status line.
-#[derive(Debug)]
+/// The refusal every change meets in a `--read-only` session.
+pub const READ_ONLY: &str =
+    "read-only: this session was opened with --read-only, so nothing can be changed";
+
+/// What a screen asks of the router, which alone holds the tabs, the dialogs, the
+/// editors and the status line.
 pub enum Effect {
     /// Say something in the status line.
     Info(String),
@@ -37,13 +42,135 @@ pub enum Effect {
     /// Say what went wrong (worded for the console).
     Error(crate::error::Error),
     /// Open a dialog over whatever is open.
-    Open(crate::tui::dialogs::Overlay),
+    Open(Overlay),
+    /// Open the role editor.
+    EditRole(Box<role_editor::RoleEditor>),
+    /// Open the user form.
+    EditUser(Box<user_form::UserForm>),
+    /// Open the package editor.
+    EditPackage(Box<package_editor::PackageEditor>),
+    /// Close the open editor or form (saved, or left with nothing unsaved).
+    Close,
     /// Read every list again.
     Reload,
-    /// Show the audit rows about this user or role, on the Audit tab.
+    /// Select the row with this id on a tab's list (after a reload, say).
+    Select(Tab, i64),
+    /// Show the audit rows about this user, role or package, on the Audit tab.
     AuditOf(String),
     /// End the console.
     Quit,
+}
+
+impl std::fmt::Debug for Effect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Effect::Info(t) => write!(f, "Info({t:?})"),
+            Effect::Refuse(t) => write!(f, "Refuse({t:?})"),
+            Effect::Error(e) => write!(f, "Error({e})"),
+            Effect::Open(o) => write!(f, "Open({o:?})"),
+            Effect::EditRole(e) => write!(f, "EditRole({})", e.role_id),
+            Effect::EditUser(_) => write!(f, "EditUser"),
+            Effect::EditPackage(e) => write!(f, "EditPackage({})", e.id),
+            Effect::Close => write!(f, "Close"),
+            Effect::Reload => write!(f, "Reload"),
+            Effect::Select(tab, id) => write!(f, "Select({tab:?}, {id})"),
+            Effect::AuditOf(n) => write!(f, "AuditOf({n:?})"),
+            Effect::Quit => write!(f, "Quit"),
+        }
+    }
+}
+
+impl Effect {
+    /// A yes/no dialog holding what "yes" does.
+    pub fn confirm(title: String, lines: Vec<String>, pending: Pending) -> Effect {
+        Effect::Open(Overlay::Confirm {
+            title,
+            lines,
+            pending,
+            scroll: Default::default(),
+        })
+    }
+
+    /// The result of a store call: `ok` on success, the error's words otherwise.
+    pub fn from_result<T>(
+        result: Result<T, crate::error::Error>,
+        ok: impl FnOnce(T) -> Vec<Effect>,
+    ) -> Vec<Effect> {
+        match result {
+            Ok(value) => ok(value),
+            Err(e) => vec![Effect::Error(e)],
+        }
+    }
+}
+
+/// What every screen may name without asking the store: roles and packages by id (in
+/// the lists' order, for pickers and columns) and the default role. Read again with
+/// every list.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    pub roles: Vec<(i64, String)>,
+    pub packages: Vec<(i64, String)>,
+    pub default_role: i64,
+}
+
+impl Names {
+    /// The name of role `id`, or "" for none (a user with no direct role).
+    pub fn role(&self, id: i64) -> &str {
+        self.roles
+            .iter()
+            .find(|(r, _)| *r == id)
+            .map_or("", |(_, name)| name.as_str())
+    }
+
+    /// The roles but `except`.
+    pub fn roles_except(&self, except: Option<i64>) -> Vec<(i64, String)> {
+        self.roles
+            .iter()
+            .filter(|(id, _)| Some(*id) != except)
+            .cloned()
+            .collect()
+    }
+
+    /// What is wrong with `name` for a role (other than role `except`): the rule's
+    /// words, or "already used" for a duplicate.
+    pub fn role_name_problem(&self, name: &str, except: Option<i64>) -> Option<String> {
+        name_problem(&self.roles, "role", name, except)
+    }
+
+    /// The same for a package (packages follow the rules of role names).
+    pub fn package_name_problem(&self, name: &str, except: Option<i64>) -> Option<String> {
+        name_problem(&self.packages, "package", name, except)
+    }
+}
+
+fn name_problem(
+    taken: &[(i64, String)],
+    what: &str,
+    name: &str,
+    except: Option<i64>,
+) -> Option<String> {
+    if let Err(e) = crate::domain::validate::role_name(name) {
+        return Some(e.to_string());
+    }
+    let key = crate::text::name_key(name.trim());
+    taken
+        .iter()
+        .find(|(id, other)| Some(*id) != except && crate::text::name_key(other) == key)
+        .map(|(_, other)| format!("name: a {what} named \"{other}\" already exists"))
+}
+
+/// What a screen acts through: the store it changes, the names it may show.
+pub struct Ctx<'a> {
+    pub store: &'a mut Store,
+    pub matcher: &'a SkimMatcherV2,
+    pub theme: Theme,
+    pub names: &'a Names,
+}
+
+impl Ctx<'_> {
+    pub fn read_only(&self) -> bool {
+        self.store.is_read_only()
+    }
 }
 
 /// What a screen reads while it draws, besides its own state.
@@ -53,221 +180,91 @@ pub struct Look<'a> {
     /// Where the mouse can hit, written by the draw.
     pub hit: &'a Cell<HitAreas>,
     pub store: &'a Store,
+    pub names: &'a Names,
 }
 
-/// The keys every list has: movement, `/`, Enter and Esc in the filter, Esc to clear
-/// it, `q`. `None` when `action` is not one of them (or Esc has nothing to clear).
-pub fn list_key<T>(
-    view: &mut ListView<T>,
-    action: Action,
-    matcher: &SkimMatcherV2,
-) -> Option<Vec<Effect>> {
-    let list = &mut view.list;
-    if list.on_action(action) {
-        return Some(Vec::new());
-    }
-    match action {
-        Action::Quit => return Some(vec![Effect::Quit]),
-        Action::Filter => list.editing = true,
-        Action::Accept => list.editing = false,
-        Action::Cancel => list.clear_filter(&view.haystacks, matcher),
-        Action::Back if list.is_filtered() => list.clear_filter(&view.haystacks, matcher),
-        _ => return None,
-    }
-    Some(Vec::new())
+/// A list of rows with their filter haystacks and list model.
+pub struct ListView<T> {
+    pub rows: Vec<T>,
+    pub haystacks: Vec<String>,
+    pub list: FilteredList,
 }
 
-/// A key typed into a list's filter.
-pub fn list_typed<T>(view: &mut ListView<T>, key: &KeyEvent, matcher: &SkimMatcherV2) {
-    if view.list.query.handle(key) {
-        view.list.refilter(&view.haystacks, matcher);
-    }
-}
-
-/// Which list keys work now: nothing that needs a row on an empty list, nothing
-/// that changes anything in `--read-only`, Esc only with a filter or tags to clear.
-pub fn list_available(app: &App, action: Action) -> bool {
-    let list = app.current_list();
-    let has_row = list.selected_source().is_some();
-    match action {
-        Action::Open => has_row,
-        Action::Back => list.is_filtered() || (app.tab == Tab::Users && !app.tagged.is_empty()),
-        _ => match app.tab {
-            Tab::Users => users::available(app, action),
-            Tab::Roles => roles::available(app, action),
-            Tab::Audit => app.audit.available(action),
-        },
-    }
-}
-
-impl App {
-    pub(crate) fn on_list_action(&mut self, action: Action) {
-        if self.tab == Tab::Audit {
-            let effects = self.audit.update(action, &self.matcher);
-            return self.apply(effects);
+impl<T> Default for ListView<T> {
+    fn default() -> Self {
+        ListView {
+            rows: Vec::new(),
+            haystacks: Vec::new(),
+            list: FilteredList::new(0),
         }
-        let changes = matches!(
-            action,
-            Action::New
-                | Action::Delete
-                | Action::Clone
-                | Action::AssignRole
-                | Action::EnableDisable
-                | Action::MakeOwner
-                | Action::Password
-                | Action::SetDefault
-        );
-        if changes && self.store.is_read_only() {
-            return self.refuse_read_only();
-        }
-        let (list, hay, matcher) = self.current_list_mut();
-        if list.on_action(action) {
-            if self.tab == Tab::Roles {
-                self.refresh_preview();
-            }
+    }
+}
+
+impl<T> ListView<T> {
+    pub(crate) fn load(
+        &mut self,
+        rows: Vec<T>,
+        haystack: impl Fn(&T) -> String,
+        key: impl Fn(&T) -> i64,
+        matcher: &SkimMatcherV2,
+    ) {
+        let haystacks = rows.iter().map(haystack).collect();
+        self.load_with(rows, haystacks, key, matcher);
+    }
+
+    /// Replaces the rows, keeping the filter and the selected row (found by `key`).
+    pub(crate) fn load_with(
+        &mut self,
+        rows: Vec<T>,
+        haystacks: Vec<String>,
+        key: impl Fn(&T) -> i64,
+        matcher: &SkimMatcherV2,
+    ) {
+        let keep_key = self.selected().map(&key);
+        self.haystacks = haystacks;
+        let keep = keep_key.and_then(|k| rows.iter().position(|r| key(r) == k));
+        self.rows = rows;
+        self.list.reset(&self.haystacks, matcher, keep);
+    }
+
+    pub fn selected(&self) -> Option<&T> {
+        self.list.selected_source().and_then(|i| self.rows.get(i))
+    }
+
+    /// Selects the row `key` gives `id`, clearing the filter when it hides that row.
+    pub(crate) fn select(&mut self, id: i64, key: impl Fn(&T) -> i64, matcher: &SkimMatcherV2) {
+        let Some(pos) = self.rows.iter().position(|r| key(r) == id) else {
             return;
+        };
+        if !self.list.select_source(pos) {
+            self.list.clear_filter(&self.haystacks, matcher);
+            self.list.select_source(pos);
+        }
+    }
+
+    /// The keys every list has: movement, `/`, Enter and Esc in the filter, Esc to
+    /// clear it, `q`. `None` when `action` is not one of them (or Esc has nothing
+    /// to clear).
+    pub fn on_key(&mut self, action: Action, matcher: &SkimMatcherV2) -> Option<Vec<Effect>> {
+        let list = &mut self.list;
+        if list.on_action(action) {
+            return Some(Vec::new());
         }
         match action {
-            Action::Quit => self.quit = true,
+            Action::Quit => return Some(vec![Effect::Quit]),
             Action::Filter => list.editing = true,
             Action::Accept => list.editing = false,
-            Action::Cancel => list.clear_filter(hay, matcher),
-            Action::Back if list.is_filtered() => list.clear_filter(hay, matcher),
-            Action::Back if self.tab == Tab::Users && !self.tagged.is_empty() => self.clear_tags(),
-            Action::Open => self.open_selected(),
-            _ => self.on_tab_action(action),
+            Action::Cancel => list.clear_filter(&self.haystacks, matcher),
+            Action::Back if list.is_filtered() => list.clear_filter(&self.haystacks, matcher),
+            _ => return None,
         }
-        if self.tab == Tab::Roles {
-            self.refresh_preview();
-        }
+        Some(Vec::new())
     }
 
-    /// The keys only one tab has.
-    fn on_tab_action(&mut self, action: Action) {
-        match (self.tab, action) {
-            (Tab::Roles, Action::New) => self.new_role(),
-            (Tab::Roles, Action::Clone) => self.ask_clone_name(),
-            (Tab::Roles, Action::Delete) => self.delete_selected(),
-            (Tab::Roles, Action::Compare) => self.pick_role_to_compare(),
-            (Tab::Roles, Action::RoleUsers) => self.show_role_users(),
-            (Tab::Roles, Action::SetDefault) => self.make_default(),
-            (Tab::Roles, Action::AuditOf) => {
-                if let Some(name) = self.roles.selected().map(|r| r.name.clone()) {
-                    self.apply(vec![Effect::AuditOf(name)]);
-                }
-            }
-            (Tab::Users, Action::New) => self.new_user_form(),
-            (Tab::Users, Action::Delete) => self.delete_user(),
-            (Tab::Users, Action::Tag) => self.toggle_tag(),
-            (Tab::Users, Action::TagAll) => self.tag_all_shown(),
-            (Tab::Users, Action::Password) => self.ask_password(),
-            (Tab::Users, Action::AssignRole) => self.pick_role_for_users(),
-            (Tab::Users, Action::EnableDisable) => self.enable_disable(),
-            (Tab::Users, Action::MakeOwner) => self.make_owner(),
-            (Tab::Users, Action::AuditOf) => {
-                if let Some(name) = self.users.selected().map(|u| u.username.clone()) {
-                    self.apply(vec![Effect::AuditOf(name)]);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// A key typed into the field that has the focus.
-    pub(crate) fn on_input(&mut self, key: KeyEvent) {
-        match self.overlays.last_mut() {
-            Some(Overlay::Password {
-                first,
-                second,
-                on_second,
-                ..
-            }) => {
-                let field = if *on_second { second } else { first };
-                field.handle(&key);
-                return;
-            }
-            Some(Overlay::Pick {
-                list, haystacks, ..
-            }) => {
-                if list.query.handle(&key) {
-                    list.refilter(haystacks, &self.matcher);
-                }
-                return;
-            }
-            Some(Overlay::Prompt { input, .. }) => {
-                input.handle(&key);
-                return;
-            }
-            _ => {}
-        }
-        if let Some(form) = self.form.as_mut() {
-            if self.store.is_read_only() {
-                return self.refuse_read_only();
-            }
-            let signature = form.focus == Field::Signature;
-            if let Some(input) = form.focused_input() {
-                let newline =
-                    key.code == KeyCode::Enter && key.modifiers.contains(KeyModifiers::ALT);
-                if signature && newline {
-                    input.insert_newline();
-                } else {
-                    input.handle(&key);
-                }
-            }
-            return;
-        }
-        if let Some(editor) = self.editor.as_mut() {
-            let read_only = editor.builtin || self.store.is_read_only();
-            match editor.focus {
-                Focus::Name if !read_only => {
-                    editor.name.handle(&key);
-                }
-                Focus::Description if !read_only => {
-                    editor.description.handle(&key);
-                }
-                Focus::Search if editor.search.handle(&key) => {
-                    editor.apply_search(self.store.catalog(), &self.matcher);
-                }
-                _ => {}
-            }
-            return;
-        }
-        if self.tab == Tab::Audit {
-            return self.audit.on_input(&key, &self.matcher);
-        }
-        let (list, hay, matcher) = self.current_list_mut();
-        if list.query.handle(&key) {
-            list.refilter(hay, matcher);
-        }
-        if self.tab == Tab::Roles {
-            self.refresh_preview();
-        }
-    }
-
-    pub(crate) fn open_selected(&mut self) {
-        match self.tab {
-            Tab::Users => self.edit_user_form(),
-            Tab::Roles => {
-                let Some(id) = self.roles.selected().map(|r| r.id) else {
-                    return;
-                };
-                match self.store.role_by_id(id) {
-                    Ok(role) => {
-                        let editor = RoleEditor::new(self.store.catalog(), &role, self.theme);
-                        if role.builtin {
-                            self.info(format!(
-                                "\"{}\" is built in: it always holds every permission, so it opens read-only; c on Roles makes an editable copy",
-                                role.name
-                            ));
-                        } else if self.store.is_read_only() {
-                            self.info("read-only: browsing only; changes are refused");
-                        }
-                        self.editor = Some(editor);
-                    }
-                    Err(e) => self.error(&e),
-                }
-            }
-            Tab::Audit => {}
+    /// A key typed into the filter.
+    pub fn typed(&mut self, key: &KeyEvent, matcher: &SkimMatcherV2) {
+        if self.list.query.handle(key) {
+            self.list.refilter(&self.haystacks, matcher);
         }
     }
 }

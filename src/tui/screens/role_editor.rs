@@ -19,9 +19,10 @@ use crate::domain::validate;
 use crate::error::Error;
 use crate::store::RoleUpdate;
 use crate::text::display_safe;
-use crate::tui::app::App;
+use crate::tui::app::Tab;
 use crate::tui::dialogs::{Overlay, Pending, Retry};
 use crate::tui::keys::{Action, Scope};
+use crate::tui::screens::{Ctx, Effect, Look};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::list::highlighted;
@@ -375,11 +376,11 @@ pub fn path_of(catalog: &Catalog, idx: usize) -> Vec<usize> {
 
 /// The line under the fields: a problem with the name, the built-in warning, or
 /// how many users the role's changes reach.
-fn note_line(app: &App, editor: &RoleEditor) -> Span<'static> {
-    let t = &app.theme;
+fn note_line(look: &Look, editor: &RoleEditor) -> Span<'static> {
+    let t = look.theme;
     let except = (!editor.is_new).then_some(editor.role_id);
     let problem = (!editor.builtin)
-        .then(|| app.role_name_problem(editor.name.text(), except))
+        .then(|| look.names.role_name_problem(editor.name.text(), except))
         .flatten();
     if let Some(problem) = problem {
         Span::styled(display_safe(&problem).into_owned(), t.error)
@@ -402,9 +403,9 @@ fn note_line(app: &App, editor: &RoleEditor) -> Span<'static> {
     }
 }
 
-pub fn draw(app: &App, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
-    let catalog = app.store.catalog();
+pub fn draw(look: &Look, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
+    let t = look.theme;
+    let catalog = look.store.catalog();
     let counter = format!(
         " {} of {} granted ",
         editor.grants.count(),
@@ -492,12 +493,12 @@ pub fn draw(app: &App, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
     }
     frame.render_widget(Paragraph::new(search), search_area);
 
-    let note = note_line(app, editor);
+    let note = note_line(look, editor);
     frame.render_widget(Paragraph::new(Line::from(note)), note_area);
 
-    let mut hit = app.hit.get();
+    let mut hit = look.hit.get();
     hit.tree = tree_area;
-    app.hit.set(hit);
+    look.hit.set(hit);
     if let Ok(tree) = Tree::new(editor.items()) {
         let tree = tree
             .highlight_symbol("> ")
@@ -518,79 +519,75 @@ pub fn draw(app: &App, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
     }
 }
 
-impl App {
-    pub(crate) fn reload_editor(&mut self) {
-        let Some(id) = self.editor.as_ref().map(|e| e.role_id) else {
-            return;
-        };
-        match self.store.role_by_id(id) {
+impl RoleEditor {
+    /// "Reload theirs" after a conflict: the role as stored now, edits dropped.
+    pub fn reload(&mut self, cx: &mut Ctx) -> Vec<Effect> {
+        match cx.store.role_by_id(self.role_id) {
             Ok(role) => {
-                self.editor = Some(RoleEditor::new(self.store.catalog(), &role, self.theme));
-                self.info(format!(
-                    "reloaded \"{}\" as saved by {}; your changes were dropped",
-                    role.name, role.updated_by
-                ));
-                self.reload_or_report();
+                *self = RoleEditor::new(cx.store.catalog(), &role, cx.theme);
+                vec![
+                    Effect::Info(format!(
+                        "reloaded \"{}\" as saved by {}; your changes were dropped",
+                        role.name, role.updated_by
+                    )),
+                    Effect::Reload,
+                ]
             }
-            Err(e) => {
-                self.editor = None;
-                self.error(&e);
-            }
+            Err(e) => vec![Effect::Close, Effect::Error(e)],
         }
     }
 
-    /// Saves the editor's role if it is still at `expected_version`; a conflict opens
-    /// the reload-or-overwrite dialog instead of overwriting silently.
-    /// Saves the editor's role if it is still at `expected_version`; a conflict opens
-    /// the reload-or-overwrite dialog instead of overwriting silently. A new role is
+    /// Saves the role if it is still at `expected_version`; a conflict opens the
+    /// reload-or-overwrite dialog instead of overwriting silently. A new role is
     /// created here, and only here.
-    pub(crate) fn save(&mut self, summary: SaveSummary, expected_version: i64) {
-        let Some(editor) = &self.editor else { return };
-        if editor.is_new {
-            return self.create_edited_role();
+    pub fn save(
+        &mut self,
+        summary: SaveSummary,
+        expected_version: i64,
+        cx: &mut Ctx,
+    ) -> Vec<Effect> {
+        if self.is_new {
+            return self.create(cx);
         }
         let update = RoleUpdate {
             name: summary.rename.as_ref().map(|(_, new)| new.clone()),
             description: summary
                 .description_changed
-                .then(|| editor.description.text().to_string()),
-            grants: Some(editor.grants.clone()),
+                .then(|| self.description.text().to_string()),
+            grants: Some(self.grants.clone()),
         };
-        match self
+        match cx
             .store
-            .edit_role(editor.role_id, Some(expected_version), |_, _| Ok(update))
+            .edit_role(self.role_id, Some(expected_version), |_, _| Ok(update))
         {
-            Ok(change) => {
-                self.info(format!(
+            Ok(change) => vec![
+                Effect::Info(format!(
                     "saved \"{}\": {} added, {} removed, {} of {} granted",
                     change.role.name,
                     change.added.len(),
                     change.removed.len(),
                     change.role.grants.count(),
-                    self.store.catalog().leaf_count()
-                ));
-                self.editor = None;
-                self.reload_or_report();
-                self.select_role(change.role.id);
-            }
-            Err(Error::Conflict(conflict)) => {
-                self.open(Overlay::Conflict {
-                    conflict,
-                    retry: Retry::Role(summary),
-                });
-            }
-            Err(e) => self.error(&e),
+                    cx.store.catalog().leaf_count()
+                )),
+                Effect::Close,
+                Effect::Reload,
+                Effect::Select(Tab::Roles, change.role.id),
+            ],
+            Err(Error::Conflict(conflict)) => vec![Effect::Open(Overlay::Conflict {
+                conflict,
+                retry: Retry::Role(summary),
+            })],
+            Err(e) => vec![Effect::Error(e)],
         }
     }
 
-    fn create_edited_role(&mut self) {
-        let Some(editor) = &self.editor else { return };
-        let grants = editor.grants.clone();
-        let created = self
+    fn create(&mut self, cx: &mut Ctx) -> Vec<Effect> {
+        let grants = self.grants.clone();
+        let created = cx
             .store
             .create_role(
-                editor.name.text().trim(),
-                editor.description.text().trim(),
+                self.name.text().trim(),
+                self.description.text().trim(),
                 None,
             )
             .and_then(|role| {
@@ -602,133 +599,163 @@ impl App {
                     description: None,
                     grants: Some(grants),
                 };
-                self.store
+                cx.store
                     .edit_role(role.id, Some(role.version), |_, _| Ok(update))
                     .map(|c| c.role)
             });
-        match created {
-            Ok(role) => {
-                self.info(format!(
+        Effect::from_result(created, |role| {
+            vec![
+                Effect::Info(format!(
                     "created role \"{}\" with {} of {} permissions",
                     role.name,
                     role.grants.count(),
-                    self.store.catalog().leaf_count()
-                ));
-                self.editor = None;
-                self.reload_or_report();
-                self.select_role(role.id);
-            }
-            Err(e) => self.error(&e),
-        }
+                    cx.store.catalog().leaf_count()
+                )),
+                Effect::Close,
+                Effect::Reload,
+                Effect::Select(Tab::Roles, role.id),
+            ]
+        })
     }
 
-    pub(crate) fn on_editor_action(&mut self, action: Action) {
-        let Some(editor) = self.editor.as_mut() else {
-            return;
-        };
-        let catalog = self.store.catalog();
-        let read_only = editor.builtin || self.store.is_read_only();
-        if editor.on_tree_key(action) {
-            return;
+    /// What a key does in the editor.
+    pub fn update(&mut self, action: Action, cx: &mut Ctx) -> Vec<Effect> {
+        let catalog = cx.store.catalog();
+        let read_only = self.builtin || cx.read_only();
+        if self.on_tree_key(action) {
+            return Vec::new();
         }
         match action {
             Action::NextField | Action::PrevField => {
                 let order = [Focus::Name, Focus::Description, Focus::Tree];
-                let at = order.iter().position(|f| *f == editor.focus).unwrap_or(2);
+                let at = order.iter().position(|f| *f == self.focus).unwrap_or(2);
                 let next = if action == Action::NextField {
                     (at + 1) % 3
                 } else {
                     (at + 2) % 3
                 };
-                editor.focus = order[next];
+                self.focus = order[next];
             }
-            Action::Accept => editor.focus = Focus::Tree,
+            Action::Accept => self.focus = Focus::Tree,
             // Esc in a field leaves it; in the search it also clears the search.
             Action::Cancel | Action::ClearSearch => {
-                if editor.focus == Focus::Search || action == Action::ClearSearch {
-                    editor.search.clear();
-                    editor.apply_search(catalog, &self.matcher);
+                if self.focus == Focus::Search || action == Action::ClearSearch {
+                    self.search.clear();
+                    self.apply_search(catalog, cx.matcher);
                 }
-                editor.focus = Focus::Tree;
+                self.focus = Focus::Tree;
             }
-            Action::Filter => editor.focus = Focus::Search,
+            Action::Filter => self.focus = Focus::Search,
             Action::Toggle | Action::CheckAll | Action::Save if read_only => {
-                let text = editor.refusal(self.store.is_read_only());
-                self.refuse(text);
+                return vec![Effect::Refuse(self.refusal(cx.read_only()))];
             }
-            Action::Toggle => editor.toggle_selected(catalog),
-            Action::CheckAll => editor.check_all(catalog),
-            Action::Save => self.ask_save(),
-            Action::Back => {
-                if editor.is_dirty() && !read_only {
-                    self.ask_discard();
-                } else {
-                    self.editor = None;
-                }
+            Action::Toggle => self.toggle_selected(catalog),
+            Action::CheckAll => self.check_all(catalog),
+            Action::Save => return self.ask_save(cx),
+            Action::Back if self.is_dirty() && !read_only => return vec![self.ask_discard()],
+            Action::Back => return vec![Effect::Close],
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A key typed into the focused field or the search.
+    pub fn on_input(&mut self, key: &crossterm::event::KeyEvent, cx: &mut Ctx) {
+        let read_only = self.builtin || cx.read_only();
+        match self.focus {
+            Focus::Name if !read_only => {
+                self.name.handle(key);
+            }
+            Focus::Description if !read_only => {
+                self.description.handle(key);
+            }
+            Focus::Search if self.search.handle(key) => {
+                self.apply_search(cx.store.catalog(), cx.matcher);
             }
             _ => {}
         }
     }
 
+    /// "Discard unsaved changes?" for this editor.
+    pub fn ask_discard(&self) -> Effect {
+        Effect::confirm(
+            "Discard unsaved changes?".into(),
+            vec![format!(
+                "Your changes to \"{}\" have not been saved. Discard them?",
+                if self.is_new {
+                    "the new role"
+                } else {
+                    &self.original_name
+                }
+            )],
+            Pending::Discard,
+        )
+    }
+
     /// Ctrl-S: checks the name and description first (a refusal opens nothing), then
     /// shows every change and asks.
-    fn ask_save(&mut self) {
-        let Some(editor) = self.editor.as_ref() else {
-            return;
-        };
-        let except = (!editor.is_new).then_some(editor.role_id);
-        let problem = self
-            .role_name_problem(editor.name.text(), except)
+    fn ask_save(&self, cx: &mut Ctx) -> Vec<Effect> {
+        let except = (!self.is_new).then_some(self.role_id);
+        let problem = cx
+            .names
+            .role_name_problem(self.name.text(), except)
             .or_else(|| {
-                crate::domain::validate::description(editor.description.text())
+                crate::domain::validate::description(self.description.text())
                     .err()
                     .map(|e| e.to_string())
             });
         if let Some(problem) = problem {
-            return self.refuse(format!("not saved: {problem}"));
+            return vec![Effect::Refuse(format!("not saved: {problem}"))];
         }
-        let summary = editor.summary(self.store.catalog());
-        if editor.is_new {
-            let n = editor.grants.count();
-            return self.confirm(
-                format!("Create role \"{}\"?", editor.name.text().trim()),
+        let summary = self.summary(cx.store.catalog());
+        if self.is_new {
+            let n = self.grants.count();
+            return vec![Effect::confirm(
+                format!("Create role \"{}\"?", self.name.text().trim()),
                 vec![format!(
                     "It grants {n} of {} permissions.",
-                    self.store.catalog().leaf_count()
+                    cx.store.catalog().leaf_count()
                 )],
                 Pending::Save(summary),
-            );
+            )];
         }
         if summary.is_empty() {
-            return self.info("nothing to save: the role is as it was loaded");
+            return vec![Effect::Info(
+                "nothing to save: the role is as it was loaded".into(),
+            )];
         }
-        self.confirm(
+        vec![Effect::confirm(
             format!("Save \"{}\"?", summary.role),
             Vec::new(),
             Pending::Save(summary),
-        );
+        )]
     }
 
     /// A click in the tree: on the arrow opens or closes the category, on the box
     /// toggles it, anywhere else selects the row.
-    pub(crate) fn click_tree(&mut self, at: ratatui::layout::Position, tree_area: Rect) {
-        let Some(editor) = self.editor.as_mut() else {
-            return;
+    pub fn click(
+        &mut self,
+        at: ratatui::layout::Position,
+        tree_area: Rect,
+        cx: &mut Ctx,
+    ) -> Vec<Effect> {
+        let node = self.tree.borrow().rendered_at(at).map(<[usize]>::to_vec);
+        let Some(path) = node else {
+            return Vec::new();
         };
-        let node = editor.tree.borrow().rendered_at(at).map(<[usize]>::to_vec);
-        let Some(path) = node else { return };
         let depth = path.len() - 1;
-        editor.tree.get_mut().select(path.clone());
-        editor.focus = Focus::Tree;
+        self.tree.get_mut().select(path.clone());
+        self.focus = Focus::Tree;
         // The arrow sits after the highlight symbol and the indent: 2 + 2·depth
         // columns in; the checkbox follows it.
         let arrow_x = tree_area.x as usize + 2 + 2 * depth;
         let x = at.x as usize;
         if (arrow_x..arrow_x + 2).contains(&x) {
-            editor.tree.get_mut().toggle(path);
+            self.tree.get_mut().toggle(path);
         } else if (arrow_x + 2..arrow_x + 5).contains(&x) {
-            self.on_editor_action(Action::Toggle);
+            return self.update(Action::Toggle, cx);
         }
+        Vec::new()
     }
 }
 

@@ -1,18 +1,22 @@
-//! The user form's model: one text field per profile field, the role and the active
-//! flag, inline validation naming each field, time-zone completion from the IANA
-//! list, and the user's effective permissions for the role chosen. Pure state: the
-//! app saves it through the store, which applies the same rules as the CLI.
+//! The user form: one text field per profile field, the role, the packages and the
+//! active flag, inline validation naming each field, time-zone completion from the
+//! IANA list, and the user's effective permissions as the form stands, each with
+//! where it comes from (the direct role or a package's role). It saves through the
+//! store, which applies the same rules as the CLI, in one transaction.
 
-use crate::domain::access;
-use crate::domain::catalog::{Catalog, Grants};
+use std::collections::BTreeSet;
+
+use crate::domain::access::{self, Decision, Source};
+use crate::domain::catalog::Grants;
 use crate::domain::user::{Profile, User};
 use crate::domain::validate;
 use crate::error::Error;
-use crate::store::{NewUser, RoleRef, UserChange};
+use crate::store::{NewUser, RoleRef, Store, UserChange};
 use crate::text::display_safe;
-use crate::tui::app::{App, Status};
-use crate::tui::dialogs::{Overlay, PickPurpose, Retry};
+use crate::tui::app::Tab;
+use crate::tui::dialogs::{Overlay, Pending, PickPurpose, Retry, role_pick};
 use crate::tui::keys::Action;
+use crate::tui::screens::{Ctx, Effect, Look, READ_ONLY};
 use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::list::FilteredList;
 use ratatui::Frame;
@@ -32,12 +36,13 @@ pub enum Field {
     Timezone,
     Language,
     Role,
+    Packages,
     Active,
     Permissions,
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    pub const ALL: [Field; 12] = [
         Field::Username,
         Field::Email,
         Field::FirstName,
@@ -47,6 +52,7 @@ impl Field {
         Field::Timezone,
         Field::Language,
         Field::Role,
+        Field::Packages,
         Field::Active,
         Field::Permissions,
     ];
@@ -62,6 +68,7 @@ impl Field {
             Field::Timezone => "Time zone",
             Field::Language => "Language",
             Field::Role => "Role",
+            Field::Packages => "Packages",
             Field::Active => "Active",
             Field::Permissions => "Permissions",
         }
@@ -79,6 +86,7 @@ impl Field {
             Field::Timezone => "timezone",
             Field::Language => "language",
             Field::Role => "role",
+            Field::Packages => "packages",
             Field::Active => "active",
             Field::Permissions => "permissions",
         }
@@ -86,7 +94,10 @@ impl Field {
 
     /// True for fields typed into.
     pub fn is_text(self) -> bool {
-        !matches!(self, Field::Role | Field::Active | Field::Permissions)
+        !matches!(
+            self,
+            Field::Role | Field::Packages | Field::Active | Field::Permissions
+        )
     }
 }
 
@@ -115,11 +126,23 @@ pub struct UserForm {
     /// field list (`false`), where Up/Down move, Enter types again and a second Esc
     /// leaves the form, as in the role editor.
     pub typing: bool,
-    /// The grants of the chosen role: what the user will be able to do.
+    /// The grants of the chosen role.
     pub grants: Grants,
+    /// The packages the user is in as the form stands: (id, name), by name.
+    pub packages: Vec<(i64, String)>,
+    /// Every role the user holds as the form stands, and how; read again when the
+    /// role or the packages change, not at every frame.
+    pub sources: Vec<Source>,
+    /// What the user may do as the form stands (nothing while disabled).
+    pub effective: Grants,
     /// Rows of the permissions pane: catalog nodes in order.
     pub permissions: FilteredList,
-    original: (Vec<String>, i64, bool),
+    /// The selected permission's decision and reasons, as `check --explain` gives
+    /// them: (catalog node, decision or what went wrong).
+    pub explained: Option<(usize, Result<Decision, String>)>,
+    /// IANA time-zone names, for completion.
+    pub tz_names: Vec<String>,
+    original: (Vec<String>, i64, bool, Vec<i64>),
 }
 
 fn max_len(field: Field) -> usize {
@@ -156,17 +179,19 @@ impl UserForm {
             Action::Save => !read_only,
             Action::Open => {
                 !read_only
-                    && (matches!(self.focus, Field::Role | Field::Active)
+                    && (matches!(self.focus, Field::Role | Field::Packages | Field::Active)
                         || self.is_editable(self.focus))
             }
-            Action::Toggle => !read_only && matches!(self.focus, Field::Role | Field::Active),
+            Action::Toggle => {
+                !read_only && matches!(self.focus, Field::Role | Field::Packages | Field::Active)
+            }
             Action::ClearSearch => false,
             _ => true,
         }
     }
 
     /// A blank form for a new user on `role` (the default role).
-    pub fn new_user(catalog: &Catalog, role: (i64, String, Grants)) -> UserForm {
+    pub fn new_user(store: &Store, role: (i64, String, Grants)) -> UserForm {
         let defaults = Profile::default();
         let values = [
             "",
@@ -178,11 +203,33 @@ impl UserForm {
             &defaults.timezone,
             &defaults.language,
         ];
-        UserForm::build(catalog, Mode::New, &values, role, true)
+        UserForm::build(store, Mode::New, &values, role, true, Vec::new())
     }
 
-    /// A form holding `user` as stored, whose role holds `grants`.
-    pub fn edit(catalog: &Catalog, user: &User, grants: Grants) -> UserForm {
+    /// A form holding user `username` as stored.
+    pub fn load(store: &Store, username: &str) -> Result<UserForm, Error> {
+        let user = store.user(username)?;
+        let grants = match user.role_id {
+            0 => Grants::none(store.catalog()),
+            id => store.role_by_id(id)?.grants,
+        };
+        let names = store.packages_of(user.id)?;
+        let all = store.packages()?;
+        let packages = names
+            .iter()
+            .filter_map(|n| all.iter().find(|p| &p.name == n))
+            .map(|p| (p.id, p.name.clone()))
+            .collect();
+        Ok(UserForm::edit(store, &user, grants, packages))
+    }
+
+    /// A form holding `user` as stored, whose role holds `grants`, in `packages`.
+    pub fn edit(
+        store: &Store,
+        user: &User,
+        grants: Grants,
+        packages: Vec<(i64, String)>,
+    ) -> UserForm {
         let values = [
             user.username.as_str(),
             &user.email,
@@ -200,23 +247,26 @@ impl UserForm {
             owner: user.owner,
         };
         let mut form = UserForm::build(
-            catalog,
+            store,
             mode,
             &values,
             (user.role_id, user.role.clone(), grants),
             user.active,
+            packages,
         );
         form.focus = Field::Email;
         form
     }
 
     fn build(
-        catalog: &Catalog,
+        store: &Store,
         mode: Mode,
         values: &[&str; 8],
         role: (i64, String, Grants),
         active: bool,
+        packages: Vec<(i64, String)>,
     ) -> UserForm {
+        let catalog = store.catalog();
         let inputs: Vec<TextInput> = Field::ALL[..8]
             .iter()
             .zip(values)
@@ -226,8 +276,9 @@ impl UserForm {
             values.iter().map(|v| v.to_string()).collect(),
             role.0,
             active,
+            packages.iter().map(|(id, _)| *id).collect(),
         );
-        UserForm {
+        let mut form = UserForm {
             mode,
             inputs,
             role_id: role.0,
@@ -236,9 +287,54 @@ impl UserForm {
             focus: Field::Username,
             typing: true,
             grants: role.2,
+            packages,
+            sources: Vec::new(),
+            effective: Grants::none(catalog),
             permissions: FilteredList::new(catalog.nodes().len()),
+            explained: None,
+            tz_names: crate::domain::validate::timezone_names(),
             original,
+        };
+        form.refresh_access(store);
+        form
+    }
+
+    /// Reads the roles the form holds again (its role or packages changed, or the
+    /// catalog did), and what they grant.
+    pub fn refresh_access(&mut self, store: &Store) {
+        let direct = (self.role_id != 0).then_some((self.role_id, self.role.as_str()));
+        let ids: Vec<i64> = self.packages.iter().map(|(id, _)| *id).collect();
+        self.sources = store.sources_with(direct, &ids).unwrap_or_else(|_| {
+            vec![Source {
+                via: access::Via {
+                    role: self.role.clone(),
+                    package: None,
+                },
+                grants: self.grants.clone(),
+            }]
+        });
+        self.effective = if self.active {
+            access::union(store.catalog(), &self.sources)
+        } else {
+            Grants::none(store.catalog())
+        };
+        self.explained = None;
+        self.explain(store);
+    }
+
+    /// Explains the selected permission when the selection moved.
+    fn explain(&mut self, store: &Store) {
+        let Some(idx) = self.permissions.selected_source() else {
+            return;
+        };
+        if self.explained.as_ref().is_some_and(|(at, _)| *at == idx) {
+            return;
         }
+        let key = &store.catalog().node(idx).key;
+        let decision = store
+            .explain_with(&self.as_user(), &self.sources, key)
+            .map_err(|e| e.to_string());
+        self.explained = Some((idx, decision));
     }
 
     fn index(field: Field) -> usize {
@@ -284,7 +380,8 @@ impl UserForm {
 
     pub fn is_dirty(&self) -> bool {
         let values: Vec<String> = self.inputs.iter().map(|i| i.text().to_string()).collect();
-        (values, self.role_id, self.active) != self.original
+        let packages: Vec<i64> = self.packages.iter().map(|(id, _)| *id).collect();
+        (values, self.role_id, self.active, packages) != self.original
     }
 
     /// The problem with one field as it stands, in the words the CLI would use.
@@ -392,6 +489,7 @@ impl UserForm {
             profile: self.profile(),
             role: Some(RoleRef::Id(self.role_id)),
             password: None,
+            packages: self.package_ids(),
         }
     }
 
@@ -408,23 +506,28 @@ impl UserForm {
             language: Some(p.language),
             role: Some(RoleRef::Id(self.role_id)),
             active: Some(self.active),
+            packages: Some(self.package_ids()),
         }
+    }
+
+    fn package_ids(&self) -> BTreeSet<i64> {
+        self.packages.iter().map(|(id, _)| *id).collect()
     }
 }
 
-pub fn draw(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
+pub fn draw(look: &Look, form: &UserForm, frame: &mut Frame, area: Rect) {
     let wide = area.width >= 100;
     let [left, right] = if wide {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
     } else {
         Layout::vertical([Constraint::Length(15.min(area.height)), Constraint::Min(0)]).areas(area)
     };
-    fields(app, form, frame, left);
-    permissions(app, form, frame, right);
+    fields(look, form, frame, left);
+    permissions(look, form, frame, right);
 }
 
-fn fields(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+fn fields(look: &Look, form: &UserForm, frame: &mut Frame, area: Rect) {
+    let t = look.theme;
     let title = match &form.mode {
         Mode::New => " New user ".to_string(),
         Mode::Edit {
@@ -453,8 +556,19 @@ fn fields(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
         let label_style = if focused { t.key } else { t.header };
         let mut spans = vec![Span::styled(format!("{:<13} ", field.label()), label_style)];
         match field {
-            Field::Role => {
-                let text = format!("{}  (Enter to choose)", display_safe(&form.role));
+            Field::Role | Field::Packages => {
+                let value = match field {
+                    Field::Role if form.role_id == 0 => "(no direct role)".to_string(),
+                    Field::Role => display_safe(&form.role).into_owned(),
+                    _ if form.packages.is_empty() => "(none)".to_string(),
+                    _ => form
+                        .packages
+                        .iter()
+                        .map(|(_, n)| display_safe(n).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                let text = format!("{value}  (Enter to choose)");
                 spans.push(Span::styled(
                     text,
                     if focused { t.selected } else { t.normal },
@@ -497,7 +611,7 @@ fn fields(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
             )));
         }
         if field == Field::Timezone && focused {
-            let names = form.timezone_suggestions(&app.tz_names, 4);
+            let names = form.timezone_suggestions(&form.tz_names, 4);
             if !names.is_empty() {
                 lines.push(Line::from(Span::styled(
                     format!("{:14}Enter takes {}", "", names.join(", ")),
@@ -515,17 +629,11 @@ fn fields(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
-fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
-    let catalog = app.store.catalog();
+fn permissions(look: &Look, form: &UserForm, frame: &mut Frame, area: Rect) {
+    let t = look.theme;
+    let catalog = look.store.catalog();
     let focused = form.focus == Field::Permissions;
-    let user = form.as_user();
-    // Every role the user would hold (the form's role and their packages), as
-    // `check` counts them.
-    let effective = app
-        .store
-        .effective_grants(&user)
-        .unwrap_or_else(|_| access::effective(catalog, &user, &form.grants));
+    let effective = &form.effective;
     let title = format!(
         " Effective permissions · {} of {}{} ",
         effective.count(),
@@ -547,24 +655,22 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     }
     // The reasons for the selected permission, from the same function `check
     // --explain` uses, every one of them.
-    let explanation: Vec<Line> = match form.permissions.selected_source() {
+    let explanation: Vec<Line> = match &form.explained {
         None => Vec::new(),
-        Some(idx) => match app.store.explain(&user, &catalog.node(idx).key) {
-            Ok(d) => {
-                let style = if d.allowed { t.ok } else { t.partial };
-                let verdict = if d.allowed { "allowed" } else { "denied" };
-                std::iter::once(Line::from(Span::styled(verdict, style)))
-                    .chain(d.reasons.iter().map(|r| {
-                        let r = crate::tui::console_words(r);
-                        Line::from(Span::styled(format!("· {}", display_safe(&r)), style))
-                    }))
-                    .collect()
-            }
-            Err(e) => vec![Line::from(Span::styled(
-                display_safe(&e.to_string()).into_owned(),
-                t.partial,
-            ))],
-        },
+        Some((_, Ok(d))) => {
+            let style = if d.allowed { t.ok } else { t.partial };
+            let verdict = if d.allowed { "allowed" } else { "denied" };
+            std::iter::once(Line::from(Span::styled(verdict, style)))
+                .chain(d.reasons.iter().map(|r| {
+                    let r = crate::tui::console_words(r);
+                    Line::from(Span::styled(format!("· {}", display_safe(&r)), style))
+                }))
+                .collect()
+        }
+        Some((_, Err(e))) => vec![Line::from(Span::styled(
+            display_safe(e).into_owned(),
+            t.partial,
+        ))],
     };
     let wrapped: usize = explanation
         .iter()
@@ -580,20 +686,25 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
         .enumerate()
         .map(|(i, &idx)| {
             let node = catalog.node(idx);
-            let mut text = format!(
+            let mut spans = vec![Span::raw(format!(
                 "{}{} {}",
                 "  ".repeat(node.depth),
                 effective.state(node).mark(),
                 display_safe(&node.label)
-            );
+            ))];
             if !node.is_leaf() {
-                text.push_str(&format!(
+                spans.push(Span::raw(format!(
                     " {}/{}",
                     effective.count_in(node.leaves.clone()),
                     node.leaves.len()
-                ));
+                )));
+            } else if form.active {
+                let from = sources_of_leaf(form, node.leaves.start);
+                if !from.is_empty() {
+                    spans.push(Span::styled(format!("  ← {from}"), t.dim));
+                }
             }
-            let line = Line::from(text);
+            let line = Line::from(spans);
             if focused && offset + i == selected {
                 line.style(t.selected)
             } else {
@@ -609,186 +720,247 @@ fn permissions(app: &App, form: &UserForm, frame: &mut Frame, area: Rect) {
     );
 }
 
-impl App {
-    fn ensure_tz_names(&mut self) {
-        if self.tz_names.is_empty() {
-            self.tz_names = crate::domain::validate::timezone_names();
-        }
+/// Where one permission comes from, shortly: "Editor, Sales in EU Marketing".
+fn sources_of_leaf(form: &UserForm, ordinal: usize) -> String {
+    form.sources
+        .iter()
+        .filter(|s| s.grants.contains(ordinal))
+        .map(|s| match &s.via.package {
+            None => display_safe(&s.via.role).into_owned(),
+            Some(p) => format!("{} in {}", display_safe(&s.via.role), display_safe(p)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl UserForm {
+    /// What a key does in the form.
+    pub fn update(&mut self, action: Action, cx: &mut Ctx) -> Vec<Effect> {
+        let effects = self.on_key(action, cx);
+        self.explain(cx.store);
+        effects
     }
 
-    pub(crate) fn new_user_form(&mut self) {
-        // The first user becomes the owner, on Administrator (SPEC §4).
-        let first = self.users.rows.is_empty();
-        let role = if first {
-            self.store.role(crate::domain::role::ADMINISTRATOR)
-        } else {
-            self.store.default_role()
-        };
-        match role {
-            Ok(role) => {
-                self.ensure_tz_names();
-                self.form = Some(UserForm::new_user(
-                    self.store.catalog(),
-                    (role.id, role.name, role.grants),
-                ));
-                if first {
-                    self.info("the first user becomes the owner, with the Administrator role");
-                }
-            }
-            Err(e) => self.error(&e),
-        }
-    }
-
-    pub(crate) fn edit_user_form(&mut self) {
-        let Some(username) = self.users.selected().map(|u| u.username.clone()) else {
-            return;
-        };
-        let loaded = self
-            .store
-            .user(&username)
-            .and_then(|u| self.store.role_by_id(u.role_id).map(|r| (u, r)));
-        match loaded {
-            Ok((user, role)) => {
-                self.ensure_tz_names();
-                self.form = Some(UserForm::edit(self.store.catalog(), &user, role.grants));
-                if self.store.is_read_only() {
-                    self.info("read-only: browsing only; changes are refused");
-                }
-            }
-            Err(e) => self.error(&e),
-        }
-    }
-
-    pub(crate) fn reload_form(&mut self) {
-        let Some(Mode::Edit { username, .. }) = self.form.as_ref().map(|f| f.mode.clone()) else {
-            return;
-        };
-        if let Some(pos) = self.users.rows.iter().position(|u| u.username == username) {
-            self.users.list.select_source(pos);
-        }
-        self.reload_or_report();
-        self.edit_user_form();
-        self.info(format!(
-            "reloaded \"{username}\" as saved; your changes were dropped"
-        ));
-    }
-
-    pub(crate) fn on_form_action(&mut self, action: Action) {
-        let Some(form) = self.form.as_mut() else {
-            return;
-        };
+    fn on_key(&mut self, action: Action, cx: &mut Ctx) -> Vec<Effect> {
+        let read_only = cx.read_only();
+        let choosing = matches!(self.focus, Field::Role | Field::Packages | Field::Active);
         match action {
             Action::NextField | Action::PrevField => {
-                form.move_focus(if action == Action::NextField { 1 } else { -1 });
-                form.typing = true;
+                self.move_focus(if action == Action::NextField { 1 } else { -1 });
+                self.typing = true;
             }
             // Esc in a text field leaves it for the field list; Esc there leaves the form.
-            Action::Cancel => form.typing = false,
+            Action::Cancel => self.typing = false,
             Action::Accept => {
-                if form.focus == Field::Timezone && form.problem(Field::Timezone).is_some() {
-                    form.complete_timezone(&self.tz_names);
+                if self.focus == Field::Timezone && self.problem(Field::Timezone).is_some() {
+                    let names = std::mem::take(&mut self.tz_names);
+                    self.complete_timezone(&names);
+                    self.tz_names = names;
                 }
-                form.move_focus(1);
+                self.move_focus(1);
             }
-            _ if form.focus == Field::Permissions && form.permissions.on_action(action) => {}
+            _ if self.focus == Field::Permissions && self.permissions.on_action(action) => {}
             Action::Up | Action::Down => {
-                form.move_focus(if action == Action::Up { -1 } else { 1 });
-                form.typing = false;
+                self.move_focus(if action == Action::Up { -1 } else { 1 });
+                self.typing = false;
             }
-            Action::Open if form.is_editable(form.focus) => {
-                if self.store.is_read_only() {
-                    return self.refuse_read_only();
-                }
-                form.typing = true;
+            Action::Open | Action::Toggle | Action::Save if read_only => {
+                return vec![Effect::Refuse(READ_ONLY.into())];
             }
-            Action::Open | Action::Toggle if form.focus == Field::Role => {
-                if self.store.is_read_only() {
-                    return self.refuse_read_only();
-                }
-                let current = form.role_id;
-                let choices = self.role_choices(None);
-                self.open(crate::tui::dialogs::role_pick(
+            Action::Open if self.is_editable(self.focus) => self.typing = true,
+            Action::Open | Action::Toggle if choosing => return self.choose(cx),
+            Action::Save => return self.save(None, cx),
+            Action::Back if self.is_dirty() && !read_only => {
+                return vec![Effect::confirm(
+                    "Discard unsaved changes?".into(),
+                    vec!["The user form has changes that were not saved. Discard them?".into()],
+                    Pending::Discard,
+                )];
+            }
+            Action::Back => return vec![Effect::Close],
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Enter on the role, packages or active field.
+    fn choose(&mut self, cx: &mut Ctx) -> Vec<Effect> {
+        match self.focus {
+            Field::Role => {
+                let mut choices = vec![(0, "(no direct role: packages only)".to_string())];
+                choices.extend(cx.names.roles.iter().cloned());
+                vec![Effect::Open(role_pick(
                     PickPurpose::FormRole,
                     "Role".into(),
                     choices,
-                    Some(current),
-                ));
+                    Some(self.role_id),
+                ))]
             }
-            Action::Open | Action::Toggle if form.focus == Field::Active => {
-                if self.store.is_read_only() {
-                    return self.refuse_read_only();
-                }
-                form.active = !form.active;
+            Field::Packages if cx.names.packages.is_empty() => vec![Effect::Refuse(
+                "no packages yet: n on the Packages tab (3) makes one".into(),
+            )],
+            Field::Packages => {
+                let choices = cx
+                    .names
+                    .packages
+                    .iter()
+                    .map(|(id, name)| {
+                        let mark = if self.packages.iter().any(|(p, _)| p == id) {
+                            "[x]"
+                        } else {
+                            "[ ]"
+                        };
+                        (*id, format!("{mark} {name}"))
+                    })
+                    .collect();
+                vec![Effect::Open(role_pick(
+                    PickPurpose::FormPackage,
+                    "Packages: Enter puts the user in or takes them out".into(),
+                    choices,
+                    None,
+                ))]
             }
-            Action::Save => self.save_form(None),
-            Action::Back => {
-                if form.is_dirty() && !self.store.is_read_only() {
-                    self.ask_discard();
-                } else {
-                    self.form = None;
-                }
+            Field::Active => {
+                self.active = !self.active;
+                self.refresh_access(cx.store);
+                Vec::new()
             }
-            _ => {}
+            _ => Vec::new(),
+        }
+    }
+
+    /// A key typed into the focused text field.
+    pub fn on_input(&mut self, key: &crossterm::event::KeyEvent, cx: &mut Ctx) -> Vec<Effect> {
+        if cx.read_only() {
+            return vec![Effect::Refuse(READ_ONLY.into())];
+        }
+        let signature = self.focus == Field::Signature;
+        if let Some(input) = self.focused_input() {
+            let newline = key.code == crossterm::event::KeyCode::Enter
+                && key.modifiers.contains(crossterm::event::KeyModifiers::ALT);
+            if signature && newline {
+                input.insert_newline();
+            } else {
+                input.handle(key);
+            }
+        }
+        Vec::new()
+    }
+
+    /// The role picked for the form (id 0: no direct role).
+    pub fn set_role(&mut self, role_id: i64, cx: &mut Ctx) -> Vec<Effect> {
+        if role_id == 0 {
+            self.role_id = 0;
+            self.role = String::new();
+            self.grants = Grants::none(cx.store.catalog());
+            self.refresh_access(cx.store);
+            return Vec::new();
+        }
+        match cx.store.role_by_id(role_id) {
+            Ok(role) => {
+                self.role_id = role.id;
+                self.role = role.name;
+                self.grants = role.grants;
+                self.refresh_access(cx.store);
+                Vec::new()
+            }
+            Err(e) => vec![Effect::Error(e)],
+        }
+    }
+
+    /// A package picked in the form: the user joins it, or leaves it when in it.
+    pub fn toggle_package(&mut self, id: i64, cx: &mut Ctx) -> Vec<Effect> {
+        let name = cx
+            .names
+            .packages
+            .iter()
+            .find(|(p, _)| *p == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default();
+        let said = if let Some(pos) = self.packages.iter().position(|(p, _)| *p == id) {
+            self.packages.remove(pos);
+            format!("leaves \"{name}\" when you save (Ctrl-S)")
+        } else {
+            self.packages.push((id, name.clone()));
+            self.packages.sort_by(|a, b| a.1.cmp(&b.1));
+            format!("joins \"{name}\" when you save (Ctrl-S)")
+        };
+        self.refresh_access(cx.store);
+        vec![Effect::Info(said)]
+    }
+
+    /// "Reload theirs" after a conflict: the user as stored now.
+    pub fn reload(&mut self, cx: &mut Ctx) -> Vec<Effect> {
+        let Mode::Edit { username, .. } = self.mode.clone() else {
+            return Vec::new();
+        };
+        match UserForm::load(cx.store, &username) {
+            Ok(fresh) => {
+                *self = fresh;
+                vec![
+                    Effect::Reload,
+                    Effect::Info(format!(
+                        "reloaded \"{username}\" as saved; your changes were dropped"
+                    )),
+                ]
+            }
+            Err(e) => vec![Effect::Close, Effect::Error(e)],
         }
     }
 
     /// Saves the form: every field is checked first (nothing is written while any is
     /// wrong), then one store call applies the same rules as the CLI.
-    pub(crate) fn save_form(&mut self, overwrite_version: Option<i64>) {
-        if self.store.is_read_only() {
-            return self.refuse_read_only();
+    pub fn save(&mut self, overwrite_version: Option<i64>, cx: &mut Ctx) -> Vec<Effect> {
+        if cx.read_only() {
+            return vec![Effect::Refuse(READ_ONLY.into())];
         }
-        let Some(form) = self.form.as_ref() else {
-            return;
-        };
-        let problems = form.problems();
+        let problems = self.problems();
         if let Some((field, first)) = problems.first() {
             let more = match problems.len() {
                 1 => String::new(),
-                n => format!(" ({} fields need attention)", n),
+                n => format!(" ({n} fields need attention)"),
             };
-            let text = format!("not saved: {first}{more}");
-            if let Some(form) = self.form.as_mut() {
-                form.focus = *field;
-                form.typing = true;
-            }
-            self.status = Some(Status { text, error: true });
-            return;
+            self.focus = *field;
+            self.typing = true;
+            return vec![Effect::Refuse(format!("not saved: {first}{more}"))];
         }
-        let result = match &form.mode {
-            Mode::New => self
+        let result = match &self.mode {
+            Mode::New => cx
                 .store
-                .add_user(form.new_user_request())
+                .add_user(self.new_user_request())
                 .map(|u| ("added", u)),
             Mode::Edit {
                 username, version, ..
             } => {
                 let expected = overwrite_version.unwrap_or(*version);
-                self.store
-                    .update_user(username, Some(expected), form.change_request())
+                cx.store
+                    .update_user(username, Some(expected), self.change_request())
                     .map(|u| ("saved", u))
             }
         };
         match result {
             Ok((verb, user)) => {
                 let owner = if user.owner { ", and is the owner" } else { "" };
-                self.info(format!(
-                    "{verb} user \"{}\" with role \"{}\"{owner}",
-                    user.username, user.role
-                ));
-                self.form = None;
-                self.reload_or_report();
-                if let Some(pos) = self.users.rows.iter().position(|u| u.id == user.id) {
-                    self.users.list.select_source(pos);
-                }
+                let role = if user.role.is_empty() {
+                    "no direct role".to_string()
+                } else {
+                    format!("role \"{}\"", user.role)
+                };
+                vec![
+                    Effect::Info(format!(
+                        "{verb} user \"{}\" with {role}{owner}",
+                        user.username
+                    )),
+                    Effect::Close,
+                    Effect::Reload,
+                    Effect::Select(Tab::Users, user.id),
+                ]
             }
-            Err(Error::Conflict(conflict)) => {
-                self.open(Overlay::Conflict {
-                    conflict,
-                    retry: Retry::User,
-                });
-            }
-            Err(e) => self.error(&e),
+            Err(Error::Conflict(conflict)) => vec![Effect::Open(Overlay::Conflict {
+                conflict,
+                retry: Retry::User,
+            })],
+            Err(e) => vec![Effect::Error(e)],
         }
     }
 }
@@ -798,9 +970,10 @@ mod tests {
     use super::*;
 
     fn form() -> UserForm {
-        let c = Catalog::builtin();
-        let g = Grants::none(&c);
-        UserForm::new_user(&c, (5, "Read Only".into(), g))
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), crate::store::Access::ReadWrite).unwrap();
+        let g = Grants::none(store.catalog());
+        UserForm::new_user(&store, (5, "Read Only".into(), g))
     }
 
     #[test]
@@ -830,7 +1003,6 @@ mod tests {
 
     #[test]
     fn focus_skips_a_fixed_username_and_wraps() {
-        let c = Catalog::builtin();
         let mut f = form();
         f.move_focus(-1);
         assert_eq!(f.focus, Field::Permissions);
@@ -842,7 +1014,6 @@ mod tests {
         };
         f.move_focus(1);
         assert_eq!(f.focus, Field::Email, "username is skipped when editing");
-        let _ = c;
     }
 
     #[test]

@@ -183,9 +183,14 @@ impl FilteredList {
         self.selected
     }
 
-    pub fn select_source(&mut self, source: usize) {
-        if let Some(pos) = self.view.iter().position(|&i| i == source) {
-            self.selected = pos;
+    /// Selects source row `source`; false when the filter hides it.
+    pub fn select_source(&mut self, source: usize) -> bool {
+        match self.view.iter().position(|&i| i == source) {
+            Some(pos) => {
+                self.selected = pos;
+                true
+            }
+            None => false,
         }
     }
 
