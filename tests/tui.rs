@@ -2441,3 +2441,329 @@ fn a_members_pane_counts_and_explains_what_their_packages_give() {
         h.screen()
     );
 }
+
+/// The seeded database with a package "EU Marketing" that includes Campaign Manager
+/// and has adam and bella as members.
+fn with_package(width: u16, height: u16) -> Harness {
+    let dir = TempDir::new().unwrap();
+    let db = seeded(&dir);
+    let mut store = Store::open(&db, Access::ReadWrite).unwrap();
+    store.set_actor("tester");
+    store
+        .create_package("EU Marketing", "Campaigns for the EU.", None)
+        .unwrap();
+    store
+        .set_package_roles("EU Marketing", &["Campaign Manager".into()], true)
+        .unwrap();
+    store
+        .set_package_members("EU Marketing", &["adam".into(), "bella".into()], true)
+        .unwrap();
+    drop(store);
+    Harness::on(dir, db, width, height)
+}
+
+fn fresh_store(h: &Harness) -> Store {
+    let mut store = Store::open(&h.db, Access::ReadWrite).unwrap();
+    store.set_actor("someone else");
+    store
+}
+
+#[test]
+fn snapshot_packages_tab_and_package_editor() {
+    for (w, ht) in SIZES {
+        let mut h = with_package(w, ht);
+        h.press("3");
+        let shown = h.screen();
+        assert!(shown.contains("EU Marketing") && shown.contains("Campaign Manager"));
+        snapshot("packages_tab", &h);
+        h.code(KeyCode::Enter);
+        assert!(h.app.package_editor.is_some(), "{}", h.screen());
+        snapshot("package_editor", &h);
+    }
+}
+
+#[test]
+fn snapshot_blocked_delete_naming_packages() {
+    for (w, ht) in SIZES {
+        let mut h = with_package(w, ht);
+        h.press("2/campaign");
+        h.code(KeyCode::Enter);
+        h.press("d");
+        let shown = h.screen();
+        assert!(
+            shown.contains("EU Marketing"),
+            "the warning names the package:\n{shown}"
+        );
+        snapshot("delete_blocked_packages", &h);
+    }
+}
+
+#[test]
+fn snapshot_effective_permissions_with_their_sources() {
+    for (w, ht) in SIZES {
+        let mut h = with_package(w, ht);
+        // misaki: Read Only directly; put her into the package, then open her form.
+        fresh_store(&h)
+            .set_package_members("EU Marketing", &["misaki".into()], true)
+            .unwrap();
+        h.app.update(Msg::Tick);
+        h.press("/misaki");
+        h.code(KeyCode::Enter);
+        h.code(KeyCode::Enter);
+        let shown = h.screen();
+        assert!(shown.contains("EU Marketing"), "{shown}");
+        assert!(
+            shown.contains("Campaign Manager in EU Marketing"),
+            "a permission names the package it comes through:\n{shown}"
+        );
+        snapshot("user_sources", &h);
+    }
+}
+
+#[test]
+fn the_package_editor_adds_a_role_and_a_member_in_one_save() {
+    let mut h = with_package(120, 40);
+    h.press("3");
+    h.code(KeyCode::Enter);
+    // The roles list has the focus: find Basic Access and include it.
+    h.press("/basic");
+    h.code(KeyCode::Enter);
+    h.press(" ");
+    assert!(h.screen().contains("2 included"), "{}", h.screen());
+    h.code(KeyCode::Esc); // clears the filter, stays in the editor
+    assert!(h.app.package_editor.is_some());
+    h.code(KeyCode::Tab);
+    h.press("a");
+    h.press("misaki");
+    h.code(KeyCode::Enter);
+    assert!(h.screen().contains("misaki"), "{}", h.screen());
+    assert!(
+        fresh_store(&h)
+            .package(rolecall::store::PackageRef::Typed("EU Marketing".into()))
+            .unwrap()
+            .members
+            .len()
+            == 2,
+        "nothing is written before Ctrl-S"
+    );
+    h.ctrl('s');
+    let shown = h.screen();
+    assert!(
+        shown.contains("Roles included: \"Basic Access\"") && shown.contains("\"misaki\""),
+        "the save summary lists every change:\n{shown}"
+    );
+    h.press("y");
+    assert!(h.app.package_editor.is_none(), "{}", h.screen());
+    let store = fresh_store(&h);
+    let package = store
+        .package(rolecall::store::PackageRef::Typed("EU Marketing".into()))
+        .unwrap();
+    assert_eq!(package.members, ["adam", "bella", "misaki"]);
+    assert_eq!(package.role_names(), ["Basic Access", "Campaign Manager"]);
+    assert!(
+        store.check("misaki", "contacts.add").unwrap().allowed,
+        "misaki reaches Campaign Manager through the package"
+    );
+}
+
+#[test]
+fn a_package_changed_by_another_process_is_an_edit_conflict() {
+    let mut h = with_package(120, 40);
+    h.press("3");
+    h.code(KeyCode::Enter);
+    h.press(" "); // include Administrator? no: the first row is Administrator
+    fresh_store(&h)
+        .set_package_members("EU Marketing", &["chen".into()], true)
+        .unwrap();
+    h.ctrl('s');
+    h.press("y");
+    assert!(
+        matches!(h.app.overlay(), Some(Overlay::Conflict { .. })),
+        "another operator saved first: {}",
+        h.screen()
+    );
+    // Reload theirs: chen is there, the edit is gone.
+    h.press("r");
+    let editor = h.app.package_editor.as_ref().expect("still editing");
+    assert!(editor.members.rows.iter().any(|(_, n)| n == "chen"));
+    assert!(!editor.is_dirty());
+}
+
+#[test]
+fn a_package_deleted_under_its_editor_is_not_saved_into_another() {
+    let mut h = with_package(120, 40);
+    h.press("3");
+    h.code(KeyCode::Enter);
+    h.press(" ");
+    let mut other = fresh_store(&h);
+    other
+        .delete_package(
+            rolecall::store::PackageRef::Typed("EU Marketing".into()),
+            true,
+        )
+        .unwrap();
+    other.create_package("EU Marketing", "", None).unwrap();
+    h.ctrl('s');
+    h.press("y");
+    assert!(
+        matches!(h.app.overlay(), Some(Overlay::Conflict { .. })),
+        "the package was deleted: {}",
+        h.screen()
+    );
+    let fresh = fresh_store(&h)
+        .package(rolecall::store::PackageRef::Typed("EU Marketing".into()))
+        .unwrap();
+    assert!(fresh.roles.is_empty(), "the new package was left alone");
+}
+
+#[test]
+fn g_puts_tagged_users_into_a_package_and_asks_when_it_grants_more() {
+    let mut h = with_package(120, 40);
+    h.press("/misaki");
+    h.code(KeyCode::Enter);
+    h.press(" ");
+    h.code(KeyCode::Esc); // clears the filter, keeps the tag
+    h.press("/olivia");
+    h.code(KeyCode::Enter);
+    h.press(" ");
+    h.press("g");
+    assert!(
+        h.screen().contains("Package for 2 tagged users"),
+        "{}",
+        h.screen()
+    );
+    h.code(KeyCode::Enter);
+    let shown = h.screen();
+    assert!(
+        shown.contains("It grants more") && shown.contains("\"misaki\""),
+        "misaki gains permissions (olivia, Administrator, gains none):\n{shown}"
+    );
+    assert!(!shown.contains("\"olivia\"  "), "{shown}");
+    h.press("y");
+    assert!(
+        h.screen().contains("put 2 users into \"EU Marketing\""),
+        "{}",
+        h.screen()
+    );
+    assert!(h.app.users.tagged.is_empty());
+    assert!(
+        fresh_store(&h)
+            .check("misaki", "contacts.add")
+            .unwrap()
+            .allowed
+    );
+    // g again on one member: Enter takes her out, at once.
+    h.code(KeyCode::Esc);
+    h.press("/misaki");
+    h.code(KeyCode::Enter);
+    h.press("g");
+    assert!(
+        h.screen().contains("member: Enter takes out"),
+        "{}",
+        h.screen()
+    );
+    h.code(KeyCode::Enter);
+    assert!(
+        h.screen().contains("took 1 user out of \"EU Marketing\""),
+        "{}",
+        h.screen()
+    );
+    assert!(
+        !fresh_store(&h)
+            .check("misaki", "contacts.add")
+            .unwrap()
+            .allowed
+    );
+}
+
+#[test]
+fn the_forms_packages_field_joins_a_package_when_saved() {
+    let mut h = with_package(120, 40);
+    h.press("/misaki");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    // Leave the email field, then go down to Packages.
+    h.code(KeyCode::Esc);
+    while h.app.form.as_ref().unwrap().focus != rolecall::tui::user_form::Field::Packages {
+        h.code(KeyCode::Down);
+    }
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    let form = h.app.form.as_ref().unwrap();
+    assert_eq!(form.packages.len(), 1);
+    assert!(
+        form.effective.count() > 8,
+        "the pane counts the package's roles before the save"
+    );
+    assert!(
+        !fresh_store(&h)
+            .check("misaki", "contacts.add")
+            .unwrap()
+            .allowed
+    );
+    h.ctrl('s');
+    assert!(h.app.form.is_none(), "{}", h.screen());
+    assert!(
+        fresh_store(&h)
+            .check("misaki", "contacts.add")
+            .unwrap()
+            .allowed
+    );
+}
+
+#[test]
+fn deleting_a_package_names_its_members_and_keeps_its_roles() {
+    let mut h = with_package(120, 40);
+    h.press("3d");
+    let shown = h.screen();
+    assert!(
+        shown.contains("\"adam\", \"bella\"") && shown.contains("2 members leave it"),
+        "{shown}"
+    );
+    h.press("n");
+    assert!(fresh_store(&h).packages().unwrap().len() == 1, "n keeps it");
+    h.press("d");
+    h.press("y");
+    assert!(
+        h.screen()
+            .contains("deleted package \"EU Marketing\"; 2 members left it"),
+        "{}",
+        h.screen()
+    );
+    let store = fresh_store(&h);
+    assert!(store.packages().unwrap().is_empty());
+    assert!(store.role("Campaign Manager").is_ok());
+}
+
+#[test]
+fn packages_are_browsed_not_changed_read_only() {
+    let dir = TempDir::new().unwrap();
+    let db = seeded(&dir);
+    Store::open(&db, Access::ReadWrite)
+        .unwrap()
+        .create_package("Team", "", None)
+        .unwrap();
+    let store = Store::open(&db, Access::ReadOnly).unwrap();
+    let app = App::new(store, Theme::monochrome()).unwrap();
+    let mut h = Harness {
+        _dir: dir,
+        db,
+        app,
+        term: Terminal::new(TestBackend::new(80, 24)).unwrap(),
+    };
+    h.press("3");
+    let footer = h.screen().lines().last().unwrap().to_string();
+    assert!(
+        !footer.contains("n new") && !footer.contains("d delete"),
+        "{footer}"
+    );
+    h.press("n");
+    assert!(h.app.package_editor.is_none());
+    assert!(h.screen().contains("read-only"), "{}", h.screen());
+    h.code(KeyCode::Enter);
+    let footer = h.screen().lines().last().unwrap().to_string();
+    assert!(
+        !footer.contains("Ctrl-S") && !footer.contains("Space"),
+        "{footer}"
+    );
+}

@@ -1,4 +1,5 @@
-//! A filterable list of roles (give a role, compare with, the form's role field).
+//! A filterable list to pick from: roles (give a role, compare with, the form's role
+//! field), packages (`g` on Users, the form's packages field) or users (a new member).
 //! It opens on the role the user holds now; typing filters, matched letters lit.
 
 use ratatui::Frame;
@@ -47,8 +48,13 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
     filter.extend(list.query.line(true, t.normal, t.cursor).spans);
     let mut body = vec![Line::from(filter)];
     if list.shown() == 0 {
+        let what = match purpose {
+            PickPurpose::Member => "user",
+            PickPurpose::FormPackage | PickPurpose::Package { .. } => "package",
+            _ => "role",
+        };
         body.push(Line::from(Span::styled(
-            "no role matches; Ctrl-U clears the filter",
+            format!("no {what} matches; Ctrl-U clears the filter"),
             t.dim,
         )));
     }
