@@ -963,3 +963,95 @@ fn the_role_picker_starts_on_the_current_role() {
         "Full Access"
     );
 }
+
+/// Issue 12: a role, two users and a package that joins them, all made in the
+/// console; `rolecall check` then answers through the package.
+#[test]
+fn a_package_made_in_the_console_gives_its_members_the_role() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let tmux = Tmux::console(&db);
+    tmux.wait_for(LIST_FOOTER, TIMEOUT);
+
+    // Three users through the form: the first is the owner, the others Read Only.
+    for name in ["ada", "pia", "quin"] {
+        tmux.keys(&["n"]);
+        tmux.wait_for("New user", TIMEOUT);
+        tmux.type_text(name);
+        tmux.keys(&["Tab"]);
+        tmux.type_text(&format!("{name}@example.com"));
+        tmux.keys(&["C-s"]);
+        tmux.wait_for(&format!("added user \"{name}\""), TIMEOUT);
+    }
+
+    // A role "Deleters" with what a search for "delete" shows.
+    tmux.keys(&["2"]);
+    tmux.wait_for("GRANTED", TIMEOUT);
+    tmux.keys(&["n"]);
+    tmux.wait_for("New role", TIMEOUT);
+    tmux.type_text("Deleters");
+    tmux.keys(&["Tab", "Tab", "/"]);
+    tmux.type_text("delete");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(TREE_FOOTER, TIMEOUT);
+    tmux.keys(&["a", "C-s"]);
+    tmux.wait_for("Create role \"Deleters\"?", TIMEOUT);
+    tmux.keys(&["y"]);
+    tmux.wait_for("created role \"Deleters\"", TIMEOUT);
+    let deleters = db.role("Deleters");
+    let leaf = deleters
+        .granted
+        .iter()
+        .find(|k| !db.role("Read Only").granted.contains(*k))
+        .expect("Deleters grants something Read Only does not")
+        .clone();
+
+    // The package: name, the role from the filtered checklist, two members.
+    tmux.keys(&["3"]);
+    tmux.wait_for("Packages", TIMEOUT);
+    tmux.keys(&["n"]);
+    tmux.wait_for("New package", TIMEOUT);
+    tmux.type_text("Cleanup");
+    tmux.keys(&["Tab", "Tab", "/"]);
+    tmux.type_text("deleters");
+    tmux.keys(&["Enter", "Space"]);
+    tmux.wait_for("1 included", TIMEOUT);
+    tmux.keys(&["Tab"]);
+    for name in ["pia", "quin"] {
+        tmux.keys(&["a"]);
+        tmux.wait_for("Add a member", TIMEOUT);
+        tmux.type_text(name);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&format!("\"{name}\" joins when you save"), TIMEOUT);
+    }
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("Create package \"Cleanup\"?", TIMEOUT);
+    tmux.keys(&["y"]);
+    tmux.wait_for("created package \"Cleanup\": 1 role, 2 members", TIMEOUT);
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0);
+
+    let check = |user: &str| {
+        let mut cmd = Command::new(BIN);
+        clean_env(&mut cmd, db.home());
+        cmd.arg("--db")
+            .arg(&db.path)
+            .args(["check", user, &leaf, "--explain"])
+            .output()
+            .expect("rolecall check runs")
+    };
+    for member in ["pia", "quin"] {
+        let out = check(member);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{member} may {leaf}: {said}");
+        assert!(
+            said.contains("role \"Deleters\" in package \"Cleanup\""),
+            "{said}"
+        );
+    }
+    let package = db.json(&["packages", "show", "Cleanup", "--json"]);
+    assert_eq!(package["members"], serde_json::json!(["pia", "quin"]));
+    assert_eq!(package["roles"], serde_json::json!(["Deleters"]));
+}

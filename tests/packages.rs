@@ -386,3 +386,85 @@ fn membership_changes_are_audited_per_user_and_bump_versions() {
     db.ok(&["packages", "add-user", "EU Marketing", "carol"]);
     assert_eq!(db.audit_rows(), rows);
 }
+
+#[test]
+fn role_none_leaves_a_user_with_their_packages_only() {
+    let db = fixture();
+    // bob: Read Only directly (the default), plus EU Marketing and Mail.
+    assert!(allowed(&db, "bob", "contacts.view"));
+    db.ok(&["users", "set", "bob", "--role", "none"]);
+    let bob = db.json(&["users", "show", "bob"]);
+    assert_eq!(bob["role"], Value::Null, "no direct role is null: {bob}");
+    assert!(
+        allowed(&db, "bob", "contacts.export"),
+        "EU Marketing still gives Exporter"
+    );
+    assert!(
+        allowed(&db, "bob", "broadcasts.view"),
+        "Mail still gives Mailer"
+    );
+    let explain = db.ok(&["check", "bob", "contacts.export", "--explain"]);
+    assert!(explain.contains("in package \"EU Marketing\""), "{explain}");
+    assert!(!explain.contains("(direct)"), "{explain}");
+    // carol has only Mail and her direct role; without the role she loses its grants.
+    db.ok(&["users", "set", "carol", "--role", "NONE"]);
+    assert!(!allowed(&db, "carol", "contacts.view"), "Read Only is gone");
+    let listed = db.json(&["users", "list", "--role", "none"]);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bob", "carol"]);
+    assert!(db.ok(&["users", "list"]).contains("(none)"));
+    // The audit row says what the role was and that there is none now.
+    let audit = db.json(&["audit", "--target", "carol"]);
+    let row = &audit.as_array().unwrap()[0];
+    assert_eq!(row["before"]["role"], "Read Only", "{row}");
+    assert_eq!(row["after"]["role"], Value::Null, "{row}");
+    // A new user may start without one.
+    db.ok(&[
+        "users",
+        "add",
+        "erin",
+        "--email",
+        "erin@example.com",
+        "--role",
+        "none",
+    ]);
+    assert_eq!(db.json(&["users", "show", "erin",])["role"], Value::Null);
+    assert!(!allowed(&db, "erin", "contacts.view"));
+}
+
+#[test]
+fn role_none_is_refused_where_a_role_is_needed() {
+    let db = fixture();
+    let owner = db.run(&["users", "set", "alice", "--role", "none"]);
+    owner.expect_code(3);
+    assert!(owner.stderr.contains("Administrator"), "{}", owner.stderr);
+    let grant = db.run(&["roles", "grant", "none", "contacts.view"]);
+    grant.expect_code(2);
+    assert!(grant.stderr.contains("role"), "{}", grant.stderr);
+    let empty = Db::empty();
+    let first = empty.run(&[
+        "users",
+        "add",
+        "ann",
+        "--email",
+        "ann@example.com",
+        "--role",
+        "none",
+    ]);
+    first.expect_code(3);
+    assert!(first.stderr.contains("first user"), "{}", first.stderr);
+    assert!(
+        empty.run(&["users", "list",]).code != 0
+            || empty
+                .json(&["users", "list",])
+                .as_array()
+                .unwrap()
+                .is_empty(),
+        "nothing was added"
+    );
+}

@@ -670,6 +670,17 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
     // A package whose role is named like a user, and a user in it besides her role.
     db.ok(&["packages", "add-role", "EU Marketing", "support"]);
     db.ok(&["packages", "add-user", "EU Marketing", "erin"]);
+    // A user with no direct role: packages only.
+    db.ok(&[
+        "users",
+        "add",
+        "gina",
+        "--email",
+        "gina@example.com",
+        "--role",
+        "none",
+    ]);
+    db.ok(&["packages", "add-user", "EU Marketing", "gina"]);
     let dir = db.dir().join("casbin");
     db.ok(&["export", "--format", "casbin", "-o", arg(&dir)]);
     let policy = fs::read_to_string(dir.join("policy.csv")).unwrap();
@@ -702,6 +713,7 @@ fn casbin_export_gives_the_same_answers_as_check_for_every_user_and_leaf() {
         "dave",
         "erin",
         "frank",
+        "gina",
         "ivan",
         "judy",
         "kim",

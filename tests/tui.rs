@@ -2767,3 +2767,32 @@ fn packages_are_browsed_not_changed_read_only() {
         "{footer}"
     );
 }
+
+#[test]
+fn the_form_can_leave_a_user_with_no_direct_role() {
+    let mut h = with_package(120, 40);
+    h.press("/adam");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Esc);
+    while h.app.form.as_ref().unwrap().focus != rolecall::tui::user_form::Field::Role {
+        h.code(KeyCode::Down);
+    }
+    h.code(KeyCode::Enter);
+    h.press("no direct");
+    h.code(KeyCode::Enter);
+    assert!(h.screen().contains("(no direct role)"), "{}", h.screen());
+    h.ctrl('s');
+    assert!(
+        h.screen()
+            .contains("saved user \"adam\" with no direct role"),
+        "{}",
+        h.screen()
+    );
+    let store = fresh_store(&h);
+    assert_eq!(store.user("adam").unwrap().role, "");
+    assert!(
+        store.check("adam", "contacts.add").unwrap().allowed,
+        "EU Marketing still gives Campaign Manager"
+    );
+}

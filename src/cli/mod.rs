@@ -161,7 +161,8 @@ pub struct ProfileFlags {
     /// Multi-line signature (use real line breaks).
     #[arg(long)]
     pub signature: Option<String>,
-    /// The role: a name (ignoring case) or a numeric id.
+    /// The direct role: a name (ignoring case) or a numeric id; `none` for no
+    /// direct role (access through packages only).
     #[arg(long)]
     pub role: Option<String>,
     /// An IANA time zone, such as Europe/Rome.
@@ -176,7 +177,8 @@ pub struct ProfileFlags {
 pub enum UsersCommand {
     /// List users, optionally only those holding one role.
     List {
-        /// Only users holding this role (a name or an id).
+        /// Only users holding this role directly (a name or an id); `none` for users
+        /// with no direct role.
         #[arg(long)]
         role: Option<String>,
     },
@@ -789,7 +791,7 @@ fn profile_change(fields: ProfileFlags, active: Option<bool>) -> UserChange {
         signature: fields.signature,
         timezone: fields.timezone,
         language: fields.language,
-        role: fields.role.map(RoleRef::Typed),
+        role: fields.role.map(RoleRef::typed_for_user),
         active,
         packages: None,
     }
@@ -806,7 +808,7 @@ fn user_status(u: &crate::domain::user::User) -> String {
 fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
     match cmd {
         UsersCommand::List { role } => {
-            let users = store.users(role.map(RoleRef::Typed))?;
+            let users = store.users(role.map(RoleRef::typed_for_user))?;
             if json {
                 let memberships = store.memberships()?;
                 let rows: Vec<Value> = users
@@ -822,7 +824,11 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                         u.username.clone(),
                         u.full_name(),
                         u.email.clone(),
-                        u.role.clone(),
+                        if u.role.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            u.role.clone()
+                        },
                         user_status(u),
                     ]
                 })
@@ -893,7 +899,7 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                     timezone: fields.timezone.unwrap_or(defaults.timezone),
                     language: fields.language.unwrap_or(defaults.language),
                 },
-                role: fields.role.map(RoleRef::Typed),
+                role: fields.role.map(RoleRef::typed_for_user),
                 password,
                 packages: Default::default(),
             };
@@ -903,8 +909,9 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                 json,
                 &user,
                 format!(
-                    "added user \"{}\" with role \"{}\"{owner}",
-                    user.username, user.role
+                    "added user \"{}\" with {}{owner}",
+                    user.username,
+                    role_words(&user.role)
                 ),
             )
         }
@@ -961,10 +968,22 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
     }
 }
 
+/// `role "Editor"`, or `no direct role`.
+fn role_words(role: &str) -> String {
+    if role.is_empty() {
+        "no direct role".to_string()
+    } else {
+        format!("role \"{role}\"")
+    }
+}
+
 /// `users show --json`: the user's fields and the packages they are in.
 fn user_json(user: &crate::domain::user::User, packages: Vec<String>) -> Value {
     let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
     value["packages"] = json!(packages);
+    if user.role.is_empty() {
+        value["role"] = Value::Null;
+    }
     value
 }
 

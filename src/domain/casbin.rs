@@ -117,7 +117,12 @@ pub fn policy(snapshot: &Snapshot) -> String {
             let _ = writeln!(out, "p, {subject}, {}, {}", field(object), field(action));
         }
     }
-    for user in snapshot.users.iter().filter(|u| u.active) {
+    // A user with no direct role (role "") reaches roles through packages only.
+    for user in snapshot
+        .users
+        .iter()
+        .filter(|u| u.active && !u.role.is_empty())
+    {
         let _ = writeln!(
             out,
             "g, {}, {}",

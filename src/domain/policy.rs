@@ -1214,6 +1214,8 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
         .validated()
         .map_err(at(&path))?;
         let role = match (&record.role, current) {
+            // "": no direct role (the user reaches roles through packages only).
+            (Some(spec), _) if spec.is_empty() => String::new(),
             (Some(spec), _) => resolve_role(format!("{path}.role"), spec)?,
             (None, Some(u)) => role_names
                 .get(&name_key(&u.role))

@@ -274,6 +274,22 @@ fn apply_import(
             }
         }
     }
+    // A user's role "" is no direct role (NULL).
+    let user_role_id = |name: &str| -> Result<Option<i64>> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        role_ids
+            .get(&name_key(name))
+            .copied()
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Storage(format!(
+                    "the role \"{}\" disappeared during the import; nothing was changed",
+                    crate::text::excerpt(name)
+                ))
+            })
+    };
     let role_id = |name: &str| -> Result<i64> {
         role_ids.get(&name_key(name)).copied().ok_or_else(|| {
             Error::Storage(format!(
@@ -344,7 +360,7 @@ fn apply_import(
                     p.signature,
                     p.timezone,
                     p.language,
-                    role_id(&step.role)?,
+                    user_role_id(&step.role)?,
                     step.active,
                     ctx.at,
                     ctx.actor,
@@ -382,7 +398,7 @@ fn apply_import(
                     p.signature,
                     p.timezone,
                     p.language,
-                    role_id(&step.role)?,
+                    user_role_id(&step.role)?,
                     step.active,
                     step.owner,
                     ctx.at,

@@ -47,6 +47,21 @@ pub enum RoleRef {
     Id(i64),
     /// What an operator typed: a name (ignoring case), else a numeric id.
     Typed(String),
+    /// No direct role: a user who reaches roles only through packages (`--role
+    /// none`, the console's "no direct role"). Only a user's role may be none.
+    None,
+}
+
+impl RoleRef {
+    /// What the command line typed for a user's role: `none` (any case) is no
+    /// direct role; a role named "none" is then reached by its id.
+    pub fn typed_for_user(typed: String) -> RoleRef {
+        if typed.trim().eq_ignore_ascii_case("none") {
+            RoleRef::None
+        } else {
+            RoleRef::Typed(typed)
+        }
+    }
 }
 
 impl From<i64> for RoleRef {
@@ -109,7 +124,23 @@ pub(super) fn resolve_role(
         RoleRef::Typed(spec) => {
             find_typed_role(conn, spec)?.ok_or_else(|| unknown_role(field, spec))
         }
+        RoleRef::None => Err(Error::invalid(
+            field,
+            "a role is needed here; \"none\" only means a user with no direct role",
+        )),
     }
+}
+
+/// A user's direct role as stored (NULL for none) and its name ("" for none).
+pub(super) fn resolve_user_role(
+    tx: &crate::store::Tx<'_>,
+    role: &RoleRef,
+) -> Result<(Option<i64>, String)> {
+    if *role == RoleRef::None {
+        return Ok((None, String::new()));
+    }
+    let id = resolve_role(tx.tx, role, "role")?;
+    Ok((Some(id), load_role(tx.tx, tx.catalog, id)?.name))
 }
 
 /// A role typed on the command line: by name (ignoring case and invisible

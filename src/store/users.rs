@@ -78,7 +78,8 @@ fn user_row_light(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         first_name: text(r, 2)?,
         last_name: text(r, 3)?,
         email: text(r, 4)?,
-        role_id: r.get(5)?,
+        // No direct role is NULL; the console's rows keep 0 for it.
+        role_id: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
         active: r.get(6)?,
         owner: r.get(7)?,
     })
@@ -244,23 +245,30 @@ fn insert_user(
         .tx
         .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
     let first = existing == 0;
-    let requested = role.map(|r| resolve_role(tx.tx, r, "role")).transpose()?;
-    let role_id = if first {
+    // `None`: the default role; `Some(None)`: no direct role.
+    let requested = role
+        .map(|r| super::roles::resolve_user_role(tx, r).map(|(id, _)| id))
+        .transpose()?;
+    let role_id: Option<i64> = if first {
         // Compare the role itself, not how it was spelled (a name or an id).
         let admin = administrator_id(tx)?;
-        if let Some(other) = requested.filter(|id| *id != admin) {
-            let name = load_role(tx.tx, tx.catalog, other)?.name;
-            user::first_user_role(Some(&name), true)?;
+        match requested {
+            Some(Some(other)) if other != admin => {
+                let name = load_role(tx.tx, tx.catalog, other)?.name;
+                user::first_user_role(Some(&name), true)?;
+            }
+            Some(None) => user::first_user_role(Some("none"), true)?,
+            _ => {}
         }
-        admin
+        Some(admin)
     } else {
         match requested {
             Some(id) => id,
-            None => tx.tx.query_row(
+            None => Some(tx.tx.query_row(
                 "SELECT default_role_id FROM settings WHERE id = 1",
                 [],
                 |r| r.get(0),
-            )?,
+            )?),
         }
     };
     tx.tx
@@ -287,10 +295,14 @@ fn insert_user(
             tx.actor,
             tx.seq
         ])?;
-    let role_name: String = tx
-        .tx
-        .prepare_cached("SELECT name FROM roles WHERE id = ?1")?
-        .query_row([role_id], |r| text(r, 0))?;
+    let role_name: Option<String> = match role_id {
+        Some(id) => Some(
+            tx.tx
+                .prepare_cached("SELECT name FROM roles WHERE id = ?1")?
+                .query_row([id], |r| text(r, 0))?,
+        ),
+        None => None,
+    };
     let mut after = profile_json(profile);
     after.insert("username".into(), json!(username));
     after.insert("role".into(), json!(role_name));
@@ -347,14 +359,17 @@ fn change_each(
 impl Store {
     /// Users in username order, optionally only those holding `role`.
     pub fn users(&self, role: Option<RoleRef>) -> Result<Vec<User>> {
+        let no_role = role == Some(RoleRef::None);
         let role_id = role
+            .filter(|_| !no_role)
             .map(|r| resolve_role(&self.conn, &r, "role"))
             .transpose()?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id \
-             WHERE ?1 IS NULL OR u.role_id = ?1 ORDER BY u.username"
+             WHERE CASE WHEN ?2 THEN u.role_id IS NULL ELSE ?1 IS NULL OR u.role_id = ?1 END \
+             ORDER BY u.username"
         ))?;
-        let rows = stmt.query_map([role_id], user_row)?;
+        let rows = stmt.query_map(params![role_id, no_role], user_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -474,11 +489,8 @@ impl Store {
             }
             .validated()?;
             let (role_id, role_name) = match &change.role {
-                Some(role) => {
-                    let id = resolve_role(tx.tx, role, "role")?;
-                    (id, load_role(tx.tx, tx.catalog, id)?.name)
-                }
-                None => (before.role_id, before.role.clone()),
+                Some(role) => super::roles::resolve_user_role(tx, role)?,
+                None => ((before.role_id != 0).then_some(before.role_id), before.role.clone()),
             };
             let active = change.active.unwrap_or(before.active);
             user::ensure_owner_kept(&before, &role_name, active)?;
@@ -488,8 +500,9 @@ impl Store {
 
             let mut old = profile_json(&old_profile);
             let mut new = profile_json(&profile);
-            old.insert("role".into(), json!(before.role));
-            new.insert("role".into(), json!(role_name));
+            let role_json = |name: &str| if name.is_empty() { json!(null) } else { json!(name) };
+            old.insert("role".into(), role_json(&before.role));
+            new.insert("role".into(), role_json(&role_name));
             old.insert("active".into(), json!(before.active));
             new.insert("active".into(), json!(active));
             if let Some(packages) = &change.packages {
@@ -537,17 +550,23 @@ impl Store {
     ) -> Result<usize> {
         let role = role.into();
         self.write(|tx| {
-            let role_id = resolve_role(tx.tx, &role, "role")?;
-            let role_name = load_role(tx.tx, tx.catalog, role_id)?.name;
+            let (role_id, role_name) = super::roles::resolve_user_role(tx, &role)?;
+            let name_json = |name: &str| {
+                if name.is_empty() {
+                    json!(null)
+                } else {
+                    json!(name)
+                }
+            };
             change_each(tx, usernames, |before| {
-                (before.role_id != role_id).then(|| BulkChange {
+                (before.role_id != role_id.unwrap_or(0)).then(|| BulkChange {
                     column: "role_id",
-                    value: role_id.into(),
+                    value: role_id.map_or(rusqlite::types::Value::Null, Into::into),
                     role: role_name.clone(),
                     active: before.active,
                     field: "role",
-                    before: json!(before.role),
-                    after: json!(role_name),
+                    before: name_json(&before.role),
+                    after: name_json(&role_name),
                 })
             })
         })

@@ -487,7 +487,7 @@ impl UserForm {
         NewUser {
             username: self.text(Field::Username).to_string(),
             profile: self.profile(),
-            role: Some(RoleRef::Id(self.role_id)),
+            role: Some(self.role_ref()),
             password: None,
             packages: self.package_ids(),
         }
@@ -504,9 +504,17 @@ impl UserForm {
             signature: Some(p.signature),
             timezone: Some(p.timezone),
             language: Some(p.language),
-            role: Some(RoleRef::Id(self.role_id)),
+            role: Some(self.role_ref()),
             active: Some(self.active),
             packages: Some(self.package_ids()),
+        }
+    }
+
+    /// The role as the store takes it: id 0 is no direct role.
+    fn role_ref(&self) -> RoleRef {
+        match self.role_id {
+            0 => RoleRef::None,
+            id => RoleRef::Id(id),
         }
     }
 
