@@ -4,6 +4,7 @@
 mod packages;
 mod policy;
 mod print;
+mod resources;
 
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -64,7 +65,14 @@ pub enum Command {
     WhoCan {
         /// A permission key, or a category key (users allowed any permission under it).
         permission: String,
+        /// On one resource (TYPE:KEY): exceptions and team ownership count.
+        #[arg(long, value_name = "TYPE:KEY")]
+        on: Option<String>,
     },
+    /// Resources the application registers (databases, lists, journeys): their
+    /// packages, and roles' exceptions for them (`roles exception`).
+    #[command(subcommand)]
+    Resources(resources::ResourcesCommand),
     /// Show the permission catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -77,6 +85,10 @@ pub enum Command {
         /// Say why: which role grants it, or what is missing.
         #[arg(long)]
         explain: bool,
+        /// Decide for one resource (TYPE:KEY): a role's exception for it replaces its
+        /// general grants of the permissions the type scopes.
+        #[arg(long, value_name = "TYPE:KEY")]
+        on: Option<String>,
     },
     /// The audit log, newest first.
     Audit {
@@ -312,6 +324,10 @@ pub enum RolesCommand {
         /// The role: a name (ignoring case) or a numeric id.
         role: String,
     },
+    /// A role's exception for one resource: a different set of the permissions the
+    /// resource's type scopes, replacing its general grants of them there.
+    #[command(subcommand)]
+    Exception(resources::ExceptionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -438,6 +454,10 @@ impl Command {
                 packages::PackagesCommand::List | packages::PackagesCommand::Show { .. },
             )
             | Command::WhoCan { .. }
+            | Command::Roles(RolesCommand::Exception(resources::ExceptionCommand::Show {
+                ..
+            }))
+            | Command::Resources(resources::ResourcesCommand::List { .. })
             | Command::Catalog(CatalogCommand::Show)
             | Command::Check { .. }
             | Command::Audit { .. }
@@ -445,6 +465,7 @@ impl Command {
             | Command::Completions { .. }
             | Command::Man => false,
             Command::Catalog(CatalogCommand::Load { dry_run, .. })
+            | Command::Resources(resources::ResourcesCommand::Load { dry_run, .. })
             | Command::Import { dry_run, .. } => !dry_run,
             _ => true,
         }
@@ -638,7 +659,11 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
         Command::Users(cmd) => users(store, cmd, json),
         Command::Roles(cmd) => roles(store, cmd, json),
         Command::Packages(cmd) => packages::run(store, cmd, json),
-        Command::WhoCan { permission } => packages::who_can(store, &permission, json),
+        Command::WhoCan { permission, on } => match on {
+            Some(spec) => resources::who_can_on(store, &permission, &spec, json),
+            None => packages::who_can(store, &permission, json),
+        },
+        Command::Resources(cmd) => resources::run(store, cmd, json),
         Command::Completions { .. } | Command::Man => Err(Error::Refused(
             "completions and man are handled before a store is opened".into(),
         )),
@@ -660,6 +685,13 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
             username,
             permission,
             explain,
+            on: Some(spec),
+        } => resources::check_on(store, &username, &permission, &spec, explain, json),
+        Command::Check {
+            username,
+            permission,
+            explain,
+            on: None,
         } => {
             let decision = store.check(&username, &permission)?;
             let code = if decision.allowed { 0 } else { 1 };
@@ -1009,6 +1041,7 @@ fn role_json(store: &Store, role: &crate::domain::role::Role) -> Result<Value> {
         "name": role.name,
         "description": role.description,
         "builtin": role.builtin,
+        "fixed": store.role_is_fixed(role.id)?,
         "users": role.users,
         "granted": role.grants.keys(store.catalog()),
         "granted_count": role.grants.count(),
@@ -1042,6 +1075,9 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
                     if r.builtin {
                         marks.push("built-in, locked");
                     }
+                    if r.fixed {
+                        marks.push("fixed, locked");
+                    }
                     if r.id == default {
                         marks.push("default");
                     }
@@ -1067,6 +1103,8 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             }
             let lock = if role.builtin {
                 "  (built-in, locked)"
+            } else if store.role_is_fixed(role.id)? {
+                "  (fixed by the catalog, locked)"
             } else {
                 ""
             };
@@ -1232,5 +1270,6 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
                 format!("new users now get role \"{}\"", role.name),
             )
         }
+        RolesCommand::Exception(cmd) => resources::exception(store, cmd, json),
     }
 }

@@ -248,7 +248,11 @@ pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result
 
 /// `rolecall who-can PERMISSION`: every active user allowed, with every path.
 pub(super) fn who_can(store: &Store, permission: &str, json: bool) -> Result<i32> {
-    let allowed = store.who_can(permission)?;
+    print_allowed(&store.who_can(permission)?, json)
+}
+
+/// Prints who may do something and how: `who-can`, and `who-can --on`.
+pub(super) fn print_allowed(allowed: &crate::domain::access::Allowed, json: bool) -> Result<i32> {
     if json {
         #[derive(serde::Serialize)]
         struct Path<'a> {

@@ -14,6 +14,7 @@ use super::{ExportFormat, out, out_json, say};
 use crate::domain::casbin;
 use crate::domain::catalog::Catalog;
 use crate::domain::policy::{self, CatalogPlan, ImportPlan, Outcome};
+use crate::domain::resource::CatalogFile;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::text::{display_safe, excerpt, json_terminal_safe};
@@ -31,7 +32,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Reads FILE (or standard input for `-`) as UTF-8 text.
-fn read_input(path: &Path) -> Result<String> {
+pub(super) fn read_input(path: &Path) -> Result<String> {
     let unreadable =
         |e: io::Error| Error::invalid("file", format!("cannot read {}: {e}", shown(path)));
     if path == Path::new("-") {
@@ -617,34 +618,47 @@ pub(super) fn catalog_load(
     json: bool,
 ) -> Result<i32> {
     let text = read_input(file)?;
-    let catalog = Catalog::from_toml(&text)?;
+    let catalog_file = CatalogFile::from_toml(&text)?;
     let old = store.catalog().clone();
-    let plan = if dry_run {
-        store.plan_catalog_load(&catalog)?
-    } else {
-        store.catalog_load(&catalog, prune)?
-    };
+    let (plan, model) = store.catalog_load_file(&catalog_file, prune, dry_run)?;
     if json {
         let mut v = catalog_json(&plan);
         v["dry_run"] = json!(dry_run);
-        v["changes"] = json!(plan.changes_anything());
+        v["changes"] = json!(plan.changes_anything() || model.changes_anything());
+        v["resource_types"] = json!({
+            "added": model.types_added,
+            "changed": model.types_changed,
+            "removed": model.types_removed.iter().map(|(k, n)| json!({"key": k, "resources": n})).collect::<Vec<_>>(),
+        });
+        v["fixed_roles"] = json!({
+            "created": model.roles_created,
+            "updated": model.roles_updated,
+            "released": model.roles_released,
+        });
         return out_json(&v);
     }
     let mut lines = vec![catalog_summary(&plan)];
     lines.extend(catalog_details(&plan, &old));
+    lines.extend(model_details(&model, prune || dry_run));
     if dry_run {
+        if let Some((key, n)) = model.types_removed.iter().find(|(_, n)| !prune && *n > 0) {
+            lines.push(format!(
+                "without --prune, catalog load refuses this file: it drops resource type \"{key}\", which has {}",
+                plural(*n, "resource", "resources")
+            ));
+        }
         if !prune && !plan.dropped.is_empty() {
             lines.push(format!(
                 "without --prune, catalog load refuses this file: it drops {}",
                 plural(plan.dropped.len(), "permission", "permissions")
             ));
         }
-        lines.push(if plan.changes_anything() {
+        lines.push(if plan.changes_anything() || model.changes_anything() {
             "dry run: nothing was changed".into()
         } else {
             "dry run: the catalog already matches the file".into()
         });
-    } else if plan.changes_anything() {
+    } else if plan.changes_anything() || model.changes_anything() {
         lines.push(format!(
             "loaded the catalog from {}: {} permissions in {} nodes",
             file.display(),
@@ -658,6 +672,60 @@ pub(super) fn catalog_load(
         ));
     }
     out(&join_safe(&lines))
+}
+
+/// One line per resource type and fixed role the file adds, changes or drops.
+fn model_details(model: &crate::store::ModelPlan, pruning: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    if model.changes_anything() {
+        lines.push(format!(
+            "resource types: {} added, {} changed, {} removed; fixed roles: {} created, {} updated, {} released",
+            model.types_added.len(),
+            model.types_changed.len(),
+            model.types_removed.len(),
+            model.roles_created.len(),
+            model.roles_updated.len(),
+            model.roles_released.len()
+        ));
+    }
+    lines.extend(
+        model
+            .types_added
+            .iter()
+            .map(|k| format!("  + resource type {k}")),
+    );
+    lines.extend(
+        model
+            .types_changed
+            .iter()
+            .map(|k| format!("  ~ resource type {k}")),
+    );
+    for (k, n) in &model.types_removed {
+        let with = match (*n, pruning) {
+            (0, _) => String::new(),
+            (n, true) => format!(" with its {}", plural(n, "resource", "resources")),
+            (n, false) => format!(" (kept: it has {})", plural(n, "resource", "resources")),
+        };
+        lines.push(format!("  - resource type {k}{with}"));
+    }
+    lines.extend(
+        model
+            .roles_created
+            .iter()
+            .map(|r| format!("  + fixed role \"{r}\"")),
+    );
+    lines.extend(
+        model
+            .roles_updated
+            .iter()
+            .map(|r| format!("  ~ fixed role \"{r}\"")),
+    );
+    lines.extend(model.roles_released.iter().map(|r| {
+        format!(
+            "  - fixed role \"{r}\" (the file no longer defines it: it is an ordinary role now)"
+        )
+    }));
+    lines
 }
 
 /// `rolecall completions SHELL`.

@@ -17,7 +17,7 @@ pub const DEFAULT_CATALOG_TOML: &str = include_str!("../../assets/permissions.to
 
 /// Longest key, label and description a catalog may hold.
 const MAX_KEY: usize = 200;
-const MAX_LABEL: usize = 100;
+pub(crate) const MAX_LABEL: usize = 100;
 const MAX_DESCRIPTION: usize = 500;
 
 /// One `[[permission]]` table of a catalog file, in file order.
@@ -91,19 +91,19 @@ impl CheckState {
 /// Line numbers of many offsets into one text, found by binary search over the line
 /// starts: counting from the top for each of 100,000 entries made loading a large
 /// catalog quadratic.
-struct Lines(Vec<usize>);
+pub(crate) struct Lines(Vec<usize>);
 
 impl Lines {
-    fn of(text: &str) -> Lines {
+    pub(crate) fn of(text: &str) -> Lines {
         Lines(text.match_indices('\n').map(|(i, _)| i).collect())
     }
 
-    fn line(&self, offset: usize) -> usize {
+    pub(crate) fn line(&self, offset: usize) -> usize {
         self.0.partition_point(|&nl| nl < offset) + 1
     }
 }
 
-fn catalog_error(line: Option<usize>, message: impl std::fmt::Display) -> Error {
+pub(crate) fn catalog_error(line: Option<usize>, message: impl std::fmt::Display) -> Error {
     located_error(line.map(|l| format!("line {l}")).as_deref(), message)
 }
 
@@ -140,7 +140,7 @@ pub fn validate_key(key: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn validate_text(
+pub(crate) fn validate_text(
     what: &str,
     text: &str,
     max: usize,
@@ -405,25 +405,49 @@ impl Catalog {
 
 /// Parses the `[[permission]]` tables of a catalog file with the line each starts on.
 pub fn parse_entries(text: &str) -> Result<Vec<(CatalogEntry, usize)>> {
+    Ok(parse_file(text)?.permissions)
+}
+
+/// The tables of a catalog file, each with the line it starts on: the permissions, and
+/// the resource types and fixed roles of SPEC §11 (checked by
+/// [`crate::domain::resource::CatalogFile`]).
+pub(crate) struct ParsedFile {
+    pub permissions: Vec<(CatalogEntry, usize)>,
+    pub resource_types: Vec<(crate::domain::resource::ResourceTypeEntry, usize)>,
+    pub roles: Vec<(crate::domain::resource::FixedRoleEntry, usize)>,
+}
+
+pub(crate) fn parse_file(text: &str) -> Result<ParsedFile> {
+    use crate::domain::resource::{FixedRoleEntry, ResourceTypeEntry};
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct File {
         #[serde(default)]
         permission: Vec<toml::Spanned<CatalogEntry>>,
+        #[serde(default)]
+        resource_type: Vec<toml::Spanned<ResourceTypeEntry>>,
+        #[serde(default)]
+        role: Vec<toml::Spanned<FixedRoleEntry>>,
     }
     let lines = Lines::of(text);
     let file: File = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| lines.line(s.start));
         catalog_error(line, e.message().trim_end_matches('\n'))
     })?;
-    Ok(file
-        .permission
-        .into_iter()
-        .map(|s| {
-            let line = lines.line(s.span().start);
-            (s.into_inner(), line)
-        })
-        .collect())
+    fn located<T>(lines: &Lines, tables: Vec<toml::Spanned<T>>) -> Vec<(T, usize)> {
+        tables
+            .into_iter()
+            .map(|s| {
+                let line = lines.line(s.span().start);
+                (s.into_inner(), line)
+            })
+            .collect()
+    }
+    Ok(ParsedFile {
+        permissions: located(&lines, file.permission),
+        resource_types: located(&lines, file.resource_type),
+        roles: located(&lines, file.role),
+    })
 }
 
 /// The set of leaves one role holds, indexed by leaf ordinal.

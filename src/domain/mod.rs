@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod package;
 pub mod password;
 pub mod policy;
+pub mod resource;
 pub mod role;
 pub mod user;
 pub mod validate;

@@ -15,6 +15,8 @@ pub struct RoleSummary {
     pub name: String,
     pub description: String,
     pub builtin: bool,
+    /// Defined by the catalog file (`[[role]]`): locked like the built-in role.
+    pub fixed: bool,
     /// Users holding the role, disabled ones included.
     pub users: usize,
     pub granted_count: usize,
@@ -47,6 +49,22 @@ pub fn ensure_editable(name: &str, builtin: bool) -> Result<()> {
     if builtin {
         return Err(Error::Refused(format!(
             "role \"{}\" is built in: it always holds every permission and cannot be edited, renamed or deleted; clone it instead",
+            crate::text::display_safe(name)
+        )));
+    }
+    Ok(())
+}
+
+/// The lock on built-in and fixed roles. A fixed role is defined by the catalog file
+/// (`[[role]]`, SPEC §11): `catalog load` writes it, nothing else changes it. It cannot
+/// be edited, renamed, given exceptions or deleted; a catalog file that no longer lists
+/// it releases it (it becomes an ordinary role, which may then be deleted).
+pub fn ensure_unlocked(name: &str, builtin: bool, fixed: bool) -> Result<()> {
+    ensure_editable(name, builtin)?;
+    if fixed {
+        return Err(Error::Refused(format!(
+            "role \"{}\" is a fixed role of the catalog: it cannot be edited, renamed, given exceptions or deleted; clone it with `rolecall roles create NAME --from \"{}\"` to change a copy",
+            crate::text::display_safe(name),
             crate::text::display_safe(name)
         )));
     }

@@ -5,6 +5,7 @@
 
 mod packages;
 mod policy;
+mod resources;
 mod roles;
 mod schema;
 mod users;
@@ -27,6 +28,7 @@ use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
+pub use resources::{ExceptionView, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
 pub use users::{NewUser, UserChange};
@@ -400,6 +402,22 @@ impl Store {
             self.wal = true;
         }
         Ok(out)
+    }
+
+    /// Runs `change` in a transaction that is always rolled back: a dry run that
+    /// plans with the same code that writes, so the two cannot disagree.
+    fn dry_run<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.unchecked_transaction()?;
+        let ctx = Tx {
+            tx: &tx,
+            catalog: &self.catalog,
+            actor: &self.actor,
+            at: now(),
+            seq: 0,
+        };
+        let out = change(&ctx);
+        tx.rollback()?;
+        out
     }
 
     /// Lets SQLite keep up to 64 MiB of the file in memory for this connection: bulk

@@ -73,7 +73,7 @@ fn unknown_package(spec: &str) -> Error {
 }
 
 /// The id of the package `package` names, looked up through `conn`.
-fn resolve_package(conn: &Connection, package: &PackageRef) -> Result<i64> {
+pub(super) fn resolve_package(conn: &Connection, package: &PackageRef) -> Result<i64> {
     match package {
         PackageRef::Id(id) => conn
             .prepare_cached("SELECT id FROM packages WHERE id = ?1")?

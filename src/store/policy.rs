@@ -9,11 +9,13 @@ use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
 
 use super::packages::all_packages;
+use super::resources::{ModelPlan, apply_model};
 use super::roles::load_role;
 use super::users::all_users;
 use super::{Store, Tx, fold, load_catalog, name_key};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::policy::{self, CatalogPlan, Document, ImportPlan, Outcome, Snapshot};
+use crate::domain::resource::CatalogFile;
 use crate::domain::role::Role;
 use crate::error::{Error, Result};
 
@@ -626,6 +628,51 @@ impl Store {
         let roles = read_roles(&tx, &current)?;
         tx.finish()?;
         policy::plan_catalog(&current, &roles, file, false)
+    }
+
+    /// Loads a whole catalog file (SPEC §2, §11): permissions, resource types and
+    /// fixed roles, in one transaction. A file that drops leaves, or a resource type
+    /// that has resources, is refused unless `prune`. With `dry_run`, the same steps
+    /// run in a transaction that is rolled back, and no guard refuses: the plan says
+    /// what would happen.
+    pub fn catalog_load_file(
+        &mut self,
+        file: &CatalogFile,
+        prune: bool,
+        dry_run: bool,
+    ) -> Result<(CatalogPlan, ModelPlan)> {
+        let apply = |ctx: &Tx<'_>| -> Result<(CatalogPlan, ModelPlan)> {
+            let current = load_catalog(ctx.tx)?;
+            let roles = read_roles(ctx.tx, &current)?;
+            let plan = policy::plan_catalog(&current, &roles, &file.catalog, false)?;
+            if !dry_run {
+                policy::ensure_prune_allowed(&plan, prune)?;
+            }
+            apply_catalog(ctx, &current, &roles, &plan, "catalog.load")?;
+            let model = apply_model(
+                ctx,
+                &plan.catalog,
+                &file.resource_types,
+                &file.roles,
+                prune || dry_run,
+            )?;
+            if !dry_run && !prune {
+                if let Some((key, n)) = model.types_removed.iter().find(|(_, n)| *n > 0) {
+                    return Err(Error::Refused(format!(
+                        "the file drops resource type \"{key}\", which has {n} resource{}; run with --prune to remove {} with their exceptions, or keep the type in the file; nothing was changed",
+                        if *n == 1 { "" } else { "s" },
+                        if *n == 1 { "it" } else { "them" }
+                    )));
+                }
+            }
+            Ok((plan, model))
+        };
+        if dry_run {
+            return self.dry_run(apply);
+        }
+        let (plan, model) = self.write(apply)?;
+        self.refresh_catalog()?;
+        Ok((plan, model))
     }
 
     /// Replaces the catalog with `file` in one transaction (SPEC §2). A file that

@@ -225,6 +225,22 @@ pub(super) fn load_grants(
     Ok(Grants::from_keys(catalog, keys.iter().map(String::as_str)))
 }
 
+/// Whether the role is a fixed role of the catalog (SPEC §11).
+pub(super) fn is_fixed(conn: &rusqlite::Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT fixed FROM roles WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+impl Store {
+    /// Whether the role is a fixed role of the catalog: locked like Administrator.
+    pub fn role_is_fixed(&self, id: i64) -> Result<bool> {
+        is_fixed(&self.conn, id)
+    }
+}
+
 fn default_role_id(conn: &rusqlite::Connection) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT default_role_id FROM settings WHERE id = 1",
@@ -314,7 +330,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.id, r.name, r.description, r.builtin, r.created_at, r.updated_at, r.version, \
                     (SELECT count(*) FROM users u WHERE u.role_id = r.id), \
-                    (SELECT count(*) FROM role_grants g WHERE g.role_id = r.id) \
+                    (SELECT count(*) FROM role_grants g WHERE g.role_id = r.id), r.fixed \
              FROM roles r ORDER BY r.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -328,6 +344,7 @@ impl Store {
                 version: r.get(6)?,
                 users: r.get::<_, i64>(7)? as usize,
                 granted_count: r.get::<_, i64>(8)? as usize,
+                fixed: r.get(9)?,
                 total,
             })
         })?;
@@ -422,7 +439,7 @@ impl Store {
                 }
             })?;
             let before = load_role(tx.tx, tx.catalog, id)?;
-            role::ensure_editable(&before.name, before.builtin)?;
+            role::ensure_unlocked(&before.name, before.builtin, is_fixed(tx.tx, id)?)?;
             tx.check_version(
                 format!("role \"{}\"", before.name),
                 expected_version,
@@ -471,7 +488,7 @@ impl Store {
         self.write(|tx| {
             let id = resolve_role(tx.tx, &role, "role")?;
             let role = load_role(tx.tx, tx.catalog, id)?;
-            role::ensure_editable(&role.name, role.builtin)?;
+            role::ensure_unlocked(&role.name, role.builtin, is_fixed(tx.tx, id)?)?;
             let is_default = default_role_id(tx.tx)? == id;
             let mut moved = 0;
             let mut target_name = None;
@@ -495,11 +512,16 @@ impl Store {
             };
             let packages = super::packages::packages_including(tx.tx, id)?;
             role::ensure_deletable(&role.name, remaining, sample, is_default, packages)?;
+            let exceptions: serde_json::Map<String, serde_json::Value> =
+                super::resources::role_exceptions(tx.tx, id)?
+                    .into_iter()
+                    .map(|(resource, keys)| (resource, json!(keys)))
+                    .collect();
             tx.tx.execute("DELETE FROM roles WHERE id = ?1", [id])?;
             tx.audit(
                 "role.delete",
                 &role.name,
-                Some(json!({"id": id, "name": role.name, "description": role.description, "granted": role.grants.keys(tx.catalog)})),
+                Some(json!({"id": id, "name": role.name, "description": role.description, "granted": role.grants.keys(tx.catalog), "exceptions": exceptions})),
                 target_name.as_ref().map(|t| json!({"users_moved_to": t, "users_moved": moved})),
             )?;
             Ok(DeleteOutcome {

@@ -274,6 +274,119 @@ JOIN role_grants g ON g.role_id = r.id
 WHERE u.active = 1;
 "#;
 
+/// Version 4: resources, exceptions and fixed roles (SPEC §11).
+///
+/// - `roles.fixed` marks a role a catalog file defines: locked like Administrator.
+/// - `resource_types` and their scoped nodes come from the catalog file;
+///   `resources` are what the application registers, `package_resources` assigns them
+///   to packages (Iterable's teams).
+/// - `role_exceptions` is one role's different set of a type's scoped permissions
+///   for one resource; the set is in `role_exception_grants` (an exception may grant
+///   nothing). Both go with their role or resource.
+/// - `user_resource_permissions` answers, for one user and one resource, what the
+///   user may do there: it is `domain::resource::decide_on` in SQL.
+const V4: &str = r#"
+ALTER TABLE roles ADD COLUMN fixed INTEGER NOT NULL DEFAULT 0 CHECK (fixed IN (0, 1));
+
+CREATE TABLE resource_types (
+    key        TEXT PRIMARY KEY,
+    label      TEXT NOT NULL,
+    team_owned INTEGER NOT NULL DEFAULT 0 CHECK (team_owned IN (0, 1)),
+    bypass     TEXT REFERENCES permissions(key) ON DELETE SET NULL,
+    position   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE resource_type_scopes (
+    type_key TEXT NOT NULL REFERENCES resource_types(key) ON DELETE CASCADE,
+    node_key TEXT NOT NULL REFERENCES permissions(key) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (type_key, node_key)
+) WITHOUT ROWID;
+
+-- A type with resources is removed only by the store, which removes them first.
+CREATE TABLE resources (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    type_key   TEXT NOT NULL REFERENCES resource_types(key),
+    key        TEXT NOT NULL,
+    label      TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    UNIQUE (type_key, key)
+);
+
+CREATE TABLE package_resources (
+    package_id  INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    resource_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    PRIMARY KEY (package_id, resource_id)
+) WITHOUT ROWID;
+CREATE INDEX package_resources_by_resource ON package_resources(resource_id, package_id);
+
+CREATE TABLE role_exceptions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    role_id     INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    resource_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    UNIQUE (role_id, resource_id)
+);
+CREATE INDEX role_exceptions_by_resource ON role_exceptions(resource_id, role_id);
+
+CREATE TABLE role_exception_grants (
+    exception_id   INTEGER NOT NULL REFERENCES role_exceptions(id) ON DELETE CASCADE,
+    permission_key TEXT NOT NULL REFERENCES permissions(key) ON DELETE CASCADE,
+    PRIMARY KEY (exception_id, permission_key)
+) WITHOUT ROWID;
+
+-- Every (user, role) path: the direct role, and each role of each package.
+CREATE VIEW user_role_paths AS
+SELECT u.id AS user_id, u.role_id AS role_id FROM users u WHERE u.role_id IS NOT NULL
+UNION ALL
+SELECT m.user_id, pr.role_id
+FROM package_members m JOIN package_roles pr ON pr.package_id = m.package_id;
+
+-- A leaf is a node no other node names as its parent.
+CREATE INDEX permissions_by_parent ON permissions(parent);
+
+-- The stable interface for one resource (SPEC §11): one row per leaf an active user
+-- may use on a resource. Per path, a role's exception for the resource replaces its
+-- general grants of the leaves the type scopes; a team-owned resource needs a shared
+-- package or the type's bypass permission (a general grant). One SELECT, not a
+-- UNION, so a query's username and resource reach the unique indexes of users and
+-- resources, and the rest is a walk of the catalog's leaves for that one pair.
+CREATE VIEW user_resource_permissions AS
+SELECT u.username AS username, res.type_key AS resource_type, res.key AS resource_key,
+       pm.key AS permission_key
+FROM users u
+CROSS JOIN resources res
+JOIN resource_types t ON t.key = res.type_key
+CROSS JOIN permissions pm
+WHERE u.active = 1
+  AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = pm.key)
+  AND (t.team_owned = 0
+       OR EXISTS (SELECT 1 FROM package_resources pk
+                  JOIN package_members m ON m.package_id = pk.package_id
+                  WHERE pk.resource_id = res.id AND m.user_id = u.id)
+       OR EXISTS (SELECT 1 FROM user_role_paths p2
+                  JOIN role_grants g2 ON g2.role_id = p2.role_id
+                  WHERE p2.user_id = u.id AND g2.permission_key = t.bypass))
+  AND EXISTS (
+      SELECT 1 FROM user_role_paths p
+      WHERE p.user_id = u.id
+        AND CASE
+            WHEN EXISTS (SELECT 1 FROM role_exceptions e
+                         WHERE e.role_id = p.role_id AND e.resource_id = res.id)
+             AND EXISTS (SELECT 1 FROM resource_type_scopes s
+                         WHERE s.type_key = t.key
+                           AND (pm.key = s.node_key
+                                OR substr(pm.key, 1, length(s.node_key) + 1) = s.node_key || '.'))
+            THEN EXISTS (SELECT 1 FROM role_exceptions e
+                         JOIN role_exception_grants eg ON eg.exception_id = e.id
+                         WHERE e.role_id = p.role_id AND e.resource_id = res.id
+                           AND eg.permission_key = pm.key)
+            ELSE EXISTS (SELECT 1 FROM role_grants g
+                         WHERE g.role_id = p.role_id AND g.permission_key = pm.key)
+            END);
+"#;
+
 /// The schema version from which role names are keyed with `text::name_key`; the
 /// upgrade to it recomputes the keys of existing roles.
 pub const ROLE_KEYS_FROM: usize = 2;
@@ -281,7 +394,7 @@ pub const ROLE_KEYS_FROM: usize = 2;
 /// Every migration, in order; the schema version is `MIGRATIONS.len()`. A migration
 /// that rebuilds tables runs with foreign keys off and is checked with
 /// `PRAGMA foreign_key_check` before it commits.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The tables a rolecall database must have to be opened, with the schema version
 /// that added each.
@@ -296,6 +409,12 @@ const REQUIRED_TABLES: &[(&str, i64)] = &[
     ("packages", 3),
     ("package_roles", 3),
     ("package_members", 3),
+    ("resource_types", 4),
+    ("resource_type_scopes", 4),
+    ("resources", 4),
+    ("package_resources", 4),
+    ("role_exceptions", 4),
+    ("role_exception_grants", 4),
 ];
 
 /// The tables a file of schema `version` must have.

@@ -1,0 +1,1096 @@
+//! Resources, their packages, roles' exceptions and the decision for one resource
+//! (SPEC §11). Every change is one transaction with its audit rows; the rules are in
+//! `domain::resource`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::packages::{PackageRef, resolve_package};
+use super::roles::{RoleRef, load_grants, resolve_role};
+use super::users::load_user;
+use super::{Store, Tx, text};
+use crate::domain::access::{Allowed, Decision, PathIndex, Via};
+use crate::domain::catalog::{Catalog, Grants};
+use crate::domain::resource::{self, Resource, ResourcePath, ResourceType, Visibility, parse_spec};
+use crate::domain::role;
+use crate::error::{Error, Result};
+use crate::text::display_safe;
+
+/// One entry of a `resources load` file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceEntry {
+    #[serde(rename = "type")]
+    pub type_key: String,
+    pub key: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+/// What `resources load` does (or would do, on a dry run).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourcesPlan {
+    /// `TYPE:KEY` of each, sorted.
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: usize,
+    /// Resources the file does not list: removed only with `--prune`.
+    pub missing: Vec<String>,
+    /// Exceptions the missing resources hold (removed with them).
+    pub missing_exceptions: usize,
+    pub pruned: bool,
+}
+
+/// A role's exception for one resource, with what it is measured against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionView {
+    pub role: String,
+    pub resource: Resource,
+    pub resource_type: ResourceType,
+    /// The role's general grants.
+    pub general: Grants,
+    /// The exception's set of scoped leaves, if the role has one.
+    pub exception: Option<Grants>,
+}
+
+/// Every resource type, in catalog file order, with its scoped keys in file order.
+pub(super) fn resource_types(conn: &Connection) -> Result<Vec<ResourceType>> {
+    let mut types: Vec<ResourceType> = conn
+        .prepare_cached(
+            "SELECT key, label, team_owned, bypass FROM resource_types ORDER BY position",
+        )?
+        .query_map([], |r| {
+            Ok(ResourceType {
+                key: text(r, 0)?,
+                label: text(r, 1)?,
+                scoped: Vec::new(),
+                team_owned: r.get(2)?,
+                bypass: super::opt_text(r, 3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT node_key FROM resource_type_scopes WHERE type_key = ?1 ORDER BY position",
+    )?;
+    for t in &mut types {
+        t.scoped = stmt
+            .query_map([&t.key], |r| text(r, 0))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(types)
+}
+
+fn resource_type(conn: &Connection, key: &str) -> Result<ResourceType> {
+    resource_types(conn)?
+        .into_iter()
+        .find(|t| t.key == key)
+        .ok_or_else(|| unknown_type(conn, key))
+}
+
+fn unknown_type(conn: &Connection, key: &str) -> Error {
+    let known: Vec<String> = resource_types(conn)
+        .map(|ts| ts.into_iter().map(|t| t.key).collect())
+        .unwrap_or_default();
+    Error::invalid(
+        "type",
+        if known.is_empty() {
+            format!(
+                "there is no resource type \"{}\": the catalog defines none (add [[resource_type]] tables and run `rolecall catalog load`)",
+                crate::text::excerpt(key)
+            )
+        } else {
+            format!(
+                "there is no resource type \"{}\"; the catalog defines {}",
+                crate::text::excerpt(key),
+                known.join(", ")
+            )
+        },
+    )
+}
+
+fn unknown_resource(spec: &str) -> Error {
+    Error::invalid(
+        "resource",
+        format!(
+            "there is no resource \"{}\"; `rolecall resources list` shows them",
+            crate::text::excerpt(spec)
+        ),
+    )
+}
+
+/// The resource `TYPE:KEY` names.
+pub(super) fn find_resource(conn: &Connection, spec: &str) -> Result<Resource> {
+    let (type_key, key) = parse_spec(spec)?;
+    let found: Option<(i64, String)> = conn
+        .prepare_cached("SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2")?
+        .query_row(params![type_key, key], |r| Ok((r.get(0)?, text(r, 1)?)))
+        .optional()?;
+    let Some((id, label)) = found else {
+        resource_type(conn, type_key)?;
+        return Err(unknown_resource(spec));
+    };
+    Ok(Resource {
+        id,
+        type_key: type_key.to_string(),
+        key: key.to_string(),
+        label,
+        packages: resource_packages(conn, id)?,
+    })
+}
+
+fn resource_packages(conn: &Connection, id: i64) -> Result<Vec<String>> {
+    let mut names: Vec<String> = conn
+        .prepare_cached(
+            "SELECT p.name FROM package_resources pr JOIN packages p ON p.id = pr.package_id \
+             WHERE pr.resource_id = ?1",
+        )?
+        .query_map([id], |r| text(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    names.sort();
+    Ok(names)
+}
+
+/// Every exception a resource holds: (role name, granted keys), by role name.
+fn resource_exceptions(conn: &Connection, id: i64) -> Result<Vec<(String, Vec<String>)>> {
+    let rows: Vec<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT e.id, r.name FROM role_exceptions e JOIN roles r ON r.id = e.role_id \
+             WHERE e.resource_id = ?1 ORDER BY r.name",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(e, role)| Ok((role, exception_keys(conn, e)?)))
+        .collect()
+}
+
+fn exception_keys(conn: &Connection, exception_id: i64) -> Result<Vec<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT permission_key FROM role_exception_grants WHERE exception_id = ?1 ORDER BY permission_key",
+        )?
+        .query_map([exception_id], |r| text(r, 0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every exception a role holds: (`TYPE:KEY`, granted keys), for the audit row of its
+/// deletion.
+pub(super) fn role_exceptions(
+    conn: &Connection,
+    role_id: i64,
+) -> Result<Vec<(String, Vec<String>)>> {
+    let rows: Vec<(i64, String, String)> = conn
+        .prepare_cached(
+            "SELECT e.id, res.type_key, res.key FROM role_exceptions e \
+             JOIN resources res ON res.id = e.resource_id WHERE e.role_id = ?1 \
+             ORDER BY res.type_key, res.key",
+        )?
+        .query_map([role_id], |r| Ok((r.get(0)?, text(r, 1)?, text(r, 2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(e, t, k)| Ok((format!("{t}:{k}"), exception_keys(conn, e)?)))
+        .collect()
+}
+
+/// The exception `role_id` holds for `resource_id`, as grants, if any.
+fn exception_of(
+    conn: &Connection,
+    catalog: &Catalog,
+    role_id: i64,
+    resource_id: i64,
+) -> Result<Option<Grants>> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2")?
+        .query_row(params![role_id, resource_id], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let keys = exception_keys(conn, id)?;
+    Ok(Some(Grants::from_keys(
+        catalog,
+        keys.iter().map(String::as_str),
+    )))
+}
+
+fn insert_resource(tx: &Tx<'_>, type_key: &str, key: &str, label: &str) -> Result<i64> {
+    tx.tx
+        .prepare_cached(
+            "INSERT INTO resources (type_key, key, label, created_at, updated_at, updated_by) \
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+        )?
+        .execute(params![type_key, key, label, tx.at, tx.actor])?;
+    Ok(tx.tx.last_insert_rowid())
+}
+
+/// Links or unlinks packages; returns the names that changed.
+fn link_packages(
+    tx: &Tx<'_>,
+    resource_id: i64,
+    packages: &[String],
+    on: bool,
+) -> Result<Vec<String>> {
+    let mut changed = Vec::new();
+    for name in packages {
+        let id = resolve_package(tx.tx, &PackageRef::from(name.as_str()))?;
+        let n = if on {
+            tx.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![id, resource_id])?
+        } else {
+            tx.tx
+                .prepare_cached(
+                    "DELETE FROM package_resources WHERE package_id = ?1 AND resource_id = ?2",
+                )?
+                .execute(params![id, resource_id])?
+        };
+        if n > 0 {
+            let canonical: String =
+                tx.tx
+                    .query_row("SELECT name FROM packages WHERE id = ?1", [id], |r| {
+                        text(r, 0)
+                    })?;
+            changed.push(canonical);
+        }
+    }
+    Ok(changed)
+}
+
+/// Removes a resource with its exceptions and package links, and writes one audit row
+/// that lists what went with it.
+fn delete_resource(tx: &Tx<'_>, resource: &Resource, reason: Option<&str>) -> Result<()> {
+    let exceptions = resource_exceptions(tx.tx, resource.id)?;
+    tx.tx
+        .execute("DELETE FROM resources WHERE id = ?1", [resource.id])?;
+    let exceptions: serde_json::Map<String, serde_json::Value> = exceptions
+        .into_iter()
+        .map(|(role, keys)| (role, json!(keys)))
+        .collect();
+    tx.audit(
+        "resource.remove",
+        &resource.spec(),
+        Some(json!({
+            "type": resource.type_key,
+            "key": resource.key,
+            "label": resource.label,
+            "packages": resource.packages,
+            "exceptions": exceptions,
+        })),
+        reason.map(|r| json!({"reason": r})),
+    )
+}
+
+/// The role the exception commands name, refused when it is locked.
+fn editable_role(tx: &Tx<'_>, role: &RoleRef) -> Result<(i64, String)> {
+    let id = resolve_role(tx.tx, role, "role")?;
+    let (name, builtin, fixed): (String, bool, bool) = tx.tx.query_row(
+        "SELECT name, builtin, fixed FROM roles WHERE id = ?1",
+        [id],
+        |r| Ok((text(r, 0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    role::ensure_unlocked(&name, builtin, fixed)?;
+    Ok((id, name))
+}
+
+impl Store {
+    /// The resource types the catalog defines, in file order.
+    pub fn resource_types(&self) -> Result<Vec<ResourceType>> {
+        resource_types(&self.conn)
+    }
+
+    /// Every resource (of one type), by type and key, with its packages.
+    pub fn resources(&self, type_key: Option<&str>) -> Result<Vec<Resource>> {
+        if let Some(t) = type_key {
+            resource_type(&self.conn, t)?;
+        }
+        let mut out: Vec<Resource> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, type_key, key, label FROM resources \
+                 WHERE ?1 IS NULL OR type_key = ?1 ORDER BY type_key, key",
+            )?
+            .query_map([type_key], |r| {
+                Ok(Resource {
+                    id: r.get(0)?,
+                    type_key: text(r, 1)?,
+                    key: text(r, 2)?,
+                    label: text(r, 3)?,
+                    packages: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut links: HashMap<i64, Vec<String>> = HashMap::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT pr.resource_id, p.name FROM package_resources pr JOIN packages p ON p.id = pr.package_id",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+            let (id, name) = row?;
+            links.entry(id).or_default().push(name);
+        }
+        for r in &mut out {
+            if let Some(mut names) = links.remove(&r.id) {
+                names.sort();
+                r.packages = names;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many exceptions each resource holds, by resource id.
+    pub fn exception_counts(&self) -> Result<HashMap<i64, usize>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT resource_id, count(*) FROM role_exceptions GROUP BY resource_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as usize))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The resource `TYPE:KEY` names (exit 2 when there is none).
+    pub fn resource(&self, spec: &str) -> Result<Resource> {
+        find_resource(&self.conn, spec)
+    }
+
+    /// Registers a resource of a type the catalog defines, assigned to `packages`.
+    pub fn add_resource(
+        &mut self,
+        type_key: &str,
+        key: &str,
+        label: &str,
+        packages: &[String],
+    ) -> Result<Resource> {
+        let key = resource::validate_resource_key(key)?;
+        let label = resource::validate_resource_label(label)?;
+        let spec = format!("{type_key}:{key}");
+        self.write(|tx| {
+            resource_type(tx.tx, type_key)?;
+            let exists: Option<i64> = tx
+                .tx
+                .query_row(
+                    "SELECT id FROM resources WHERE type_key = ?1 AND key = ?2",
+                    params![type_key, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_some() {
+                return Err(Error::invalid(
+                    "key",
+                    format!("resource {} already exists", display_safe(&spec)),
+                ));
+            }
+            let id = insert_resource(tx, type_key, &key, &label)?;
+            let mut linked = link_packages(tx, id, packages, true)?;
+            linked.sort();
+            tx.audit(
+                "resource.add",
+                &spec,
+                None,
+                Some(json!({"type": type_key, "key": key, "label": label, "packages": linked})),
+            )?;
+            Ok(())
+        })?;
+        self.resource(&spec)
+    }
+
+    /// Removes a resource, its exceptions and its package links, in one transaction.
+    pub fn remove_resource(&mut self, spec: &str) -> Result<Resource> {
+        self.write(|tx| {
+            let resource = find_resource(tx.tx, spec)?;
+            delete_resource(tx, &resource, None)?;
+            Ok(resource)
+        })
+    }
+
+    /// Assigns (`on`) or unassigns a resource to or from packages.
+    pub fn assign_resource(
+        &mut self,
+        spec: &str,
+        packages: &[String],
+        on: bool,
+    ) -> Result<Resource> {
+        self.write(|tx| {
+            let before = find_resource(tx.tx, spec)?;
+            link_packages(tx, before.id, packages, on)?;
+            let after = resource_packages(tx.tx, before.id)?;
+            if after != before.packages {
+                tx.tx.execute(
+                    "UPDATE resources SET updated_at = ?1, updated_by = ?2 WHERE id = ?3",
+                    params![tx.at, tx.actor, before.id],
+                )?;
+                tx.audit(
+                    "resource.update",
+                    &before.spec(),
+                    Some(json!({"packages": before.packages})),
+                    Some(json!({"packages": after})),
+                )?;
+            }
+            Ok(Resource {
+                packages: after,
+                ..before
+            })
+        })
+    }
+
+    /// Syncs the resources with an application's list (`resources load`): listed ones
+    /// are added or updated (label, packages); the ones it does not list are removed
+    /// only with `prune`, and without it a file that leaves any out is refused. A dry
+    /// run plans inside a transaction that is rolled back.
+    pub fn load_resources(
+        &mut self,
+        entries: &[ResourceEntry],
+        dry_run: bool,
+        prune: bool,
+    ) -> Result<ResourcesPlan> {
+        let mut checked = Vec::with_capacity(entries.len());
+        let mut seen = BTreeSet::new();
+        for (i, e) in entries.iter().enumerate() {
+            let at = |err: Error| Error::invalid("file", format!("[{i}]: {err}"));
+            let key = resource::validate_resource_key(&e.key).map_err(at)?;
+            let label = resource::validate_resource_label(&e.label).map_err(at)?;
+            if !seen.insert((e.type_key.clone(), key.clone())) {
+                return Err(Error::invalid(
+                    "file",
+                    format!(
+                        "[{i}]: {}:{} is listed twice",
+                        e.type_key,
+                        display_safe(&key)
+                    ),
+                ));
+            }
+            checked.push((e.type_key.clone(), key, label, e.packages.clone()));
+        }
+        let plan_in = |tx: &Tx<'_>| -> Result<ResourcesPlan> {
+            let types: Vec<String> = resource_types(tx.tx)?.into_iter().map(|t| t.key).collect();
+            let mut plan = ResourcesPlan::default();
+            for (i, (type_key, key, label, packages)) in checked.iter().enumerate() {
+                if !types.contains(type_key) {
+                    let err = unknown_type(tx.tx, type_key);
+                    return Err(Error::invalid("file", format!("[{i}]: {err}")));
+                }
+                let spec = format!("{type_key}:{key}");
+                let existing: Option<(i64, String)> = tx
+                    .tx
+                    .query_row(
+                        "SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2",
+                        params![type_key, key],
+                        |r| Ok((r.get(0)?, text(r, 1)?)),
+                    )
+                    .optional()?;
+                let (id, before_label, before_packages) = match existing {
+                    Some((id, l)) => (id, Some(l), resource_packages(tx.tx, id)?),
+                    None => (insert_resource(tx, type_key, key, label)?, None, Vec::new()),
+                };
+                let mut wanted = Vec::new();
+                for p in packages {
+                    let pid = resolve_package(tx.tx, &PackageRef::from(p.as_str()))
+                        .map_err(|e| Error::invalid("file", format!("[{i}]: {e}")))?;
+                    wanted.push(pid);
+                }
+                tx.tx
+                    .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
+                for pid in wanted {
+                    tx.tx.execute(
+                        "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                        params![pid, id],
+                    )?;
+                }
+                let after_packages = resource_packages(tx.tx, id)?;
+                match before_label {
+                    None => {
+                        plan.added.push(spec.clone());
+                        tx.audit(
+                            "resource.add",
+                            &spec,
+                            None,
+                            Some(json!({"type": type_key, "key": key, "label": label, "packages": after_packages, "reason": "resources load"})),
+                        )?;
+                    }
+                    Some(old) if old != *label || before_packages != after_packages => {
+                        tx.tx.execute(
+                            "UPDATE resources SET label = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                            params![label, tx.at, tx.actor, id],
+                        )?;
+                        plan.changed.push(spec.clone());
+                        tx.audit(
+                            "resource.update",
+                            &spec,
+                            Some(json!({"label": old, "packages": before_packages})),
+                            Some(json!({"label": label, "packages": after_packages, "reason": "resources load"})),
+                        )?;
+                    }
+                    Some(_) => plan.unchanged += 1,
+                }
+            }
+            let all: Vec<(i64, String, String)> = tx
+                .tx
+                .prepare("SELECT id, type_key, key FROM resources ORDER BY type_key, key")?
+                .query_map([], |r| Ok((r.get(0)?, text(r, 1)?, text(r, 2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (_, t, k) in all {
+                if !seen.contains(&(t.clone(), k.clone())) {
+                    let spec = format!("{t}:{k}");
+                    let resource = find_resource(tx.tx, &spec)?;
+                    plan.missing_exceptions += resource_exceptions(tx.tx, resource.id)?.len();
+                    if prune {
+                        delete_resource(tx, &resource, Some("resources load --prune"))?;
+                    }
+                    plan.missing.push(spec);
+                }
+            }
+            plan.pruned = prune && !plan.missing.is_empty();
+            Ok(plan)
+        };
+        if dry_run {
+            return self.dry_run(plan_in);
+        }
+        self.write(|tx| {
+            let plan = plan_in(tx)?;
+            if !prune && !plan.missing.is_empty() {
+                return Err(Error::Refused(format!(
+                    "the file leaves out {} registered resource{} ({}); run with --prune to remove {} and {} exception{}, or list {} in the file; nothing was changed",
+                    plan.missing.len(),
+                    if plan.missing.len() == 1 { "" } else { "s" },
+                    sample(&plan.missing),
+                    if plan.missing.len() == 1 { "it" } else { "them" },
+                    plan.missing_exceptions,
+                    if plan.missing_exceptions == 1 { "" } else { "s" },
+                    if plan.missing.len() == 1 { "it" } else { "them" },
+                )));
+            }
+            Ok(plan)
+        })
+    }
+
+    /// A role's exception for a resource, with the role's general grants.
+    pub fn exception(&self, role: impl Into<RoleRef>, spec: &str) -> Result<ExceptionView> {
+        let role_id = resolve_role(&self.conn, &role.into(), "role")?;
+        let name: String =
+            self.conn
+                .query_row("SELECT name FROM roles WHERE id = ?1", [role_id], |r| {
+                    text(r, 0)
+                })?;
+        let resource = find_resource(&self.conn, spec)?;
+        let resource_type = resource_type(&self.conn, &resource.type_key)?;
+        Ok(ExceptionView {
+            role: name,
+            general: load_grants(&self.conn, &self.catalog, role_id)?,
+            exception: exception_of(&self.conn, &self.catalog, role_id, resource.id)?,
+            resource,
+            resource_type,
+        })
+    }
+
+    /// Sets a role's exception for a resource: from the exception as it is (or the
+    /// role's general grants of the scoped permissions), `grant` then `revoke`. Only
+    /// what the type scopes may be named.
+    pub fn set_exception(
+        &mut self,
+        role: impl Into<RoleRef>,
+        spec: &str,
+        grant: &[String],
+        revoke: &[String],
+    ) -> Result<ExceptionView> {
+        let role = role.into();
+        let role_id = self.write(|tx| {
+            let (role_id, name) = editable_role(tx, &role)?;
+            let resource = find_resource(tx.tx, spec)?;
+            let rtype = resource_type(tx.tx, &resource.type_key)?;
+            let general = load_grants(tx.tx, tx.catalog, role_id)?;
+            let current = exception_of(tx.tx, tx.catalog, role_id, resource.id)?;
+            let set = resource::edit_exception(
+                tx.catalog,
+                &rtype,
+                &general,
+                current.as_ref(),
+                grant,
+                revoke,
+            )?;
+            if current.as_ref() == Some(&set) {
+                return Ok(role_id);
+            }
+            tx.tx.execute(
+                "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
+                params![role_id, resource.id],
+            )?;
+            let id: i64 = tx.tx.query_row(
+                "SELECT id FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+                params![role_id, resource.id],
+                |r| r.get(0),
+            )?;
+            tx.tx.execute(
+                "DELETE FROM role_exception_grants WHERE exception_id = ?1",
+                [id],
+            )?;
+            let mut insert = tx.tx.prepare_cached(
+                "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
+            )?;
+            for key in set.keys(tx.catalog) {
+                insert.execute(params![id, key])?;
+            }
+            bump_role(tx, role_id)?;
+            tx.audit(
+                "role.exception",
+                &name,
+                Some(json!({
+                    "resource": resource.spec(),
+                    "granted": current.as_ref().map(|c| c.keys(tx.catalog)),
+                })),
+                Some(json!({"resource": resource.spec(), "granted": set.keys(tx.catalog)})),
+            )?;
+            Ok(role_id)
+        })?;
+        self.exception(role_id, spec)
+    }
+
+    /// Removes a role's exception for a resource: the general grants apply there again.
+    /// True when there was one.
+    pub fn clear_exception(&mut self, role: impl Into<RoleRef>, spec: &str) -> Result<bool> {
+        let role = role.into();
+        self.write(|tx| {
+            let (role_id, name) = editable_role(tx, &role)?;
+            let resource = find_resource(tx.tx, spec)?;
+            let Some(current) = exception_of(tx.tx, tx.catalog, role_id, resource.id)? else {
+                return Ok(false);
+            };
+            tx.tx.execute(
+                "DELETE FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+                params![role_id, resource.id],
+            )?;
+            bump_role(tx, role_id)?;
+            tx.audit(
+                "role.exception",
+                &name,
+                Some(json!({"resource": resource.spec(), "granted": current.keys(tx.catalog)})),
+                Some(json!({"resource": resource.spec(), "granted": null})),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// May `username` do `permission` on the resource `spec`? With the reasons, and for
+    /// a team-owned type whether they may see it and why.
+    pub fn check_on(
+        &self,
+        username: &str,
+        permission: &str,
+        spec: &str,
+    ) -> Result<(Decision, Option<Visibility>, Resource)> {
+        let user = load_user(&self.conn, username)?;
+        if user.username != username {
+            return Err(Error::invalid(
+                "username",
+                format!(
+                    "there is no user \"{}\"; usernames are matched exactly (did you mean \"{}\"?)",
+                    crate::text::excerpt(username),
+                    display_safe(&user.username)
+                ),
+            ));
+        }
+        let resource = find_resource(&self.conn, spec)?;
+        let rtype = resource_type(&self.conn, &resource.type_key)?;
+        let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
+        let paths = resource_paths(&self.conn, &self.catalog, user.id, direct, resource.id)?;
+        let user_packages = super::packages::packages_of(&self.conn, user.id)?;
+        let (decision, visibility) = resource::decide_on(
+            &self.catalog,
+            &user,
+            &rtype,
+            &resource,
+            &paths,
+            &user_packages,
+            permission,
+        )?;
+        Ok((decision, visibility, resource))
+    }
+
+    /// Every active user allowed `permission` on the resource `spec`, with the paths
+    /// that grant it there: the roles that grant it on this resource (general grant
+    /// or exception), their holders and their packages' members, less the users a
+    /// team-owned resource hides from.
+    pub fn who_can_on(&self, permission: &str, spec: &str) -> Result<Allowed> {
+        let idx = self.catalog.find(permission).ok_or_else(|| {
+            Error::invalid(
+                "permission",
+                format!(
+                    "\"{}\" is not a permission or category key; `rolecall catalog show` lists them",
+                    crate::text::excerpt(permission)
+                ),
+            )
+        })?;
+        let leaves = self.catalog.node(idx).leaves.clone();
+        let resource = find_resource(&self.conn, spec)?;
+        let rtype = resource_type(&self.conn, &resource.type_key)?;
+        let mask = resource::scope(&self.catalog, &rtype);
+        let conn = &self.conn;
+        let roles: Vec<(i64, String)> = conn
+            .prepare_cached("SELECT id, name FROM roles")?
+            .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut granting: BTreeMap<i64, String> = BTreeMap::new();
+        for (id, name) in roles {
+            let general = load_grants(conn, &self.catalog, id)?;
+            let exception = exception_of(conn, &self.catalog, id, resource.id)?;
+            let on = resource::grants_on(&general, exception.as_ref(), &mask);
+            if on.count_in(leaves.clone()) > 0 {
+                granting.insert(id, name);
+            }
+        }
+        let mut role_names: Vec<String> = granting.values().cloned().collect();
+        role_names.sort();
+        let mut paths: BTreeMap<i64, BTreeSet<(Option<String>, String)>> = BTreeMap::new();
+        let mut holders =
+            conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1 AND active = 1")?;
+        let mut members = conn.prepare_cached(
+            "SELECT p.name, m.user_id FROM package_roles pr \
+             JOIN packages p ON p.id = pr.package_id \
+             JOIN package_members m ON m.package_id = pr.package_id \
+             JOIN users u ON u.id = m.user_id WHERE pr.role_id = ?1 AND u.active = 1",
+        )?;
+        for (&role_id, name) in &granting {
+            for user in holders.query_map([role_id], |r| r.get::<_, i64>(0))? {
+                paths.entry(user?).or_default().insert((None, name.clone()));
+            }
+            for row in members.query_map([role_id], |r| Ok((text(r, 0)?, r.get::<_, i64>(1)?)))? {
+                let (package, user) = row?;
+                paths
+                    .entry(user)
+                    .or_default()
+                    .insert((Some(package), name.clone()));
+            }
+        }
+        if rtype.team_owned {
+            let sharing: BTreeSet<i64> = conn
+                .prepare_cached(
+                    "SELECT m.user_id FROM package_resources pr \
+                     JOIN package_members m ON m.package_id = pr.package_id WHERE pr.resource_id = ?1",
+                )?
+                .query_map([resource.id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let bypass: BTreeSet<String> = match &rtype.bypass {
+                Some(b) => self.who_can(b)?.users.into_iter().map(|(u, _)| u).collect(),
+                None => BTreeSet::new(),
+            };
+            let mut username = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+            let mut keep = BTreeMap::new();
+            for (user, p) in paths {
+                let name: String = username.query_row([user], |r| text(r, 0))?;
+                if sharing.contains(&user) || bypass.contains(&name) {
+                    keep.insert(user, p);
+                }
+            }
+            paths = keep;
+        }
+        let mut package_names: Vec<String> = paths
+            .values()
+            .flat_map(|p| p.iter().filter_map(|(pk, _)| pk.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        package_names.sort();
+        let role_index: HashMap<&str, usize> = role_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let package_index: HashMap<&str, usize> = package_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut username = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+        let mut users = Vec::with_capacity(paths.len());
+        for (user, p) in &paths {
+            let name: String = username.query_row([user], |r| text(r, 0))?;
+            let mut found: Vec<PathIndex> = p
+                .iter()
+                .map(|(pk, role)| {
+                    (
+                        pk.as_deref().map(|n| package_index[n]),
+                        role_index[role.as_str()],
+                    )
+                })
+                .collect();
+            found.sort_unstable();
+            users.push((name, found));
+        }
+        users.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Allowed {
+            roles: role_names,
+            packages: package_names,
+            users,
+        })
+    }
+}
+
+fn sample(specs: &[String]) -> String {
+    let mut out = specs
+        .iter()
+        .take(crate::error::IN_USE_SAMPLE)
+        .map(|s| display_safe(s).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if specs.len() > crate::error::IN_USE_SAMPLE {
+        out.push_str(&format!(
+            " and {} more",
+            specs.len() - crate::error::IN_USE_SAMPLE
+        ));
+    }
+    out
+}
+
+fn bump_role(tx: &Tx<'_>, role_id: i64) -> Result<()> {
+    tx.tx.execute(
+        "UPDATE roles SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+        params![tx.seq, tx.at, tx.actor, role_id],
+    )?;
+    Ok(())
+}
+
+/// Every role a user holds, how, and its exception for one resource: the direct role
+/// first, then each role of each package, by package and role name.
+fn resource_paths(
+    conn: &Connection,
+    catalog: &Catalog,
+    user_id: i64,
+    direct: Option<(i64, &str)>,
+    resource_id: i64,
+) -> Result<Vec<ResourcePath>> {
+    let mut out = Vec::new();
+    let mut add = |role_id: i64, via: Via| -> Result<()> {
+        out.push(ResourcePath {
+            via,
+            grants: load_grants(conn, catalog, role_id)?,
+            exception: exception_of(conn, catalog, role_id, resource_id)?,
+        });
+        Ok(())
+    };
+    if let Some((id, name)) = direct {
+        add(
+            id,
+            Via {
+                role: name.to_string(),
+                package: None,
+            },
+        )?;
+    }
+    let mut paths: Vec<(String, String, i64)> = conn
+        .prepare_cached(
+            "SELECT p.name, r.name, r.id FROM package_members m \
+             JOIN packages p ON p.id = m.package_id \
+             JOIN package_roles pr ON pr.package_id = p.id \
+             JOIN roles r ON r.id = pr.role_id WHERE m.user_id = ?1",
+        )?
+        .query_map([user_id], |r| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    paths.sort();
+    for (package, role, role_id) in paths {
+        add(
+            role_id,
+            Via {
+                role,
+                package: Some(package),
+            },
+        )?;
+    }
+    Ok(out)
+}
+
+/// What a catalog file's `[[resource_type]]` and `[[role]]` tables change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelPlan {
+    pub types_added: Vec<String>,
+    pub types_changed: Vec<String>,
+    /// Types the file drops, with how many resources each has (removed with it).
+    pub types_removed: Vec<(String, usize)>,
+    pub roles_created: Vec<String>,
+    pub roles_updated: Vec<String>,
+    /// Fixed roles the file no longer lists: they become ordinary roles.
+    pub roles_released: Vec<String>,
+}
+
+impl ModelPlan {
+    pub fn changes_anything(&self) -> bool {
+        *self != ModelPlan::default()
+    }
+}
+
+/// Writes the resource types and fixed roles of a catalog file, after its permissions
+/// (`catalog`, the catalog as it now is). A type the file drops goes with its
+/// resources only with `prune`; a `[[role]]` whose name an editable role already has
+/// is refused.
+pub(super) fn apply_model(
+    tx: &Tx<'_>,
+    catalog: &Catalog,
+    types: &[ResourceType],
+    roles: &[crate::domain::resource::FixedRole],
+    prune: bool,
+) -> Result<ModelPlan> {
+    let mut plan = ModelPlan::default();
+    let existing = resource_types(tx.tx)?;
+    for (pos, t) in types.iter().enumerate() {
+        let before = existing.iter().find(|e| e.key == t.key);
+        tx.tx.execute(
+            "INSERT INTO resource_types (key, label, team_owned, bypass, position) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (key) DO UPDATE SET label = excluded.label, team_owned = excluded.team_owned, \
+             bypass = excluded.bypass, position = excluded.position",
+            params![t.key, t.label, t.team_owned, t.bypass, pos as i64],
+        )?;
+        tx.tx.execute(
+            "DELETE FROM resource_type_scopes WHERE type_key = ?1",
+            [&t.key],
+        )?;
+        for (i, node) in t.scoped.iter().enumerate() {
+            tx.tx.execute(
+                "INSERT INTO resource_type_scopes (type_key, node_key, position) VALUES (?1, ?2, ?3)",
+                params![t.key, node, i as i64],
+            )?;
+        }
+        match before {
+            None => {
+                plan.types_added.push(t.key.clone());
+                tx.audit("resource_type.add", &t.key, None, Some(json!(t)))?;
+            }
+            Some(old) if old != t => {
+                plan.types_changed.push(t.key.clone());
+                tx.audit(
+                    "resource_type.update",
+                    &t.key,
+                    Some(json!(old)),
+                    Some(json!(t)),
+                )?;
+            }
+            Some(_) => {}
+        }
+    }
+    for old in existing
+        .iter()
+        .filter(|e| !types.iter().any(|t| t.key == e.key))
+    {
+        let keys: Vec<String> = tx
+            .tx
+            .prepare("SELECT key FROM resources WHERE type_key = ?1 ORDER BY key")?
+            .query_map([&old.key], |r| text(r, 0))?
+            .collect::<rusqlite::Result<_>>()?;
+        plan.types_removed.push((old.key.clone(), keys.len()));
+        if !keys.is_empty() && !prune {
+            continue;
+        }
+        for key in &keys {
+            let resource = find_resource(tx.tx, &format!("{}:{key}", old.key))?;
+            delete_resource(tx, &resource, Some("its type was pruned from the catalog"))?;
+        }
+        tx.tx
+            .execute("DELETE FROM resource_types WHERE key = ?1", [&old.key])?;
+        tx.audit("resource_type.remove", &old.key, Some(json!(old)), None)?;
+    }
+
+    let mut kept = BTreeSet::new();
+    for r in roles {
+        let grants = resource::fixed_role_grants(catalog, r)?;
+        let keys = grants.keys(catalog);
+        let found: Option<(i64, String, String, bool, bool)> = tx
+            .tx
+            .query_row(
+                "SELECT id, name, description, builtin, fixed FROM roles WHERE name_fold = ?1",
+                [super::name_key(&r.name)],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        text(row, 1)?,
+                        text(row, 2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let id = match found {
+            Some((_, name, _, _, false)) => {
+                return Err(Error::invalid(
+                    "catalog",
+                    format!(
+                        "role \"{}\" already exists as an editable role, and the file defines a fixed role of that name; rename the existing role first (`rolecall roles rename \"{}\" NEW_NAME`)",
+                        display_safe(&name),
+                        display_safe(&name)
+                    ),
+                ));
+            }
+            Some((id, name, description, _, true)) => {
+                let before: Vec<String> = tx
+                    .tx
+                    .prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1 ORDER BY permission_key")?
+                    .query_map([id], |row| text(row, 0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                if before != keys || description != r.description || name != r.name {
+                    tx.tx.execute(
+                        "UPDATE roles SET name = ?1, description = ?2, version = ?3, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+                        params![r.name, r.description, tx.seq, tx.at, tx.actor, id],
+                    )?;
+                    tx.tx
+                        .execute("DELETE FROM role_grants WHERE role_id = ?1", [id])?;
+                    plan.roles_updated.push(r.name.clone());
+                    tx.audit(
+                        "role.update",
+                        &r.name,
+                        Some(json!({"name": name, "description": description, "granted": before})),
+                        Some(json!({"name": r.name, "description": r.description, "granted": keys, "reason": "catalog load"})),
+                    )?;
+                } else {
+                    kept.insert(id);
+                    continue;
+                }
+                id
+            }
+            None => {
+                tx.tx.execute(
+                    "INSERT INTO roles (name, name_fold, description, builtin, fixed, version, created_seq, created_at, updated_at, updated_by) \
+                     VALUES (?1, ?2, ?3, 0, 1, ?4, ?4, ?5, ?5, ?6)",
+                    params![r.name, super::name_key(&r.name), r.description, tx.seq, tx.at, tx.actor],
+                )?;
+                plan.roles_created.push(r.name.clone());
+                let id = tx.tx.last_insert_rowid();
+                tx.audit(
+                    "role.create",
+                    &r.name,
+                    None,
+                    Some(json!({"name": r.name, "description": r.description, "fixed": true, "granted": keys})),
+                )?;
+                id
+            }
+        };
+        let mut insert = tx
+            .tx
+            .prepare_cached("INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)")?;
+        for key in &keys {
+            insert.execute(params![id, key])?;
+        }
+        kept.insert(id);
+    }
+    let released: Vec<(i64, String)> = tx
+        .tx
+        .prepare("SELECT id, name FROM roles WHERE fixed = 1 ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, name) in released.into_iter().filter(|(id, _)| !kept.contains(id)) {
+        tx.tx.execute(
+            "UPDATE roles SET fixed = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+            params![tx.seq, tx.at, tx.actor, id],
+        )?;
+        tx.audit(
+            "role.update",
+            &name,
+            Some(json!({"fixed": true})),
+            Some(json!({"fixed": false, "reason": "the catalog no longer defines it"})),
+        )?;
+        plan.roles_released.push(name);
+    }
+    Ok(plan)
+}
