@@ -2796,3 +2796,53 @@ fn the_form_can_leave_a_user_with_no_direct_role() {
         "EU Marketing still gives Campaign Manager"
     );
 }
+
+#[test]
+fn a_fixed_role_of_the_catalog_opens_locked_and_is_not_deleted() {
+    let dir = TempDir::new().unwrap();
+    let db = seeded(&dir);
+    let mut toml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/permissions.toml"),
+    )
+    .unwrap();
+    toml.push_str(
+        "\n[[role]]\nname = \"Auditor\"\ndescription = \"Reads contacts.\"\ngrants = [\"contacts.view\"]\n",
+    );
+    let file = dir.path().join("catalog.toml");
+    std::fs::write(&file, toml).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .arg("--db")
+        .arg(&db)
+        .args(["catalog", "load"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut h = Harness::on(dir, db, 120, 40);
+    h.press("2/auditor");
+    h.code(KeyCode::Enter);
+    let footer = h.screen().lines().last().unwrap().to_string();
+    assert!(
+        !footer.contains("d delete"),
+        "no delete on a fixed role: {footer}"
+    );
+    assert!(h.screen().contains("locked"), "{}", h.screen());
+    h.press("d");
+    assert!(h.screen().contains("fixed role"), "{}", h.screen());
+    h.code(KeyCode::Enter);
+    let editor = h.app.editor.as_ref().expect("opens, read-only");
+    assert!(editor.locked());
+    assert!(h.screen().contains("fixed, read-only"), "{}", h.screen());
+    h.press(" ");
+    assert!(
+        h.screen()
+            .contains("fixed role of the catalog; c on Roles makes an editable copy"),
+        "{}",
+        h.screen()
+    );
+    assert!(!h.app.editor.as_ref().unwrap().is_dirty());
+}

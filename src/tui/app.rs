@@ -540,7 +540,7 @@ impl App {
         let dirty = self
             .editor
             .as_ref()
-            .is_some_and(|e| e.is_dirty() && !e.builtin)
+            .is_some_and(|e| e.is_dirty() && !e.locked())
             || self.form.as_ref().is_some_and(|f| f.is_dirty())
             || self.package_editor.as_ref().is_some_and(|e| e.is_dirty());
         if dirty && !self.store.is_read_only() {

@@ -165,6 +165,8 @@ fn console_key_for(command: &str) -> Option<&'static str> {
         ["roles", "grant"] => Some("Space in the role's editor (2, Enter on the role)"),
         ["users", "transfer-ownership"] => Some("o on the Users tab"),
         ["roles", "set-default"] => Some("* on the Roles tab"),
+        ["roles", "create"] if words.contains(&"--from") => Some("c on the Roles tab"),
+        ["packages", "add-user"] => Some("g on the Users tab"),
         _ => None,
     }
 }

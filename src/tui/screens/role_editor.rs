@@ -68,6 +68,8 @@ pub struct RoleEditor {
     pub is_new: bool,
     pub version: i64,
     pub builtin: bool,
+    /// A fixed role of the catalog file (`[[role]]`): locked like the built-in one.
+    pub fixed: bool,
     pub users: usize,
     pub original_name: String,
     original_description: String,
@@ -99,6 +101,7 @@ impl RoleEditor {
             is_new: false,
             version: role.version,
             builtin: role.builtin,
+            fixed: false,
             users: role.users,
             original_name: role.name.clone(),
             original_description: role.description.clone(),
@@ -379,11 +382,16 @@ pub fn path_of(catalog: &Catalog, idx: usize) -> Vec<usize> {
 fn note_line(look: &Look, editor: &RoleEditor) -> Span<'static> {
     let t = look.theme;
     let except = (!editor.is_new).then_some(editor.role_id);
-    let problem = (!editor.builtin)
+    let problem = (!editor.locked())
         .then(|| look.names.role_name_problem(editor.name.text(), except))
         .flatten();
     if let Some(problem) = problem {
         Span::styled(display_safe(&problem).into_owned(), t.error)
+    } else if editor.fixed {
+        Span::styled(
+            "Fixed by the catalog file: catalog load writes it, nothing else changes it. c on Roles makes an editable copy.",
+            t.partial,
+        )
     } else if editor.builtin {
         Span::styled(
             "Built in: Administrator always holds every permission, also ones added later. c on Roles makes an editable copy.",
@@ -414,6 +422,8 @@ pub fn draw(look: &Look, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
     let dirty = if editor.is_dirty() { " · unsaved" } else { "" };
     let lock = if editor.builtin {
         " · built-in, read-only"
+    } else if editor.fixed {
+        " · fixed, read-only"
     } else {
         ""
     };
@@ -621,7 +631,7 @@ impl RoleEditor {
     /// What a key does in the editor.
     pub fn update(&mut self, action: Action, cx: &mut Ctx) -> Vec<Effect> {
         let catalog = cx.store.catalog();
-        let read_only = self.builtin || cx.read_only();
+        let read_only = self.locked() || cx.read_only();
         if self.on_tree_key(action) {
             return Vec::new();
         }
@@ -661,7 +671,7 @@ impl RoleEditor {
 
     /// A key typed into the focused field or the search.
     pub fn on_input(&mut self, key: &crossterm::event::KeyEvent, cx: &mut Ctx) {
-        let read_only = self.builtin || cx.read_only();
+        let read_only = self.locked() || cx.read_only();
         match self.focus {
             Focus::Name if !read_only => {
                 self.name.handle(key);
@@ -779,7 +789,7 @@ impl RoleEditor {
 
     /// Which keys work now: nothing that edits on a built-in role or read-only.
     pub fn available(&self, action: Action, read_only_session: bool) -> bool {
-        let read_only = self.builtin || read_only_session;
+        let read_only = self.locked() || read_only_session;
         match action {
             Action::Toggle | Action::CheckAll | Action::Save => !read_only,
             Action::ClearSearch => self.is_searching(),
@@ -787,9 +797,19 @@ impl RoleEditor {
         }
     }
 
+    /// True for the built-in role and the catalog's fixed roles: browsed, never edited.
+    pub fn locked(&self) -> bool {
+        self.builtin || self.fixed
+    }
+
     /// Why an edit is refused here, in the console's words.
     pub fn refusal(&self, read_only_session: bool) -> String {
-        if self.builtin {
+        if self.fixed {
+            format!(
+                "\"{}\" is a fixed role of the catalog; c on Roles makes an editable copy",
+                self.original_name
+            )
+        } else if self.builtin {
             format!(
                 "\"{}\" is built in and holds every permission; c on Roles makes an editable copy",
                 self.original_name

@@ -99,7 +99,7 @@ impl RolesScreen {
             return Vec::new();
         };
         match action {
-            Action::Open => open_editor(role.id, cx),
+            Action::Open => open_editor(role.id, role.fixed, cx),
             Action::Clone => ask_clone_name(&role, cx.names),
             Action::Delete => ask_delete(&role, cx),
             Action::Compare => vec![Effect::Open(role_pick(
@@ -130,7 +130,7 @@ impl RolesScreen {
             Action::New => !read_only,
             Action::Compare | Action::RoleUsers | Action::AuditOf => role.is_some(),
             Action::Clone => !read_only && role.is_some(),
-            Action::Delete => !read_only && role.is_some_and(|r| !r.builtin),
+            Action::Delete => !read_only && role.is_some_and(|r| !r.builtin && !r.fixed),
             Action::SetDefault => !read_only && role.is_some_and(|r| r.id != default_role),
             _ => true,
         }
@@ -186,7 +186,7 @@ impl RolesScreen {
         draw_list(look, frame, list_area, &self.view, list_look, |r| {
             let mark = if r.id == default {
                 "* default"
-            } else if r.builtin {
+            } else if r.builtin || r.fixed {
                 "locked"
             } else {
                 ""
@@ -306,11 +306,17 @@ pub fn used_by(direct: usize, packages: &[String], via_packages: usize) -> Strin
 }
 
 /// Enter: the editor on role `id`, read-only for a built-in role or session.
-fn open_editor(id: i64, cx: &mut Ctx) -> Vec<Effect> {
+fn open_editor(id: i64, fixed: bool, cx: &mut Ctx) -> Vec<Effect> {
     Effect::from_result(cx.store.role_by_id(id), |role| {
-        let editor = RoleEditor::new(cx.store.catalog(), &role, cx.theme);
+        let mut editor = RoleEditor::new(cx.store.catalog(), &role, cx.theme);
+        editor.fixed = fixed;
         let mut out = vec![Effect::EditRole(Box::new(editor))];
-        if role.builtin {
+        if fixed {
+            out.push(Effect::Info(format!(
+                "\"{}\" is a fixed role of the catalog, so it opens read-only; c on Roles makes an editable copy",
+                role.name
+            )));
+        } else if role.builtin {
             out.push(Effect::Info(format!(
                 "\"{}\" is built in: it always holds every permission, so it opens read-only; c on Roles makes an editable copy",
                 role.name
@@ -408,10 +414,8 @@ fn make_default(id: i64, cx: &mut Ctx) -> Vec<Effect> {
 /// `d`: a confirm when nothing uses the role; otherwise the warning naming who and
 /// what uses it, with a role to move them to.
 fn ask_delete(role: &RoleSummary, cx: &mut Ctx) -> Vec<Effect> {
-    if role.builtin {
-        return vec![Effect::Error(
-            crate::domain::role::ensure_editable(&role.name, true).unwrap_err(),
-        )];
+    if let Err(e) = crate::domain::role::ensure_unlocked(&role.name, role.builtin, role.fixed) {
+        return vec![Effect::Error(e)];
     }
     let is_default = role.id == cx.names.default_role;
     let (packages, via) = match cx.store.packages_including(role.id) {
