@@ -253,32 +253,21 @@ pub(super) fn who_can(store: &Store, permission: &str, json: bool) -> Result<i32
 
 /// Prints who may do something and how: `who-can`, and `who-can --on`.
 pub(super) fn print_allowed(allowed: &crate::domain::access::Allowed, json: bool) -> Result<i32> {
-    if json {
-        #[derive(serde::Serialize)]
-        struct Path<'a> {
-            role: &'a str,
-            package: Option<&'a str>,
-        }
-        #[derive(serde::Serialize)]
-        struct Row<'a> {
-            username: &'a str,
-            via: Vec<Path<'a>>,
-        }
-        let rows: Vec<Row<'_>> = allowed
-            .users
-            .iter()
-            .map(|(user, paths)| Row {
-                username: user,
-                via: allowed
-                    .via(paths)
-                    .map(|(role, package)| Path { role, package })
-                    .collect(),
-            })
-            .collect();
-        return out_json(&rows);
-    }
-    // Written straight into one buffer: at 100,000 users a table of cells would cost
+    // Written straight into one buffer, each role's and package's name made safe
+    // (or encoded) once: at 100,000 users, a value or a cell per user would cost
     // more than finding them.
+    let text = if json {
+        allowed_json(allowed)
+    } else {
+        allowed_text(allowed)
+    };
+    out(&text)
+}
+
+/// `who-can`'s table: USERNAME, then each path (`Editor (direct)`, `Editor in EU`).
+fn allowed_text(allowed: &crate::domain::access::Allowed) -> String {
+    let roles: Vec<_> = allowed.roles.iter().map(|r| display_safe(r)).collect();
+    let packages: Vec<_> = allowed.packages.iter().map(|p| display_safe(p)).collect();
     let names: Vec<std::borrow::Cow<'_, str>> =
         allowed.users.iter().map(|(u, _)| display_safe(u)).collect();
     let width = names
@@ -290,23 +279,107 @@ pub(super) fn print_allowed(allowed: &crate::domain::access::Allowed, json: bool
     let mut text = String::with_capacity(allowed.users.len() * (width + 40));
     text.push_str(&print::pad("USERNAME", width));
     text.push_str("  VIA\n");
-    for (name, (_, paths)) in names.iter().zip(&allowed.users) {
-        text.push_str(&print::pad(name, width));
-        text.push_str("  ");
-        for (i, (role, package)) in allowed.via(paths).enumerate() {
+    for (name, (_, range)) in names.iter().zip(&allowed.users) {
+        text.push_str(name);
+        let pad = width.saturating_sub(crate::text::width(name)) + 2;
+        text.extend(std::iter::repeat_n(' ', pad));
+        for (i, (package, role)) in allowed.paths[range.clone()].iter().enumerate() {
             if i > 0 {
                 text.push_str("; ");
             }
-            text.push_str(&display_safe(role));
+            text.push_str(&roles[*role]);
             match package {
                 None => text.push_str(" (direct)"),
                 Some(p) => {
                     text.push_str(" in ");
-                    text.push_str(&display_safe(p));
+                    text.push_str(&packages[*p]);
                 }
             }
         }
         text.push('\n');
     }
-    out(&text)
+    text
+}
+
+/// `who-can --json`, laid out exactly as `serde_json::to_string_pretty` lays out
+/// `[{"username", "via": [{"role", "package"}]}]`, with each name encoded once.
+fn allowed_json(allowed: &crate::domain::access::Allowed) -> String {
+    let encode = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    let roles: Vec<String> = allowed.roles.iter().map(|r| encode(r)).collect();
+    let packages: Vec<String> = allowed.packages.iter().map(|p| encode(p)).collect();
+    if allowed.users.is_empty() {
+        return "[]\n".to_string();
+    }
+    let mut text = String::with_capacity(allowed.users.len() * 160);
+    text.push('[');
+    for (i, (user, range)) in allowed.users.iter().enumerate() {
+        text.push_str(if i == 0 { "\n  {\n" } else { ",\n  {\n" });
+        text.push_str("    \"username\": ");
+        text.push_str(&encode(user));
+        text.push_str(",\n    \"via\": [");
+        let paths = &allowed.paths[range.clone()];
+        for (j, (package, role)) in paths.iter().enumerate() {
+            text.push_str(if j == 0 {
+                "\n      {\n"
+            } else {
+                ",\n      {\n"
+            });
+            text.push_str("        \"role\": ");
+            text.push_str(&roles[*role]);
+            text.push_str(",\n        \"package\": ");
+            text.push_str(package.map_or("null", |p| packages[p].as_str()));
+            text.push_str("\n      }");
+        }
+        text.push_str(if paths.is_empty() { "]" } else { "\n    ]" });
+        text.push_str("\n  }");
+    }
+    text.push_str("\n]");
+    crate::text::json_terminal_safe(text) + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::Allowed;
+
+    /// The hand-written JSON is the JSON `serde_json` would print, byte for byte.
+    #[test]
+    fn who_can_json_is_laid_out_as_serde_lays_it_out() {
+        let allowed = Allowed::from_users(
+            vec!["Editor \"EU\"".into(), "Viewer\u{1b}[31m".into()],
+            vec!["Ops, night\u{202e}".into()],
+            vec![
+                ("ann".into(), vec![(None, 0), (Some(0), 1)]),
+                ("bo\u{2028}b".into(), vec![(Some(0), 0)]),
+            ],
+        );
+        #[derive(serde::Serialize)]
+        struct Path<'a> {
+            role: &'a str,
+            package: Option<&'a str>,
+        }
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            username: &'a str,
+            via: Vec<Path<'a>>,
+        }
+        let value: Vec<Row<'_>> = allowed
+            .users
+            .iter()
+            .map(|(user, range)| Row {
+                username: user,
+                via: allowed
+                    .via(range)
+                    .map(|(role, package)| Path { role, package })
+                    .collect(),
+            })
+            .collect();
+        let want =
+            crate::text::json_terminal_safe(serde_json::to_string_pretty(&value).unwrap()) + "\n";
+        assert_eq!(allowed_json(&allowed), want);
+        assert_eq!(
+            allowed_json(&Allowed::default()),
+            serde_json::to_string_pretty(&Vec::<serde_json::Value>::new()).unwrap() + "\n"
+        );
+    }
 }

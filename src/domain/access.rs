@@ -37,8 +37,12 @@ pub struct Via {
 pub struct Allowed {
     pub roles: Vec<String>,
     pub packages: Vec<String>,
-    /// (username, paths): the direct role first, then by package and role name.
-    pub users: Vec<(String, Vec<PathIndex>)>,
+    /// (username, its paths as a range of `paths`), in username order.
+    pub users: Vec<(String, std::ops::Range<usize>)>,
+    /// Every user's paths, one run per user: the direct role first, then by package
+    /// and role name. One vector, not one per user: 100,000 users make 100,000
+    /// allocations otherwise.
+    pub paths: Vec<PathIndex>,
 }
 
 /// One path of [`Allowed`]: (index into `packages`, or `None` for a direct role; index
@@ -46,12 +50,38 @@ pub struct Allowed {
 pub type PathIndex = (Option<usize>, usize);
 
 impl Allowed {
-    /// The paths of one user, by name.
+    /// Builds the answer from each user's paths (the few-users case).
+    pub fn from_users(
+        roles: Vec<String>,
+        packages: Vec<String>,
+        found: Vec<(String, Vec<PathIndex>)>,
+    ) -> Allowed {
+        let mut allowed = Allowed {
+            roles,
+            packages,
+            users: Vec::with_capacity(found.len()),
+            paths: Vec::new(),
+        };
+        for (name, paths) in found {
+            allowed.push(name, paths);
+        }
+        allowed
+    }
+
+    /// Adds a user (in username order) with their paths.
+    pub fn push(&mut self, username: String, paths: impl IntoIterator<Item = PathIndex>) {
+        let start = self.paths.len();
+        self.paths.extend(paths);
+        let end = self.paths.len();
+        self.users.push((username, start..end));
+    }
+
+    /// The paths of one user (a range of [`Allowed::paths`]), by name.
     pub fn via<'a>(
         &'a self,
-        paths: &'a [PathIndex],
+        range: &std::ops::Range<usize>,
     ) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
-        paths.iter().map(|(package, role)| {
+        self.paths[range.clone()].iter().map(|(package, role)| {
             (
                 self.roles[*role].as_str(),
                 package.map(|p| self.packages[p].as_str()),

@@ -556,68 +556,98 @@ impl Store {
             .prepare_cached("SELECT id FROM users WHERE active = 0")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        // Paths by user id, in a vector as long as the highest id: ids are dense.
-        let top: i64 =
-            conn.query_row("SELECT coalesce(max(id), 0) FROM users", [], |r| r.get(0))?;
-        let mut paths: Vec<Vec<PathIndex>> = vec![Vec::new(); top as usize + 1];
-        let mut allowed = 0usize;
-        let mut add = |user: i64, path: PathIndex| {
-            if let Some(slot) = paths.get_mut(user as usize) {
-                allowed += usize::from(slot.is_empty());
-                slot.push(path);
-            }
-        };
+        // Every (user, path) found, in the order a user's paths are listed (direct
+        // roles by name, then packages by name and their roles by name), grouped by
+        // user id with a stable counting sort below: one vector for all paths, not
+        // one per user, and no sort per user.
+        let mut found: Vec<(u32, PathIndex)> = Vec::new();
+        let mut granting: Vec<(usize, i64)> = roles.iter().map(|r| (role_index[r], *r)).collect();
+        granting.sort_unstable();
         let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
-        let mut members = conn.prepare_cached(
-            "SELECT pr.package_id, m.user_id FROM package_roles pr \
-             CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
-        )?;
-        for &role in &roles {
-            let r = role_index[&role];
+        for &(r, role) in &granting {
             for user in holders.query_map([role], |row| row.get::<_, i64>(0))? {
-                add(user?, (None, r));
-            }
-            for row in members.query_map([role], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-            })? {
-                let (package, user) = row?;
-                add(user, (package_index.get(&package).copied(), r));
+                found.push((user? as u32, (None, r)));
             }
         }
-        let tidy = |mut found: Vec<PathIndex>| {
-            found.sort_unstable();
-            found.dedup();
-            found
+        // (package, role) pairs by package name, then role name.
+        let mut including: Vec<(usize, usize, i64)> = Vec::new();
+        let mut packages_of_role =
+            conn.prepare_cached("SELECT package_id FROM package_roles WHERE role_id = ?1")?;
+        for &(r, role) in &granting {
+            for package in packages_of_role.query_map([role], |row| row.get::<_, i64>(0))? {
+                let package = package?;
+                if let Some(&p) = package_index.get(&package) {
+                    including.push((p, r, package));
+                }
+            }
+        }
+        including.sort_unstable();
+        let mut members =
+            conn.prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?;
+        let mut at = 0;
+        while at < including.len() {
+            let (p, _, package) = including[at];
+            let ends = at + including[at..].iter().take_while(|i| i.0 == p).count();
+            let users: Vec<i64> = members
+                .query_map([package], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for &(_, r, _) in &including[at..ends] {
+                found.extend(users.iter().map(|u| (*u as u32, (Some(p), r))));
+            }
+            at = ends;
+        }
+        let top = found.iter().map(|(u, _)| *u as usize).max().unwrap_or(0);
+        // start[u]..start[u + 1] are user u's paths in `by_user`.
+        let mut start = vec![0usize; top + 2];
+        for (user, _) in &found {
+            start[*user as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut next = start.clone();
+        let mut by_user = vec![(None, 0); found.len()];
+        for (user, path) in found {
+            by_user[next[user as usize]] = path;
+            next[user as usize] += 1;
+        }
+        let allowed_ids = (0..=top).filter(|&u| start[u + 1] > start[u]).count();
+        let mut out = Allowed {
+            roles: role_names,
+            packages: package_names,
+            users: Vec::with_capacity(allowed_ids),
+            paths: Vec::with_capacity(by_user.len()),
         };
-        let mut users = Vec::with_capacity(allowed);
-        if allowed > 2_000 {
+        let take = |out: &mut Allowed, id: i64, name: String| {
+            let Some(id) = usize::try_from(id).ok().filter(|id| *id <= top) else {
+                return;
+            };
+            let paths = &by_user[start[id]..start[id + 1]];
+            if paths.is_empty() || disabled.contains(&(id as i64)) {
+                return;
+            }
+            out.push(name, paths.iter().copied());
+        };
+        if allowed_ids > 2_000 {
             // Many: walk the username index once, which gives them in order.
             let mut stmt =
                 conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
             for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
                 let (id, name) = row?;
-                let Some(found) = paths.get_mut(id as usize).filter(|p| !p.is_empty()) else {
-                    continue;
-                };
-                if !disabled.contains(&id) {
-                    users.push((name, tidy(std::mem::take(found))));
-                }
+                take(&mut out, id, name);
             }
         } else {
             let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
-            for (id, found) in paths.into_iter().enumerate() {
-                if found.is_empty() || disabled.contains(&(id as i64)) {
-                    continue;
-                }
-                users.push((seek.query_row([id as i64], |r| text(r, 0))?, tidy(found)));
+            let mut named: Vec<(String, i64)> = Vec::with_capacity(allowed_ids);
+            for id in (0..=top).filter(|&u| start[u + 1] > start[u]) {
+                named.push((seek.query_row([id as i64], |r| text(r, 0))?, id as i64));
             }
-            users.sort_by(|a, b| a.0.cmp(&b.0));
+            named.sort();
+            for (name, id) in named {
+                take(&mut out, id, name);
+            }
         }
-        Ok(Allowed {
-            roles: role_names,
-            packages: package_names,
-            users,
-        })
+        Ok(out)
     }
 
     /// Every user's packages, by user id (users in none are left out).

@@ -822,11 +822,7 @@ impl Store {
             users.push((name, found));
         }
         users.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Allowed {
-            roles: role_names,
-            packages: package_names,
-            users,
-        })
+        Ok(Allowed::from_users(role_names, package_names, users))
     }
 }
 

@@ -512,6 +512,11 @@ impl PackageEditor {
             ]),
             inner,
         );
+        self.draw_lists(look, frame, lists);
+    }
+
+    /// The roles checklist and the members, side by side.
+    fn draw_lists(&self, look: &Look, frame: &mut Frame, lists: Rect) {
         let [roles_area, members_area] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(lists);

@@ -451,15 +451,45 @@ pub fn draw(look: &Look, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
     if inner.height < 5 {
         return;
     }
-    let [name_area, desc_area, search_area, note_area, tree_area] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
+    let [fields_area, note_area, tree_area] = Layout::vertical([
+        Constraint::Length(3),
         Constraint::Length(1),
         Constraint::Min(1),
     ])
     .areas(inner);
+    draw_fields(look, editor, frame, fields_area);
+    let note = note_line(look, editor);
+    frame.render_widget(Paragraph::new(Line::from(note)), note_area);
 
+    let mut hit = look.hit.get();
+    hit.tree = tree_area;
+    look.hit.set(hit);
+    if let Ok(tree) = Tree::new(editor.items()) {
+        let tree = tree
+            .highlight_symbol("> ")
+            .highlight_style(t.selected)
+            .node_closed_symbol("▸ ")
+            .node_open_symbol("▾ ")
+            .node_no_children_symbol("  ");
+        frame.render_stateful_widget(tree, tree_area, &mut editor.tree.borrow_mut());
+    }
+    if editor.items().is_empty() && editor.is_searching() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "no permission matches; Esc clears the search",
+                t.dim,
+            )),
+            tree_area,
+        );
+    }
+}
+
+/// The name, description and search lines of the editor.
+fn draw_fields(look: &Look, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
+    let t = look.theme;
+    let catalog = look.store.catalog();
+    let [name_area, desc_area, search_area] =
+        Layout::vertical([Constraint::Length(1); 3]).areas(area);
     let field = |label: &str, input: &crate::tui::widgets::input::TextInput, focus: Focus| {
         let focused = editor.focus == focus;
         let mut spans = vec![Span::styled(
@@ -502,31 +532,6 @@ pub fn draw(look: &Look, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
         ));
     }
     frame.render_widget(Paragraph::new(search), search_area);
-
-    let note = note_line(look, editor);
-    frame.render_widget(Paragraph::new(Line::from(note)), note_area);
-
-    let mut hit = look.hit.get();
-    hit.tree = tree_area;
-    look.hit.set(hit);
-    if let Ok(tree) = Tree::new(editor.items()) {
-        let tree = tree
-            .highlight_symbol("> ")
-            .highlight_style(t.selected)
-            .node_closed_symbol("▸ ")
-            .node_open_symbol("▾ ")
-            .node_no_children_symbol("  ");
-        frame.render_stateful_widget(tree, tree_area, &mut editor.tree.borrow_mut());
-    }
-    if editor.items().is_empty() && editor.is_searching() {
-        frame.render_widget(
-            Paragraph::new(Span::styled(
-                "no permission matches; Esc clears the search",
-                t.dim,
-            )),
-            tree_area,
-        );
-    }
 }
 
 impl RoleEditor {

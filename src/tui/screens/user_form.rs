@@ -563,51 +563,7 @@ fn fields(look: &Look, form: &UserForm, frame: &mut Frame, area: Rect) {
         let focused = form.focus == field;
         let label_style = if focused { t.key } else { t.header };
         let mut spans = vec![Span::styled(format!("{:<13} ", field.label()), label_style)];
-        match field {
-            Field::Role | Field::Packages => {
-                let value = match field {
-                    Field::Role if form.role_id == 0 => "(no direct role)".to_string(),
-                    Field::Role => display_safe(&form.role).into_owned(),
-                    _ if form.packages.is_empty() => "(none)".to_string(),
-                    _ => form
-                        .packages
-                        .iter()
-                        .map(|(_, n)| display_safe(n).into_owned())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                };
-                let text = format!("{value}  (Enter to choose)");
-                spans.push(Span::styled(
-                    text,
-                    if focused { t.selected } else { t.normal },
-                ));
-            }
-            Field::Active => {
-                let text = if form.active {
-                    "[x] active"
-                } else {
-                    "[ ] disabled"
-                };
-                spans.push(Span::styled(
-                    text,
-                    if focused { t.selected } else { t.normal },
-                ));
-            }
-            _ => {
-                let input = form.input(field).expect("a text field");
-                if form.is_editable(field) {
-                    let typing = focused && form.typing;
-                    let style = if focused && !typing {
-                        t.selected
-                    } else {
-                        t.normal
-                    };
-                    spans.extend(input.line(typing, style, t.cursor).spans);
-                } else {
-                    spans.push(Span::styled(display_safe(input.text()).into_owned(), t.dim));
-                }
-            }
-        }
+        spans.extend(value_spans(look, form, field));
         lines.push(Line::from(spans));
         if let Some(problem) = form
             .problem(field)
@@ -635,6 +591,60 @@ fn fields(look: &Look, form: &UserForm, frame: &mut Frame, area: Rect) {
         }
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// A field's value as the form shows it: a text field with its cursor while typed
+/// into, the role and packages with how to choose, the active flag as a box.
+fn value_spans(look: &Look, form: &UserForm, field: Field) -> Vec<Span<'static>> {
+    let t = look.theme;
+    let focused = form.focus == field;
+    let mut out = Vec::new();
+    match field {
+        Field::Role | Field::Packages => {
+            let value = match field {
+                Field::Role if form.role_id == 0 => "(no direct role)".to_string(),
+                Field::Role => display_safe(&form.role).into_owned(),
+                _ if form.packages.is_empty() => "(none)".to_string(),
+                _ => form
+                    .packages
+                    .iter()
+                    .map(|(_, n)| display_safe(n).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let text = format!("{value}  (Enter to choose)");
+            out.push(Span::styled(
+                text,
+                if focused { t.selected } else { t.normal },
+            ));
+        }
+        Field::Active => {
+            let text = if form.active {
+                "[x] active"
+            } else {
+                "[ ] disabled"
+            };
+            out.push(Span::styled(
+                text,
+                if focused { t.selected } else { t.normal },
+            ));
+        }
+        _ => {
+            let input = form.input(field).expect("a text field");
+            if form.is_editable(field) {
+                let typing = focused && form.typing;
+                let style = if focused && !typing {
+                    t.selected
+                } else {
+                    t.normal
+                };
+                out.extend(input.line(typing, style, t.cursor).spans);
+            } else {
+                out.push(Span::styled(display_safe(input.text()).into_owned(), t.dim));
+            }
+        }
+    }
+    out
 }
 
 fn permissions(look: &Look, form: &UserForm, frame: &mut Frame, area: Rect) {
