@@ -680,6 +680,17 @@ impl Store {
         Ok(out)
     }
 
+    /// Every package's id and name, by name: what pickers need, without counting.
+    pub fn package_names(&self) -> Result<Vec<(i64, String)>> {
+        let mut rows: Vec<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT id, name FROM packages")?
+            .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(rows)
+    }
+
     /// Every package with its role and member counts, by name.
     pub fn packages(&self) -> Result<Vec<PackageSummary>> {
         let mut rows: Vec<PackageSummary> = self

@@ -173,7 +173,12 @@ impl App {
     pub fn reload(&mut self) -> Result<(), Error> {
         let store = &self.store;
         self.roles.load(store, &self.matcher)?;
-        self.packages.load(store, &self.matcher)?;
+        // The Packages tab's list (with its counts) is read when it is shown.
+        if self.tab == Tab::Packages {
+            self.packages.load(store, &self.matcher)?;
+        } else {
+            self.packages.stale = true;
+        }
         self.names = Names {
             roles: self
                 .roles
@@ -182,18 +187,13 @@ impl App {
                 .iter()
                 .map(|r| (r.id, r.name.clone()))
                 .collect(),
-            packages: self
-                .packages
-                .view
-                .rows
-                .iter()
-                .map(|p| (p.id, p.name.clone()))
-                .collect(),
+            packages: store.package_names()?,
             default_role: store.default_role_id()?,
         };
         self.users.load(store, &self.matcher)?;
         self.audit.load(store, &self.matcher)?;
         self.data_version = store.data_version()?;
+        self.refresh_previews();
         Ok(())
     }
 
@@ -549,7 +549,21 @@ impl App {
             return self.apply(ask);
         }
         self.close_place();
+        self.show_tab(tab);
+    }
+
+    /// Shows `tab`, reading what only that tab draws (its full list, its preview)
+    /// now rather than at every reload: the first frame waits for the Users tab only.
+    pub(crate) fn show_tab(&mut self, tab: Tab) {
         self.tab = tab;
+        let loaded = match tab {
+            Tab::Packages if self.packages.stale => self.packages.load(&self.store, &self.matcher),
+            _ => Ok(()),
+        };
+        if let Err(e) = loaded {
+            self.apply(vec![Effect::Error(e)]);
+        }
+        self.refresh_previews();
     }
 
     fn on_click(&mut self, at: Position) {
@@ -611,10 +625,13 @@ impl App {
         self.refresh_previews();
     }
 
-    /// The previews follow their list's selection.
+    /// The preview of the tab shown follows its list's selection.
     fn refresh_previews(&mut self) {
-        self.roles.refresh_preview(&self.store);
-        self.packages.refresh_preview(&self.store);
+        match self.tab {
+            Tab::Roles => self.roles.refresh_preview(&self.store),
+            Tab::Packages => self.packages.refresh_preview(&self.store),
+            _ => {}
+        }
     }
 
     /// What the screens read while they draw.
@@ -653,7 +670,7 @@ impl App {
                 },
                 Effect::Quit => self.quit = true,
                 Effect::AuditOf(name) => {
-                    self.tab = Tab::Audit;
+                    self.show_tab(Tab::Audit);
                     let said = self.audit.show_about(&name, &self.matcher);
                     self.apply(vec![said]);
                 }

@@ -86,7 +86,7 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     let counts = [
         app.users.total,
         app.roles.view.rows.len(),
-        app.packages.view.rows.len(),
+        app.names.packages.len(),
         app.audit.total,
     ];
     let mut spans = Vec::new();

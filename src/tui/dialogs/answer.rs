@@ -115,7 +115,7 @@ impl App {
             Pending::Discard => {
                 self.close_place();
                 if let Some(tab) = self.after_discard.take() {
-                    self.tab = tab;
+                    self.show_tab(tab);
                 }
                 vec![Effect::Info("discarded the unsaved changes".into())]
             }

@@ -24,6 +24,8 @@ use crate::tui::widgets::list::{Column, ListLook, cell, draw_list, fuzzy};
 #[derive(Default)]
 pub struct PackagesScreen {
     pub view: ListView<PackageSummary>,
+    /// The list is older than the database: read it when the tab is shown.
+    pub stale: bool,
     /// The package under the selection, for the preview.
     pub preview: Option<Package>,
 }
@@ -34,6 +36,7 @@ impl PackagesScreen {
         let packages = store.packages()?;
         self.view
             .load(packages, |p| p.name.to_lowercase(), |p| p.id, matcher);
+        self.stale = false;
         self.preview = None;
         self.refresh_preview(store);
         Ok(())

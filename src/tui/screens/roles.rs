@@ -44,8 +44,8 @@ impl RolesScreen {
         let roles = store.roles()?;
         self.view
             .load(roles, |r| r.name.to_lowercase(), |r| r.id, matcher);
+        // Read again when the tab is shown (the router asks).
         self.preview = None;
-        self.refresh_preview(store);
         Ok(())
     }
 
