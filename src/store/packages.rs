@@ -422,82 +422,17 @@ fn apply_update(tx: &Tx<'_>, before: &Package, update: PackageUpdate) -> Result<
         was.insert("description".into(), json!(before.description));
         now.insert("description".into(), json!(description));
     }
-    if let Some(roles) = &update.roles {
-        let current: BTreeSet<i64> = before.roles.iter().map(|(id, _)| *id).collect();
-        let name_of = |role: i64| -> Result<String> {
-            tx.tx
-                .query_row("SELECT name FROM roles WHERE id = ?1", [role], |r| {
-                    text(r, 0)
-                })
-                .optional()?
-                .ok_or_else(|| Error::invalid("role", format!("there is no role with id {role}")))
-        };
-        let (mut added, mut removed) = (Vec::new(), Vec::new());
-        for role in roles.difference(&current) {
-            tx.tx.execute(
-                "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
-                params![id, role],
-            )?;
-            added.push(name_of(*role)?);
-        }
-        for role in current.difference(roles) {
-            tx.tx.execute(
-                "DELETE FROM package_roles WHERE package_id = ?1 AND role_id = ?2",
-                params![id, role],
-            )?;
-            removed.push(name_of(*role)?);
-        }
-        if !added.is_empty() || !removed.is_empty() {
-            added.sort();
-            removed.sort();
-            was.insert("roles".into(), json!(before.role_names()));
-            now.insert("roles_added".into(), json!(added));
-            now.insert("roles_removed".into(), json!(removed));
-        }
+    if let Some(roles) = &update.roles
+        && let Some((added, removed)) = set_roles(tx, before, roles)?
+    {
+        was.insert("roles".into(), json!(before.role_names()));
+        now.insert("roles_added".into(), json!(added));
+        now.insert("roles_removed".into(), json!(removed));
     }
-    let mut members_changed = false;
-    if let Some(members) = &update.members {
-        let current: BTreeSet<i64> = tx
-            .tx
-            .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
-            .query_map([id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (user, join) in members
-            .difference(&current)
-            .map(|u| (*u, true))
-            .chain(current.difference(members).map(|u| (*u, false)))
-        {
-            let username: String = tx
-                .tx
-                .query_row("SELECT username FROM users WHERE id = ?1", [user], |r| {
-                    text(r, 0)
-                })
-                .optional()?
-                .ok_or_else(|| {
-                    Error::invalid("username", format!("there is no user with id {user}"))
-                })?;
-            let before_packages = packages_of(tx.tx, user)?;
-            if join {
-                tx.tx.execute(
-                    "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2)",
-                    params![id, user],
-                )?;
-            } else {
-                tx.tx.execute(
-                    "DELETE FROM package_members WHERE package_id = ?1 AND user_id = ?2",
-                    params![id, user],
-                )?;
-            }
-            bump_user(tx, user)?;
-            tx.audit(
-                "user.update",
-                &username,
-                Some(json!({"packages": before_packages})),
-                Some(json!({"packages": packages_of(tx.tx, user)?})),
-            )?;
-            members_changed = true;
-        }
-    }
+    let members_changed = match &update.members {
+        Some(members) => set_members(tx, id, members)?,
+        None => false,
+    };
     let after_name = now
         .get("name")
         .and_then(|v| v.as_str())
@@ -516,6 +451,172 @@ fn apply_update(tx: &Tx<'_>, before: &Package, update: PackageUpdate) -> Result<
         bump_package(tx, id)?;
     }
     load_package(tx.tx, id)
+}
+
+/// Makes `roles` (ids) the package's roles; the names added and taken out, sorted,
+/// or `None` when nothing changed.
+fn set_roles(
+    tx: &Tx<'_>,
+    before: &Package,
+    roles: &BTreeSet<i64>,
+) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    let id = before.id;
+    let current: BTreeSet<i64> = before.roles.iter().map(|(id, _)| *id).collect();
+    let name_of = |role: i64| -> Result<String> {
+        tx.tx
+            .query_row("SELECT name FROM roles WHERE id = ?1", [role], |r| {
+                text(r, 0)
+            })
+            .optional()?
+            .ok_or_else(|| Error::invalid("role", format!("there is no role with id {role}")))
+    };
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    for role in roles.difference(&current) {
+        tx.tx.execute(
+            "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+            params![id, role],
+        )?;
+        added.push(name_of(*role)?);
+    }
+    for role in current.difference(roles) {
+        tx.tx.execute(
+            "DELETE FROM package_roles WHERE package_id = ?1 AND role_id = ?2",
+            params![id, role],
+        )?;
+        removed.push(name_of(*role)?);
+    }
+    if added.is_empty() && removed.is_empty() {
+        return Ok(None);
+    }
+    added.sort();
+    removed.sort();
+    Ok(Some((added, removed)))
+}
+
+/// Makes `members` (user ids) the package's members, with a `user.update` row for
+/// each user who joins or leaves. True when anyone did.
+fn set_members(tx: &Tx<'_>, id: i64, members: &BTreeSet<i64>) -> Result<bool> {
+    let current: BTreeSet<i64> = tx
+        .tx
+        .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut changed = false;
+    for (user, join) in members
+        .difference(&current)
+        .map(|u| (*u, true))
+        .chain(current.difference(members).map(|u| (*u, false)))
+    {
+        let username: String = tx
+            .tx
+            .query_row("SELECT username FROM users WHERE id = ?1", [user], |r| {
+                text(r, 0)
+            })
+            .optional()?
+            .ok_or_else(|| {
+                Error::invalid("username", format!("there is no user with id {user}"))
+            })?;
+        let before_packages = packages_of(tx.tx, user)?;
+        let sql = if join {
+            "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2)"
+        } else {
+            "DELETE FROM package_members WHERE package_id = ?1 AND user_id = ?2"
+        };
+        tx.tx.execute(sql, params![id, user])?;
+        bump_user(tx, user)?;
+        tx.audit(
+            "user.update",
+            &username,
+            Some(json!({"packages": before_packages})),
+            Some(json!({"packages": packages_of(tx.tx, user)?})),
+        )?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Every (user id, path) through the `granting` roles ((name index, id), by name):
+/// direct holders first, then each package's members by package name and role name,
+/// the order in which a user's paths are listed.
+fn paths_found(
+    conn: &Connection,
+    granting: &[(usize, i64)],
+    package_index: &HashMap<i64, usize>,
+) -> Result<Vec<(u32, PathIndex)>> {
+    let mut found: Vec<(u32, PathIndex)> = Vec::new();
+    let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
+    for &(r, role) in granting {
+        for user in holders.query_map([role], |row| row.get::<_, i64>(0))? {
+            found.push((user? as u32, (None, r)));
+        }
+    }
+    // (package, role) pairs by package name, then role name.
+    let mut including: Vec<(usize, usize, i64)> = Vec::new();
+    let mut packages_of_role =
+        conn.prepare_cached("SELECT package_id FROM package_roles WHERE role_id = ?1")?;
+    for &(r, role) in granting {
+        for package in packages_of_role.query_map([role], |row| row.get::<_, i64>(0))? {
+            let package = package?;
+            if let Some(&p) = package_index.get(&package) {
+                including.push((p, r, package));
+            }
+        }
+    }
+    including.sort_unstable();
+    let mut members =
+        conn.prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?;
+    for pairs in including.chunk_by(|a, b| a.0 == b.0) {
+        let users: Vec<i64> = members
+            .query_map([pairs[0].2], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for &(p, r, _) in pairs {
+            found.extend(users.iter().map(|u| (*u as u32, (Some(p), r))));
+        }
+    }
+    Ok(found)
+}
+
+/// Paths grouped by user id with a stable counting sort: one vector for every path
+/// (not one per user), each user's in the order they were found.
+struct ByUser {
+    /// `start[u]..start[u + 1]` are user u's paths.
+    start: Vec<usize>,
+    paths: Vec<PathIndex>,
+}
+
+impl ByUser {
+    fn group(found: Vec<(u32, PathIndex)>) -> ByUser {
+        let top = found.iter().map(|(u, _)| *u as usize).max().unwrap_or(0);
+        let mut start = vec![0usize; top + 2];
+        for (user, _) in &found {
+            start[*user as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut next = start.clone();
+        let mut paths = vec![(None, 0); found.len()];
+        for (user, path) in found {
+            paths[next[user as usize]] = path;
+            next[user as usize] += 1;
+        }
+        ByUser { start, paths }
+    }
+
+    /// User `id`'s paths (none for an id never found).
+    fn of(&self, id: i64) -> &[PathIndex] {
+        match usize::try_from(id) {
+            Ok(id) if id + 1 < self.start.len() => &self.paths[self.start[id]..self.start[id + 1]],
+            _ => &[],
+        }
+    }
+
+    /// The ids that have paths, in order.
+    fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.start.len().saturating_sub(1))
+            .filter(|&u| self.start[u + 1] > self.start[u])
+            .map(|u| u as i64)
+    }
 }
 
 fn user_id(tx: &Tx<'_>, username: &str) -> Result<i64> {
@@ -570,77 +671,21 @@ impl Store {
             .prepare_cached("SELECT id FROM users WHERE active = 0")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        // Every (user, path) found, in the order a user's paths are listed (direct
-        // roles by name, then packages by name and their roles by name), grouped by
-        // user id with a stable counting sort below: one vector for all paths, not
-        // one per user, and no sort per user.
-        let mut found: Vec<(u32, PathIndex)> = Vec::new();
         let mut granting: Vec<(usize, i64)> = roles.iter().map(|r| (role_index[r], *r)).collect();
         granting.sort_unstable();
-        let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
-        for &(r, role) in &granting {
-            for user in holders.query_map([role], |row| row.get::<_, i64>(0))? {
-                found.push((user? as u32, (None, r)));
-            }
-        }
-        // (package, role) pairs by package name, then role name.
-        let mut including: Vec<(usize, usize, i64)> = Vec::new();
-        let mut packages_of_role =
-            conn.prepare_cached("SELECT package_id FROM package_roles WHERE role_id = ?1")?;
-        for &(r, role) in &granting {
-            for package in packages_of_role.query_map([role], |row| row.get::<_, i64>(0))? {
-                let package = package?;
-                if let Some(&p) = package_index.get(&package) {
-                    including.push((p, r, package));
-                }
-            }
-        }
-        including.sort_unstable();
-        let mut members =
-            conn.prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?;
-        let mut at = 0;
-        while at < including.len() {
-            let (p, _, package) = including[at];
-            let ends = at + including[at..].iter().take_while(|i| i.0 == p).count();
-            let users: Vec<i64> = members
-                .query_map([package], |row| row.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for &(_, r, _) in &including[at..ends] {
-                found.extend(users.iter().map(|u| (*u as u32, (Some(p), r))));
-            }
-            at = ends;
-        }
-        let top = found.iter().map(|(u, _)| *u as usize).max().unwrap_or(0);
-        // start[u]..start[u + 1] are user u's paths in `by_user`.
-        let mut start = vec![0usize; top + 2];
-        for (user, _) in &found {
-            start[*user as usize + 1] += 1;
-        }
-        for i in 1..start.len() {
-            start[i] += start[i - 1];
-        }
-        let mut next = start.clone();
-        let mut by_user = vec![(None, 0); found.len()];
-        for (user, path) in found {
-            by_user[next[user as usize]] = path;
-            next[user as usize] += 1;
-        }
-        let allowed_ids = (0..=top).filter(|&u| start[u + 1] > start[u]).count();
+        let by_user = ByUser::group(paths_found(conn, &granting, &package_index)?);
+        let allowed_ids = by_user.ids().count();
         let mut out = Allowed {
             roles: role_names,
             packages: package_names,
             users: Vec::with_capacity(allowed_ids),
-            paths: Vec::with_capacity(by_user.len()),
+            paths: Vec::with_capacity(by_user.paths.len()),
         };
         let take = |out: &mut Allowed, id: i64, name: String| {
-            let Some(id) = usize::try_from(id).ok().filter(|id| *id <= top) else {
-                return;
-            };
-            let paths = &by_user[start[id]..start[id + 1]];
-            if paths.is_empty() || disabled.contains(&(id as i64)) {
-                return;
+            let paths = by_user.of(id);
+            if !paths.is_empty() && !disabled.contains(&id) {
+                out.push(name, paths.iter().copied());
             }
-            out.push(name, paths.iter().copied());
         };
         if allowed_ids > 2_000 {
             // Many: walk the username index once, which gives them in order.
@@ -653,8 +698,8 @@ impl Store {
         } else {
             let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
             let mut named: Vec<(String, i64)> = Vec::with_capacity(allowed_ids);
-            for id in (0..=top).filter(|&u| start[u + 1] > start[u]) {
-                named.push((seek.query_row([id as i64], |r| text(r, 0))?, id as i64));
+            for id in by_user.ids() {
+                named.push((seek.query_row([id], |r| text(r, 0))?, id));
             }
             named.sort();
             for (name, id) in named {
