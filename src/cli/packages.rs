@@ -123,52 +123,8 @@ fn includes(p: &Package) -> String {
 pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result<i32> {
     let typed = PackageRef::Typed;
     match cmd {
-        PackagesCommand::List => {
-            let packages = store.packages()?;
-            if json {
-                return out_json(&packages);
-            }
-            let rows: Vec<Vec<String>> = packages
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.id.to_string(),
-                        p.name.clone(),
-                        p.roles.to_string(),
-                        p.members.to_string(),
-                        p.created_at.get(..10).unwrap_or(&p.created_at).to_string(),
-                    ]
-                })
-                .collect();
-            out(&print::table(
-                &["ID", "NAME", "ROLES", "MEMBERS", "CREATED ON"],
-                &rows,
-            ))
-        }
-        PackagesCommand::Show { package } => {
-            let p = store.package(typed(package))?;
-            if json {
-                return out_json(&package_json(&p));
-            }
-            let mut text = format!(
-                "{}\n{}\nid {} · {} roles · {} members · created {} · version {}\n\nRoles\n",
-                display_safe(&p.name),
-                display_safe(&p.description),
-                p.id,
-                p.roles.len(),
-                p.members.len(),
-                display_safe(&p.created_at),
-                p.version
-            );
-            for role in p.role_names() {
-                text.push_str(&format!("  {}\n", display_safe(role)));
-            }
-            text.push_str("\nMembers\n");
-            for member in &p.members {
-                text.push_str(&format!("  {}\n", display_safe(member)));
-            }
-            out(&text)
-        }
+        PackagesCommand::List => list(store, json),
+        PackagesCommand::Show { package } => show(store, package, json),
         PackagesCommand::Create {
             name,
             description,
@@ -244,6 +200,56 @@ pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result
             done(json, &package_json(&p), sentence)
         }
     }
+}
+
+/// `packages list`: id, name, how many roles and members.
+fn list(store: &Store, json: bool) -> Result<i32> {
+    let packages = store.packages()?;
+    if json {
+        return out_json(&packages);
+    }
+    let rows: Vec<Vec<String>> = packages
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.to_string(),
+                p.name.clone(),
+                p.roles.to_string(),
+                p.members.to_string(),
+                p.created_at.get(..10).unwrap_or(&p.created_at).to_string(),
+            ]
+        })
+        .collect();
+    out(&print::table(
+        &["ID", "NAME", "ROLES", "MEMBERS", "CREATED ON"],
+        &rows,
+    ))
+}
+
+/// `packages show`: the package, its roles and its members.
+fn show(store: &Store, package: String, json: bool) -> Result<i32> {
+    let p = store.package(PackageRef::Typed(package))?;
+    if json {
+        return out_json(&package_json(&p));
+    }
+    let mut text = format!(
+        "{}\n{}\nid {} · {} roles · {} members · created {} · version {}\n\nRoles\n",
+        display_safe(&p.name),
+        display_safe(&p.description),
+        p.id,
+        p.roles.len(),
+        p.members.len(),
+        display_safe(&p.created_at),
+        p.version
+    );
+    for role in p.role_names() {
+        text.push_str(&format!("  {}\n", display_safe(role)));
+    }
+    text.push_str("\nMembers\n");
+    for member in &p.members {
+        text.push_str(&format!("  {}\n", display_safe(member)));
+    }
+    out(&text)
 }
 
 /// `rolecall who-can PERMISSION`: every active user allowed, with every path.
