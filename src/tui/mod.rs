@@ -3,40 +3,48 @@
 //!
 //! ```text
 //! src/tui/
-//!   mod.rs          this loop; the terminal is restored on every way out
-//!   app.rs          the router: tabs, the dialog stack, status line, tick, follow_catalog,
-//!                   and `apply`, which carries out a screen's `Effect`s
+//!   mod.rs          this loop; the terminal is restored on every way out; `cx!`
+//!   app.rs          the router: it owns the screens, the tabs, the dialog stack, the
+//!                   status line and the tick, hands each Msg to the place with the
+//!                   focus and carries out the `Effect`s it returns (`apply`)
 //!   keys.rs         the key table (one row per key and scope) → Action
-//!   views.rs        the frame: tab bar, the focused screen, status line, footer, dialog
-//!   screens/        one file per screen: state, update (its keys), draw, available()
-//!     mod.rs          `Effect` (what a screen asks of the router), `Look` (what it
-//!                     reads to draw), what the lists share (move, filter, Enter, Esc)
-//!     users.rs        Users tab: tags, role picker, enable/disable, owner, password
-//!     roles.rs        Roles tab and its preview: new, clone, compare, default, delete
-//!     audit.rs        AuditScreen: its rows, load, update → Effects, draw, available
-//!     role_editor.rs  the role editor: name, description, tree, search, save summary
-//!     user_form.rs    the user form: fields checked as typed, effective permissions
+//!   views.rs        the frame: tab bar, the focused screen, status line, footer, dialogs
+//!   screens/        one file per screen; each owns its state, its `update` (its keys),
+//!                   its `draw` and `available` (which keys work now)
+//!     mod.rs          `Effect` (what a screen asks of the router), `Ctx` (the store
+//!                     and names it acts through), `Look` (what it reads to draw),
+//!                     `ListView` (rows, filter, the keys every list has)
+//!     users.rs        UsersScreen: tags, background load, role and package pickers,
+//!                     enable/disable, owner, password, delete, opening the form
+//!     roles.rs        RolesScreen and its preview (grants, who uses the role): new,
+//!                     clone, compare, default, delete with the way forward
+//!     packages.rs     PackagesScreen and its preview: new, open, delete
+//!     audit.rs        AuditScreen: newest first, CHANGE column, filter
+//!     role_editor.rs  RoleEditor: name, description, tree, search, save summary, save
+//!     user_form.rs    UserForm: fields checked as typed, role and packages, effective
+//!                     permissions with their sources, save
+//!     package_editor.rs PackageEditor: name, description, roles checklist, members
 //!   dialogs/        one file per kind of dialog (confirm, pick, delete_blocked,
 //!                   conflict, password, prompt, help, text) drawn by dialogs::show;
-//!     answer.rs       what a dialog's answer does (the store call it was holding)
+//!     answer.rs       routes a dialog's answer back to the screen that opened it
 //!   widgets/        list.rs (FilteredList, match highlighting, columns),
 //!                   scroll_text.rs (every scrolling dialog), input.rs (every field)
 //! ```
 //!
 //! How a key travels: crossterm `Event` → [`event_to_msg`] → `App::key_to_msg`, which
 //! asks the focused place for its scopes (a dialog's, else the editor's, the form's
-//! or the tab's list) and resolves the key in `keys::BINDINGS`, innermost scope
-//! first, to `Msg::Action` (or `Msg::Input` for a text field) → `App::update` routes
-//! it: the top dialog of the stack (`?` there opens the help over it; Esc closes one
-//! level), else `?` and `1`-`3` (the router's own), else the editor, the form or the
-//! current list. A screen that has its own struct (`AuditScreen`) returns `Effect`s
-//! (open a dialog, say something, show the audit of a name, reload, quit) that
-//! `App::apply` carries out; the Users and Roles lists, the editor, the form and
-//! the dialogs' answers (dialogs/answer.rs) still call the router's few methods.
-//! A status too long for its two rows ends in `…`; Ctrl-L (offered in the footer
-//! then) shows it whole.
-//! The footer and the help are built from the same table, filtered by
-//! `App::available`, so they list only keys that work now.
+//! or the tab's list) and resolves the key in the key table, innermost scope first,
+//! to `Msg::Action` (or `Msg::Input` for a text field) → `App::update` routes it: the
+//! top dialog of the stack (`?` there opens the help over it; Esc closes one level),
+//! else `?` and `1`-`4` (the router's own), else the open editor or form, else the
+//! current tab's screen. The screen changes its own state and the store (through a
+//! `Ctx`) and returns `Effect`s: say something, open a dialog or an editor, close it,
+//! read the lists again, select a row, show the audit of a name, quit. A dialog's
+//! answer carries what it was opened for (`Pending`, `PickPurpose`, `Retry`), and
+//! `dialogs/answer.rs` hands it back to that screen. A status too long for its two
+//! rows ends in `…`; Ctrl-L (offered in the footer then) shows it whole. The footer
+//! and the help are built from the same table, filtered by `App::available`, so they
+//! list only keys that work now.
 //!
 //! The terminal is restored on every way out: normal quit, an error, a panic (hook),
 //! and SIGTERM/SIGHUP (a signal thread that restores and exits). Saved data is never at risk:
