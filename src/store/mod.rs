@@ -28,7 +28,7 @@ use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
-pub use resources::{ExceptionView, ModelPlan, ResourceEntry, ResourcesPlan};
+pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
 pub use users::{NewUser, UserChange};
@@ -83,6 +83,8 @@ pub struct Store {
     actor: String,
     access: Access,
     path: PathBuf,
+    /// What the resource parts (`rolecall/3`) of the last import changed.
+    last_model_import: ModelImport,
 }
 
 /// `<data_dir>/rolecall.db` (SPEC §1).
@@ -249,6 +251,7 @@ impl Store {
             actor: actor_from_env(),
             access,
             path: path.to_path_buf(),
+            last_model_import: ModelImport::default(),
         })
     }
 

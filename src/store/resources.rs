@@ -1094,3 +1094,330 @@ pub(super) fn apply_model(
     }
     Ok(plan)
 }
+
+/// The resource part of the database for an export: types, resources with their
+/// packages, every exception, and the fixed roles' names.
+pub(super) fn read_model(conn: &Connection) -> Result<crate::domain::resource::ResourceModel> {
+    let types = resource_types(conn)?;
+    let mut resources: Vec<Resource> = conn
+        .prepare("SELECT id, type_key, key, label FROM resources ORDER BY type_key, key")?
+        .query_map([], |r| {
+            Ok(Resource {
+                id: r.get(0)?,
+                type_key: text(r, 1)?,
+                key: text(r, 2)?,
+                label: text(r, 3)?,
+                packages: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for r in &mut resources {
+        r.packages = resource_packages(conn, r.id)?;
+    }
+    let mut exceptions = BTreeMap::new();
+    let rows: Vec<(i64, String, String, String)> = conn
+        .prepare(
+            "SELECT e.id, r.name, res.type_key, res.key FROM role_exceptions e \
+             JOIN roles r ON r.id = e.role_id JOIN resources res ON res.id = e.resource_id",
+        )?
+        .query_map([], |r| {
+            Ok((r.get(0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, role, t, k) in rows {
+        exceptions.insert((role, format!("{t}:{k}")), exception_keys(conn, id)?);
+    }
+    let fixed_roles = conn
+        .prepare("SELECT name FROM roles WHERE fixed = 1")?
+        .query_map([], |r| text(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(crate::domain::resource::ResourceModel {
+        types,
+        resources,
+        exceptions,
+        fixed_roles,
+    })
+}
+
+/// How many of an import's resource parts changed something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelImport {
+    pub types: usize,
+    pub resources: usize,
+    pub exceptions: usize,
+    pub fixed: usize,
+}
+
+impl ModelImport {
+    pub fn changes_anything(&self) -> bool {
+        *self != ModelImport::default()
+    }
+}
+
+/// Writes the `rolecall/3` parts of an import, after the rest (`catalog` is the
+/// catalog as the import left it): resource types and resources the file lists are
+/// added or updated, and each listed role's `fixed` mark and, when present, its whole
+/// set of exceptions. A bad entry is refused naming its place in the file.
+pub(super) fn import_model(
+    tx: &Tx<'_>,
+    catalog: &Catalog,
+    doc: &crate::domain::policy::Document,
+) -> Result<ModelImport> {
+    let mut counts = ModelImport::default();
+    let at = |path: String| move |m: String| Error::invalid("import", format!("{path}: {m}"));
+    if let Some(types) = &doc.resource_types {
+        let mut checked: Vec<ResourceType> = Vec::new();
+        for (i, t) in types.iter().enumerate() {
+            resource::check_resource_type(catalog, t, &checked)
+                .map_err(at(format!("resource_types[{i}]")))?;
+            checked.push(t.clone());
+        }
+        let existing = resource_types(tx.tx)?;
+        let mut order = checked.clone();
+        order.extend(
+            existing
+                .iter()
+                .filter(|e| !checked.iter().any(|t| t.key == e.key))
+                .cloned(),
+        );
+        for (pos, t) in order.iter().enumerate() {
+            tx.tx.execute(
+                "INSERT INTO resource_types (key, label, team_owned, bypass, position) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (key) DO UPDATE SET label = excluded.label, team_owned = excluded.team_owned, \
+                 bypass = excluded.bypass, position = excluded.position",
+                params![t.key, t.label, t.team_owned, t.bypass, pos as i64],
+            )?;
+            let before = existing.iter().find(|e| e.key == t.key);
+            if before == Some(t) {
+                continue;
+            }
+            tx.tx.execute(
+                "DELETE FROM resource_type_scopes WHERE type_key = ?1",
+                [&t.key],
+            )?;
+            for (i, node) in t.scoped.iter().enumerate() {
+                tx.tx.execute(
+                    "INSERT INTO resource_type_scopes (type_key, node_key, position) VALUES (?1, ?2, ?3)",
+                    params![t.key, node, i as i64],
+                )?;
+            }
+            counts.types += 1;
+            let action = if before.is_some() {
+                "resource_type.update"
+            } else {
+                "resource_type.add"
+            };
+            tx.audit(action, &t.key, before.map(|b| json!(b)), Some(json!(t)))?;
+        }
+    }
+    if let Some(resources) = &doc.resources {
+        let known: Vec<String> = resource_types(tx.tx)?.into_iter().map(|t| t.key).collect();
+        for (i, r) in resources.iter().enumerate() {
+            let path = format!("resources[{i}]");
+            let field_err = |e: Error| match e {
+                Error::Invalid { field, message } => {
+                    Error::invalid("import", format!("{path}.{field}: {message}"))
+                }
+                other => other,
+            };
+            if !known.contains(&r.type_key) {
+                return Err(Error::invalid(
+                    "import",
+                    format!(
+                        "{path}.type: there is no resource type \"{}\" in the file or the database",
+                        crate::text::excerpt(&r.type_key)
+                    ),
+                ));
+            }
+            let key = resource::validate_resource_key(&r.key).map_err(field_err)?;
+            let spec = format!("{}:{key}", r.type_key);
+            let existing: Option<(i64, String)> = tx
+                .tx
+                .query_row(
+                    "SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2",
+                    params![r.type_key, key],
+                    |row| Ok((row.get(0)?, text(row, 1)?)),
+                )
+                .optional()?;
+            let label = match &r.label {
+                Some(l) => resource::validate_resource_label(l).map_err(field_err)?,
+                None => existing
+                    .as_ref()
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_default(),
+            };
+            let (id, before_label, before_packages) = match &existing {
+                Some((id, l)) => (*id, Some(l.clone()), resource_packages(tx.tx, *id)?),
+                None => (
+                    insert_resource(tx, &r.type_key, &key, &label)?,
+                    None,
+                    Vec::new(),
+                ),
+            };
+            if let Some(packages) = &r.packages {
+                let mut ids = Vec::new();
+                for (j, p) in packages.iter().enumerate() {
+                    ids.push(
+                        resolve_package(tx.tx, &PackageRef::from(p.as_str())).map_err(
+                            |e| match e {
+                                Error::Invalid { message, .. } => Error::invalid(
+                                    "import",
+                                    format!("{path}.packages[{j}]: {message}"),
+                                ),
+                                other => other,
+                            },
+                        )?,
+                    );
+                }
+                tx.tx
+                    .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
+                for pid in ids {
+                    tx.tx.execute(
+                        "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                        params![pid, id],
+                    )?;
+                }
+            }
+            let after_packages = resource_packages(tx.tx, id)?;
+            match before_label {
+                None => {
+                    counts.resources += 1;
+                    tx.audit(
+                        "resource.add",
+                        &spec,
+                        None,
+                        Some(json!({"type": r.type_key, "key": key, "label": label, "packages": after_packages, "reason": "import"})),
+                    )?;
+                }
+                Some(old) if old != label || before_packages != after_packages => {
+                    tx.tx.execute(
+                        "UPDATE resources SET label = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                        params![label, tx.at, tx.actor, id],
+                    )?;
+                    counts.resources += 1;
+                    tx.audit(
+                        "resource.update",
+                        &spec,
+                        Some(json!({"label": old, "packages": before_packages})),
+                        Some(
+                            json!({"label": label, "packages": after_packages, "reason": "import"}),
+                        ),
+                    )?;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let types = resource_types(tx.tx)?;
+    for (i, record) in doc.roles.iter().enumerate() {
+        if record.fixed.is_none() && record.exceptions.is_none() {
+            continue;
+        }
+        let (id, name, fixed): (i64, String, bool) = tx.tx.query_row(
+            "SELECT id, name, fixed FROM roles WHERE name_fold = ?1",
+            [super::name_key(&record.name)],
+            |r| Ok((r.get(0)?, text(r, 1)?, r.get(2)?)),
+        )?;
+        if let Some(want) = record.fixed.filter(|w| *w != fixed) {
+            tx.tx.execute(
+                "UPDATE roles SET fixed = ?1 WHERE id = ?2",
+                params![want, id],
+            )?;
+            counts.fixed += 1;
+            tx.audit(
+                "role.update",
+                &name,
+                Some(json!({"fixed": fixed})),
+                Some(json!({"fixed": want, "reason": "import"})),
+            )?;
+        }
+        let Some(wanted) = &record.exceptions else {
+            continue;
+        };
+        let current: BTreeMap<String, Vec<String>> =
+            role_exceptions(tx.tx, id)?.into_iter().collect();
+        let mut desired = BTreeMap::new();
+        for (spec, keys) in wanted {
+            let path = format!("roles[{i}].exceptions[\"{}\"]", crate::text::excerpt(spec));
+            let res = find_resource(tx.tx, spec).map_err(|e| match e {
+                Error::Invalid { message, .. } => {
+                    Error::invalid("import", format!("{path}: {message}"))
+                }
+                other => other,
+            })?;
+            let rtype = types
+                .iter()
+                .find(|t| t.key == res.type_key)
+                .ok_or_else(|| unknown_type(tx.tx, &res.type_key))?;
+            let mask = resource::scope(catalog, rtype);
+            let mut set = Grants::none(catalog);
+            for key in keys {
+                let ord = catalog
+                    .find(key)
+                    .map(|n| catalog.node(n))
+                    .filter(|n| n.is_leaf())
+                    .map(|n| n.leaves.start)
+                    .filter(|&o| mask.contains(o))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "import",
+                            format!(
+                                "{path}: {} is not a permission resource type \"{}\" scopes",
+                                crate::text::excerpt(key),
+                                rtype.key
+                            ),
+                        )
+                    })?;
+                set.set(ord, true);
+            }
+            desired.insert(spec.clone(), (res.id, set));
+        }
+        for (spec, (resource_id, set)) in &desired {
+            let keys: Vec<String> = set.keys(catalog).into_iter().map(str::to_string).collect();
+            if current.get(spec) == Some(&keys) {
+                continue;
+            }
+            tx.tx.execute(
+                "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
+                params![id, resource_id],
+            )?;
+            let eid: i64 = tx.tx.query_row(
+                "SELECT id FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+                params![id, resource_id],
+                |r| r.get(0),
+            )?;
+            tx.tx.execute(
+                "DELETE FROM role_exception_grants WHERE exception_id = ?1",
+                [eid],
+            )?;
+            for key in &keys {
+                tx.tx.execute(
+                    "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
+                    params![eid, key],
+                )?;
+            }
+            counts.exceptions += 1;
+            tx.audit(
+                "role.exception",
+                &name,
+                Some(json!({"resource": spec, "granted": current.get(spec)})),
+                Some(json!({"resource": spec, "granted": keys, "reason": "import"})),
+            )?;
+        }
+        for (spec, keys) in current.iter().filter(|(s, _)| !desired.contains_key(*s)) {
+            let res = find_resource(tx.tx, spec)?;
+            tx.tx.execute(
+                "DELETE FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+                params![id, res.id],
+            )?;
+            counts.exceptions += 1;
+            tx.audit(
+                "role.exception",
+                &name,
+                Some(json!({"resource": spec, "granted": keys})),
+                Some(json!({"resource": spec, "granted": null, "reason": "import"})),
+            )?;
+        }
+    }
+    Ok(counts)
+}
