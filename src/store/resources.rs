@@ -714,7 +714,8 @@ impl Store {
     /// Every active user allowed `permission` on the resource `spec`, with the paths
     /// that grant it there: the roles that grant it on this resource (general grant
     /// or exception), their holders and their packages' members, less the users a
-    /// team-owned resource hides from.
+    /// team-owned resource hides from. Ids throughout, names once at the end, as
+    /// `who_can` does.
     pub fn who_can_on(&self, permission: &str, spec: &str) -> Result<Allowed> {
         let idx = self.catalog.find(permission).ok_or_else(|| {
             Error::invalid(
@@ -734,97 +735,127 @@ impl Store {
             .prepare_cached("SELECT id, name FROM roles")?
             .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        let bypass = rtype
+            .bypass
+            .as_ref()
+            .and_then(|b| self.catalog.find(b))
+            .map(|i| self.catalog.node(i).leaves.start);
+        // The roles that grant the permission here, and (team-owned) those that hold
+        // the bypass.
         let mut granting: BTreeMap<i64, String> = BTreeMap::new();
+        let mut bypassing = BTreeSet::new();
         for (id, name) in roles {
             let general = load_grants(conn, &self.catalog, id)?;
+            if rtype.team_owned && bypass.is_some_and(|b| general.contains(b)) {
+                bypassing.insert(id);
+            }
             let exception = exception_of(conn, &self.catalog, id, resource.id)?;
             let on = resource::grants_on(&general, exception.as_ref(), &mask);
             if on.count_in(leaves.clone()) > 0 {
                 granting.insert(id, name);
             }
         }
-        let mut role_names: Vec<String> = granting.values().cloned().collect();
-        role_names.sort();
-        let mut paths: BTreeMap<i64, BTreeSet<(Option<String>, String)>> = BTreeMap::new();
-        let mut holders =
-            conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1 AND active = 1")?;
+        let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
         let mut members = conn.prepare_cached(
-            "SELECT p.name, m.user_id FROM package_roles pr \
-             JOIN packages p ON p.id = pr.package_id \
-             JOIN package_members m ON m.package_id = pr.package_id \
-             JOIN users u ON u.id = m.user_id WHERE pr.role_id = ?1 AND u.active = 1",
+            "SELECT pr.package_id, m.user_id FROM package_roles pr \
+             CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
         )?;
-        for (&role_id, name) in &granting {
-            for user in holders.query_map([role_id], |r| r.get::<_, i64>(0))? {
-                paths.entry(user?).or_default().insert((None, name.clone()));
-            }
-            for row in members.query_map([role_id], |r| Ok((text(r, 0)?, r.get::<_, i64>(1)?)))? {
-                let (package, user) = row?;
-                paths
-                    .entry(user)
-                    .or_default()
-                    .insert((Some(package), name.clone()));
-            }
-        }
-        if rtype.team_owned {
-            let sharing: BTreeSet<i64> = conn
+        // Users who may see the resource at all: everyone, or (team-owned) the members
+        // of its packages and the holders of the bypass.
+        let visible: Option<BTreeSet<i64>> = if rtype.team_owned {
+            let mut ids: BTreeSet<i64> = conn
                 .prepare_cached(
                     "SELECT m.user_id FROM package_resources pr \
                      JOIN package_members m ON m.package_id = pr.package_id WHERE pr.resource_id = ?1",
                 )?
                 .query_map([resource.id], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            let bypass: BTreeSet<String> = match &rtype.bypass {
-                Some(b) => self.who_can(b)?.users.into_iter().map(|(u, _)| u).collect(),
-                None => BTreeSet::new(),
-            };
-            let mut username = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
-            let mut keep = BTreeMap::new();
-            for (user, p) in paths {
-                let name: String = username.query_row([user], |r| text(r, 0))?;
-                if sharing.contains(&user) || bypass.contains(&name) {
-                    keep.insert(user, p);
+            for &role in &bypassing {
+                for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+                    ids.insert(user?);
+                }
+                for row in members.query_map([role], |r| r.get::<_, i64>(1))? {
+                    ids.insert(row?);
                 }
             }
-            paths = keep;
+            Some(ids)
+        } else {
+            None
+        };
+        let disabled: BTreeSet<i64> = conn
+            .prepare_cached("SELECT id FROM users WHERE active = 0")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut paths: BTreeMap<i64, BTreeSet<(Option<i64>, i64)>> = BTreeMap::new();
+        let mut add = |user: i64, path: (Option<i64>, i64)| {
+            let shown = visible.as_ref().is_none_or(|v| v.contains(&user));
+            if shown && !disabled.contains(&user) {
+                paths.entry(user).or_default().insert(path);
+            }
+        };
+        for &role in granting.keys() {
+            for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+                add(user?, (None, role));
+            }
+            for row in
+                members.query_map([role], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+            {
+                let (package, user) = row?;
+                add(user, (Some(package), role));
+            }
         }
-        let mut package_names: Vec<String> = paths
+        // Names, sorted once, so sorting a path's indices sorts it by name.
+        let mut role_names: Vec<(String, i64)> =
+            granting.iter().map(|(id, n)| (n.clone(), *id)).collect();
+        role_names.sort();
+        let role_index: HashMap<i64, usize> = role_names
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id))| (*id, i))
+            .collect();
+        let used: BTreeSet<i64> = paths
             .values()
-            .flat_map(|p| p.iter().filter_map(|(pk, _)| pk.clone()))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
+            .flat_map(|p| p.iter().filter_map(|(pk, _)| *pk))
             .collect();
-        package_names.sort();
-        let role_index: HashMap<&str, usize> = role_names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        let package_index: HashMap<&str, usize> = package_names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        let mut username = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
-        let mut users = Vec::with_capacity(paths.len());
-        for (user, p) in &paths {
-            let name: String = username.query_row([user], |r| text(r, 0))?;
-            let mut found: Vec<PathIndex> = p
-                .iter()
-                .map(|(pk, role)| {
-                    (
-                        pk.as_deref().map(|n| package_index[n]),
-                        role_index[role.as_str()],
-                    )
-                })
-                .collect();
-            found.sort_unstable();
-            users.push((name, found));
+        let mut package_names: Vec<(String, i64)> = Vec::with_capacity(used.len());
+        let mut package_name = conn.prepare_cached("SELECT name FROM packages WHERE id = ?1")?;
+        for id in used {
+            package_names.push((package_name.query_row([id], |r| text(r, 0))?, id));
         }
-        users.sort_by(|a, b| a.0.cmp(&b.0));
+        package_names.sort();
+        let package_index: HashMap<i64, usize> = package_names
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id))| (*id, i))
+            .collect();
+        let mut users = Vec::with_capacity(paths.len());
+        let tidy = |found: &BTreeSet<(Option<i64>, i64)>| -> Vec<PathIndex> {
+            let mut out: Vec<PathIndex> = found
+                .iter()
+                .map(|(pk, role)| (pk.map(|p| package_index[&p]), role_index[role]))
+                .collect();
+            out.sort_unstable();
+            out
+        };
+        if paths.len() > 2_000 {
+            let mut stmt =
+                conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+                let (id, name) = row?;
+                if let Some(found) = paths.get(&id) {
+                    users.push((name, tidy(found)));
+                }
+            }
+        } else {
+            let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+            for (id, found) in &paths {
+                users.push((seek.query_row([id], |r| text(r, 0))?, tidy(found)));
+            }
+            users.sort_by(|a, b| a.0.cmp(&b.0));
+        }
         Ok(Allowed {
-            roles: role_names,
-            packages: package_names,
+            roles: role_names.into_iter().map(|(n, _)| n).collect(),
+            packages: package_names.into_iter().map(|(n, _)| n).collect(),
             users,
         })
     }
