@@ -1152,3 +1152,31 @@ fn casbin_export_with_resources_agrees_with_check_on_everywhere() {
     }
     assert!(allowed > 100 && allowed < queries.len() / 2, "{allowed}");
 }
+
+#[test]
+fn dry_runs_work_in_a_read_only_session_and_change_nothing() {
+    let db = model_fixture();
+    let before = db.dump();
+    let changed = extended_catalog().replace(
+        "grants = [\"statistics\"]",
+        "grants = [\"statistics\", \"contacts.view\"]",
+    );
+    let file = write(&db, "catalog2.toml", &changed);
+    let out = db.ok(&["--read-only", "catalog", "load", &file, "--dry-run"]);
+    assert!(out.contains("~ fixed role \"Reports Only\""), "{out}");
+    assert!(out.contains("dry run: nothing was changed"), "{out}");
+    let list = write(
+        &db,
+        "resources.json",
+        r#"[{"type": "list", "key": "daily"}, {"type": "database", "key": "news"}]"#,
+    );
+    let out = db.ok(&["--read-only", "resources", "load", &list, "--dry-run"]);
+    assert!(out.contains("+ list:daily"), "{out}");
+    let export = write(&db, "export.json", &db.ok(&["export"]));
+    let out = db.ok(&["--read-only", "import", &export, "--dry-run"]);
+    assert!(out.contains("dry run"), "{out}");
+    // Without --dry-run, a read-only session refuses.
+    db.run(&["--read-only", "resources", "load", &list])
+        .expect_code(3);
+    assert_eq!(db.dump(), before);
+}

@@ -409,8 +409,25 @@ impl Store {
 
     /// Runs `change` in a transaction that is always rolled back: a dry run that
     /// plans with the same code that writes, so the two cannot disagree.
+    ///
+    /// A session opened with `--read-only` cannot write even what it rolls back: it
+    /// runs the dry run on a copy of the file in memory instead.
     fn dry_run<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.unchecked_transaction()?;
+        let copy;
+        let conn = if self.access == Access::ReadOnly {
+            let mut memory = Connection::open_in_memory()?;
+            rusqlite::backup::Backup::new(&self.conn, &mut memory)?.run_to_completion(
+                1024,
+                Duration::ZERO,
+                None,
+            )?;
+            memory.pragma_update(None, "foreign_keys", true)?;
+            copy = memory;
+            &copy
+        } else {
+            &self.conn
+        };
+        let tx = conn.unchecked_transaction()?;
         let ctx = Tx {
             tx: &tx,
             catalog: &self.catalog,
