@@ -2456,6 +2456,8 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
                     owner: *owner,
                     has_password: None,
                 }],
+                resource_types: None,
+                resources: None,
             };
             store.import(&doc, "proptest", &mut |_, _| {}).map(drop)
         }

@@ -878,8 +878,8 @@ fn malformed_files_are_refused_with_exit_2_a_location_and_no_change() {
         ("an array", "[1, 2]".into(), "line 1, column".into()),
         (
             "wrong format tag",
-            edit(&|v| v["format"] = json!("rolecall/3")),
-            "import: format: \"rolecall/3\" is not a format".into(),
+            edit(&|v| v["format"] = json!("rolecall/9")),
+            "import: format: \"rolecall/9\" is not a format".into(),
         ),
         (
             "no format tag",

@@ -108,7 +108,8 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
     },
-    /// Write the catalog, roles, packages and users as JSON (rolecall/2), the users as
+    /// Write the catalog, roles, packages and users as JSON (rolecall/2; rolecall/3 with
+    /// resource types, resources, exceptions and fixed roles when there are any), the users as
     /// CSV, or the grants as a Casbin model and policy.
     Export {
         /// What to write.
@@ -123,7 +124,7 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
     },
-    /// Apply a rolecall/2 (or rolecall/1) JSON file: roles and packages matched by name,
+    /// Apply a rolecall/3, rolecall/2 or rolecall/1 JSON file: roles and packages matched by name,
     /// users by username, all in one transaction. Roles, packages and users the file does
     /// not list are left alone; a user's packages list, when present, is their whole
     /// membership.
@@ -147,7 +148,8 @@ pub enum Command {
 /// What `export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
-    /// Catalog, roles, packages, users and the default role (format rolecall/2).
+    /// Catalog, roles, packages, users and the default role (format rolecall/2, or
+    /// rolecall/3 with resources).
     Json,
     /// One row per user, with a header row.
     Csv,

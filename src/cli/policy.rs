@@ -215,7 +215,7 @@ pub(super) fn export(store: &Store, format: ExportFormat, output: Option<PathBuf
                 .map_err(|e| write_error(&dir, e))?;
             let snapshot = store.snapshot()?;
             let text = casbin::policy(&snapshot);
-            write_file(&dir.join("model.conf"), casbin::MODEL.as_bytes())?;
+            write_file(&dir.join("model.conf"), casbin::model(&snapshot).as_bytes())?;
             write_file(&dir.join("policy.csv"), text.as_bytes())?;
             let grants = text.lines().filter(|l| l.starts_with("p,")).count();
             let users = snapshot.users.iter().filter(|u| u.active).count();
@@ -236,8 +236,13 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
     let doc = policy::parse_document(&text)?;
     let old_catalog = store.catalog().clone();
     store.use_large_cache()?;
-    let plan = if dry_run {
-        store.plan_import(&doc)?
+    let (plan, model) = if dry_run {
+        let model = if doc.format == policy::FORMAT_V3 {
+            store.plan_import_model(&doc)?
+        } else {
+            Default::default()
+        };
+        (store.plan_import(&doc)?, model)
     } else {
         let bar = (doc.users.len() > PROGRESS_BAR_FROM && io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(doc.users.len() as u64);
@@ -258,15 +263,48 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
-        plan?
+        (plan?, store.last_model_import())
     };
+    let model_line = model.changes_anything().then(|| {
+        format!(
+            "resources: {} {} changed, {} {} changed, {} {} changed, {} fixed {} changed",
+            model.types,
+            if model.types == 1 {
+                "resource type"
+            } else {
+                "resource types"
+            },
+            model.resources,
+            if model.resources == 1 {
+                "resource"
+            } else {
+                "resources"
+            },
+            model.exceptions,
+            if model.exceptions == 1 {
+                "exception"
+            } else {
+                "exceptions"
+            },
+            model.fixed,
+            if model.fixed == 1 { "mark" } else { "marks" },
+        )
+    });
     if json {
-        return out_json(&import_json(&plan, dry_run));
+        let mut v = import_json(&plan, dry_run);
+        v["resources"] = json!({
+            "resource_types_changed": model.types,
+            "resources_changed": model.resources,
+            "exceptions_changed": model.exceptions,
+            "fixed_marks_changed": model.fixed,
+        });
+        return out_json(&v);
     }
     let mut lines = Vec::new();
     if dry_run {
         lines.extend(import_details(&plan, &old_catalog));
-        lines.push(if plan.changes_anything() {
+        lines.extend(model_line.clone());
+        lines.push(if plan.changes_anything() || model.changes_anything() {
             "dry run: nothing was changed; run without --dry-run to apply the changes above".into()
         } else {
             "dry run: the database already matches the file; importing it changes nothing".into()
@@ -275,7 +313,7 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
         let (ra, rc, ru) = plan.role_counts();
         let (pa, pc, pu) = plan.package_counts();
         let (ua, uc, uu) = plan.user_counts();
-        let what = if plan.changes_anything() {
+        let what = if plan.changes_anything() || model.changes_anything() {
             format!("imported {}", file.display())
         } else {
             format!(
@@ -288,6 +326,7 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
             plan.catalog.added.len(),
             plan.catalog.relabelled.len(),
         ));
+        lines.extend(model_line);
         if plan.default_role_changes() {
             lines.push(format!("new users now get role \"{}\"", plan.default_role));
         }

@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use crate::domain::catalog::Grants;
 use crate::domain::policy::Snapshot;
 
 /// The model: RBAC without domains, a request allowed when any policy allows it.
@@ -44,6 +45,56 @@ e = some(where (p.eft == allow))
 [matchers]
 m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
 ";
+
+/// The model when the catalog defines resource types (SPEC §11): the request names the
+/// resource too, `enforce(username, "TYPE:KEY", category_key, leaf_segment)`.
+///
+/// - `p, <role>, TYPE:*, obj, act`: the role grants the leaf on every resource of the
+///   type (keyMatch's `*`); a role with exceptions on some resources of a type gets,
+///   for the permissions the type scopes, one line per resource of that type instead
+///   (its exception there, or its general grant), so nothing needs a deny rule.
+/// - `g(r.sub, r.res)` is the team rule, in the same role graph: every active user is
+///   in `everyone:`, which reaches every resource of a type that is not team-owned; a
+///   team-owned resource is reached from each package it is assigned to, and from
+///   each role that holds the type's bypass permission.
+pub const MODEL_RESOURCES: &str = "\
+# rolecall: RBAC model with resources for the policy in policy.csv.
+# enforce(username, \"TYPE:KEY\", category_key, leaf_segment):
+# contacts.export on database:news is (\"alice\", \"database:news\", \"contacts\", \"export\").
+[request_definition]
+r = sub, res, obj, act
+
+[policy_definition]
+p = sub, res, obj, act
+
+[role_definition]
+g = _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub) && g(r.sub, r.res) && keyMatch(r.res, p.res) && r.obj == p.obj && r.act == p.act
+";
+
+/// The subject every active user is a member of in the model with resources; the `:`
+/// keeps it apart from every user, role and package.
+pub const EVERYONE: &str = "everyone:";
+
+/// The model for `snapshot`: with resources when the catalog defines resource types.
+pub fn model(snapshot: &Snapshot) -> &'static str {
+    if snapshot.model.types.is_empty() {
+        MODEL
+    } else {
+        MODEL_RESOURCES
+    }
+}
+
+/// A resource as the policy names it: `TYPE:KEY`, the key encoded as any field is
+/// (and `*`, which keyMatch reads as a wildcard), so a plain key reads as typed.
+pub fn resource_subject(type_key: &str, key: &str) -> String {
+    format!("{type_key}:{}", field(key).replace('*', "%2A"))
+}
 
 /// Characters written percent-encoded: Casbin's separators, brackets and quotes, the
 /// escape itself, `:` (reserved for `role:`), `#` (a comment in some readers),
@@ -102,6 +153,9 @@ pub fn object_action(key: &str) -> (&str, &str) {
 /// every package's roles, and every active user's packages; each block sorted so that
 /// the same data always gives the same file.
 pub fn policy(snapshot: &Snapshot) -> String {
+    if !snapshot.model.types.is_empty() {
+        return policy_with_resources(snapshot);
+    }
     let user_subjects: HashSet<String> = snapshot
         .users
         .iter()
@@ -117,6 +171,14 @@ pub fn policy(snapshot: &Snapshot) -> String {
             let _ = writeln!(out, "p, {subject}, {}, {}", field(object), field(action));
         }
     }
+    out.push_str(&role_graph(snapshot, &user_subjects));
+    out
+}
+
+/// The `g` lines of the role graph: each active user's direct role, each package's
+/// roles, and each active user's packages.
+fn role_graph(snapshot: &Snapshot, user_subjects: &HashSet<String>) -> String {
+    let mut out = String::new();
     // A user with no direct role (role "") reaches roles through packages only.
     for user in snapshot
         .users
@@ -127,7 +189,7 @@ pub fn policy(snapshot: &Snapshot) -> String {
             out,
             "g, {}, {}",
             field(&user.username),
-            role_subject(&user.role, &user_subjects)
+            role_subject(&user.role, user_subjects)
         );
     }
     let mut packages: Vec<_> = snapshot.packages.iter().collect();
@@ -137,7 +199,7 @@ pub fn policy(snapshot: &Snapshot) -> String {
         let mut roles = package.role_names();
         roles.sort();
         for role in roles {
-            let _ = writeln!(out, "g, {subject}, {}", role_subject(role, &user_subjects));
+            let _ = writeln!(out, "g, {subject}, {}", role_subject(role, user_subjects));
         }
     }
     let memberships = snapshot.memberships();
@@ -155,6 +217,102 @@ pub fn policy(snapshot: &Snapshot) -> String {
             );
         }
     }
+    out
+}
+
+/// `policy.csv` for [`MODEL_RESOURCES`]: the grants per type (or per resource, where a
+/// role has exceptions), the role graph as in [`policy`], then `everyone:` and each
+/// resource's way in.
+fn policy_with_resources(snapshot: &Snapshot) -> String {
+    use crate::domain::resource::{grants_on, scope};
+    let catalog = &snapshot.catalog;
+    let model = &snapshot.model;
+    let user_subjects: HashSet<String> = snapshot
+        .users
+        .iter()
+        .map(|u| field(&u.username).into_owned())
+        .collect();
+    let mut roles: Vec<_> = snapshot.roles.iter().collect();
+    roles.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = String::new();
+    let mut line = |subject: &str, res: &str, key: &str| {
+        let (object, action) = object_action(key);
+        let _ = writeln!(
+            out,
+            "p, {subject}, {res}, {}, {}",
+            field(object),
+            field(action)
+        );
+    };
+    for role in &roles {
+        let subject = role_subject(&role.name, &user_subjects);
+        for t in &model.types {
+            let mask = scope(catalog, t);
+            let of_type: Vec<_> = model
+                .resources
+                .iter()
+                .filter(|r| r.type_key == t.key)
+                .collect();
+            let excepted = of_type.iter().any(|r| {
+                model
+                    .exceptions
+                    .contains_key(&(role.name.clone(), r.spec()))
+            });
+            let every = format!("{}:*", t.key);
+            for ord in role.grants.ordinals() {
+                if !excepted || !mask.contains(ord) {
+                    line(&subject, &every, &catalog.leaf_node(ord).key);
+                }
+            }
+            if !excepted {
+                continue;
+            }
+            for r in of_type {
+                let exception = model
+                    .exceptions
+                    .get(&(role.name.clone(), r.spec()))
+                    .map(|keys| Grants::from_keys(catalog, keys.iter().map(String::as_str)));
+                let on = grants_on(&role.grants, exception.as_ref(), &mask);
+                let res = resource_subject(&r.type_key, &r.key);
+                for ord in on.ordinals().filter(|&o| mask.contains(o)) {
+                    line(&subject, &res, &catalog.leaf_node(ord).key);
+                }
+            }
+        }
+    }
+    let mut graph = role_graph(snapshot, &user_subjects);
+    for user in snapshot.users.iter().filter(|u| u.active) {
+        let _ = writeln!(graph, "g, {}, {EVERYONE}", field(&user.username));
+    }
+    for r in &model.resources {
+        let Some(t) = model.types.iter().find(|t| t.key == r.type_key) else {
+            continue;
+        };
+        let res = resource_subject(&r.type_key, &r.key);
+        if !t.team_owned {
+            let _ = writeln!(graph, "g, {EVERYONE}, {res}");
+            continue;
+        }
+        for package in &r.packages {
+            let _ = writeln!(graph, "g, {}, {res}", package_subject(package));
+        }
+        let bypass = t
+            .bypass
+            .as_ref()
+            .and_then(|b| catalog.find(b))
+            .map(|i| catalog.node(i).leaves.start);
+        for role in roles
+            .iter()
+            .filter(|r| bypass.is_some_and(|b| r.grants.contains(b)))
+        {
+            let _ = writeln!(
+                graph,
+                "g, {}, {res}",
+                role_subject(&role.name, &user_subjects)
+            );
+        }
+    }
+    out.push_str(&graph);
     out
 }
 

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::package::Package;
+use crate::domain::resource::{ResourceModel, ResourceTypeEntry};
 use crate::domain::role::{self, ADMINISTRATOR, Role};
 use crate::domain::user::{self, Profile, User};
 use crate::domain::validate;
@@ -26,6 +27,14 @@ use crate::text::{display_safe, excerpt, name_key};
 
 /// The format tag of an export file.
 pub const FORMAT: &str = "rolecall/2";
+
+/// The format with resources (SPEC §11): `rolecall/2` plus `resource_types`,
+/// `resources`, and each role's `fixed` mark and `exceptions`. An export is written
+/// in it only when the database has resource types, resources or fixed roles, so a
+/// database without them exports exactly as before and older rolecalls still read
+/// it; a file that needs the new fields says so in its tag, and an older rolecall
+/// refuses it by its tag instead of misreading it.
+pub const FORMAT_V3: &str = "rolecall/3";
 
 /// The format before packages: still read, and it says nothing about packages, so an
 /// import of it leaves packages and memberships as they are.
@@ -51,6 +60,27 @@ pub struct Document {
     pub packages: Vec<PackageRecord>,
     #[serde(default)]
     pub users: Vec<UserRecord>,
+    /// `rolecall/3` only: the catalog's resource types. Types the file lists are
+    /// added or updated; others stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_types: Option<Vec<ResourceTypeEntry>>,
+    /// `rolecall/3` only: resources, by type and key. Listed ones are added or
+    /// updated; others stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<ResourceRecord>>,
+}
+
+/// A resource in an export file: `packages`, when present, is its whole set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRecord {
+    #[serde(rename = "type")]
+    pub type_key: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<String>>,
 }
 
 /// A package in an export file: `roles` lists role names, sorted, and is the
@@ -76,6 +106,13 @@ pub struct RoleRecord {
     pub builtin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted: Option<Vec<String>>,
+    /// `rolecall/3` only: a fixed role of the catalog (locked like the built-in role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<bool>,
+    /// `rolecall/3` only: `TYPE:KEY` → the exception's granted leaf keys, sorted;
+    /// when present, the role's whole set of exceptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceptions: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// A user in an export file: every field but the password. `has_password` is written
@@ -123,6 +160,8 @@ pub struct Snapshot {
     pub users: Vec<User>,
     /// With their roles (by name) and members (usernames, sorted), in id order.
     pub packages: Vec<Package>,
+    /// Resource types, resources, exceptions and fixed roles (SPEC §11).
+    pub model: ResourceModel,
     pub default_role: String,
 }
 
@@ -256,7 +295,7 @@ pub fn parse_document(text: &str) -> Result<Document> {
                 format!("missing; a rolecall export starts with \"format\": \"{FORMAT}\""),
             ));
         }
-        Some(Value::String(s)) if s == FORMAT || s == FORMAT_V1 => {}
+        Some(Value::String(s)) if s == FORMAT || s == FORMAT_V1 || s == FORMAT_V3 => {}
         Some(other) => return Err(unknown_format(&other.to_string())),
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -270,7 +309,7 @@ fn unknown_format(shown: &str) -> Error {
     invalid_at(
         "format",
         format!(
-            "{} is not a format this rolecall reads (it reads \"{FORMAT}\" and \"{FORMAT_V1}\")",
+            "{} is not a format this rolecall reads (it reads \"{FORMAT_V3}\", \"{FORMAT}\" and \"{FORMAT_V1}\")",
             excerpt(shown)
         ),
     )
@@ -279,6 +318,26 @@ fn unknown_format(shown: &str) -> Error {
 /// A `rolecall/1` file has no packages: a `packages` field in one is a mistake (an
 /// edited tag, or a file written by hand), refused rather than half understood.
 fn ensure_fits_format(doc: &Document) -> Result<()> {
+    if doc.format != FORMAT_V3 {
+        let why = format!(
+            "is not part of \"{}\"; resources need \"format\": \"{FORMAT_V3}\"",
+            doc.format
+        );
+        if doc.resource_types.is_some() {
+            return Err(invalid_at("resource_types", why));
+        }
+        if doc.resources.is_some() {
+            return Err(invalid_at("resources", why));
+        }
+        for (i, r) in doc.roles.iter().enumerate() {
+            if r.fixed.is_some() {
+                return Err(invalid_at(format!("roles[{i}].fixed"), why));
+            }
+            if r.exceptions.is_some() {
+                return Err(invalid_at(format!("roles[{i}].exceptions"), why));
+            }
+        }
+    }
     if doc.format != FORMAT_V1 {
         return Ok(());
     }
@@ -313,6 +372,7 @@ fn profile_of(u: &User) -> Profile {
 /// username, grants by key.
 pub fn export(snapshot: &Snapshot) -> Document {
     let catalog = &snapshot.catalog;
+    let with_model = !snapshot.model.is_empty();
     let mut roles: Vec<RoleRecord> = snapshot
         .roles
         .iter()
@@ -327,6 +387,17 @@ pub fn export(snapshot: &Snapshot) -> Document {
                     .map(str::to_string)
                     .collect(),
             ),
+            fixed: with_model.then(|| snapshot.model.fixed_roles.contains(&r.name)),
+            exceptions: {
+                let mine: std::collections::BTreeMap<String, Vec<String>> = snapshot
+                    .model
+                    .exceptions
+                    .iter()
+                    .filter(|((role, _), _)| *role == r.name)
+                    .map(|((_, spec), keys)| (spec.clone(), keys.clone()))
+                    .collect();
+                (with_model && !mine.is_empty()).then_some(mine)
+            },
         })
         .collect();
     roles.sort_by(|a, b| {
@@ -379,12 +450,26 @@ pub fn export(snapshot: &Snapshot) -> Document {
             .then_with(|| a.name.cmp(&b.name))
     });
     Document {
-        format: FORMAT.to_string(),
+        format: if with_model { FORMAT_V3 } else { FORMAT }.to_string(),
         default_role: Some(snapshot.default_role.clone()),
         catalog: Some(catalog.entries()),
         roles,
         packages,
         users,
+        resource_types: with_model.then(|| snapshot.model.types.clone()),
+        resources: with_model.then(|| {
+            snapshot
+                .model
+                .resources
+                .iter()
+                .map(|r| ResourceRecord {
+                    type_key: r.type_key.clone(),
+                    key: r.key.clone(),
+                    label: Some(r.label.clone()),
+                    packages: Some(r.packages.clone()),
+                })
+                .collect()
+        }),
     }
 }
 
@@ -841,7 +926,7 @@ fn unique_entry(
 }
 
 pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
-    if doc.format != FORMAT && doc.format != FORMAT_V1 {
+    if doc.format != FORMAT && doc.format != FORMAT_V1 && doc.format != FORMAT_V3 {
         return Err(unknown_format(
             &Value::from(doc.format.as_str()).to_string(),
         ));
@@ -1499,6 +1584,7 @@ mod tests {
                 user(2, "bob", "Viewer", false),
             ],
             packages: Vec::new(),
+            model: Default::default(),
             default_role: "Viewer".into(),
             catalog,
         }
@@ -1519,7 +1605,7 @@ mod tests {
         let err = parse_document(r#"{"format": "other/9", "users": 3}"#).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "import: format: \"other/9\" is not a format this rolecall reads (it reads \"rolecall/2\" and \"rolecall/1\")"
+            "import: format: \"other/9\" is not a format this rolecall reads (it reads \"rolecall/3\", \"rolecall/2\" and \"rolecall/1\")"
         );
         let err = parse_document(r#"{"users": []}"#).unwrap_err();
         assert!(

@@ -100,7 +100,13 @@ impl CatalogFile {
     }
 }
 
-fn check_resource_type(
+/// Type keys the Casbin export already uses as subject prefixes (`role:NAME`,
+/// `package:NAME`, `everyone:`), so a resource `TYPE:KEY` never names one of them.
+const RESERVED_TYPE_KEYS: &[&str] = &["role", "package", "everyone"];
+
+/// Checks one resource type against `catalog` and the types before it: the rules a
+/// catalog file's `[[resource_type]]` and an import's `resource_types` share.
+pub fn check_resource_type(
     catalog: &Catalog,
     entry: &ResourceTypeEntry,
     earlier: &[ResourceType],
@@ -111,6 +117,13 @@ fn check_resource_type(
         return Err(format!(
             "resource type key \"{}\" must be one snake_case word, without dots",
             entry.key
+        ));
+    }
+    if RESERVED_TYPE_KEYS.contains(&entry.key.as_str()) {
+        return Err(format!(
+            "resource type key \"{}\" is reserved (the Casbin export names roles, packages and everyone with {})",
+            entry.key,
+            RESERVED_TYPE_KEYS.join(", ")
         ));
     }
     catalog::validate_text("label", &entry.label, MAX_LABEL, true)
@@ -206,6 +219,27 @@ pub fn scope(catalog: &Catalog, rtype: &ResourceType) -> Grants {
         }
     }
     mask
+}
+
+/// The resource part of a database, for export and Casbin: types in catalog order,
+/// resources by type and key, and each role's exceptions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceModel {
+    pub types: Vec<ResourceType>,
+    /// With their packages, by type and key.
+    pub resources: Vec<Resource>,
+    /// (role name, `TYPE:KEY`) → the exception's granted leaf keys, sorted.
+    pub exceptions: std::collections::BTreeMap<(String, String), Vec<String>>,
+    /// Names of the fixed roles.
+    pub fixed_roles: std::collections::BTreeSet<String>,
+}
+
+impl ResourceModel {
+    /// True when the database uses nothing of SPEC §11, so exports keep the older
+    /// format and Casbin its three-field request.
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty() && self.resources.is_empty() && self.fixed_roles.is_empty()
+    }
 }
 
 /// A registered resource (SPEC §11): `(type, key)` is unique.
@@ -659,6 +693,10 @@ grants = ["reports"]
             (
                 FILE.replace("key = \"database\"", "key = \"data.base\""),
                 "line 21: resource type key \"data.base\" must be one snake_case word",
+            ),
+            (
+                FILE.replace("key = \"database\"", "key = \"package\""),
+                "line 21: resource type key \"package\" is reserved",
             ),
             (
                 FILE.replace("key = \"list\"", "key = \"database\""),

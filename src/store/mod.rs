@@ -28,7 +28,7 @@ use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
-pub use resources::{ExceptionView, ModelPlan, ResourceEntry, ResourcesPlan};
+pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
 pub use users::{NewUser, UserChange};
@@ -83,6 +83,8 @@ pub struct Store {
     actor: String,
     access: Access,
     path: PathBuf,
+    /// What the resource parts (`rolecall/3`) of the last import changed.
+    last_model_import: ModelImport,
 }
 
 /// `<data_dir>/rolecall.db` (SPEC §1).
@@ -249,6 +251,7 @@ impl Store {
             actor: actor_from_env(),
             access,
             path: path.to_path_buf(),
+            last_model_import: ModelImport::default(),
         })
     }
 
@@ -406,8 +409,25 @@ impl Store {
 
     /// Runs `change` in a transaction that is always rolled back: a dry run that
     /// plans with the same code that writes, so the two cannot disagree.
+    ///
+    /// A session opened with `--read-only` cannot write even what it rolls back: it
+    /// runs the dry run on a copy of the file in memory instead.
     fn dry_run<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.unchecked_transaction()?;
+        let copy;
+        let conn = if self.access == Access::ReadOnly {
+            let mut memory = Connection::open_in_memory()?;
+            rusqlite::backup::Backup::new(&self.conn, &mut memory)?.run_to_completion(
+                1024,
+                Duration::ZERO,
+                None,
+            )?;
+            memory.pragma_update(None, "foreign_keys", true)?;
+            copy = memory;
+            &copy
+        } else {
+            &self.conn
+        };
+        let tx = conn.unchecked_transaction()?;
         let ctx = Tx {
             tx: &tx,
             catalog: &self.catalog,

@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
 
 use super::packages::all_packages;
-use super::resources::{ModelPlan, apply_model};
+use super::resources::{ModelImport, ModelPlan, apply_model, import_model};
 use super::roles::load_role;
 use super::users::all_users;
 use super::{Store, Tx, fold, load_catalog, name_key};
@@ -42,11 +42,13 @@ fn read_snapshot(conn: &Connection) -> Result<Snapshot> {
         [],
         |r| r.get(0),
     )?;
+    let model = super::resources::read_model(conn)?;
     Ok(Snapshot {
         catalog,
         roles,
         users,
         packages,
+        model,
         default_role,
     })
 }
@@ -601,6 +603,17 @@ impl Store {
         policy::plan_import(&self.snapshot()?, doc)
     }
 
+    /// What the resource parts of `doc` (`rolecall/3`) would change, worked out by
+    /// running the whole import in a transaction that is rolled back.
+    pub fn plan_import_model(&mut self, doc: &Document) -> Result<ModelImport> {
+        self.dry_run(|ctx| {
+            let snapshot = read_snapshot(ctx.tx)?;
+            let plan = policy::plan_import(&snapshot, doc)?;
+            apply_import(ctx, &snapshot, &plan, "dry run", &mut |_, _| {})?;
+            import_model(ctx, &plan.catalog.catalog, doc)
+        })
+    }
+
     /// Imports `doc` in one transaction: the plan is worked out from the database as
     /// it is inside that transaction, so a refusal anywhere writes nothing.
     /// `progress(done, total)` hears about the users as they are written; `source`
@@ -611,14 +624,21 @@ impl Store {
         source: &str,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ImportPlan> {
-        let plan = self.write(|ctx| {
+        let (plan, model) = self.write(|ctx| {
             let snapshot = read_snapshot(ctx.tx)?;
             let plan = policy::plan_import(&snapshot, doc)?;
             apply_import(ctx, &snapshot, &plan, source, progress)?;
-            Ok(plan)
+            let model = import_model(ctx, &plan.catalog.catalog, doc)?;
+            Ok((plan, model))
         })?;
         self.catalog = plan.catalog.catalog.clone();
+        self.last_model_import = model;
         Ok(plan)
+    }
+
+    /// What the resource parts of the last import changed.
+    pub fn last_model_import(&self) -> ModelImport {
+        self.last_model_import
     }
 
     /// What loading `file` as the catalog would do (`catalog load --dry-run`).

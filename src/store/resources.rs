@@ -714,7 +714,8 @@ impl Store {
     /// Every active user allowed `permission` on the resource `spec`, with the paths
     /// that grant it there: the roles that grant it on this resource (general grant
     /// or exception), their holders and their packages' members, less the users a
-    /// team-owned resource hides from.
+    /// team-owned resource hides from. Ids throughout, names once at the end, as
+    /// `who_can` does.
     pub fn who_can_on(&self, permission: &str, spec: &str) -> Result<Allowed> {
         let idx = self.catalog.find(permission).ok_or_else(|| {
             Error::invalid(
@@ -734,95 +735,129 @@ impl Store {
             .prepare_cached("SELECT id, name FROM roles")?
             .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        let bypass = rtype
+            .bypass
+            .as_ref()
+            .and_then(|b| self.catalog.find(b))
+            .map(|i| self.catalog.node(i).leaves.start);
+        // The roles that grant the permission here, and (team-owned) those that hold
+        // the bypass.
         let mut granting: BTreeMap<i64, String> = BTreeMap::new();
+        let mut bypassing = BTreeSet::new();
         for (id, name) in roles {
             let general = load_grants(conn, &self.catalog, id)?;
+            if rtype.team_owned && bypass.is_some_and(|b| general.contains(b)) {
+                bypassing.insert(id);
+            }
             let exception = exception_of(conn, &self.catalog, id, resource.id)?;
             let on = resource::grants_on(&general, exception.as_ref(), &mask);
             if on.count_in(leaves.clone()) > 0 {
                 granting.insert(id, name);
             }
         }
-        let mut role_names: Vec<String> = granting.values().cloned().collect();
-        role_names.sort();
-        let mut paths: BTreeMap<i64, BTreeSet<(Option<String>, String)>> = BTreeMap::new();
-        let mut holders =
-            conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1 AND active = 1")?;
+        let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
         let mut members = conn.prepare_cached(
-            "SELECT p.name, m.user_id FROM package_roles pr \
-             JOIN packages p ON p.id = pr.package_id \
-             JOIN package_members m ON m.package_id = pr.package_id \
-             JOIN users u ON u.id = m.user_id WHERE pr.role_id = ?1 AND u.active = 1",
+            "SELECT pr.package_id, m.user_id FROM package_roles pr \
+             CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
         )?;
-        for (&role_id, name) in &granting {
-            for user in holders.query_map([role_id], |r| r.get::<_, i64>(0))? {
-                paths.entry(user?).or_default().insert((None, name.clone()));
-            }
-            for row in members.query_map([role_id], |r| Ok((text(r, 0)?, r.get::<_, i64>(1)?)))? {
-                let (package, user) = row?;
-                paths
-                    .entry(user)
-                    .or_default()
-                    .insert((Some(package), name.clone()));
-            }
-        }
-        if rtype.team_owned {
-            let sharing: BTreeSet<i64> = conn
+        // Users who may see the resource at all: everyone, or (team-owned) the members
+        // of its packages and the holders of the bypass.
+        let visible: Option<BTreeSet<i64>> = if rtype.team_owned {
+            let mut ids: BTreeSet<i64> = conn
                 .prepare_cached(
                     "SELECT m.user_id FROM package_resources pr \
                      JOIN package_members m ON m.package_id = pr.package_id WHERE pr.resource_id = ?1",
                 )?
                 .query_map([resource.id], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            let bypass: BTreeSet<String> = match &rtype.bypass {
-                Some(b) => self.who_can(b)?.users.into_iter().map(|(u, _)| u).collect(),
-                None => BTreeSet::new(),
-            };
-            let mut username = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
-            let mut keep = BTreeMap::new();
-            for (user, p) in paths {
-                let name: String = username.query_row([user], |r| text(r, 0))?;
-                if sharing.contains(&user) || bypass.contains(&name) {
-                    keep.insert(user, p);
+            for &role in &bypassing {
+                for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+                    ids.insert(user?);
+                }
+                for row in members.query_map([role], |r| r.get::<_, i64>(1))? {
+                    ids.insert(row?);
                 }
             }
-            paths = keep;
+            Some(ids)
+        } else {
+            None
+        };
+        let disabled: BTreeSet<i64> = conn
+            .prepare_cached("SELECT id FROM users WHERE active = 0")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut paths: BTreeMap<i64, BTreeSet<(Option<i64>, i64)>> = BTreeMap::new();
+        let mut add = |user: i64, path: (Option<i64>, i64)| {
+            let shown = visible.as_ref().is_none_or(|v| v.contains(&user));
+            if shown && !disabled.contains(&user) {
+                paths.entry(user).or_default().insert(path);
+            }
+        };
+        for &role in granting.keys() {
+            for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+                add(user?, (None, role));
+            }
+            for row in
+                members.query_map([role], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+            {
+                let (package, user) = row?;
+                add(user, (Some(package), role));
+            }
         }
-        let mut package_names: Vec<String> = paths
+        // Names, sorted once, so sorting a path's indices sorts it by name.
+        let mut role_names: Vec<(String, i64)> =
+            granting.iter().map(|(id, n)| (n.clone(), *id)).collect();
+        role_names.sort();
+        let role_index: HashMap<i64, usize> = role_names
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id))| (*id, i))
+            .collect();
+        let used: BTreeSet<i64> = paths
             .values()
-            .flat_map(|p| p.iter().filter_map(|(pk, _)| pk.clone()))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
+            .flat_map(|p| p.iter().filter_map(|(pk, _)| *pk))
             .collect();
-        package_names.sort();
-        let role_index: HashMap<&str, usize> = role_names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        let package_index: HashMap<&str, usize> = package_names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        let mut username = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
-        let mut users = Vec::with_capacity(paths.len());
-        for (user, p) in &paths {
-            let name: String = username.query_row([user], |r| text(r, 0))?;
-            let mut found: Vec<PathIndex> = p
-                .iter()
-                .map(|(pk, role)| {
-                    (
-                        pk.as_deref().map(|n| package_index[n]),
-                        role_index[role.as_str()],
-                    )
-                })
-                .collect();
-            found.sort_unstable();
-            users.push((name, found));
+        let mut package_names: Vec<(String, i64)> = Vec::with_capacity(used.len());
+        let mut package_name = conn.prepare_cached("SELECT name FROM packages WHERE id = ?1")?;
+        for id in used {
+            package_names.push((package_name.query_row([id], |r| text(r, 0))?, id));
         }
-        users.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Allowed::from_users(role_names, package_names, users))
+        package_names.sort();
+        let package_index: HashMap<i64, usize> = package_names
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id))| (*id, i))
+            .collect();
+        let mut users = Vec::with_capacity(paths.len());
+        let tidy = |found: &BTreeSet<(Option<i64>, i64)>| -> Vec<PathIndex> {
+            let mut out: Vec<PathIndex> = found
+                .iter()
+                .map(|(pk, role)| (pk.map(|p| package_index[&p]), role_index[role]))
+                .collect();
+            out.sort_unstable();
+            out
+        };
+        if paths.len() > 2_000 {
+            let mut stmt =
+                conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+                let (id, name) = row?;
+                if let Some(found) = paths.get(&id) {
+                    users.push((name, tidy(found)));
+                }
+            }
+        } else {
+            let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+            for (id, found) in &paths {
+                users.push((seek.query_row([id], |r| text(r, 0))?, tidy(found)));
+            }
+            users.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok(Allowed::from_users(
+            role_names.into_iter().map(|(n, _)| n).collect(),
+            package_names.into_iter().map(|(n, _)| n).collect(),
+            users,
+        ))
     }
 }
 
@@ -1089,4 +1124,331 @@ pub(super) fn apply_model(
         plan.roles_released.push(name);
     }
     Ok(plan)
+}
+
+/// The resource part of the database for an export: types, resources with their
+/// packages, every exception, and the fixed roles' names.
+pub(super) fn read_model(conn: &Connection) -> Result<crate::domain::resource::ResourceModel> {
+    let types = resource_types(conn)?;
+    let mut resources: Vec<Resource> = conn
+        .prepare("SELECT id, type_key, key, label FROM resources ORDER BY type_key, key")?
+        .query_map([], |r| {
+            Ok(Resource {
+                id: r.get(0)?,
+                type_key: text(r, 1)?,
+                key: text(r, 2)?,
+                label: text(r, 3)?,
+                packages: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for r in &mut resources {
+        r.packages = resource_packages(conn, r.id)?;
+    }
+    let mut exceptions = BTreeMap::new();
+    let rows: Vec<(i64, String, String, String)> = conn
+        .prepare(
+            "SELECT e.id, r.name, res.type_key, res.key FROM role_exceptions e \
+             JOIN roles r ON r.id = e.role_id JOIN resources res ON res.id = e.resource_id",
+        )?
+        .query_map([], |r| {
+            Ok((r.get(0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, role, t, k) in rows {
+        exceptions.insert((role, format!("{t}:{k}")), exception_keys(conn, id)?);
+    }
+    let fixed_roles = conn
+        .prepare("SELECT name FROM roles WHERE fixed = 1")?
+        .query_map([], |r| text(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(crate::domain::resource::ResourceModel {
+        types,
+        resources,
+        exceptions,
+        fixed_roles,
+    })
+}
+
+/// How many of an import's resource parts changed something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelImport {
+    pub types: usize,
+    pub resources: usize,
+    pub exceptions: usize,
+    pub fixed: usize,
+}
+
+impl ModelImport {
+    pub fn changes_anything(&self) -> bool {
+        *self != ModelImport::default()
+    }
+}
+
+/// Writes the `rolecall/3` parts of an import, after the rest (`catalog` is the
+/// catalog as the import left it): resource types and resources the file lists are
+/// added or updated, and each listed role's `fixed` mark and, when present, its whole
+/// set of exceptions. A bad entry is refused naming its place in the file.
+pub(super) fn import_model(
+    tx: &Tx<'_>,
+    catalog: &Catalog,
+    doc: &crate::domain::policy::Document,
+) -> Result<ModelImport> {
+    let mut counts = ModelImport::default();
+    let at = |path: String| move |m: String| Error::invalid("import", format!("{path}: {m}"));
+    if let Some(types) = &doc.resource_types {
+        let mut checked: Vec<ResourceType> = Vec::new();
+        for (i, t) in types.iter().enumerate() {
+            resource::check_resource_type(catalog, t, &checked)
+                .map_err(at(format!("resource_types[{i}]")))?;
+            checked.push(t.clone());
+        }
+        let existing = resource_types(tx.tx)?;
+        let mut order = checked.clone();
+        order.extend(
+            existing
+                .iter()
+                .filter(|e| !checked.iter().any(|t| t.key == e.key))
+                .cloned(),
+        );
+        for (pos, t) in order.iter().enumerate() {
+            tx.tx.execute(
+                "INSERT INTO resource_types (key, label, team_owned, bypass, position) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (key) DO UPDATE SET label = excluded.label, team_owned = excluded.team_owned, \
+                 bypass = excluded.bypass, position = excluded.position",
+                params![t.key, t.label, t.team_owned, t.bypass, pos as i64],
+            )?;
+            let before = existing.iter().find(|e| e.key == t.key);
+            if before == Some(t) {
+                continue;
+            }
+            tx.tx.execute(
+                "DELETE FROM resource_type_scopes WHERE type_key = ?1",
+                [&t.key],
+            )?;
+            for (i, node) in t.scoped.iter().enumerate() {
+                tx.tx.execute(
+                    "INSERT INTO resource_type_scopes (type_key, node_key, position) VALUES (?1, ?2, ?3)",
+                    params![t.key, node, i as i64],
+                )?;
+            }
+            counts.types += 1;
+            let action = if before.is_some() {
+                "resource_type.update"
+            } else {
+                "resource_type.add"
+            };
+            tx.audit(action, &t.key, before.map(|b| json!(b)), Some(json!(t)))?;
+        }
+    }
+    if let Some(resources) = &doc.resources {
+        let known: Vec<String> = resource_types(tx.tx)?.into_iter().map(|t| t.key).collect();
+        for (i, r) in resources.iter().enumerate() {
+            let path = format!("resources[{i}]");
+            let field_err = |e: Error| match e {
+                Error::Invalid { field, message } => {
+                    Error::invalid("import", format!("{path}.{field}: {message}"))
+                }
+                other => other,
+            };
+            if !known.contains(&r.type_key) {
+                return Err(Error::invalid(
+                    "import",
+                    format!(
+                        "{path}.type: there is no resource type \"{}\" in the file or the database",
+                        crate::text::excerpt(&r.type_key)
+                    ),
+                ));
+            }
+            let key = resource::validate_resource_key(&r.key).map_err(field_err)?;
+            let spec = format!("{}:{key}", r.type_key);
+            let existing: Option<(i64, String)> = tx
+                .tx
+                .query_row(
+                    "SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2",
+                    params![r.type_key, key],
+                    |row| Ok((row.get(0)?, text(row, 1)?)),
+                )
+                .optional()?;
+            let label = match &r.label {
+                Some(l) => resource::validate_resource_label(l).map_err(field_err)?,
+                None => existing
+                    .as_ref()
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_default(),
+            };
+            let (id, before_label, before_packages) = match &existing {
+                Some((id, l)) => (*id, Some(l.clone()), resource_packages(tx.tx, *id)?),
+                None => (
+                    insert_resource(tx, &r.type_key, &key, &label)?,
+                    None,
+                    Vec::new(),
+                ),
+            };
+            if let Some(packages) = &r.packages {
+                let mut ids = Vec::new();
+                for (j, p) in packages.iter().enumerate() {
+                    ids.push(
+                        resolve_package(tx.tx, &PackageRef::from(p.as_str())).map_err(
+                            |e| match e {
+                                Error::Invalid { message, .. } => Error::invalid(
+                                    "import",
+                                    format!("{path}.packages[{j}]: {message}"),
+                                ),
+                                other => other,
+                            },
+                        )?,
+                    );
+                }
+                tx.tx
+                    .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
+                for pid in ids {
+                    tx.tx.execute(
+                        "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                        params![pid, id],
+                    )?;
+                }
+            }
+            let after_packages = resource_packages(tx.tx, id)?;
+            match before_label {
+                None => {
+                    counts.resources += 1;
+                    tx.audit(
+                        "resource.add",
+                        &spec,
+                        None,
+                        Some(json!({"type": r.type_key, "key": key, "label": label, "packages": after_packages, "reason": "import"})),
+                    )?;
+                }
+                Some(old) if old != label || before_packages != after_packages => {
+                    tx.tx.execute(
+                        "UPDATE resources SET label = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                        params![label, tx.at, tx.actor, id],
+                    )?;
+                    counts.resources += 1;
+                    tx.audit(
+                        "resource.update",
+                        &spec,
+                        Some(json!({"label": old, "packages": before_packages})),
+                        Some(
+                            json!({"label": label, "packages": after_packages, "reason": "import"}),
+                        ),
+                    )?;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let types = resource_types(tx.tx)?;
+    for (i, record) in doc.roles.iter().enumerate() {
+        if record.fixed.is_none() && record.exceptions.is_none() {
+            continue;
+        }
+        let (id, name, fixed): (i64, String, bool) = tx.tx.query_row(
+            "SELECT id, name, fixed FROM roles WHERE name_fold = ?1",
+            [super::name_key(&record.name)],
+            |r| Ok((r.get(0)?, text(r, 1)?, r.get(2)?)),
+        )?;
+        if let Some(want) = record.fixed.filter(|w| *w != fixed) {
+            tx.tx.execute(
+                "UPDATE roles SET fixed = ?1 WHERE id = ?2",
+                params![want, id],
+            )?;
+            counts.fixed += 1;
+            tx.audit(
+                "role.update",
+                &name,
+                Some(json!({"fixed": fixed})),
+                Some(json!({"fixed": want, "reason": "import"})),
+            )?;
+        }
+        let Some(wanted) = &record.exceptions else {
+            continue;
+        };
+        let current: BTreeMap<String, Vec<String>> =
+            role_exceptions(tx.tx, id)?.into_iter().collect();
+        let mut desired = BTreeMap::new();
+        for (spec, keys) in wanted {
+            let path = format!("roles[{i}].exceptions[\"{}\"]", crate::text::excerpt(spec));
+            let res = find_resource(tx.tx, spec).map_err(|e| match e {
+                Error::Invalid { message, .. } => {
+                    Error::invalid("import", format!("{path}: {message}"))
+                }
+                other => other,
+            })?;
+            let rtype = types
+                .iter()
+                .find(|t| t.key == res.type_key)
+                .ok_or_else(|| unknown_type(tx.tx, &res.type_key))?;
+            let mask = resource::scope(catalog, rtype);
+            let mut set = Grants::none(catalog);
+            for key in keys {
+                let ord = catalog
+                    .find(key)
+                    .map(|n| catalog.node(n))
+                    .filter(|n| n.is_leaf())
+                    .map(|n| n.leaves.start)
+                    .filter(|&o| mask.contains(o))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "import",
+                            format!(
+                                "{path}: {} is not a permission resource type \"{}\" scopes",
+                                crate::text::excerpt(key),
+                                rtype.key
+                            ),
+                        )
+                    })?;
+                set.set(ord, true);
+            }
+            desired.insert(spec.clone(), (res.id, set));
+        }
+        for (spec, (resource_id, set)) in &desired {
+            let keys: Vec<String> = set.keys(catalog).into_iter().map(str::to_string).collect();
+            if current.get(spec) == Some(&keys) {
+                continue;
+            }
+            tx.tx.execute(
+                "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
+                params![id, resource_id],
+            )?;
+            let eid: i64 = tx.tx.query_row(
+                "SELECT id FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+                params![id, resource_id],
+                |r| r.get(0),
+            )?;
+            tx.tx.execute(
+                "DELETE FROM role_exception_grants WHERE exception_id = ?1",
+                [eid],
+            )?;
+            for key in &keys {
+                tx.tx.execute(
+                    "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
+                    params![eid, key],
+                )?;
+            }
+            counts.exceptions += 1;
+            tx.audit(
+                "role.exception",
+                &name,
+                Some(json!({"resource": spec, "granted": current.get(spec)})),
+                Some(json!({"resource": spec, "granted": keys, "reason": "import"})),
+            )?;
+        }
+        for (spec, keys) in current.iter().filter(|(s, _)| !desired.contains_key(*s)) {
+            let res = find_resource(tx.tx, spec)?;
+            tx.tx.execute(
+                "DELETE FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+                params![id, res.id],
+            )?;
+            counts.exceptions += 1;
+            tx.audit(
+                "role.exception",
+                &name,
+                Some(json!({"resource": spec, "granted": keys})),
+                Some(json!({"resource": spec, "granted": null, "reason": "import"})),
+            )?;
+        }
+    }
+    Ok(counts)
 }
