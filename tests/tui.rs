@@ -2846,3 +2846,262 @@ fn a_fixed_role_of_the_catalog_opens_locked_and_is_not_deleted() {
     );
     assert!(!h.app.editor.as_ref().unwrap().is_dirty());
 }
+
+/// A database on the Magnews catalog (resource types `database` and `journey`, seven
+/// fixed roles), with databases "newsletter" and "crm", a role "Marketer" copied from
+/// the fixed Editor, and bo holding it.
+fn with_magnews(width: u16, height: u16) -> Harness {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("rolecall.db");
+    let catalog =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/catalogs/magnews.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .arg("--db")
+        .arg(&db)
+        .args(["catalog", "load"])
+        .arg(&catalog)
+        .arg("--prune")
+        .env("USER", "seeder")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut store = Store::open(&db, Access::ReadWrite).unwrap();
+    store.set_actor("tester");
+    add(&mut store, "ada", "Ada", "Owner", None);
+    store
+        .add_resource("database", "newsletter", "Newsletter", &[])
+        .unwrap();
+    store.add_resource("database", "crm", "CRM", &[]).unwrap();
+    store.clone_role("Editor", Some("Marketer")).unwrap();
+    add(&mut store, "bo", "Bo", "Marketer", Some("Marketer"));
+    drop(store);
+    Harness::on(dir, db, width, height)
+}
+
+/// Roles tab, the Marketer role's editor, `e`, the newsletter database.
+fn open_newsletter_exception(h: &mut Harness) {
+    h.press("2/marketer");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    assert!(h.app.editor.is_some(), "{}", h.screen());
+    h.press("e");
+    h.press("newsletter");
+    h.code(KeyCode::Enter);
+    assert!(
+        h.app.editor.as_ref().is_some_and(|e| e.exception.is_some()),
+        "the exception editor opened:\n{}",
+        h.screen()
+    );
+}
+
+fn allowed_on(h: &Harness, user: &str, key: &str, spec: &str) -> bool {
+    fresh_store(h).check_on(user, key, spec).unwrap().0.allowed
+}
+
+#[test]
+fn snapshot_resources_tab_and_exception_editor() {
+    for (w, ht) in SIZES {
+        let mut h = with_magnews(w, ht);
+        h.press("5");
+        assert!(h.screen().contains("newsletter"), "{}", h.screen());
+        snapshot("resources_tab", &h);
+        open_newsletter_exception(&mut h);
+        h.select("contacts.import");
+        h.press(" ");
+        assert!(
+            h.screen().contains("≠ granted in general"),
+            "{}",
+            h.screen()
+        );
+        snapshot("exception_editor", &h);
+    }
+}
+
+#[test]
+fn an_exception_saved_in_the_console_decides_check_on_for_that_resource_only() {
+    let mut h = with_magnews(120, 40);
+    assert!(allowed_on(
+        &h,
+        "bo",
+        "contacts.import",
+        "database:newsletter"
+    ));
+    open_newsletter_exception(&mut h);
+    // Only the permissions the type scopes are in the tree.
+    let scoped = h
+        .app
+        .editor
+        .as_ref()
+        .unwrap()
+        .shown_leaf_count(h.app.store.catalog());
+    assert_eq!(
+        scoped, 6,
+        "database.settings and the five contacts permissions"
+    );
+    assert!(!h.screen().contains("journeys"), "{}", h.screen());
+    h.select("contacts.import");
+    h.press(" ");
+    h.ctrl('s');
+    let shown = h.screen();
+    assert!(
+        shown.contains("- Profile Studio: contacts > Import new contacts (granted in general)"),
+        "the confirm names what differs:\n{shown}"
+    );
+    assert!(
+        allowed_on(&h, "bo", "contacts.import", "database:newsletter"),
+        "not before y"
+    );
+    h.press("y");
+    assert!(!allowed_on(
+        &h,
+        "bo",
+        "contacts.import",
+        "database:newsletter"
+    ));
+    assert!(
+        allowed_on(&h, "bo", "contacts.import", "database:crm"),
+        "only that database"
+    );
+    assert!(
+        fresh_store(&h)
+            .check("bo", "contacts.import")
+            .unwrap()
+            .allowed,
+        "general grant kept"
+    );
+    // Back in the role's own editor, whose next save is not a conflict with the exception.
+    let editor = h.app.editor.as_ref().expect("back in the role editor");
+    assert!(editor.exception.is_none(), "{}", h.screen());
+    h.select("contacts");
+    h.press(" ");
+    h.ctrl('s');
+    h.press("y");
+    assert!(
+        h.screen().contains("saved \"Marketer\""),
+        "the role saves after its exception changed:\n{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn x_removes_an_exception_and_esc_goes_back_to_the_role() {
+    let mut h = with_magnews(120, 40);
+    fresh_store(&h)
+        .set_exception(
+            RoleRef::Typed("Marketer".into()),
+            "database:newsletter",
+            &[],
+            &["contacts.view".into()],
+        )
+        .unwrap();
+    assert!(!allowed_on(
+        &h,
+        "bo",
+        "contacts.view",
+        "database:newsletter"
+    ));
+    open_newsletter_exception(&mut h);
+    h.code(KeyCode::Esc);
+    assert!(
+        h.app.editor.as_ref().is_some_and(|e| e.exception.is_none()),
+        "Esc leaves the exception for the role's editor: {}",
+        h.screen()
+    );
+    h.press("e");
+    assert!(h.screen().contains("(has an exception)"), "{}", h.screen());
+    h.press("newsletter");
+    h.code(KeyCode::Enter);
+    h.press("x");
+    assert!(
+        h.screen().contains("Remove the exception"),
+        "{}",
+        h.screen()
+    );
+    h.press("y");
+    assert!(allowed_on(&h, "bo", "contacts.view", "database:newsletter"));
+    assert!(
+        h.screen().contains("removed the exception"),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn exceptions_are_not_offered_on_fixed_or_unsaved_roles() {
+    let mut h = with_magnews(120, 40);
+    h.press("2/editor");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    let footer = h.screen().lines().last().unwrap().to_string();
+    assert!(!footer.contains("e exceptions"), "{footer}");
+    h.code(KeyCode::Esc);
+    h.code(KeyCode::Esc);
+    h.press("/marketer");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    assert!(h.screen().lines().last().unwrap().contains("e exceptions"));
+    h.press(" ");
+    h.press("e");
+    assert!(
+        h.screen()
+            .contains("save or discard your changes to the role first"),
+        "{}",
+        h.screen()
+    );
+    assert!(h.app.overlay().is_none());
+}
+
+#[test]
+fn who_can_from_a_resource_row_names_users_and_paths() {
+    let mut h = with_magnews(120, 40);
+    fresh_store(&h)
+        .set_exception(
+            RoleRef::Typed("Marketer".into()),
+            "database:crm",
+            &[],
+            &["contacts.view".into()],
+        )
+        .unwrap();
+    h.app.update(Msg::Tick);
+    h.press("5/crm");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    h.press("contacts.view");
+    h.code(KeyCode::Enter);
+    let shown = h.screen();
+    assert!(
+        shown.contains("Who can contacts.view on database:crm"),
+        "{shown}"
+    );
+    assert!(shown.contains("ada"), "{shown}");
+    assert!(
+        !shown.contains("  bo  "),
+        "bo's exception denies it there:\n{shown}"
+    );
+    h.code(KeyCode::Esc);
+    h.code(KeyCode::Esc);
+    h.press("/news");
+    h.code(KeyCode::Enter);
+    h.press("w");
+    h.press("contacts.view");
+    h.code(KeyCode::Enter);
+    assert!(
+        h.screen().contains("bo  ← Marketer (direct)"),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn without_resource_types_there_is_no_resources_tab() {
+    let mut h = Harness::new(120, 40);
+    assert!(!h.screen().contains("Resources"));
+    h.press("5");
+    assert!(h.screen().contains("no Resources tab"), "{}", h.screen());
+    assert_eq!(h.app.tab, rolecall::tui::app::Tab::Users);
+}

@@ -343,6 +343,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The resources (ids) role `role_id` holds an exception for.
+    pub fn exceptions_of_role(&self, role_id: i64) -> Result<std::collections::HashSet<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT resource_id FROM role_exceptions WHERE role_id = ?1")?;
+        let ids = stmt.query_map([role_id], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// How many exceptions each resource holds, by resource id.
     pub fn exception_counts(&self) -> Result<HashMap<i64, usize>> {
         let mut stmt = self.conn.prepare_cached(

@@ -18,6 +18,7 @@ use crate::tui::keys::{self, Action, Scope};
 use crate::tui::screens::audit::AuditScreen;
 use crate::tui::screens::package_editor::PackageEditor;
 use crate::tui::screens::packages::PackagesScreen;
+use crate::tui::screens::resources::ResourcesScreen;
 use crate::tui::screens::role_editor::{Focus, RoleEditor};
 use crate::tui::screens::roles::RolesScreen;
 use crate::tui::screens::user_form::UserForm;
@@ -38,10 +39,18 @@ pub enum Tab {
     Roles,
     Packages,
     Audit,
+    /// Only when the catalog declares resource types.
+    Resources,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Users, Tab::Roles, Tab::Packages, Tab::Audit];
+    pub const ALL: [Tab; 5] = [
+        Tab::Users,
+        Tab::Roles,
+        Tab::Packages,
+        Tab::Audit,
+        Tab::Resources,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -49,6 +58,7 @@ impl Tab {
             Tab::Roles => "Roles",
             Tab::Packages => "Packages",
             Tab::Audit => "Audit",
+            Tab::Resources => "Resources",
         }
     }
 
@@ -93,7 +103,7 @@ pub struct Status {
 pub struct HitAreas {
     pub tabs: Rect,
     /// Where each tab's title ends, in columns.
-    pub tab_ends: [u16; 4],
+    pub tab_ends: [u16; 5],
     /// Where list rows start (below the header row).
     pub list_rows: Rect,
     pub tree: Rect,
@@ -112,6 +122,7 @@ pub struct App {
     pub roles: RolesScreen,
     pub packages: PackagesScreen,
     pub audit: AuditScreen,
+    pub resources: ResourcesScreen,
     pub editor: Option<RoleEditor>,
     /// The user form (new or edit), over the Users tab.
     pub form: Option<UserForm>,
@@ -151,6 +162,7 @@ impl App {
             roles: RolesScreen::default(),
             packages: PackagesScreen::default(),
             audit: AuditScreen::default(),
+            resources: ResourcesScreen::default(),
             editor: None,
             form: None,
             package_editor: None,
@@ -179,6 +191,7 @@ impl App {
         } else {
             self.packages.stale = true;
         }
+
         self.names = Names {
             roles: self
                 .roles
@@ -189,7 +202,14 @@ impl App {
                 .collect(),
             packages: store.package_names()?,
             default_role: store.default_role_id()?,
+            resource_types: !store.resource_types()?.is_empty(),
         };
+        // A few hundred rows at most, and the tab bar counts them.
+        if self.names.resource_types {
+            self.resources.load(store, &self.matcher)?;
+        } else if self.tab == Tab::Resources {
+            self.tab = Tab::Users;
+        }
         self.users.load(store, &self.matcher)?;
         self.audit.load(store, &self.matcher)?;
         self.data_version = store.data_version()?;
@@ -220,6 +240,15 @@ impl App {
         &self.matcher
     }
 
+    /// The tabs shown: Resources only when the catalog declares resource types.
+    pub fn tabs(&self) -> &'static [Tab] {
+        if self.names.resource_types {
+            &Tab::ALL
+        } else {
+            &Tab::ALL[..4]
+        }
+    }
+
     /// Where the keyboard is, dialogs aside.
     pub fn place(&self) -> Place {
         if self.editor.is_some() {
@@ -243,6 +272,7 @@ impl App {
             Place::List(Tab::Roles) => "Roles list",
             Place::List(Tab::Packages) => "Packages list",
             Place::List(Tab::Audit) => "Audit log",
+            Place::List(Tab::Resources) => "Resources list",
         }
     }
 
@@ -305,6 +335,7 @@ impl App {
             Tab::Roles => vec![Scope::Roles, Scope::List, Scope::Anywhere],
             Tab::Users => vec![Scope::Users, Scope::List, Scope::Anywhere],
             Tab::Packages => vec![Scope::Packages, Scope::List, Scope::Anywhere],
+            Tab::Resources => vec![Scope::Resources, Scope::List, Scope::Anywhere],
             Tab::Audit => vec![Scope::List, Scope::Anywhere],
         }
     }
@@ -330,6 +361,7 @@ impl App {
             Tab::Users => self.users.available(action, ro),
             Tab::Roles => self.roles.available(action, ro, self.names.default_role),
             Tab::Packages => self.packages.available(action, ro),
+            Tab::Resources => self.resources.available(action),
             Tab::Audit => self.audit.available(action),
         }
     }
@@ -339,6 +371,7 @@ impl App {
             Tab::Users => &self.users.view.list,
             Tab::Roles => &self.roles.view.list,
             Tab::Packages => &self.packages.view.list,
+            Tab::Resources => &self.resources.view.list,
             Tab::Audit => &self.audit.view.list,
         }
     }
@@ -348,6 +381,7 @@ impl App {
             Tab::Users => &mut self.users.view.list,
             Tab::Roles => &mut self.roles.view.list,
             Tab::Packages => &mut self.packages.view.list,
+            Tab::Resources => &mut self.resources.view.list,
             Tab::Audit => &mut self.audit.view.list,
         }
     }
@@ -471,14 +505,19 @@ impl App {
         if !self.overlays.is_empty() {
             return self.on_overlay_action(action);
         }
-        let n = Tab::ALL.len();
+        let tabs = self.tabs();
+        let n = tabs.len();
+        let at = tabs.iter().position(|t| *t == self.tab).unwrap_or(0);
         let effects = match action {
             Action::Help => vec![Effect::Open(Overlay::Help {
                 scroll: Default::default(),
             })],
-            Action::Tab(i) => return self.switch_tab(Tab::ALL[i.min(n - 1)]),
-            Action::NextTab => return self.switch_tab(Tab::ALL[(self.tab.index() + 1) % n]),
-            Action::PrevTab => return self.switch_tab(Tab::ALL[(self.tab.index() + n - 1) % n]),
+            Action::Tab(i) if i >= n => vec![Effect::Refuse(
+                "the catalog declares no resource types, so there is no Resources tab".into(),
+            )],
+            Action::Tab(i) => return self.switch_tab(tabs[i]),
+            Action::NextTab => return self.switch_tab(tabs[(at + 1) % n]),
+            Action::PrevTab => return self.switch_tab(tabs[(at + n - 1) % n]),
             _ => self.route(action),
         };
         self.apply(effects);
@@ -499,6 +538,7 @@ impl App {
             Tab::Users => self.users.update(action, cx!(self)),
             Tab::Roles => self.roles.update(action, cx!(self)),
             Tab::Packages => self.packages.update(action, cx!(self)),
+            Tab::Resources => self.resources.update(action, cx!(self)),
             Tab::Audit => self.audit.update(action, &self.matcher),
         }
     }
@@ -521,6 +561,7 @@ impl App {
                 Tab::Users => self.users.on_input(&key, &self.matcher),
                 Tab::Roles => self.roles.on_input(&key, cx!(self)),
                 Tab::Packages => self.packages.on_input(&key, cx!(self)),
+                Tab::Resources => self.resources.on_input(&key, cx!(self)),
                 Tab::Audit => self.audit.on_input(&key, &self.matcher),
             }
             Vec::new()
@@ -528,7 +569,16 @@ impl App {
         self.apply(effects);
     }
 
-    /// Closes the open editor or form.
+    /// Leaves the open editor or form, one level: an exception's editor goes back to
+    /// its role's editor.
+    pub(crate) fn leave_place(&mut self) {
+        match self.editor.take() {
+            Some(editor) => self.editor = editor.parent.map(|p| *p),
+            None => self.close_place(),
+        }
+    }
+
+    /// Closes every open editor and form.
     pub(crate) fn close_place(&mut self) {
         self.editor = None;
         self.form = None;
@@ -583,8 +633,12 @@ impl App {
             return;
         }
         if hit.tabs.contains(at) {
-            if let Some(i) = hit.tab_ends.iter().position(|end| at.x < *end) {
-                self.switch_tab(Tab::ALL[i]);
+            let tabs = self.tabs();
+            if let Some(i) = hit.tab_ends[..tabs.len()]
+                .iter()
+                .position(|end| at.x < *end)
+            {
+                self.switch_tab(tabs[i]);
             }
             return;
         }
@@ -656,7 +710,7 @@ impl App {
                 Effect::EditRole(editor) => self.editor = Some(*editor),
                 Effect::EditUser(form) => self.form = Some(*form),
                 Effect::EditPackage(editor) => self.package_editor = Some(*editor),
-                Effect::Close => self.close_place(),
+                Effect::Close => self.leave_place(),
                 Effect::Reload => {
                     if let Err(e) = self.reload() {
                         self.say(crate::tui::console_words(&e.to_string()), true);
@@ -666,7 +720,7 @@ impl App {
                     Tab::Users => self.users.select(id, &self.matcher),
                     Tab::Roles => self.roles.select(id, &self.store, &self.matcher),
                     Tab::Packages => self.packages.select(id, &self.store, &self.matcher),
-                    Tab::Audit => {}
+                    Tab::Audit | Tab::Resources => {}
                 },
                 Effect::Quit => self.quit = true,
                 Effect::AuditOf(name) => {

@@ -19,6 +19,8 @@ pub enum Scope {
     Users,
     /// The Packages list.
     Packages,
+    /// The Resources list.
+    Resources,
     /// The package editor's lists of roles and members.
     Checklist,
     /// A filterable list of roles to pick from (assign, compare).
@@ -79,6 +81,12 @@ pub enum Action {
     AssignRole,
     /// Put users into a package or take them out.
     Packages,
+    /// The role editor's exceptions: pick a resource, edit its scoped tree.
+    Exceptions,
+    /// Drop an exception: the role's general grants apply to the resource again.
+    ClearException,
+    /// Who may do a permission on the selected resource.
+    WhoCan,
     EnableDisable,
     MakeOwner,
     Compare,
@@ -267,6 +275,44 @@ static EDITOR: &[Binding] = &[
     ),
     bind!(Tree, Action::Expand, "→/l", "expand", false, [Right, NONE; Char('l'), NONE]),
     bind!(Tree, Action::Collapse, "←/h", "collapse / go to parent", false, [Left, NONE; Char('h'), NONE]),
+];
+
+static EXCEPTIONS: &[Binding] = &[
+    bind!(
+        Tree,
+        Action::Exceptions,
+        "e",
+        "exceptions for a resource",
+        true,
+        [Char('e'), NONE]
+    ),
+    bind!(
+        Tree,
+        Action::ClearException,
+        "x",
+        "back to the general grants",
+        true,
+        [Char('x'), NONE]
+    ),
+];
+
+static RESOURCES: &[Binding] = &[
+    bind!(
+        Resources,
+        Action::WhoCan,
+        "w",
+        "who can … on this resource",
+        true,
+        [Char('w'), NONE]
+    ),
+    bind!(
+        Resources,
+        Action::AuditOf,
+        "f",
+        "audit of this resource",
+        false,
+        [Char('f'), NONE]
+    ),
 ];
 
 static CONFLICT: &[Binding] = &[
@@ -574,6 +620,14 @@ static ANYWHERE: &[Binding] = &[
     ),
     bind!(
         Anywhere,
+        Action::Tab(4),
+        "5",
+        "Resources (when the catalog has resource types)",
+        false,
+        [Char('5'), NONE]
+    ),
+    bind!(
+        Anywhere,
         Action::NextTab,
         "Tab",
         "next tab",
@@ -602,12 +656,14 @@ pub fn bindings() -> impl Iterator<Item = &'static Binding> {
         .chain(SCROLL)
         .chain(TEXT)
         .chain(EDITOR)
+        .chain(EXCEPTIONS)
         .chain(CONFLICT)
         .chain(FORM)
         .chain(PICK)
         .chain(USERS)
         .chain(ROLES)
         .chain(PACKAGES)
+        .chain(RESOURCES)
         .chain(CHECKLIST)
         .chain(LIST)
         .chain(ANYWHERE)
@@ -679,6 +735,7 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::Roles => "Roles list",
         Scope::Users => "Users list",
         Scope::Packages => "Packages list",
+        Scope::Resources => "Resources list",
         Scope::Checklist => "Package editor: roles and members",
         Scope::Pick => "Pick a role",
         Scope::Conflict => "Edit conflict",
@@ -697,12 +754,13 @@ pub fn scope_title(scope: Scope) -> &'static str {
 }
 
 /// Every scope, in the order the help lists the ones not in focus.
-pub const ALL_SCOPES: [Scope; 19] = [
+pub const ALL_SCOPES: [Scope; 20] = [
     Scope::Anywhere,
     Scope::List,
     Scope::Users,
     Scope::Roles,
     Scope::Packages,
+    Scope::Resources,
     Scope::Editor,
     Scope::Checklist,
     Scope::Tree,

@@ -44,6 +44,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             Tab::Users => app.users.draw(&look, frame, body),
             Tab::Roles => app.roles.draw(&look, frame, body),
             Tab::Packages => app.packages.draw(&look, frame, body),
+            Tab::Resources => app.resources.draw(&look, frame, body),
             Tab::Audit => app.audit.draw(&look, frame, body),
         }
     }
@@ -83,17 +84,18 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let counts = [
-        app.users.total,
-        app.roles.view.rows.len(),
-        app.names.packages.len(),
-        app.audit.total,
-    ];
     let mut spans = Vec::new();
     let mut hit = app.hit.get();
     let mut x = area.x;
-    for (i, tab) in Tab::ALL.iter().enumerate() {
-        let label = format!(" {} {} ({}) ", i + 1, tab.title(), counts[i]);
+    for (i, tab) in app.tabs().iter().enumerate() {
+        let count = match tab {
+            Tab::Users => app.users.total,
+            Tab::Roles => app.roles.view.rows.len(),
+            Tab::Packages => app.names.packages.len(),
+            Tab::Audit => app.audit.total,
+            Tab::Resources => app.resources.view.rows.len(),
+        };
+        let label = format!(" {} {} ({}) ", i + 1, tab.title(), count);
         let style = if *tab == app.tab {
             t.tab_active
         } else {

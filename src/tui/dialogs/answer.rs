@@ -7,7 +7,8 @@
 use crate::tui::app::App;
 use crate::tui::dialogs::{Overlay, Pending, PickPurpose, PromptPurpose, Retry};
 use crate::tui::keys::Action;
-use crate::tui::screens::{Effect, packages, roles};
+use crate::tui::screens::role_editor::RoleEditor;
+use crate::tui::screens::{Effect, packages, resources, roles};
 
 impl App {
     pub(crate) fn on_overlay_action(&mut self, action: Action) {
@@ -100,6 +101,7 @@ impl App {
                 | Overlay::AuditDetail { .. }
                 | Overlay::Compare { .. }
                 | Overlay::RoleUsers { .. }
+                | Overlay::Lines { .. }
                 | Overlay::Message { .. },
                 Action::Cancel,
             ) => Vec::new(),
@@ -113,12 +115,23 @@ impl App {
             Pending::DeleteRole { id, name } => roles::delete(id, &name, cx!(self)),
             Pending::DeletePackage { id, members, .. } => packages::delete(id, members, cx!(self)),
             Pending::Discard => {
-                self.close_place();
-                if let Some(tab) = self.after_discard.take() {
-                    self.show_tab(tab);
+                match self.after_discard.take() {
+                    Some(tab) => {
+                        self.close_place();
+                        self.show_tab(tab);
+                    }
+                    None => self.leave_place(),
                 }
                 vec![Effect::Info("discarded the unsaved changes".into())]
             }
+            Pending::SaveException => match self.editor.as_mut() {
+                Some(editor) => editor.save_exception(cx!(self)),
+                None => Vec::new(),
+            },
+            Pending::ClearException => match self.editor.as_mut() {
+                Some(editor) => editor.clear_exception(cx!(self)),
+                None => Vec::new(),
+            },
             Pending::Save(summary) => match self.editor.as_mut() {
                 Some(editor) => {
                     let version = editor.version;
@@ -157,6 +170,20 @@ impl App {
             },
             PickPurpose::Member => match self.package_editor.as_mut() {
                 Some(editor) => editor.add_member(id, name, cx!(self)),
+                None => Vec::new(),
+            },
+            PickPurpose::WhoCanOn { spec } => resources::who_can(&spec, id as usize, cx!(self)),
+            PickPurpose::ExceptionFor => match self.editor.take() {
+                Some(editor) => match RoleEditor::for_exception(editor, id, cx!(self)) {
+                    Ok(exception) => {
+                        self.editor = Some(exception);
+                        Vec::new()
+                    }
+                    Err((editor, e)) => {
+                        self.editor = Some(editor);
+                        vec![Effect::Error(e)]
+                    }
+                },
                 None => Vec::new(),
             },
         }

@@ -77,6 +77,10 @@ pub enum Pending {
     Discard,
     Save(SaveSummary),
     SavePackage,
+    /// Save the exception being edited.
+    SaveException,
+    /// Drop the exception being edited: the general grants apply again.
+    ClearException,
 }
 
 /// A dialog drawn over the current view; it has the keyboard while it is open.
@@ -137,6 +141,12 @@ pub enum Overlay {
         input: TextInput,
         purpose: PromptPurpose,
     },
+    /// Lines of text under a title (who may do something on a resource).
+    Lines {
+        title: String,
+        lines: Vec<String>,
+        scroll: ScrollText,
+    },
     /// A status message in full (the status line cut it with `…`).
     Message {
         text: String,
@@ -168,6 +178,10 @@ pub enum PickPurpose {
     Package { usernames: Vec<String> },
     /// A user to add to the members in the package editor.
     Member,
+    /// A resource whose exception the role editor opens.
+    ExceptionFor,
+    /// A permission (leaf ordinal) to ask who may do on this resource.
+    WhoCanOn { spec: String },
 }
 
 /// What the text typed into [`Overlay::Prompt`] is for.
@@ -191,6 +205,7 @@ impl Overlay {
             | Overlay::AuditDetail { .. }
             | Overlay::Compare { .. }
             | Overlay::RoleUsers { .. }
+            | Overlay::Lines { .. }
             | Overlay::Message { .. } => vec![Scope::Scroll],
             Overlay::Pick { .. } => vec![Scope::Pick, Scope::TextField],
             Overlay::Conflict { .. } => vec![Scope::Conflict, Scope::Dialog],
@@ -207,6 +222,7 @@ impl Overlay {
             | Overlay::AuditDetail { scroll, .. }
             | Overlay::Compare { scroll, .. }
             | Overlay::RoleUsers { scroll, .. }
+            | Overlay::Lines { scroll, .. }
             | Overlay::Message { scroll, .. } => scroll.on_action(action),
             Overlay::DeleteBlocked { list, .. } | Overlay::Pick { list, .. } => {
                 list.on_action(action)
@@ -267,6 +283,7 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         Overlay::Compare { .. }
         | Overlay::RoleUsers { .. }
         | Overlay::AuditDetail { .. }
+        | Overlay::Lines { .. }
         | Overlay::Message { .. } => text::draw(app, overlay, frame, area),
     }
 }

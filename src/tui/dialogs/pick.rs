@@ -51,6 +51,8 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         let what = match purpose {
             PickPurpose::Member => "user",
             PickPurpose::FormPackage | PickPurpose::Package { .. } => "package",
+            PickPurpose::ExceptionFor => "resource",
+            PickPurpose::WhoCanOn { .. } => "permission",
             _ => "role",
         };
         body.push(Line::from(Span::styled(
@@ -91,6 +93,8 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         ),
         PickPurpose::CompareWith { .. } => "compare".to_string(),
         PickPurpose::FormRole | PickPurpose::Member => "choose".to_string(),
+        PickPurpose::ExceptionFor => "edit its exception".to_string(),
+        PickPurpose::WhoCanOn { .. } => "show who can".to_string(),
         PickPurpose::FormPackage => "join / leave".to_string(),
         PickPurpose::Package { usernames } => format!(
             "put {} user{} in, or take them out",

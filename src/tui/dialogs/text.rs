@@ -1,6 +1,7 @@
 //! Dialogs that only show text, all scrolled by one [`ScrollText`]: two roles
 //! compared, the users holding a role, one audit entry with every field in full, and
-//! a status message too long for the status line.
+//! a status message too long for the status line, and lines such as who may do
+//! something on a resource.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -50,6 +51,14 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         }
         Overlay::AuditDetail { entry, scroll } => {
             ("Audit entry".into(), audit_lines(app, entry), scroll)
+        }
+        Overlay::Lines {
+            title,
+            lines,
+            scroll,
+        } => {
+            let body = lines.iter().map(|l| Line::from(safe(l))).collect();
+            (safe(title), body, scroll)
         }
         Overlay::Message {
             text,

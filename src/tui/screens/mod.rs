@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod package_editor;
 pub mod packages;
+pub mod resources;
 pub mod role_editor;
 pub mod roles;
 pub mod user_form;
@@ -111,6 +112,8 @@ pub struct Names {
     pub roles: Vec<(i64, String)>,
     pub packages: Vec<(i64, String)>,
     pub default_role: i64,
+    /// The catalog declares resource types: the Resources tab and exceptions show.
+    pub resource_types: bool,
 }
 
 impl Names {

@@ -17,10 +17,10 @@ use crate::domain::catalog::{Catalog, CheckState, Grants};
 use crate::domain::role::Role;
 use crate::domain::validate;
 use crate::error::Error;
-use crate::store::RoleUpdate;
+use crate::store::{RoleRef, RoleUpdate};
 use crate::text::display_safe;
 use crate::tui::app::Tab;
-use crate::tui::dialogs::{Overlay, Pending, Retry};
+use crate::tui::dialogs::{Overlay, Pending, PickPurpose, Retry, role_pick};
 use crate::tui::keys::{Action, Scope};
 use crate::tui::screens::{Ctx, Effect, Look};
 use crate::tui::theme::Theme;
@@ -62,6 +62,23 @@ impl SaveSummary {
     }
 }
 
+/// What the editor edits when it edits a role's exception for one resource (SPEC
+/// §11, Magnews): only the permissions the resource's type scopes, measured against
+/// the role's general grants.
+pub struct ExceptionScope {
+    /// `TYPE:KEY`.
+    pub spec: String,
+    pub label: String,
+    /// The leaves the type scopes.
+    pub mask: Grants,
+    /// The role's general grants, as stored.
+    pub general: Grants,
+    /// The role holds an exception for the resource already.
+    pub exists: bool,
+    /// Nodes with a scoped leaf under them: the only ones the tree shows.
+    in_scope: Vec<bool>,
+}
+
 pub struct RoleEditor {
     pub role_id: i64,
     /// A role that does not exist yet: saving creates it.
@@ -70,6 +87,12 @@ pub struct RoleEditor {
     pub builtin: bool,
     /// A fixed role of the catalog file (`[[role]]`): locked like the built-in one.
     pub fixed: bool,
+    /// Set when this editor edits an exception rather than the role itself.
+    pub exception: Option<ExceptionScope>,
+    /// The role's own editor, under an exception's: Esc and a save go back to it.
+    pub parent: Option<Box<RoleEditor>>,
+    /// The catalog declares resource types, so `e` offers exceptions.
+    pub resources: bool,
     pub users: usize,
     pub original_name: String,
     original_description: String,
@@ -102,6 +125,9 @@ impl RoleEditor {
             version: role.version,
             builtin: role.builtin,
             fixed: false,
+            exception: None,
+            parent: None,
+            resources: false,
             users: role.users,
             original_name: role.name.clone(),
             original_description: role.description.clone(),
@@ -170,6 +196,7 @@ impl RoleEditor {
 
     fn is_shown(&self, node: usize) -> bool {
         self.shown.as_ref().is_none_or(|s| s[node])
+            && self.exception.as_ref().is_none_or(|e| e.in_scope[node])
     }
 
     /// Leaf ordinals under `node` that the current search shows.
@@ -184,9 +211,9 @@ impl RoleEditor {
 
     /// How many leaves the search shows (all of them without a search).
     pub fn shown_leaf_count(&self, catalog: &Catalog) -> usize {
-        match &self.shown {
-            None => catalog.leaf_count(),
-            Some(_) => (0..catalog.leaf_count())
+        match (&self.shown, &self.exception) {
+            (None, None) => catalog.leaf_count(),
+            _ => (0..catalog.leaf_count())
                 .filter(|&ord| self.is_shown(leaf_node_index(catalog, ord)))
                 .count(),
         }
@@ -324,10 +351,29 @@ impl RoleEditor {
         self.items = roots.into_iter().map(|r| self.item(catalog, r)).collect();
     }
 
+    /// (granted, total) leaves under `node`: in an exception, only the scoped ones.
+    fn counts(&self, node: &crate::domain::catalog::Node) -> (usize, usize) {
+        match &self.exception {
+            Some(e) => (
+                node.leaves
+                    .clone()
+                    .filter(|&o| e.mask.contains(o) && self.grants.contains(o))
+                    .count(),
+                e.mask.count_in(node.leaves.clone()),
+            ),
+            None => (self.grants.count_in(node.leaves.clone()), node.leaves.len()),
+        }
+    }
+
     fn item(&self, catalog: &Catalog, idx: usize) -> TreeItem<'static, usize> {
         let node = catalog.node(idx);
         let t = &self.theme;
-        let state = self.grants.state(node);
+        let (granted, total) = self.counts(node);
+        let state = match granted {
+            0 => CheckState::Unchecked,
+            g if g == total => CheckState::Checked,
+            _ => CheckState::Partial,
+        };
         let mark_style = match state {
             CheckState::Checked => t.checked,
             CheckState::Partial => t.partial,
@@ -342,13 +388,23 @@ impl RoleEditor {
         ));
         if node.is_leaf() {
             spans.push(Span::styled(format!("  {}", node.key), t.dim));
+            if let Some(e) = &self.exception {
+                let ord = node.leaves.start;
+                if self.grants.contains(ord) != e.general.contains(ord) {
+                    let generally = if e.general.contains(ord) {
+                        "granted"
+                    } else {
+                        "not granted"
+                    };
+                    spans.push(Span::styled(
+                        format!("  ≠ {generally} in general"),
+                        t.partial,
+                    ));
+                }
+            }
             TreeItem::new_leaf(idx, Line::from(spans))
         } else {
-            let granted = self.grants.count_in(node.leaves.clone());
-            spans.push(Span::styled(
-                format!(" {granted}/{}", node.leaves.len()),
-                t.dim,
-            ));
+            spans.push(Span::styled(format!(" {granted}/{total}"), t.dim));
             let children: Vec<TreeItem<'static, usize>> = node
                 .children
                 .iter()
@@ -385,7 +441,23 @@ fn note_line(look: &Look, editor: &RoleEditor) -> Span<'static> {
     let problem = (!editor.locked())
         .then(|| look.names.role_name_problem(editor.name.text(), except))
         .flatten();
-    if let Some(problem) = problem {
+    if let Some(e) = &editor.exception {
+        let (granted, denied) = editor.exception_differences(look.store.catalog());
+        Span::styled(
+            format!(
+                "Only on {}: {} differ{} from the role's general grants (≠); {}",
+                display_safe(&e.spec),
+                granted.len() + denied.len(),
+                if granted.len() + denied.len() == 1 {
+                    "s"
+                } else {
+                    ""
+                },
+                display_safe(&e.label),
+            ),
+            t.partial,
+        )
+    } else if let Some(problem) = problem {
         Span::styled(display_safe(&problem).into_owned(), t.error)
     } else if editor.fixed {
         Span::styled(
@@ -400,9 +472,13 @@ fn note_line(look: &Look, editor: &RoleEditor) -> Span<'static> {
     } else if editor.users > 0 {
         Span::styled(
             format!(
-                "{} user{} hold this role: changes apply to them at once.",
+                "{} user{} this role: changes apply to them at once.",
                 editor.users,
-                if editor.users == 1 { "" } else { "s" }
+                if editor.users == 1 {
+                    " holds"
+                } else {
+                    "s hold"
+                }
             ),
             t.dim,
         )
@@ -414,11 +490,21 @@ fn note_line(look: &Look, editor: &RoleEditor) -> Span<'static> {
 pub fn draw(look: &Look, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
     let t = look.theme;
     let catalog = look.store.catalog();
-    let counter = format!(
-        " {} of {} granted ",
-        editor.grants.count(),
-        catalog.leaf_count()
-    );
+    let counter = match &editor.exception {
+        Some(e) => format!(
+            " {} of {} scoped granted ",
+            e.mask
+                .ordinals()
+                .filter(|&o| editor.grants.contains(o))
+                .count(),
+            e.mask.count()
+        ),
+        None => format!(
+            " {} of {} granted ",
+            editor.grants.count(),
+            catalog.leaf_count()
+        ),
+    };
     let dirty = if editor.is_dirty() { " · unsaved" } else { "" };
     let lock = if editor.builtin {
         " · built-in, read-only"
@@ -432,10 +518,14 @@ pub fn draw(look: &Look, editor: &RoleEditor, frame: &mut Frame, area: Rect) {
         .border_style(t.border)
         .title(Span::styled(
             {
-                let name = if editor.is_new {
-                    "New role".to_string()
-                } else {
-                    format!("Role: {}", display_safe(&editor.original_name))
+                let name = match (&editor.exception, editor.is_new) {
+                    (Some(e), _) => format!(
+                        "Exception: {} on {}",
+                        display_safe(&editor.original_name),
+                        display_safe(&e.spec)
+                    ),
+                    (None, true) => "New role".to_string(),
+                    (None, false) => format!("Role: {}", display_safe(&editor.original_name)),
                 };
                 let room = (area.width as usize).saturating_sub(counter.len() + 6);
                 format!(
@@ -641,6 +731,13 @@ impl RoleEditor {
             return Vec::new();
         }
         match action {
+            // An exception has no name or description of its own.
+            Action::NextField | Action::PrevField if self.exception.is_some() => {}
+            Action::Exceptions => return self.pick_resource(cx),
+            Action::ClearException if read_only => {
+                return vec![Effect::Refuse(self.refusal(cx.read_only()))];
+            }
+            Action::ClearException => return self.ask_clear_exception(),
             Action::NextField | Action::PrevField => {
                 let order = [Focus::Name, Focus::Description, Focus::Tree];
                 let at = order.iter().position(|f| *f == self.focus).unwrap_or(2);
@@ -666,6 +763,7 @@ impl RoleEditor {
             }
             Action::Toggle => self.toggle_selected(catalog),
             Action::CheckAll => self.check_all(catalog),
+            Action::Save if self.exception.is_some() => return self.ask_save_exception(cx),
             Action::Save => return self.ask_save(cx),
             Action::Back if self.is_dirty() && !read_only => return vec![self.ask_discard()],
             Action::Back => return vec![Effect::Close],
@@ -746,6 +844,268 @@ impl RoleEditor {
         )]
     }
 
+    /// `e`: the resources to edit this role's exception for (marked when it has one).
+    fn pick_resource(&self, cx: &mut Ctx) -> Vec<Effect> {
+        if self.is_dirty() {
+            return vec![Effect::Refuse(
+                "save or discard your changes to the role first (Ctrl-S, or Esc then y)".into(),
+            )];
+        }
+        let listed = cx
+            .store
+            .resources(None)
+            .and_then(|r| Ok((r, cx.store.exceptions_of_role(self.role_id)?)));
+        Effect::from_result(listed, |(resources, held)| {
+            if resources.is_empty() {
+                return vec![Effect::Refuse(
+                    "no resources yet: the application registers them with `rolecall resources add`"
+                        .into(),
+                )];
+            }
+            let choices = resources
+                .iter()
+                .map(|r| {
+                    let mark = if held.contains(&r.id) {
+                        "  (has an exception)"
+                    } else {
+                        ""
+                    };
+                    (r.id, format!("{}  {}{mark}", r.spec(), r.label))
+                })
+                .collect();
+            vec![Effect::Open(role_pick(
+                PickPurpose::ExceptionFor,
+                format!("Exception of \"{}\" for", self.original_name),
+                choices,
+                None,
+            ))]
+        })
+    }
+
+    /// The editor of `parent`'s role's exception for resource `resource_id`: the
+    /// scoped permissions only, starting from the exception (or the general grants).
+    pub fn for_exception(
+        parent: RoleEditor,
+        resource_id: i64,
+        cx: &mut Ctx,
+    ) -> Result<RoleEditor, (RoleEditor, Error)> {
+        let loaded = cx.store.resources(None).and_then(|all| {
+            let resource = all
+                .into_iter()
+                .find(|r| r.id == resource_id)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "resource",
+                        "it was removed by another process; nothing changed",
+                    )
+                })?;
+            cx.store
+                .exception(RoleRef::Id(parent.role_id), &resource.spec())
+        });
+        let view = match loaded {
+            Ok(view) => view,
+            Err(e) => return Err((parent, e)),
+        };
+        let catalog = cx.store.catalog();
+        let mask = crate::domain::resource::scope(catalog, &view.resource_type);
+        let mut start = Grants::none(catalog);
+        for ord in mask.ordinals() {
+            let on = match &view.exception {
+                Some(set) => set.contains(ord),
+                None => view.general.contains(ord),
+            };
+            start.set(ord, on);
+        }
+        let in_scope = catalog
+            .nodes()
+            .iter()
+            .map(|n| mask.count_in(n.leaves.clone()) > 0)
+            .collect();
+        let role = Role {
+            id: parent.role_id,
+            name: parent.original_name.clone(),
+            description: String::new(),
+            builtin: false,
+            grants: start,
+            users: parent.users,
+            version: parent.version,
+            created_seq: 0,
+            created_at: String::new(),
+            updated_at: String::new(),
+            updated_by: String::new(),
+        };
+        let mut editor = RoleEditor::new(catalog, &role, cx.theme);
+        editor.exception = Some(ExceptionScope {
+            spec: view.resource.spec(),
+            label: view.resource.label.clone(),
+            mask,
+            general: view.general,
+            exists: view.exception.is_some(),
+            in_scope,
+        });
+        editor.resources = true;
+        editor.open_scope(catalog);
+        editor.parent = Some(Box::new(parent));
+        Ok(editor)
+    }
+
+    /// Opens every category in scope and selects the first node shown.
+    fn open_scope(&mut self, catalog: &Catalog) {
+        {
+            let mut tree = self.tree.borrow_mut();
+            tree.close_all();
+            for (i, node) in catalog.nodes().iter().enumerate() {
+                if self.is_shown(i) && !node.is_leaf() {
+                    tree.open(path_of(catalog, i));
+                }
+            }
+            if let Some(first) = (0..catalog.nodes().len()).find(|&i| self.is_shown(i)) {
+                tree.select(path_of(catalog, first));
+            }
+        }
+        self.rebuild(catalog);
+    }
+
+    /// The scoped permissions where the exception differs from the general grants:
+    /// (granted here only, denied here only), as "Category > Label".
+    fn exception_differences(&self, catalog: &Catalog) -> (Vec<String>, Vec<String>) {
+        let Some(e) = &self.exception else {
+            return (Vec::new(), Vec::new());
+        };
+        let label = |o: usize| catalog.path_label(leaf_node_index(catalog, o));
+        let granted = e
+            .mask
+            .ordinals()
+            .filter(|&o| self.grants.contains(o) && !e.general.contains(o))
+            .map(label)
+            .collect();
+        let denied = e
+            .mask
+            .ordinals()
+            .filter(|&o| !self.grants.contains(o) && e.general.contains(o))
+            .map(label)
+            .collect();
+        (granted, denied)
+    }
+
+    /// Ctrl-S on an exception: what differs from the general grants, then a confirm.
+    fn ask_save_exception(&self, cx: &Ctx) -> Vec<Effect> {
+        let Some(e) = &self.exception else {
+            return Vec::new();
+        };
+        if !self.is_dirty() && e.exists {
+            return vec![Effect::Info(
+                "nothing to save: the exception is as it was loaded".into(),
+            )];
+        }
+        let (granted, denied) = self.exception_differences(cx.store.catalog());
+        let mut lines = vec![format!(
+            "On {} only, \"{}\" will grant {} of the {} permissions its type scopes.",
+            e.spec,
+            self.original_name,
+            e.mask
+                .ordinals()
+                .filter(|&o| self.grants.contains(o))
+                .count(),
+            e.mask.count()
+        )];
+        if granted.is_empty() && denied.is_empty() {
+            lines.push("It grants there exactly what it grants in general.".into());
+        }
+        for g in granted {
+            lines.push(format!("  + {g} (not granted in general)"));
+        }
+        for d in denied {
+            lines.push(format!("  - {d} (granted in general)"));
+        }
+        vec![Effect::confirm(
+            format!("Save the exception for {}?", e.spec),
+            lines,
+            Pending::SaveException,
+        )]
+    }
+
+    /// Writes the exception: exactly the scoped permissions checked.
+    pub fn save_exception(&mut self, cx: &mut Ctx) -> Vec<Effect> {
+        let Some(e) = &self.exception else {
+            return Vec::new();
+        };
+        let catalog = cx.store.catalog();
+        let key = |o: usize| catalog.node(leaf_node_index(catalog, o)).key.clone();
+        let grant: Vec<String> = e
+            .mask
+            .ordinals()
+            .filter(|&o| self.grants.contains(o))
+            .map(key)
+            .collect();
+        let revoke: Vec<String> = e
+            .mask
+            .ordinals()
+            .filter(|&o| !self.grants.contains(o))
+            .map(key)
+            .collect();
+        let spec = e.spec.clone();
+        let saved = cx
+            .store
+            .set_exception(RoleRef::Id(self.role_id), &spec, &grant, &revoke);
+        Effect::from_result(saved, |_| {
+            self.parent_follows(cx);
+            vec![
+                Effect::Info(format!(
+                    "saved the exception of \"{}\" for {spec}: {} of {} scoped permissions granted there",
+                    self.original_name,
+                    grant.len(),
+                    grant.len() + revoke.len()
+                )),
+                Effect::Close,
+                Effect::Reload,
+            ]
+        })
+    }
+
+    /// `x` on an exception: a confirm before the general grants apply again.
+    fn ask_clear_exception(&self) -> Vec<Effect> {
+        let Some(e) = &self.exception else {
+            return Vec::new();
+        };
+        vec![Effect::confirm(
+            format!("Remove the exception for {}?", e.spec),
+            vec![format!(
+                "\"{}\" then grants on {} what it grants in general.",
+                self.original_name, e.spec
+            )],
+            Pending::ClearException,
+        )]
+    }
+
+    /// "Yes" to removing the exception.
+    pub fn clear_exception(&mut self, cx: &mut Ctx) -> Vec<Effect> {
+        let Some(spec) = self.exception.as_ref().map(|e| e.spec.clone()) else {
+            return Vec::new();
+        };
+        let cleared = cx.store.clear_exception(RoleRef::Id(self.role_id), &spec);
+        Effect::from_result(cleared, |_| {
+            self.parent_follows(cx);
+            vec![
+                Effect::Info(format!(
+                    "removed the exception of \"{}\" for {spec}: its general grants apply there",
+                    self.original_name
+                )),
+                Effect::Close,
+                Effect::Reload,
+            ]
+        })
+    }
+
+    /// An exception's change raised the role's version: the role's own editor (which
+    /// had nothing unsaved) takes the new one, so its next save is not a conflict.
+    fn parent_follows(&mut self, cx: &Ctx) {
+        if let (Some(parent), Ok(role)) = (self.parent.as_mut(), cx.store.role_by_id(self.role_id))
+        {
+            parent.version = role.version;
+        }
+    }
+
     /// A click in the tree: on the arrow opens or closes the category, on the box
     /// toggles it, anywhere else selects the row.
     pub fn click(
@@ -797,6 +1157,14 @@ impl RoleEditor {
         let read_only = self.locked() || read_only_session;
         match action {
             Action::Toggle | Action::CheckAll | Action::Save => !read_only,
+            Action::Exceptions => {
+                self.resources && self.exception.is_none() && !self.is_new && !self.locked()
+            }
+            // An exception has no name or description to move to.
+            Action::NextField | Action::PrevField => self.exception.is_none(),
+            Action::ClearException => {
+                !read_only && self.exception.as_ref().is_some_and(|e| e.exists)
+            }
             Action::ClearSearch => self.is_searching(),
             _ => true,
         }

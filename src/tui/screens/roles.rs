@@ -310,6 +310,7 @@ fn open_editor(id: i64, fixed: bool, cx: &mut Ctx) -> Vec<Effect> {
     Effect::from_result(cx.store.role_by_id(id), |role| {
         let mut editor = RoleEditor::new(cx.store.catalog(), &role, cx.theme);
         editor.fixed = fixed;
+        editor.resources = cx.names.resource_types;
         let mut out = vec![Effect::EditRole(Box::new(editor))];
         if fixed {
             out.push(Effect::Info(format!(
