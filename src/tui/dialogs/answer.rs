@@ -174,13 +174,13 @@ impl App {
             },
             PickPurpose::WhoCanOn { spec } => resources::who_can(&spec, id as usize, cx!(self)),
             PickPurpose::ExceptionFor => match self.editor.take() {
-                Some(editor) => match RoleEditor::for_exception(editor, id, cx!(self)) {
+                Some(editor) => match RoleEditor::for_exception(Box::new(editor), id, cx!(self)) {
                     Ok(exception) => {
                         self.editor = Some(exception);
                         Vec::new()
                     }
                     Err((editor, e)) => {
-                        self.editor = Some(editor);
+                        self.editor = Some(*editor);
                         vec![Effect::Error(e)]
                     }
                 },

@@ -169,7 +169,7 @@ fn pick_permission(spec: String, cx: &Ctx) -> Vec<Effect> {
 }
 
 /// The permission picked: every user allowed on the resource, with how.
-pub fn who_can(spec: &str, ordinal: usize, cx: &Ctx) -> Vec<Effect> {
+pub fn who_can(spec: &str, ordinal: usize, cx: &mut Ctx) -> Vec<Effect> {
     let catalog = cx.store.catalog();
     let key = catalog.node(catalog.leaf_node_index(ordinal)).key.clone();
     Effect::from_result(cx.store.who_can_on(&key, spec), |allowed| {

@@ -885,10 +885,10 @@ impl RoleEditor {
     /// The editor of `parent`'s role's exception for resource `resource_id`: the
     /// scoped permissions only, starting from the exception (or the general grants).
     pub fn for_exception(
-        parent: RoleEditor,
+        parent: Box<RoleEditor>,
         resource_id: i64,
         cx: &mut Ctx,
-    ) -> Result<RoleEditor, (RoleEditor, Error)> {
+    ) -> Result<RoleEditor, (Box<RoleEditor>, Error)> {
         let loaded = cx.store.resources(None).and_then(|all| {
             let resource = all
                 .into_iter()
@@ -945,7 +945,7 @@ impl RoleEditor {
         });
         editor.resources = true;
         editor.open_scope(catalog);
-        editor.parent = Some(Box::new(parent));
+        editor.parent = Some(parent);
         Ok(editor)
     }
 
