@@ -1055,3 +1055,98 @@ fn a_package_made_in_the_console_gives_its_members_the_role() {
     assert_eq!(package["members"], serde_json::json!(["pia", "quin"]));
     assert_eq!(package["roles"], serde_json::json!(["Deleters"]));
 }
+
+/// Issue 13: an exception added in the console (Magnews: a role that may not import
+/// contacts into one database), confirmed with `rolecall check --on`.
+#[test]
+fn an_exception_added_in_the_console_decides_check_on() {
+    if !tmux_available() {
+        return;
+    }
+    let db = Db::new();
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/catalogs/magnews.toml");
+    db.json(&[
+        "catalog",
+        "load",
+        catalog.to_str().unwrap(),
+        "--prune",
+        "--json",
+    ]);
+    db.json(&[
+        "users",
+        "add",
+        "ada",
+        "--email",
+        "ada@example.com",
+        "--json",
+    ]);
+    db.json(&["roles", "create", "Marketer", "--from", "Editor", "--json"]);
+    db.json(&[
+        "users",
+        "add",
+        "bo",
+        "--email",
+        "bo@example.com",
+        "--role",
+        "Marketer",
+        "--json",
+    ]);
+    for key in ["newsletter", "crm"] {
+        db.json(&["resources", "add", "database", key, "--json"]);
+    }
+    let check = |spec: &str| {
+        let mut cmd = Command::new(BIN);
+        clean_env(&mut cmd, db.home());
+        let out = cmd
+            .arg("--db")
+            .arg(&db.path)
+            .args(["check", "bo", "contacts.import", "--on", spec, "--explain"])
+            .output()
+            .expect("rolecall check runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        check("database:newsletter").0,
+        Some(0),
+        "Editor may import in general"
+    );
+
+    let tmux = Tmux::console(&db);
+    tmux.wait_for("5 Resources (2)", TIMEOUT);
+    tmux.keys(&["2", "/"]);
+    tmux.type_text("marketer");
+    tmux.keys(&["Enter", "Enter"]);
+    tmux.wait_for("Role: Marketer", TIMEOUT);
+    tmux.keys(&["e"]);
+    tmux.wait_for("Exception of \"Marketer\" for", TIMEOUT);
+    tmux.type_text("newsletter");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Exception: Marketer on database:newsletter", TIMEOUT);
+    tmux.keys(&["/"]);
+    tmux.type_text("import new");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Import new contacts", TIMEOUT);
+    tmux.keys(&["a"]);
+    tmux.wait_for("≠ granted in general", TIMEOUT);
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("Save the exception for database:newsletter?", TIMEOUT);
+    tmux.keys(&["y"]);
+    tmux.wait_for(
+        "saved the exception of \"Marketer\" for database:newsletter",
+        TIMEOUT,
+    );
+    tmux.wait_for("Role: Marketer", TIMEOUT);
+    // Esc and q apart: together a terminal reads them as Alt-q.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(LIST_FOOTER, TIMEOUT);
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), 0);
+
+    let (code, said) = check("database:newsletter");
+    assert_eq!(code, Some(1), "the exception denies it there: {said}");
+    assert!(said.contains("exception for database:newsletter"), "{said}");
+    assert_eq!(check("database:crm").0, Some(0), "and only there");
+}
