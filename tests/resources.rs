@@ -1180,3 +1180,44 @@ fn dry_runs_work_in_a_read_only_session_and_change_nothing() {
         .expect_code(3);
     assert_eq!(db.dump(), before);
 }
+
+#[test]
+fn an_import_changes_a_fixed_role_only_from_a_file_that_marks_it_fixed() {
+    let db = model_fixture();
+    let mut doc: serde_json::Value = serde_json::from_str(&db.ok(&["export"])).unwrap();
+    let i = doc["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| r["name"] == "Reports Only")
+        .unwrap();
+    doc["roles"][i]["granted"] = serde_json::json!(["contacts.view"]);
+    let before = db.dump();
+    // A rolecall/2 file (no fixed marks) that would change it is refused.
+    let mut v2 = doc.clone();
+    v2["format"] = "rolecall/2".into();
+    let obj = v2.as_object_mut().unwrap();
+    obj.remove("resource_types");
+    obj.remove("resources");
+    for role in v2["roles"].as_array_mut().unwrap() {
+        let role = role.as_object_mut().unwrap();
+        role.remove("fixed");
+        role.remove("exceptions");
+    }
+    let file = write(&db, "v2.json", &v2.to_string());
+    let run = db.run(&["import", &file]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains(&format!(
+            "roles[{i}]: role \"Reports Only\" is a fixed role"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+    // The same change from a file that marks it fixed is the catalog's definition.
+    let file = write(&db, "v3.json", &doc.to_string());
+    db.ok(&["import", &file]);
+    assert_eq!(db.granted("Reports Only"), ["contacts.view"]);
+    assert_eq!(db.json(&["roles", "show", "Reports Only"])["fixed"], true);
+}
