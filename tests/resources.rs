@@ -368,6 +368,27 @@ fn resources_are_added_listed_assigned_and_removed_with_their_exceptions() {
 }
 
 #[test]
+fn a_role_created_from_another_takes_its_exceptions_too() {
+    let db = fixture();
+    db.ok(&[
+        "roles",
+        "exception",
+        "set",
+        "Editor",
+        "database:news",
+        "--revoke",
+        "contacts.export",
+    ]);
+    db.ok(&["roles", "create", "Editor 2", "--from", "Editor"]);
+    let copy = db.json(&["roles", "exception", "show", "Editor 2", "database:news"]);
+    assert_eq!(copy["exception"], serde_json::json!(["contacts.view"]));
+    // The copy's exceptions are its own.
+    db.ok(&["roles", "exception", "clear", "Editor 2", "database:news"]);
+    let original = db.json(&["roles", "exception", "show", "Editor", "database:news"]);
+    assert_eq!(original["exception"], serde_json::json!(["contacts.view"]));
+}
+
+#[test]
 fn deleting_a_role_removes_its_exceptions() {
     let db = fixture();
     db.ok(&["roles", "create", "Temp"]);
