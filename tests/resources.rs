@@ -123,6 +123,11 @@ fn a_catalog_file_defines_resource_types_and_fixed_roles() {
     assert!(line.contains("fixed, locked"), "{list}");
     assert_eq!(db.granted("Reports Only"), ["reports"]);
     assert_eq!(db.json(&["roles", "show", "Reports Only"])["fixed"], true);
+    let shown = db.ok(&["roles", "show", "Reports Only"]);
+    assert!(
+        shown.starts_with("Reports Only  (fixed by the catalog, locked)"),
+        "{shown}"
+    );
     let types: Vec<String> = db
         .conn()
         .prepare("SELECT key FROM resource_types ORDER BY position")
@@ -444,6 +449,29 @@ fn exceptions_are_limited_to_what_the_type_scopes() {
         "contacts",
     ]);
     assert_field_error(&run, 2, "permission");
+    assert_field_error(
+        &db.run(&["roles", "exception", "set", "Editor", "database:news"]),
+        2,
+        "grant",
+    );
+    assert_field_error(
+        &db.run(&["roles", "exception", "show", "Nobody", "database:news"]),
+        2,
+        "role",
+    );
+    assert_field_error(
+        &db.run(&[
+            "roles",
+            "exception",
+            "set",
+            "Editor",
+            "database:news",
+            "--grant",
+            "contacts.fly",
+        ]),
+        2,
+        "permission",
+    );
     let run = db.run(&[
         "roles",
         "exception",
