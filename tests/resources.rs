@@ -352,7 +352,11 @@ fn resources_are_added_listed_assigned_and_removed_with_their_exceptions() {
     );
     assert_eq!(db.dump(), before);
 
-    db.ok(&["resources", "remove", "list:monthly"]);
+    let assigned = db.json(&["resources", "assign", "list:monthly", "US"]);
+    assert_eq!(assigned["exceptions"], 1);
+    let removed = db.json(&["resources", "remove", "list:monthly"]);
+    assert_eq!(removed["exceptions"], 1);
+    assert_eq!(removed["packages"], serde_json::json!(["US"]));
     let conn = db.conn();
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM role_exceptions"), 0);
