@@ -123,6 +123,11 @@ fn a_catalog_file_defines_resource_types_and_fixed_roles() {
     assert!(line.contains("fixed, locked"), "{list}");
     assert_eq!(db.granted("Reports Only"), ["reports"]);
     assert_eq!(db.json(&["roles", "show", "Reports Only"])["fixed"], true);
+    let shown = db.ok(&["roles", "show", "Reports Only"]);
+    assert!(
+        shown.starts_with("Reports Only  (fixed by the catalog, locked)"),
+        "{shown}"
+    );
     let types: Vec<String> = db
         .conn()
         .prepare("SELECT key FROM resource_types ORDER BY position")
@@ -347,7 +352,11 @@ fn resources_are_added_listed_assigned_and_removed_with_their_exceptions() {
     );
     assert_eq!(db.dump(), before);
 
-    db.ok(&["resources", "remove", "list:monthly"]);
+    let assigned = db.json(&["resources", "assign", "list:monthly", "US"]);
+    assert_eq!(assigned["exceptions"], 1);
+    let removed = db.json(&["resources", "remove", "list:monthly"]);
+    assert_eq!(removed["exceptions"], 1);
+    assert_eq!(removed["packages"], serde_json::json!(["US"]));
     let conn = db.conn();
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM role_exceptions"), 0);
@@ -365,6 +374,27 @@ fn resources_are_added_listed_assigned_and_removed_with_their_exceptions() {
         audit[0]["before"]["exceptions"]["Editor"],
         serde_json::json!([])
     );
+}
+
+#[test]
+fn a_role_created_from_another_takes_its_exceptions_too() {
+    let db = fixture();
+    db.ok(&[
+        "roles",
+        "exception",
+        "set",
+        "Editor",
+        "database:news",
+        "--revoke",
+        "contacts.export",
+    ]);
+    db.ok(&["roles", "create", "Editor 2", "--from", "Editor"]);
+    let copy = db.json(&["roles", "exception", "show", "Editor 2", "database:news"]);
+    assert_eq!(copy["exception"], serde_json::json!(["contacts.view"]));
+    // The copy's exceptions are its own.
+    db.ok(&["roles", "exception", "clear", "Editor 2", "database:news"]);
+    let original = db.json(&["roles", "exception", "show", "Editor", "database:news"]);
+    assert_eq!(original["exception"], serde_json::json!(["contacts.view"]));
 }
 
 #[test]
@@ -423,6 +453,29 @@ fn exceptions_are_limited_to_what_the_type_scopes() {
         "contacts",
     ]);
     assert_field_error(&run, 2, "permission");
+    assert_field_error(
+        &db.run(&["roles", "exception", "set", "Editor", "database:news"]),
+        2,
+        "grant",
+    );
+    assert_field_error(
+        &db.run(&["roles", "exception", "show", "Nobody", "database:news"]),
+        2,
+        "role",
+    );
+    assert_field_error(
+        &db.run(&[
+            "roles",
+            "exception",
+            "set",
+            "Editor",
+            "database:news",
+            "--grant",
+            "contacts.fly",
+        ]),
+        2,
+        "permission",
+    );
     let run = db.run(&[
         "roles",
         "exception",
@@ -1179,4 +1232,45 @@ fn dry_runs_work_in_a_read_only_session_and_change_nothing() {
     db.run(&["--read-only", "resources", "load", &list])
         .expect_code(3);
     assert_eq!(db.dump(), before);
+}
+
+#[test]
+fn an_import_changes_a_fixed_role_only_from_a_file_that_marks_it_fixed() {
+    let db = model_fixture();
+    let mut doc: serde_json::Value = serde_json::from_str(&db.ok(&["export"])).unwrap();
+    let i = doc["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| r["name"] == "Reports Only")
+        .unwrap();
+    doc["roles"][i]["granted"] = serde_json::json!(["contacts.view"]);
+    let before = db.dump();
+    // A rolecall/2 file (no fixed marks) that would change it is refused.
+    let mut v2 = doc.clone();
+    v2["format"] = "rolecall/2".into();
+    let obj = v2.as_object_mut().unwrap();
+    obj.remove("resource_types");
+    obj.remove("resources");
+    for role in v2["roles"].as_array_mut().unwrap() {
+        let role = role.as_object_mut().unwrap();
+        role.remove("fixed");
+        role.remove("exceptions");
+    }
+    let file = write(&db, "v2.json", &v2.to_string());
+    let run = db.run(&["import", &file]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains(&format!(
+            "roles[{i}]: role \"Reports Only\" is a fixed role"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+    // The same change from a file that marks it fixed is the catalog's definition.
+    let file = write(&db, "v3.json", &doc.to_string());
+    db.ok(&["import", &file]);
+    assert_eq!(db.granted("Reports Only"), ["contacts.view"]);
+    assert_eq!(db.json(&["roles", "show", "Reports Only"])["fixed"], true);
 }

@@ -163,10 +163,16 @@ pub(super) fn run(store: &mut Store, cmd: ResourcesCommand, json: bool) -> Resul
             ))
         }
         ResourcesCommand::Remove { resource } => {
+            // The count it had, for the JSON of what was removed (read just before;
+            // an unknown resource is reported by the removal itself).
+            let had = match store.resource(&resource) {
+                Ok(r) => store.exception_counts()?.get(&r.id).copied().unwrap_or(0),
+                Err(_) => 0,
+            };
             let r = store.remove_resource(&resource)?;
             done(
                 json,
-                &resource_json(&r, 0),
+                &resource_json(&r, had),
                 format!(
                     "removed resource {} with its exceptions and package links",
                     r.spec()
@@ -196,6 +202,7 @@ fn assign(
     json: bool,
 ) -> Result<i32> {
     let r = store.assign_resource(resource, packages, on)?;
+    let exceptions = store.exception_counts()?.get(&r.id).copied().unwrap_or(0);
     let now = if r.packages.is_empty() {
         "no package".to_string()
     } else {
@@ -203,7 +210,7 @@ fn assign(
     };
     done(
         json,
-        &resource_json(&r, 0),
+        &resource_json(&r, exceptions),
         format!("resource {} is now assigned to {now}", r.spec()),
     )
 }

@@ -1095,6 +1095,15 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
                     k
                 };
                 let (added, removed) = (keys(added), keys(removed));
+                // A fixed role changes only with the catalog's definition: from a
+                // file that marks it fixed (a rolecall/3 export), as `catalog load`
+                // would write it; any other file that would change it is refused.
+                let fixed = snapshot.model.fixed_roles.contains(&current.name);
+                let changes_it = !changes.is_empty() || !added.is_empty() || !removed.is_empty();
+                if fixed && changes_it && record.fixed != Some(true) {
+                    let err = role::ensure_unlocked(&current.name, false, true).unwrap_err();
+                    return Err(at(&path)(err));
+                }
                 let outcome = if changes.is_empty() && added.is_empty() && removed.is_empty() {
                     Outcome::Unchanged
                 } else {

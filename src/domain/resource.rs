@@ -496,6 +496,9 @@ pub fn decide_on(
     }
     let visible = visibility.as_ref().is_none_or(|v| v.visible);
 
+    // The reasons so far (disabled, team rule) come first, then the paths that
+    // grant (they decide), then the ones that do not.
+    let mut denying = Vec::new();
     let mut granting = Vec::new();
     for path in paths {
         let on = grants_on(&path.grants, path.exception.as_ref(), &mask);
@@ -544,23 +547,17 @@ pub fn decide_on(
         if count > 0 {
             granting.push((path.via.clone(), reason));
         } else {
-            reasons.push(reason);
+            denying.push(reason);
         }
     }
     if paths.is_empty() {
-        reasons.push(format!(
+        denying.push(format!(
             "user \"{name}\" has no direct role and is in no package that includes a role, so they hold no permissions"
         ));
     }
     let allowed = user.active && visible && !granting.is_empty();
-    // Granting paths first: they decide.
-    let denying = std::mem::take(&mut reasons);
-    let (first, rest): (Vec<String>, Vec<String>) = denying
-        .into_iter()
-        .partition(|r| r.contains("disabled") || r.contains("team-owned"));
-    reasons.extend(first);
     reasons.extend(granting.iter().map(|(_, r)| r.clone()));
-    reasons.extend(rest);
+    reasons.extend(denying);
     Ok((
         Decision {
             username: user.username.clone(),

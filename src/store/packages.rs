@@ -1074,17 +1074,31 @@ impl Store {
                     Some(json!({"packages": after, "reason": "package deleted"})),
                 )?;
             }
+            // Its resources lose the link with it (SPEC §11); the row says which.
+            let resources: Vec<String> = tx
+                .tx
+                .prepare(
+                    "SELECT res.type_key || ':' || res.key FROM package_resources pr \
+                     JOIN resources res ON res.id = pr.resource_id WHERE pr.package_id = ?1 \
+                     ORDER BY res.type_key, res.key",
+                )?
+                .query_map([id], |r| text(r, 0))?
+                .collect::<rusqlite::Result<_>>()?;
             tx.tx.execute("DELETE FROM packages WHERE id = ?1", [id])?;
+            let mut was = json!({
+                "id": id,
+                "name": before.name,
+                "description": before.description,
+                "roles": before.role_names(),
+                "members": before.members,
+            });
+            if !resources.is_empty() {
+                was["resources"] = json!(resources);
+            }
             tx.audit(
                 "package.delete",
                 &before.name,
-                Some(json!({
-                    "id": id,
-                    "name": before.name,
-                    "description": before.description,
-                    "roles": before.role_names(),
-                    "members": before.members,
-                })),
+                Some(was),
                 None,
             )?;
             Ok(PackageDeleted {

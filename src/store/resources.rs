@@ -1461,3 +1461,30 @@ pub(super) fn import_model(
     }
     Ok(counts)
 }
+
+/// Gives a new role `to` the exceptions of `from` (a clone is the role with its
+/// exceptions, as Magnews copies "the basic characteristics" of the role it starts
+/// from), with one `role.exception` audit row each.
+pub(super) fn copy_exceptions(tx: &Tx<'_>, from: i64, to: i64, name: &str) -> Result<()> {
+    for (spec, keys) in role_exceptions(tx.tx, from)? {
+        let resource = find_resource(tx.tx, &spec)?;
+        tx.tx.execute(
+            "INSERT INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
+            params![to, resource.id],
+        )?;
+        let id = tx.tx.last_insert_rowid();
+        let mut insert = tx.tx.prepare_cached(
+            "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
+        )?;
+        for key in &keys {
+            insert.execute(params![id, key])?;
+        }
+        tx.audit(
+            "role.exception",
+            name,
+            Some(json!({"resource": spec, "granted": null})),
+            Some(json!({"resource": spec, "granted": keys, "reason": "copied with the role"})),
+        )?;
+    }
+    Ok(())
+}

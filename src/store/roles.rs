@@ -377,8 +377,8 @@ impl Store {
         holders(&self.conn, role_id, limit)
     }
 
-    /// Creates a role, empty or with the grants of `from`, read in the same
-    /// transaction.
+    /// Creates a role, empty or with the grants (and exceptions) of `from`, read in
+    /// the same transaction.
     pub fn create_role(
         &mut self,
         name: &str,
@@ -388,20 +388,27 @@ impl Store {
         let name = validate::role_name(name)?;
         let description = validate::description(description)?;
         let id = self.write(|tx| {
-            let grants = match &from {
+            let (grants, source_id) = match &from {
                 Some(source) => {
                     let source_id = resolve_role(tx.tx, source, "from")?;
-                    load_role(tx.tx, tx.catalog, source_id)?.grants
+                    (
+                        load_role(tx.tx, tx.catalog, source_id)?.grants,
+                        Some(source_id),
+                    )
                 }
-                None => Grants::none(tx.catalog),
+                None => (Grants::none(tx.catalog), None),
             };
-            insert_role(tx, &name, &description, false, &grants)
+            let id = insert_role(tx, &name, &description, false, &grants)?;
+            if let Some(source_id) = source_id {
+                super::resources::copy_exceptions(tx, source_id, id, &name)?;
+            }
+            Ok(id)
         })?;
         self.role_by_id(id)
     }
 
-    /// Clones a role as `Copy of <name>` (or `name`), with the same description and
-    /// grants, all read in the transaction that writes the copy.
+    /// Clones a role as `Copy of <name>` (or `name`), with the same description,
+    /// grants and exceptions, all read in the transaction that writes the copy.
     pub fn clone_role(&mut self, source: impl Into<RoleRef>, name: Option<&str>) -> Result<Role> {
         let source = source.into();
         let name = name.map(validate::role_name).transpose()?;
@@ -412,7 +419,9 @@ impl Store {
                 Some(n) => n,
                 None => validate::role_name(&role::clone_name(&original.name))?,
             };
-            insert_role(tx, &name, &original.description, false, &original.grants)
+            let id = insert_role(tx, &name, &original.description, false, &original.grants)?;
+            super::resources::copy_exceptions(tx, source_id, id, &name)?;
+            Ok(id)
         })?;
         self.role_by_id(id)
     }
