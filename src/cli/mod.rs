@@ -1056,74 +1056,8 @@ fn role_json(store: &Store, role: &crate::domain::role::Role) -> Result<Value> {
 
 fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
     match cmd {
-        RolesCommand::List => {
-            let roles = store.roles()?;
-            let default = store.default_role_id()?;
-            if json {
-                let rows: Vec<Value> = roles
-                    .iter()
-                    .map(|r| {
-                        let mut row = serde_json::to_value(r).unwrap_or(Value::Null);
-                        row["default"] = json!(r.id == default);
-                        row
-                    })
-                    .collect();
-                return out_json(&rows);
-            }
-            let rows: Vec<Vec<String>> = roles
-                .iter()
-                .map(|r| {
-                    let mut marks = Vec::new();
-                    if r.builtin {
-                        marks.push("built-in, locked");
-                    }
-                    if r.fixed {
-                        marks.push("fixed, locked");
-                    }
-                    if r.id == default {
-                        marks.push("default");
-                    }
-                    vec![
-                        r.id.to_string(),
-                        r.name.clone(),
-                        r.users.to_string(),
-                        format!("{}/{}", r.granted_count, r.total),
-                        r.created_at.get(..10).unwrap_or(&r.created_at).to_string(),
-                        marks.join(", "),
-                    ]
-                })
-                .collect();
-            out(&print::table(
-                &["ID", "NAME", "USERS", "GRANTED", "CREATED ON", ""],
-                &rows,
-            ))
-        }
-        RolesCommand::Show { role } => {
-            let role = store.role(RoleRef::Typed(role))?;
-            if json {
-                return out_json(&role_json(store, &role)?);
-            }
-            let lock = if role.builtin {
-                "  (built-in, locked)"
-            } else if store.role_is_fixed(role.id)? {
-                "  (fixed by the catalog, locked)"
-            } else {
-                ""
-            };
-            let mut text = format!(
-                "{}{lock}\n{}\nid {} · {} users · {} of {} granted · created {} · version {}\n\n",
-                display_safe(&role.name),
-                display_safe(&role.description),
-                role.id,
-                role.users,
-                role.grants.count(),
-                store.catalog().leaf_count(),
-                display_safe(&role.created_at),
-                role.version
-            );
-            text.push_str(&print::grant_tree(store.catalog(), &role.grants));
-            out(&text)
-        }
+        RolesCommand::List => roles_list(store, json),
+        RolesCommand::Show { role } => role_show(store, role, json),
         RolesCommand::Create {
             name,
             description,
@@ -1232,38 +1166,7 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             });
             done(json, &object, sentence)
         }
-        RolesCommand::Diff { role_a, role_b } => {
-            let a = store.role(RoleRef::Typed(role_a))?;
-            let b = store.role(RoleRef::Typed(role_b))?;
-            let catalog = store.catalog();
-            if json {
-                let (only_b, only_a) = b.grants.diff(&a.grants);
-                let keys = |ords: &[usize]| {
-                    let mut k: Vec<&str> = ords
-                        .iter()
-                        .map(|&o| catalog.leaf_node(o).key.as_str())
-                        .collect();
-                    k.sort_unstable();
-                    k
-                };
-                let both: Vec<&str> = a
-                    .grants
-                    .keys(catalog)
-                    .into_iter()
-                    .filter(|k| {
-                        b.grants
-                            .contains(catalog.node(catalog.find(k).unwrap_or(0)).leaves.start)
-                    })
-                    .collect();
-                return out_json(&json!({
-                    "a": a.name, "b": b.name,
-                    "only_a": keys(&only_a), "only_b": keys(&only_b), "both": both,
-                }));
-            }
-            out(&print::role_diff(
-                catalog, &a.name, &a.grants, &b.name, &b.grants,
-            ))
-        }
+        RolesCommand::Diff { role_a, role_b } => roles_diff(store, role_a, role_b, json),
         RolesCommand::SetDefault { role } => {
             let role = store.set_default_role(RoleRef::Typed(role))?;
             done(
@@ -1274,4 +1177,110 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
         }
         RolesCommand::Exception(cmd) => resources::exception(store, cmd, json),
     }
+}
+
+/// `roles list`: id, name, users, grants, marks (built-in, fixed, default).
+fn roles_list(store: &Store, json: bool) -> Result<i32> {
+    let roles = store.roles()?;
+    let default = store.default_role_id()?;
+    if json {
+        let rows: Vec<Value> = roles
+            .iter()
+            .map(|r| {
+                let mut row = serde_json::to_value(r).unwrap_or(Value::Null);
+                row["default"] = json!(r.id == default);
+                row
+            })
+            .collect();
+        return out_json(&rows);
+    }
+    let rows: Vec<Vec<String>> = roles
+        .iter()
+        .map(|r| {
+            let mut marks = Vec::new();
+            if r.builtin {
+                marks.push("built-in, locked");
+            }
+            if r.fixed {
+                marks.push("fixed, locked");
+            }
+            if r.id == default {
+                marks.push("default");
+            }
+            vec![
+                r.id.to_string(),
+                r.name.clone(),
+                r.users.to_string(),
+                format!("{}/{}", r.granted_count, r.total),
+                r.created_at.get(..10).unwrap_or(&r.created_at).to_string(),
+                marks.join(", "),
+            ]
+        })
+        .collect();
+    out(&print::table(
+        &["ID", "NAME", "USERS", "GRANTED", "CREATED ON", ""],
+        &rows,
+    ))
+}
+
+/// `roles show`: the role, its lock, and its permission tree.
+fn role_show(store: &Store, role: String, json: bool) -> Result<i32> {
+    let role = store.role(RoleRef::Typed(role))?;
+    if json {
+        return out_json(&role_json(store, &role)?);
+    }
+    let lock = if role.builtin {
+        "  (built-in, locked)"
+    } else if store.role_is_fixed(role.id)? {
+        "  (fixed by the catalog, locked)"
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "{}{lock}\n{}\nid {} · {} users · {} of {} granted · created {} · version {}\n\n",
+        display_safe(&role.name),
+        display_safe(&role.description),
+        role.id,
+        role.users,
+        role.grants.count(),
+        store.catalog().leaf_count(),
+        display_safe(&role.created_at),
+        role.version
+    );
+    text.push_str(&print::grant_tree(store.catalog(), &role.grants));
+    out(&text)
+}
+
+/// `roles diff`: what each of two roles can and cannot do.
+fn roles_diff(store: &Store, role_a: String, role_b: String, json: bool) -> Result<i32> {
+    let a = store.role(RoleRef::Typed(role_a))?;
+    let b = store.role(RoleRef::Typed(role_b))?;
+    let catalog = store.catalog();
+    if json {
+        let (only_b, only_a) = b.grants.diff(&a.grants);
+        let keys = |ords: &[usize]| {
+            let mut k: Vec<&str> = ords
+                .iter()
+                .map(|&o| catalog.leaf_node(o).key.as_str())
+                .collect();
+            k.sort_unstable();
+            k
+        };
+        let both: Vec<&str> = a
+            .grants
+            .keys(catalog)
+            .into_iter()
+            .filter(|k| {
+                b.grants
+                    .contains(catalog.node(catalog.find(k).unwrap_or(0)).leaves.start)
+            })
+            .collect();
+        return out_json(&json!({
+            "a": a.name, "b": b.name,
+            "only_a": keys(&only_a), "only_b": keys(&only_b), "both": both,
+        }));
+    }
+    out(&print::role_diff(
+        catalog, &a.name, &a.grants, &b.name, &b.grants,
+    ))
 }
