@@ -373,6 +373,15 @@ mod tests {
     }
 
     #[test]
+    fn a_resource_is_its_type_and_its_key_encoded_like_a_field() {
+        assert_eq!(resource_subject("database", "news"), "database:news");
+        // `*` would be keyMatch's wildcard, `:` and `,` are encoded as in any field.
+        assert_eq!(resource_subject("list", "a*b, c:d"), "list:a%2Ab%2C c%3Ad");
+        assert!(MODEL_RESOURCES.contains("r = sub, res, obj, act"));
+        assert!(!MODEL.contains("res"));
+    }
+
+    #[test]
     fn keys_split_into_category_and_segment() {
         assert_eq!(object_action("contacts.export"), ("contacts", "export"));
         assert_eq!(object_action("a.b.c"), ("a.b", "c"));

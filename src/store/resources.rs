@@ -287,6 +287,143 @@ fn delete_resource(tx: &Tx<'_>, resource: &Resource, reason: Option<&str>) -> Re
     )
 }
 
+/// Writes one resource type at `position` with its scoped nodes, and an audit row
+/// when it is new or differs from `before`. True when it changed.
+fn write_resource_type(
+    tx: &Tx<'_>,
+    t: &ResourceType,
+    position: usize,
+    before: Option<&ResourceType>,
+) -> Result<bool> {
+    tx.tx.execute(
+        "INSERT INTO resource_types (key, label, team_owned, bypass, position) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (key) DO UPDATE SET label = excluded.label, team_owned = excluded.team_owned, \
+         bypass = excluded.bypass, position = excluded.position",
+        params![t.key, t.label, t.team_owned, t.bypass, position as i64],
+    )?;
+    if before == Some(t) {
+        return Ok(false);
+    }
+    tx.tx.execute(
+        "DELETE FROM resource_type_scopes WHERE type_key = ?1",
+        [&t.key],
+    )?;
+    for (i, node) in t.scoped.iter().enumerate() {
+        tx.tx.execute(
+            "INSERT INTO resource_type_scopes (type_key, node_key, position) VALUES (?1, ?2, ?3)",
+            params![t.key, node, i as i64],
+        )?;
+    }
+    match before {
+        None => tx.audit("resource_type.add", &t.key, None, Some(json!(t)))?,
+        Some(old) => tx.audit(
+            "resource_type.update",
+            &t.key,
+            Some(json!(old)),
+            Some(json!(t)),
+        )?,
+    }
+    Ok(true)
+}
+
+/// What [`upsert_resource`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upserted {
+    Added,
+    Changed,
+    Unchanged,
+}
+
+/// Adds or updates one resource of a sync (`resources load`, import): `label` None
+/// keeps the stored one, `packages` (ids) None keeps its links, else they are its
+/// whole set. One audit row, saying `reason`, when something changed.
+fn upsert_resource(
+    tx: &Tx<'_>,
+    type_key: &str,
+    key: &str,
+    label: Option<&str>,
+    packages: Option<&[i64]>,
+    reason: &str,
+) -> Result<Upserted> {
+    let spec = format!("{type_key}:{key}");
+    let existing: Option<(i64, String)> = tx
+        .tx
+        .query_row(
+            "SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2",
+            params![type_key, key],
+            |r| Ok((r.get(0)?, text(r, 1)?)),
+        )
+        .optional()?;
+    let label = label
+        .map(str::to_string)
+        .or_else(|| existing.as_ref().map(|(_, l)| l.clone()))
+        .unwrap_or_default();
+    let (id, before) = match &existing {
+        Some((id, l)) => (*id, Some((l.clone(), resource_packages(tx.tx, *id)?))),
+        None => (insert_resource(tx, type_key, key, &label)?, None),
+    };
+    if let Some(ids) = packages {
+        tx.tx
+            .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
+        for pid in ids {
+            tx.tx.execute(
+                "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                params![pid, id],
+            )?;
+        }
+    }
+    let after = resource_packages(tx.tx, id)?;
+    match before {
+        None => {
+            tx.audit(
+                "resource.add",
+                &spec,
+                None,
+                Some(json!({"type": type_key, "key": key, "label": label, "packages": after, "reason": reason})),
+            )?;
+            Ok(Upserted::Added)
+        }
+        Some((old, was)) if old != label || was != after => {
+            tx.tx.execute(
+                "UPDATE resources SET label = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                params![label, tx.at, tx.actor, id],
+            )?;
+            tx.audit(
+                "resource.update",
+                &spec,
+                Some(json!({"label": old, "packages": was})),
+                Some(json!({"label": label, "packages": after, "reason": reason})),
+            )?;
+            Ok(Upserted::Changed)
+        }
+        Some(_) => Ok(Upserted::Unchanged),
+    }
+}
+
+/// Makes `keys` the exception of `role_id` for `resource_id` (created if need be).
+fn write_exception(tx: &Tx<'_>, role_id: i64, resource_id: i64, keys: &[&str]) -> Result<()> {
+    tx.tx.execute(
+        "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
+        params![role_id, resource_id],
+    )?;
+    let id: i64 = tx.tx.query_row(
+        "SELECT id FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+        params![role_id, resource_id],
+        |r| r.get(0),
+    )?;
+    tx.tx.execute(
+        "DELETE FROM role_exception_grants WHERE exception_id = ?1",
+        [id],
+    )?;
+    let mut insert = tx.tx.prepare_cached(
+        "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
+    )?;
+    for key in keys {
+        insert.execute(params![id, key])?;
+    }
+    Ok(())
+}
+
 /// The role the exception commands name, refused when it is locked.
 fn editable_role(tx: &Tx<'_>, role: &RoleRef) -> Result<(i64, String)> {
     let id = resolve_role(tx.tx, role, "role")?;
@@ -484,58 +621,24 @@ impl Store {
                     let err = unknown_type(tx.tx, type_key);
                     return Err(Error::invalid("file", format!("[{i}]: {err}")));
                 }
-                let spec = format!("{type_key}:{key}");
-                let existing: Option<(i64, String)> = tx
-                    .tx
-                    .query_row(
-                        "SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2",
-                        params![type_key, key],
-                        |r| Ok((r.get(0)?, text(r, 1)?)),
-                    )
-                    .optional()?;
-                let (id, before_label, before_packages) = match existing {
-                    Some((id, l)) => (id, Some(l), resource_packages(tx.tx, id)?),
-                    None => (insert_resource(tx, type_key, key, label)?, None, Vec::new()),
-                };
                 let mut wanted = Vec::new();
                 for p in packages {
                     let pid = resolve_package(tx.tx, &PackageRef::from(p.as_str()))
                         .map_err(|e| Error::invalid("file", format!("[{i}]: {e}")))?;
                     wanted.push(pid);
                 }
-                tx.tx
-                    .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
-                for pid in wanted {
-                    tx.tx.execute(
-                        "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
-                        params![pid, id],
-                    )?;
-                }
-                let after_packages = resource_packages(tx.tx, id)?;
-                match before_label {
-                    None => {
-                        plan.added.push(spec.clone());
-                        tx.audit(
-                            "resource.add",
-                            &spec,
-                            None,
-                            Some(json!({"type": type_key, "key": key, "label": label, "packages": after_packages, "reason": "resources load"})),
-                        )?;
-                    }
-                    Some(old) if old != *label || before_packages != after_packages => {
-                        tx.tx.execute(
-                            "UPDATE resources SET label = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                            params![label, tx.at, tx.actor, id],
-                        )?;
-                        plan.changed.push(spec.clone());
-                        tx.audit(
-                            "resource.update",
-                            &spec,
-                            Some(json!({"label": old, "packages": before_packages})),
-                            Some(json!({"label": label, "packages": after_packages, "reason": "resources load"})),
-                        )?;
-                    }
-                    Some(_) => plan.unchanged += 1,
+                let spec = format!("{type_key}:{key}");
+                match upsert_resource(
+                    tx,
+                    type_key,
+                    key,
+                    Some(label),
+                    Some(&wanted),
+                    "resources load",
+                )? {
+                    Upserted::Added => plan.added.push(spec),
+                    Upserted::Changed => plan.changed.push(spec),
+                    Upserted::Unchanged => plan.unchanged += 1,
                 }
             }
             let all: Vec<(i64, String, String)> = tx
@@ -625,25 +728,7 @@ impl Store {
             if current.as_ref() == Some(&set) {
                 return Ok(role_id);
             }
-            tx.tx.execute(
-                "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
-                params![role_id, resource.id],
-            )?;
-            let id: i64 = tx.tx.query_row(
-                "SELECT id FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
-                params![role_id, resource.id],
-                |r| r.get(0),
-            )?;
-            tx.tx.execute(
-                "DELETE FROM role_exception_grants WHERE exception_id = ?1",
-                [id],
-            )?;
-            let mut insert = tx.tx.prepare_cached(
-                "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
-            )?;
-            for key in set.keys(tx.catalog) {
-                insert.execute(params![id, key])?;
-            }
+            write_exception(tx, role_id, resource.id, &set.keys(tx.catalog))?;
             bump_role(tx, role_id)?;
             tx.audit(
                 "role.exception",
@@ -977,37 +1062,11 @@ pub(super) fn apply_model(
     let existing = resource_types(tx.tx)?;
     for (pos, t) in types.iter().enumerate() {
         let before = existing.iter().find(|e| e.key == t.key);
-        tx.tx.execute(
-            "INSERT INTO resource_types (key, label, team_owned, bypass, position) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (key) DO UPDATE SET label = excluded.label, team_owned = excluded.team_owned, \
-             bypass = excluded.bypass, position = excluded.position",
-            params![t.key, t.label, t.team_owned, t.bypass, pos as i64],
-        )?;
-        tx.tx.execute(
-            "DELETE FROM resource_type_scopes WHERE type_key = ?1",
-            [&t.key],
-        )?;
-        for (i, node) in t.scoped.iter().enumerate() {
-            tx.tx.execute(
-                "INSERT INTO resource_type_scopes (type_key, node_key, position) VALUES (?1, ?2, ?3)",
-                params![t.key, node, i as i64],
-            )?;
-        }
-        match before {
-            None => {
-                plan.types_added.push(t.key.clone());
-                tx.audit("resource_type.add", &t.key, None, Some(json!(t)))?;
+        if write_resource_type(tx, t, pos, before)? {
+            match before {
+                None => plan.types_added.push(t.key.clone()),
+                Some(_) => plan.types_changed.push(t.key.clone()),
             }
-            Some(old) if old != t => {
-                plan.types_changed.push(t.key.clone());
-                tx.audit(
-                    "resource_type.update",
-                    &t.key,
-                    Some(json!(old)),
-                    Some(json!(t)),
-                )?;
-            }
-            Some(_) => {}
         }
     }
     for old in existing
@@ -1221,33 +1280,8 @@ pub(super) fn import_model(
                 .cloned(),
         );
         for (pos, t) in order.iter().enumerate() {
-            tx.tx.execute(
-                "INSERT INTO resource_types (key, label, team_owned, bypass, position) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (key) DO UPDATE SET label = excluded.label, team_owned = excluded.team_owned, \
-                 bypass = excluded.bypass, position = excluded.position",
-                params![t.key, t.label, t.team_owned, t.bypass, pos as i64],
-            )?;
             let before = existing.iter().find(|e| e.key == t.key);
-            if before == Some(t) {
-                continue;
-            }
-            tx.tx.execute(
-                "DELETE FROM resource_type_scopes WHERE type_key = ?1",
-                [&t.key],
-            )?;
-            for (i, node) in t.scoped.iter().enumerate() {
-                tx.tx.execute(
-                    "INSERT INTO resource_type_scopes (type_key, node_key, position) VALUES (?1, ?2, ?3)",
-                    params![t.key, node, i as i64],
-                )?;
-            }
-            counts.types += 1;
-            let action = if before.is_some() {
-                "resource_type.update"
-            } else {
-                "resource_type.add"
-            };
-            tx.audit(action, &t.key, before.map(|b| json!(b)), Some(json!(t)))?;
+            counts.types += usize::from(write_resource_type(tx, t, pos, before)?);
         }
     }
     if let Some(resources) = &doc.resources {
@@ -1270,82 +1304,41 @@ pub(super) fn import_model(
                 ));
             }
             let key = resource::validate_resource_key(&r.key).map_err(field_err)?;
-            let spec = format!("{}:{key}", r.type_key);
-            let existing: Option<(i64, String)> = tx
-                .tx
-                .query_row(
-                    "SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2",
-                    params![r.type_key, key],
-                    |row| Ok((row.get(0)?, text(row, 1)?)),
-                )
-                .optional()?;
-            let label = match &r.label {
-                Some(l) => resource::validate_resource_label(l).map_err(field_err)?,
-                None => existing
-                    .as_ref()
-                    .map(|(_, l)| l.clone())
-                    .unwrap_or_default(),
+            let label = r
+                .label
+                .as_deref()
+                .map(resource::validate_resource_label)
+                .transpose()
+                .map_err(field_err)?;
+            let packages = match &r.packages {
+                None => None,
+                Some(names) => {
+                    let mut ids = Vec::new();
+                    for (j, p) in names.iter().enumerate() {
+                        ids.push(
+                            resolve_package(tx.tx, &PackageRef::from(p.as_str())).map_err(|e| {
+                                match e {
+                                    Error::Invalid { message, .. } => Error::invalid(
+                                        "import",
+                                        format!("{path}.packages[{j}]: {message}"),
+                                    ),
+                                    other => other,
+                                }
+                            })?,
+                        );
+                    }
+                    Some(ids)
+                }
             };
-            let (id, before_label, before_packages) = match &existing {
-                Some((id, l)) => (*id, Some(l.clone()), resource_packages(tx.tx, *id)?),
-                None => (
-                    insert_resource(tx, &r.type_key, &key, &label)?,
-                    None,
-                    Vec::new(),
-                ),
-            };
-            if let Some(packages) = &r.packages {
-                let mut ids = Vec::new();
-                for (j, p) in packages.iter().enumerate() {
-                    ids.push(
-                        resolve_package(tx.tx, &PackageRef::from(p.as_str())).map_err(
-                            |e| match e {
-                                Error::Invalid { message, .. } => Error::invalid(
-                                    "import",
-                                    format!("{path}.packages[{j}]: {message}"),
-                                ),
-                                other => other,
-                            },
-                        )?,
-                    );
-                }
-                tx.tx
-                    .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
-                for pid in ids {
-                    tx.tx.execute(
-                        "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
-                        params![pid, id],
-                    )?;
-                }
-            }
-            let after_packages = resource_packages(tx.tx, id)?;
-            match before_label {
-                None => {
-                    counts.resources += 1;
-                    tx.audit(
-                        "resource.add",
-                        &spec,
-                        None,
-                        Some(json!({"type": r.type_key, "key": key, "label": label, "packages": after_packages, "reason": "import"})),
-                    )?;
-                }
-                Some(old) if old != label || before_packages != after_packages => {
-                    tx.tx.execute(
-                        "UPDATE resources SET label = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                        params![label, tx.at, tx.actor, id],
-                    )?;
-                    counts.resources += 1;
-                    tx.audit(
-                        "resource.update",
-                        &spec,
-                        Some(json!({"label": old, "packages": before_packages})),
-                        Some(
-                            json!({"label": label, "packages": after_packages, "reason": "import"}),
-                        ),
-                    )?;
-                }
-                Some(_) => {}
-            }
+            let done = upsert_resource(
+                tx,
+                &r.type_key,
+                &key,
+                label.as_deref(),
+                packages.as_deref(),
+                "import",
+            )?;
+            counts.resources += usize::from(done != Upserted::Unchanged);
         }
     }
     let types = resource_types(tx.tx)?;
@@ -1417,25 +1410,8 @@ pub(super) fn import_model(
             if current.get(spec) == Some(&keys) {
                 continue;
             }
-            tx.tx.execute(
-                "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
-                params![id, resource_id],
-            )?;
-            let eid: i64 = tx.tx.query_row(
-                "SELECT id FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
-                params![id, resource_id],
-                |r| r.get(0),
-            )?;
-            tx.tx.execute(
-                "DELETE FROM role_exception_grants WHERE exception_id = ?1",
-                [eid],
-            )?;
-            for key in &keys {
-                tx.tx.execute(
-                    "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
-                    params![eid, key],
-                )?;
-            }
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            write_exception(tx, id, *resource_id, &refs)?;
             counts.exceptions += 1;
             tx.audit(
                 "role.exception",
@@ -1468,17 +1444,8 @@ pub(super) fn import_model(
 pub(super) fn copy_exceptions(tx: &Tx<'_>, from: i64, to: i64, name: &str) -> Result<()> {
     for (spec, keys) in role_exceptions(tx.tx, from)? {
         let resource = find_resource(tx.tx, &spec)?;
-        tx.tx.execute(
-            "INSERT INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
-            params![to, resource.id],
-        )?;
-        let id = tx.tx.last_insert_rowid();
-        let mut insert = tx.tx.prepare_cached(
-            "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
-        )?;
-        for key in &keys {
-            insert.execute(params![id, key])?;
-        }
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        write_exception(tx, to, resource.id, &refs)?;
         tx.audit(
             "role.exception",
             name,
