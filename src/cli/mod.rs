@@ -694,36 +694,17 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
             permission,
             explain,
             on: None,
-        } => {
-            let decision = store.check(&username, &permission)?;
-            let code = if decision.allowed { 0 } else { 1 };
-            if json {
-                out_json(&decision)?;
-            } else {
-                let mut text = String::from(if decision.allowed {
-                    "allowed\n"
-                } else {
-                    "denied\n"
-                });
-                if explain {
-                    for reason in &decision.reasons {
-                        text.push_str("  ");
-                        text.push_str(&display_safe(reason));
-                        text.push('\n');
-                    }
-                }
-                out(&text)?;
-            }
-            Ok(code)
-        }
+        } => check(store, &username, &permission, explain, json),
         Command::Audit {
             limit,
             actor,
             action,
             target,
             since,
-        } => {
-            let filter = store::AuditFilter {
+        } => audit(
+            store,
+            limit,
+            store::AuditFilter {
                 actor,
                 action,
                 target,
@@ -731,29 +712,64 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
                     .as_deref()
                     .map(crate::domain::validate::since)
                     .transpose()?,
-            };
-            let entries = store.audit_matching(&filter, limit)?;
-            if json {
-                return out_json(&entries);
-            }
-            let rows: Vec<Vec<String>> = entries
-                .iter()
-                .map(|e| {
-                    vec![
-                        e.at.clone(),
-                        e.actor.clone(),
-                        e.action.clone(),
-                        e.target.clone(),
-                        change_summary(e),
-                    ]
-                })
-                .collect();
-            out(&print::table(
-                &["AT", "ACTOR", "ACTION", "TARGET", "CHANGE"],
-                &rows,
-            ))
-        }
+            },
+            json,
+        ),
     }
+}
+
+/// `check`: exit 0 when allowed, 1 when denied; with `--explain`, every reason.
+fn check(
+    store: &Store,
+    username: &str,
+    permission: &str,
+    explain: bool,
+    json: bool,
+) -> Result<i32> {
+    let decision = store.check(username, permission)?;
+    let code = if decision.allowed { 0 } else { 1 };
+    if json {
+        out_json(&decision)?;
+    } else {
+        let mut text = String::from(if decision.allowed {
+            "allowed\n"
+        } else {
+            "denied\n"
+        });
+        if explain {
+            for reason in &decision.reasons {
+                text.push_str("  ");
+                text.push_str(&display_safe(reason));
+                text.push('\n');
+            }
+        }
+        out(&text)?;
+    }
+    Ok(code)
+}
+
+/// `audit`: the newest rows that match the filter.
+fn audit(store: &Store, limit: usize, filter: store::AuditFilter, json: bool) -> Result<i32> {
+    let entries = store.audit_matching(&filter, limit)?;
+    if json {
+        return out_json(&entries);
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.clone(),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone(),
+                change_summary(e),
+            ]
+        })
+        .collect();
+    out(&print::table(
+        &["AT", "ACTOR", "ACTION", "TARGET", "CHANGE"],
+        &rows,
+    ))
 }
 
 /// `field: before → after, ...` for the audit listing.
@@ -841,78 +857,8 @@ fn user_status(u: &crate::domain::user::User) -> String {
 
 fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
     match cmd {
-        UsersCommand::List { role } => {
-            let users = store.users(role.map(RoleRef::typed_for_user))?;
-            if json {
-                let memberships = store.memberships()?;
-                let rows: Vec<Value> = users
-                    .iter()
-                    .map(|u| user_json(u, memberships.get(&u.id).cloned().unwrap_or_default()))
-                    .collect();
-                return out_json(&rows);
-            }
-            let rows: Vec<Vec<String>> = users
-                .iter()
-                .map(|u| {
-                    vec![
-                        u.username.clone(),
-                        u.full_name(),
-                        u.email.clone(),
-                        if u.role.is_empty() {
-                            "(none)".to_string()
-                        } else {
-                            u.role.clone()
-                        },
-                        user_status(u),
-                    ]
-                })
-                .collect();
-            out(&print::table(
-                &["USERNAME", "NAME", "EMAIL", "ROLE", "STATUS"],
-                &rows,
-            ))
-        }
-        UsersCommand::Show { username } => {
-            let u = store.user(&username)?;
-            if json {
-                return out_json(&user_json(&u, store.packages_of(u.id)?));
-            }
-            let rows = vec![
-                vec!["Username".into(), u.username.clone()],
-                vec!["Name".into(), u.full_name()],
-                vec!["Email".into(), u.email.clone()],
-                vec!["Position".into(), u.position.clone()],
-                vec!["Role".into(), u.role.clone()],
-                vec!["Status".into(), user_status(&u)],
-                vec!["Time zone".into(), u.timezone.clone()],
-                vec!["Language".into(), u.language.clone()],
-                vec![
-                    "Password".into(),
-                    if u.has_password { "set" } else { "not set" }.into(),
-                ],
-                vec!["Created".into(), u.created_at.clone()],
-                vec![
-                    "Updated".into(),
-                    format!("{} by {}", u.updated_at, u.updated_by),
-                ],
-                vec!["Version".into(), u.version.to_string()],
-            ];
-            let mut text = String::new();
-            for row in rows {
-                text.push_str(&format!(
-                    "{}  {}\n",
-                    print::pad(&row[0], 10),
-                    display_safe(&row[1])
-                ));
-            }
-            if !u.signature.is_empty() {
-                text.push_str("Signature\n");
-                for line in u.signature.lines() {
-                    text.push_str(&format!("  {}\n", display_safe(line)));
-                }
-            }
-            out(&text)
-        }
+        UsersCommand::List { role } => users_list(store, role, json),
+        UsersCommand::Show { username } => user_show(store, &username, json),
         UsersCommand::Add {
             username,
             fields,
@@ -1000,6 +946,98 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
             )
         }
     }
+}
+
+/// `users list`: username, name, email, direct role, status.
+fn users_list(store: &Store, role: Option<String>, json: bool) -> Result<i32> {
+    let users = store.users(role.map(RoleRef::typed_for_user))?;
+    if json {
+        let memberships = store.memberships()?;
+        let rows: Vec<Value> = users
+            .iter()
+            .map(|u| user_json(u, memberships.get(&u.id).cloned().unwrap_or_default()))
+            .collect();
+        return out_json(&rows);
+    }
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.username.clone(),
+                u.full_name(),
+                u.email.clone(),
+                if u.role.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    u.role.clone()
+                },
+                user_status(u),
+            ]
+        })
+        .collect();
+    out(&print::table(
+        &["USERNAME", "NAME", "EMAIL", "ROLE", "STATUS"],
+        &rows,
+    ))
+}
+
+/// `users show`: every field, the packages, and the signature.
+fn user_show(store: &Store, username: &str, json: bool) -> Result<i32> {
+    let u = store.user(username)?;
+    let packages = store.packages_of(u.id)?;
+    if json {
+        return out_json(&user_json(&u, packages));
+    }
+    let rows = vec![
+        vec!["Username".into(), u.username.clone()],
+        vec!["Name".into(), u.full_name()],
+        vec!["Email".into(), u.email.clone()],
+        vec!["Position".into(), u.position.clone()],
+        vec![
+            "Role".into(),
+            if u.role.is_empty() {
+                "(no direct role)".into()
+            } else {
+                u.role.clone()
+            },
+        ],
+        vec![
+            "Packages".into(),
+            if packages.is_empty() {
+                "(none)".into()
+            } else {
+                packages.join(", ")
+            },
+        ],
+        vec!["Status".into(), user_status(&u)],
+        vec!["Time zone".into(), u.timezone.clone()],
+        vec!["Language".into(), u.language.clone()],
+        vec![
+            "Password".into(),
+            if u.has_password { "set" } else { "not set" }.into(),
+        ],
+        vec!["Created".into(), u.created_at.clone()],
+        vec![
+            "Updated".into(),
+            format!("{} by {}", u.updated_at, u.updated_by),
+        ],
+        vec!["Version".into(), u.version.to_string()],
+    ];
+    let mut text = String::new();
+    for row in rows {
+        text.push_str(&format!(
+            "{}  {}\n",
+            print::pad(&row[0], 10),
+            display_safe(&row[1])
+        ));
+    }
+    if !u.signature.is_empty() {
+        text.push_str("Signature\n");
+        for line in u.signature.lines() {
+            text.push_str(&format!("  {}\n", display_safe(line)));
+        }
+    }
+    out(&text)
 }
 
 /// `role "Editor"`, or `no direct role`.
@@ -1117,36 +1155,12 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
             role,
             permissions,
             if_version,
-        } => {
-            let change =
-                store.set_permissions(RoleRef::Typed(role), &permissions, true, if_version)?;
-            let sentence = format!(
-                "granted {} permission{} to \"{}\" ({} of {} now granted)",
-                change.added.len(),
-                if change.added.len() == 1 { "" } else { "s" },
-                change.role.name,
-                change.role.grants.count(),
-                store.catalog().leaf_count()
-            );
-            done(json, &role_json(store, &change.role)?, sentence)
-        }
+        } => set_grants(store, role, &permissions, true, if_version, json),
         RolesCommand::Revoke {
             role,
             permissions,
             if_version,
-        } => {
-            let change =
-                store.set_permissions(RoleRef::Typed(role), &permissions, false, if_version)?;
-            let sentence = format!(
-                "revoked {} permission{} from \"{}\" ({} of {} now granted)",
-                change.removed.len(),
-                if change.removed.len() == 1 { "" } else { "s" },
-                change.role.name,
-                change.role.grants.count(),
-                store.catalog().leaf_count()
-            );
-            done(json, &role_json(store, &change.role)?, sentence)
-        }
+        } => set_grants(store, role, &permissions, false, if_version, json),
         RolesCommand::Delete { role, reassign_to } => {
             let outcome =
                 store.delete_role(RoleRef::Typed(role), reassign_to.map(RoleRef::Typed))?;
@@ -1177,6 +1191,32 @@ fn roles(store: &mut Store, cmd: RolesCommand, json: bool) -> Result<i32> {
         }
         RolesCommand::Exception(cmd) => resources::exception(store, cmd, json),
     }
+}
+
+/// `roles grant` (`grant`) and `roles revoke`: the permissions named, and how many
+/// the role grants now.
+fn set_grants(
+    store: &mut Store,
+    role: String,
+    permissions: &[String],
+    grant: bool,
+    if_version: Option<i64>,
+    json: bool,
+) -> Result<i32> {
+    let change = store.set_permissions(RoleRef::Typed(role), permissions, grant, if_version)?;
+    let (verb, n, to) = if grant {
+        ("granted", change.added.len(), "to")
+    } else {
+        ("revoked", change.removed.len(), "from")
+    };
+    let sentence = format!(
+        "{verb} {n} permission{} {to} \"{}\" ({} of {} now granted)",
+        if n == 1 { "" } else { "s" },
+        change.role.name,
+        change.role.grants.count(),
+        store.catalog().leaf_count()
+    );
+    done(json, &role_json(store, &change.role)?, sentence)
 }
 
 /// `roles list`: id, name, users, grants, marks (built-in, fixed, default).
