@@ -727,25 +727,29 @@ fn check(
     json: bool,
 ) -> Result<i32> {
     let decision = store.check(username, permission)?;
-    let code = if decision.allowed { 0 } else { 1 };
     if json {
         out_json(&decision)?;
     } else {
-        let mut text = String::from(if decision.allowed {
-            "allowed\n"
-        } else {
-            "denied\n"
-        });
-        if explain {
-            for reason in &decision.reasons {
-                text.push_str("  ");
-                text.push_str(&display_safe(reason));
-                text.push('\n');
-            }
-        }
-        out(&text)?;
+        out(&decision_text(&decision, explain))?;
     }
-    Ok(code)
+    Ok(if decision.allowed { 0 } else { 1 })
+}
+
+/// `allowed` or `denied`, and with `--explain` every reason, one a line.
+fn decision_text(decision: &crate::domain::access::Decision, explain: bool) -> String {
+    let mut text = String::from(if decision.allowed {
+        "allowed\n"
+    } else {
+        "denied\n"
+    });
+    if explain {
+        for reason in &decision.reasons {
+            text.push_str("  ");
+            text.push_str(&display_safe(reason));
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// `audit`: the newest rows that match the filter.

@@ -434,19 +434,7 @@ pub(super) fn check_on(
         out_json(&v)?;
         return Ok(code);
     }
-    let mut text = String::from(if decision.allowed {
-        "allowed\n"
-    } else {
-        "denied\n"
-    });
-    if explain {
-        for reason in &decision.reasons {
-            text.push_str("  ");
-            text.push_str(&display_safe(reason));
-            text.push('\n');
-        }
-    }
-    out(&text)?;
+    out(&super::decision_text(&decision, explain))?;
     Ok(code)
 }
 

@@ -186,6 +186,17 @@ pub struct Look<'a> {
     pub names: &'a Names,
 }
 
+/// A list beside its preview when the terminal is wide (110 columns), above it
+/// otherwise.
+pub fn list_and_preview(area: ratatui::layout::Rect) -> [ratatui::layout::Rect; 2] {
+    use ratatui::layout::{Constraint, Layout};
+    if area.width >= 110 {
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
+    } else {
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+    }
+}
+
 /// A list of rows with their filter haystacks and list model.
 pub struct ListView<T> {
     pub rows: Vec<T>,

@@ -5,7 +5,7 @@
 
 use fuzzy_matcher::skim::SkimMatcherV2;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
@@ -137,12 +137,7 @@ impl RolesScreen {
     }
 
     pub fn draw(&self, look: &Look, frame: &mut Frame, area: Rect) {
-        let wide = area.width >= 110;
-        let [list_area, preview_area] = if wide {
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
-        } else {
-            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
-        };
+        let [list_area, preview_area] = super::list_and_preview(area);
         let columns = [
             Column {
                 title: "ID",

@@ -651,17 +651,20 @@ impl UsersScreen {
         })
     }
 
-    /// The selected user as stored, for the rules that need the whole record.
-    fn selected_user(&self, cx: &mut Ctx) -> Option<Result<User, Error>> {
-        let name = &self.view.selected()?.username;
-        Some(cx.store.user(name))
+    /// The selected user as stored (none on an empty list), for the rules that need
+    /// the whole record.
+    fn selected_user(&self, cx: &mut Ctx) -> Result<Option<User>, Error> {
+        self.view
+            .selected()
+            .map(|u| cx.store.user(&u.username))
+            .transpose()
     }
 
     fn ask_make_owner(&self, cx: &mut Ctx) -> Vec<Effect> {
         let user = match self.selected_user(cx) {
-            None => return Vec::new(),
-            Some(Err(e)) => return vec![Effect::Error(e)],
-            Some(Ok(user)) => user,
+            Ok(Some(user)) => user,
+            Ok(None) => return Vec::new(),
+            Err(e) => return vec![Effect::Error(e)],
         };
         if let Err(e) = crate::domain::user::ensure_can_become_owner(&user) {
             return vec![Effect::Error(e)];
@@ -683,9 +686,9 @@ impl UsersScreen {
 
     fn ask_delete(&self, cx: &mut Ctx) -> Vec<Effect> {
         let user = match self.selected_user(cx) {
-            None => return Vec::new(),
-            Some(Err(e)) => return vec![Effect::Error(e)],
-            Some(Ok(user)) => user,
+            Ok(Some(user)) => user,
+            Ok(None) => return Vec::new(),
+            Err(e) => return vec![Effect::Error(e)],
         };
         if let Err(e) = crate::domain::user::ensure_removable(&user) {
             return vec![Effect::Error(e)];
