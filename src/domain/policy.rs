@@ -937,6 +937,22 @@ fn unique_entry(
     Ok((path, name, description))
 }
 
+/// The changes of a role's or package's name and description, in that order, from
+/// `before` to `after` (each a name and a description).
+fn name_and_description_changes(
+    (name_before, description_before): (&str, &str),
+    (name, description): (&str, &str),
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    if name != name_before {
+        changes.push(change("name", name_before, name));
+    }
+    if description != description_before {
+        changes.push(change("description", description_before, description));
+    }
+    changes
+}
+
 /// Checks every part of `doc` against the rules and against the database in
 /// `snapshot`, and works out what importing it would do. Nothing in the file is
 /// taken on trust: a problem anywhere refuses the whole file, naming where.
@@ -1260,17 +1276,10 @@ impl<'a> RolePlanner<'a> {
         mut step: RoleStep,
     ) -> Result<RoleStep> {
         let new = &self.catalog_plan.catalog;
-        let mut changes = Vec::new();
-        if step.name != current.name {
-            changes.push(change("name", current.name.clone(), step.name.clone()));
-        }
-        if step.description != current.description {
-            changes.push(change(
-                "description",
-                current.description.clone(),
-                step.description.clone(),
-            ));
-        }
+        let changes = name_and_description_changes(
+            (&current.name, &current.description),
+            (&step.name, &step.description),
+        );
         if step.builtin && !changes.is_empty() {
             let err = role::ensure_editable(&current.name, true).unwrap_err();
             return Err(at(&format!("{path}.{}", changes[0].field))(err));
@@ -1422,17 +1431,8 @@ fn plan_package(
         });
     };
     let description = description.unwrap_or_else(|| current.description.clone());
-    let mut changes = Vec::new();
-    if name != current.name {
-        changes.push(change("name", current.name.clone(), name.clone()));
-    }
-    if description != current.description {
-        changes.push(change(
-            "description",
-            current.description.clone(),
-            description.clone(),
-        ));
-    }
+    let changes =
+        name_and_description_changes((&current.name, &current.description), (&name, &description));
     let outcome = if changes.is_empty() && roles_added.is_empty() && roles_removed.is_empty() {
         Outcome::Unchanged
     } else {
