@@ -16,7 +16,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::policy::{self, CatalogPlan, ImportPlan, Outcome};
 use crate::domain::resource::CatalogFile;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{ModelImport, Store};
 use crate::text::{display_safe, excerpt, json_terminal_safe};
 
 /// Imports with more users than this show a progress bar (when stderr is a terminal).
@@ -244,52 +244,8 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
         };
         (store.plan_import(&doc)?, model)
     } else {
-        let bar = (doc.users.len() > PROGRESS_BAR_FROM && io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(doc.users.len() as u64);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("importing users [{bar:40}] {pos}/{len}")
-            {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar
-        });
-        let mut progress = |done: usize, _total: usize| {
-            if let Some(bar) = &bar {
-                bar.set_position(done as u64);
-            }
-        };
-        let source = file.display().to_string();
-        let plan = store.import(&doc, &source, &mut progress);
-        if let Some(bar) = &bar {
-            bar.finish_and_clear();
-        }
-        (plan?, store.last_model_import())
+        import_showing_progress(store, &doc, file)?
     };
-    let model_line = model.changes_anything().then(|| {
-        format!(
-            "resources: {} {} changed, {} {} changed, {} {} changed, {} fixed {} changed",
-            model.types,
-            if model.types == 1 {
-                "resource type"
-            } else {
-                "resource types"
-            },
-            model.resources,
-            if model.resources == 1 {
-                "resource"
-            } else {
-                "resources"
-            },
-            model.exceptions,
-            if model.exceptions == 1 {
-                "exception"
-            } else {
-                "exceptions"
-            },
-            model.fixed,
-            if model.fixed == 1 { "mark" } else { "marks" },
-        )
-    });
     if json {
         let mut v = import_json(&plan, dry_run);
         v["resources"] = json!({
@@ -303,37 +259,86 @@ pub(super) fn import(store: &mut Store, file: &Path, dry_run: bool, json: bool) 
     let mut lines = Vec::new();
     if dry_run {
         lines.extend(import_details(&plan, &old_catalog));
-        lines.extend(model_line.clone());
+        lines.extend(model_line(&model));
         lines.push(if plan.changes_anything() || model.changes_anything() {
             "dry run: nothing was changed; run without --dry-run to apply the changes above".into()
         } else {
             "dry run: the database already matches the file; importing it changes nothing".into()
         });
     } else {
-        let (ra, rc, ru) = plan.role_counts();
-        let (pa, pc, pu) = plan.package_counts();
-        let (ua, uc, uu) = plan.user_counts();
-        let what = if plan.changes_anything() || model.changes_anything() {
-            format!("imported {}", file.display())
-        } else {
-            format!(
-                "nothing to change: the database already matches {}",
-                file.display()
-            )
-        };
-        lines.push(format!(
-            "{what}: catalog {} added, {} relabelled; roles {ra} added, {rc} changed, {ru} unchanged; packages {pa} added, {pc} changed, {pu} unchanged; users {ua} added, {uc} changed, {uu} unchanged",
-            plan.catalog.added.len(),
-            plan.catalog.relabelled.len(),
-        ));
-        lines.extend(model_line);
-        if plan.default_role_changes() {
-            lines.push(format!("new users now get role \"{}\"", plan.default_role));
-        }
-        lines.extend(not_in_file(&plan));
-        lines.extend(plan.notes.iter().map(|n| format!("note: {n}")));
+        lines.extend(import_summary(&plan, &model, file));
     }
     out(&join_safe(&lines))
+}
+
+/// Applies an import, with a progress bar on a terminal when the file has many
+/// users; returns the plan it applied and what it changed in the resources.
+fn import_showing_progress(
+    store: &mut Store,
+    doc: &policy::Document,
+    file: &Path,
+) -> Result<(ImportPlan, ModelImport)> {
+    let bar = (doc.users.len() > PROGRESS_BAR_FROM && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(doc.users.len() as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("importing users [{bar:40}] {pos}/{len}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let mut progress = |done: usize, _total: usize| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    };
+    let source = file.display().to_string();
+    let plan = store.import(doc, &source, &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    Ok((plan?, store.last_model_import()))
+}
+
+/// The line on an import's resource parts, when they changed anything.
+fn model_line(model: &ModelImport) -> Option<String> {
+    model.changes_anything().then(|| {
+        format!(
+            "resources: {} changed, {} changed, {} changed, {} changed",
+            plural(model.types, "resource type", "resource types"),
+            plural(model.resources, "resource", "resources"),
+            plural(model.exceptions, "exception", "exceptions"),
+            plural(model.fixed, "fixed mark", "fixed marks"),
+        )
+    })
+}
+
+/// What an applied import did: the counts of each kind, the resources line, the new
+/// default role, what the file left alone, and the plan's notes.
+fn import_summary(plan: &ImportPlan, model: &ModelImport, file: &Path) -> Vec<String> {
+    let (ra, rc, ru) = plan.role_counts();
+    let (pa, pc, pu) = plan.package_counts();
+    let (ua, uc, uu) = plan.user_counts();
+    let what = if plan.changes_anything() || model.changes_anything() {
+        format!("imported {}", file.display())
+    } else {
+        format!(
+            "nothing to change: the database already matches {}",
+            file.display()
+        )
+    };
+    let mut lines = vec![format!(
+        "{what}: catalog {} added, {} relabelled; roles {ra} added, {rc} changed, {ru} unchanged; packages {pa} added, {pc} changed, {pu} unchanged; users {ua} added, {uc} changed, {uu} unchanged",
+        plan.catalog.added.len(),
+        plan.catalog.relabelled.len(),
+    )];
+    lines.extend(model_line(model));
+    if plan.default_role_changes() {
+        lines.push(format!("new users now get role \"{}\"", plan.default_role));
+    }
+    lines.extend(not_in_file(plan));
+    lines.extend(plan.notes.iter().map(|n| format!("note: {n}")));
+    lines
 }
 
 /// Each line made display-safe, joined with line breaks.

@@ -158,6 +158,93 @@ pub(crate) fn validate_text(
     Ok(())
 }
 
+/// An entry of a catalog in file order, as the first pass of [`Catalog::build`] reads
+/// it: its parent and children are positions in the file.
+struct Pending {
+    entry: CatalogEntry,
+    parent: Option<usize>,
+    children: Vec<usize>,
+}
+
+/// The entries of a catalog in file order, each parent resolved to an earlier entry,
+/// and the positions of the top-level ones.
+struct FileOrder {
+    pending: Vec<Pending>,
+    roots: Vec<usize>,
+}
+
+impl FileOrder {
+    /// The first pass of [`Catalog::build`]: checks each entry's key (and, with
+    /// `check_text`, its label and description), refuses a key listed twice or listed
+    /// before its parent, and links each entry to its parent. Errors name the entry's
+    /// location when the caller gave one.
+    fn read(
+        entries: impl IntoIterator<Item = (CatalogEntry, Option<String>)>,
+        check_text: bool,
+    ) -> Result<FileOrder> {
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut roots = Vec::new();
+        for (entry, at) in entries {
+            validate_key(&entry.key).map_err(|m| located_error(at.as_deref(), m))?;
+            if check_text {
+                validate_text("label", &entry.label, MAX_LABEL, true)
+                    .map_err(|m| located_error(at.as_deref(), format!("{} ({})", m, entry.key)))?;
+                validate_text("description", &entry.description, MAX_DESCRIPTION, false)
+                    .map_err(|m| located_error(at.as_deref(), format!("{} ({})", m, entry.key)))?;
+            }
+            if by_key.contains_key(&entry.key) {
+                return Err(located_error(
+                    at.as_deref(),
+                    format!("key \"{}\" is listed twice", entry.key),
+                ));
+            }
+            let parent = match entry.key.rsplit_once('.') {
+                None => None,
+                Some((parent_key, _)) => match by_key.get(parent_key) {
+                    Some(&p) => Some(p),
+                    None => {
+                        return Err(located_error(
+                            at.as_deref(),
+                            format!(
+                                "the parent \"{parent_key}\" of \"{}\" must be listed before it",
+                                entry.key
+                            ),
+                        ));
+                    }
+                },
+            };
+            let idx = pending.len();
+            match parent {
+                Some(p) => pending[p].children.push(idx),
+                None => roots.push(idx),
+            }
+            by_key.insert(entry.key.clone(), idx);
+            pending.push(Pending {
+                entry,
+                parent,
+                children: Vec::new(),
+            });
+        }
+        Ok(FileOrder { pending, roots })
+    }
+}
+
+/// Ends each node's leaf range where its last descendant's ends (a leaf's range is
+/// itself). `nodes` are in depth-first order, so walking backwards meets every child
+/// before its parent.
+fn close_leaf_ranges(nodes: &mut [Node]) {
+    for i in (0..nodes.len()).rev() {
+        let end = if nodes[i].is_leaf() {
+            nodes[i].leaves.start + 1
+        } else {
+            let last = *nodes[i].children.last().expect("inner node has children");
+            nodes[last].leaves.end
+        };
+        nodes[i].leaves.end = end;
+    }
+}
+
 impl Catalog {
     /// The default catalog of `assets/permissions.toml`.
     pub fn builtin() -> Catalog {
@@ -205,56 +292,7 @@ impl Catalog {
         entries: impl IntoIterator<Item = (CatalogEntry, Option<String>)>,
         check_text: bool,
     ) -> Result<Catalog> {
-        // First pass: file order, parents resolved to earlier entries.
-        struct Pending {
-            entry: CatalogEntry,
-            parent: Option<usize>,
-            children: Vec<usize>,
-        }
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut by_key: HashMap<String, usize> = HashMap::new();
-        let mut roots = Vec::new();
-        for (entry, at) in entries {
-            validate_key(&entry.key).map_err(|m| located_error(at.as_deref(), m))?;
-            if check_text {
-                validate_text("label", &entry.label, MAX_LABEL, true)
-                    .map_err(|m| located_error(at.as_deref(), format!("{} ({})", m, entry.key)))?;
-                validate_text("description", &entry.description, MAX_DESCRIPTION, false)
-                    .map_err(|m| located_error(at.as_deref(), format!("{} ({})", m, entry.key)))?;
-            }
-            if by_key.contains_key(&entry.key) {
-                return Err(located_error(
-                    at.as_deref(),
-                    format!("key \"{}\" is listed twice", entry.key),
-                ));
-            }
-            let parent = match entry.key.rsplit_once('.') {
-                None => None,
-                Some((parent_key, _)) => match by_key.get(parent_key) {
-                    Some(&p) => Some(p),
-                    None => {
-                        return Err(located_error(
-                            at.as_deref(),
-                            format!(
-                                "the parent \"{parent_key}\" of \"{}\" must be listed before it",
-                                entry.key
-                            ),
-                        ));
-                    }
-                },
-            };
-            let idx = pending.len();
-            match parent {
-                Some(p) => pending[p].children.push(idx),
-                None => roots.push(idx),
-            }
-            by_key.insert(entry.key.clone(), idx);
-            pending.push(Pending {
-                entry,
-                parent,
-                children: Vec::new(),
-            });
-        }
+        let FileOrder { pending, roots } = FileOrder::read(entries, check_text)?;
         if pending.is_empty() {
             return Err(catalog_error(
                 None,
@@ -296,16 +334,7 @@ impl Catalog {
                 leaves: start..start,
             });
         }
-        // Leaf ranges: a node's range ends where its last descendant's ends.
-        for i in (0..nodes.len()).rev() {
-            let end = if nodes[i].is_leaf() {
-                nodes[i].leaves.start + 1
-            } else {
-                let last = *nodes[i].children.last().expect("inner node has children");
-                nodes[last].leaves.end
-            };
-            nodes[i].leaves.end = end;
-        }
+        close_leaf_ranges(&mut nodes);
         let index = nodes
             .iter()
             .enumerate()

@@ -371,8 +371,41 @@ fn profile_of(u: &User) -> Profile {
 /// bytes: the catalog in catalog order, roles by name (ignoring case), users by
 /// username, grants by key.
 pub fn export(snapshot: &Snapshot) -> Document {
-    let catalog = &snapshot.catalog;
     let with_model = !snapshot.model.is_empty();
+    Document {
+        format: if with_model { FORMAT_V3 } else { FORMAT }.to_string(),
+        default_role: Some(snapshot.default_role.clone()),
+        catalog: Some(snapshot.catalog.entries()),
+        roles: role_records(snapshot, with_model),
+        packages: package_records(snapshot),
+        users: user_records(snapshot),
+        resource_types: with_model.then(|| snapshot.model.types.clone()),
+        resources: with_model.then(|| {
+            snapshot
+                .model
+                .resources
+                .iter()
+                .map(|r| ResourceRecord {
+                    type_key: r.type_key.clone(),
+                    key: r.key.clone(),
+                    label: Some(r.label.clone()),
+                    packages: Some(r.packages.clone()),
+                })
+                .collect()
+        }),
+    }
+}
+
+/// Orders records by name ignoring case, then by exact name, so that names differing
+/// only in case still come out in one order.
+fn by_name_key(a: &str, b: &str) -> std::cmp::Ordering {
+    name_key(a).cmp(&name_key(b)).then_with(|| a.cmp(b))
+}
+
+/// The roles of an export, by name. `with_model` (a `rolecall/3` file) adds each
+/// role's fixed mark and its exceptions, when it has any.
+fn role_records(snapshot: &Snapshot, with_model: bool) -> Vec<RoleRecord> {
+    let catalog = &snapshot.catalog;
     let mut roles: Vec<RoleRecord> = snapshot
         .roles
         .iter()
@@ -400,11 +433,13 @@ pub fn export(snapshot: &Snapshot) -> Document {
             },
         })
         .collect();
-    roles.sort_by(|a, b| {
-        name_key(&a.name)
-            .cmp(&name_key(&b.name))
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    roles.sort_by(|a, b| by_name_key(&a.name, &b.name));
+    roles
+}
+
+/// The users of an export, by username, each with every field but the password and
+/// with their whole package membership.
+fn user_records(snapshot: &Snapshot) -> Vec<UserRecord> {
     let memberships = snapshot.memberships();
     let mut users: Vec<UserRecord> = snapshot
         .users
@@ -431,6 +466,11 @@ pub fn export(snapshot: &Snapshot) -> Document {
         })
         .collect();
     users.sort_by(|a, b| a.username.cmp(&b.username));
+    users
+}
+
+/// The packages of an export, by name, each with its roles' names, sorted.
+fn package_records(snapshot: &Snapshot) -> Vec<PackageRecord> {
     let mut packages: Vec<PackageRecord> = snapshot
         .packages
         .iter()
@@ -444,33 +484,8 @@ pub fn export(snapshot: &Snapshot) -> Document {
             }
         })
         .collect();
-    packages.sort_by(|a, b| {
-        name_key(&a.name)
-            .cmp(&name_key(&b.name))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    Document {
-        format: if with_model { FORMAT_V3 } else { FORMAT }.to_string(),
-        default_role: Some(snapshot.default_role.clone()),
-        catalog: Some(catalog.entries()),
-        roles,
-        packages,
-        users,
-        resource_types: with_model.then(|| snapshot.model.types.clone()),
-        resources: with_model.then(|| {
-            snapshot
-                .model
-                .resources
-                .iter()
-                .map(|r| ResourceRecord {
-                    type_key: r.type_key.clone(),
-                    key: r.key.clone(),
-                    label: Some(r.label.clone()),
-                    packages: Some(r.packages.clone()),
-                })
-                .collect()
-        }),
-    }
+    packages.sort_by(|a, b| by_name_key(&a.name, &b.name));
+    packages
 }
 
 /// The columns of the users CSV, in order.
@@ -894,9 +909,6 @@ fn change(field: &'static str, before: impl Into<Value>, after: impl Into<Value>
     }
 }
 
-/// Checks every part of `doc` against the rules and against the database in
-/// `snapshot`, and works out what importing it would do. Nothing in the file is
-/// taken on trust: a problem anywhere refuses the whole file, naming where.
 /// Entry `i` of the file's roles or packages (`kind` "role" or "package"): its path,
 /// its validated name and description, refused when an earlier entry has the same name
 /// ignoring case. `seen` maps name keys to entry numbers.
@@ -925,6 +937,30 @@ fn unique_entry(
     Ok((path, name, description))
 }
 
+/// The changes of a role's or package's name and description, in that order, from
+/// `before` to `after` (each a name and a description).
+fn name_and_description_changes(
+    (name_before, description_before): (&str, &str),
+    (name, description): (&str, &str),
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    if name != name_before {
+        changes.push(change("name", name_before, name));
+    }
+    if description != description_before {
+        changes.push(change("description", description_before, description));
+    }
+    changes
+}
+
+/// Checks every part of `doc` against the rules and against the database in
+/// `snapshot`, and works out what importing it would do. Nothing in the file is
+/// taken on trust: a problem anywhere refuses the whole file, naming where.
+///
+/// The phases run in the file's order of dependence: the catalog, the roles (which
+/// grant its leaves), the default role, the packages (which hold roles), the users
+/// (who hold roles and packages), and last the rules across users: the owner and
+/// unique emails.
 pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
     if doc.format != FORMAT && doc.format != FORMAT_V1 && doc.format != FORMAT_V3 {
         return Err(unknown_format(
@@ -932,499 +968,744 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
         ));
     }
     ensure_fits_format(doc)?;
-    let old = &snapshot.catalog;
+    let file_catalog = file_catalog(doc)?;
+    let catalog_plan = import_catalog_plan(snapshot, file_catalog.as_ref())?;
+    let roles =
+        RolePlanner::new(snapshot, &catalog_plan, file_catalog.as_ref()).plan(&doc.roles)?;
 
-    // The catalog: the file's nodes are added or relabelled; nodes it does not list stay.
-    let file_catalog = match &doc.catalog {
-        None => None,
-        Some(entries) if entries.is_empty() => {
-            return Err(invalid_at(
-                "catalog",
-                "is empty; leave it out to keep the database's catalog",
-            ));
-        }
-        Some(entries) => Some(
-            Catalog::from_located_entries(
-                entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| (e.clone(), format!("catalog[{i}]"))),
-            )
-            .map_err(|e| match e {
-                Error::Invalid { message, .. } => Error::invalid("import", message),
-                other => other,
-            })?,
-        ),
-    };
-    let catalog_plan = match &file_catalog {
-        Some(file) => plan_catalog(old, &snapshot.roles, file, true)?,
-        None => CatalogPlan::unchanged(old),
-    };
-    if let Some(d) = catalog_plan.dropped.first() {
-        return Err(Error::Refused(format!(
-            "catalog: the file makes the permission {} a category, so the roles that grant it would lose it; load the new catalog with `rolecall catalog load FILE --prune` first",
-            d.key
-        )));
-    }
-    let new = &catalog_plan.catalog;
-    // The leaves the file's grant lists speak for; grants of other leaves stay.
-    let spoken: Option<HashSet<&str>> = file_catalog.as_ref().map(|c| {
-        (0..c.leaf_count())
-            .map(|o| c.leaf_node(o).key.as_str())
-            .collect()
-    });
-
-    // Roles, matched by name ignoring case.
-    let mut roles = Vec::with_capacity(doc.roles.len());
-    let mut role_index: HashMap<String, usize> = HashMap::new();
-    for (i, record) in doc.roles.iter().enumerate() {
-        let (path, name, description) = unique_entry(
-            "role",
-            i,
-            &record.name,
-            record.description.as_deref(),
-            &mut role_index,
-        )?;
-        let current = snapshot
-            .roles
-            .iter()
-            .find(|r| name_key(&r.name) == name_key(&name));
-        let is_administrator = name_key(&name) == name_key(ADMINISTRATOR);
-        if record.builtin && !is_administrator {
-            return Err(invalid_at(
-                format!("{path}.builtin"),
-                format!("only the {ADMINISTRATOR} role is built in"),
-            ));
-        }
-        let builtin = current.map_or(is_administrator, |c| c.builtin);
-        if builtin && !record.builtin {
-            return Err(invalid_at(
-                format!("{path}.builtin"),
-                format!(
-                    "\"{}\" is the built-in role; the file must say \"builtin\": true",
-                    excerpt(&name)
-                ),
-            ));
-        }
-        let mut listed = None;
-        if let Some(keys) = &record.granted {
-            let mut grants = Grants::none(new);
-            for (j, key) in keys.iter().enumerate() {
-                let ord = leaf_ordinal(new, key)
-                    .map_err(|m| invalid_at(format!("{path}.granted[{j}]"), m))?;
-                if grants.contains(ord) {
-                    return Err(invalid_at(
-                        format!("{path}.granted[{j}]"),
-                        format!("\"{}\" is listed twice", excerpt(key)),
-                    ));
-                }
-                grants.set(ord, true);
-            }
-            listed = Some(grants);
-        }
-        let before = current.map(|c| catalog_plan.carry(old, c));
-        let grants = if builtin {
-            if let Some(listed) = &listed {
-                let missing = (0..new.leaf_count())
-                    .filter(|&o| !listed.contains(o))
-                    .filter(|&o| {
-                        spoken
-                            .as_ref()
-                            .is_none_or(|s| s.contains(new.leaf_node(o).key.as_str()))
-                    })
-                    .count();
-                if missing > 0 {
-                    let err = role::ensure_editable(&name, true).unwrap_err();
-                    return Err(at(&path)(Error::Refused(format!(
-                        "{err} (the file leaves out {missing} of its permissions)"
-                    ))));
-                }
-            }
-            Grants::all(new)
-        } else {
-            match (listed, &before) {
-                (None, Some(before)) => before.clone(),
-                (None, None) => Grants::none(new),
-                (Some(mut grants), before) => {
-                    if let (Some(spoken), Some(before)) = (&spoken, before) {
-                        for ord in before.ordinals() {
-                            if !spoken.contains(new.leaf_node(ord).key.as_str()) {
-                                grants.set(ord, true);
-                            }
-                        }
-                    }
-                    grants
-                }
-            }
-        };
-        let step = match current {
-            None => RoleStep {
-                outcome: Outcome::Added,
-                id: None,
-                name,
-                description: description.unwrap_or_default(),
-                builtin,
-                grants,
-                changes: Vec::new(),
-                added: Vec::new(),
-                removed: Vec::new(),
-            },
-            Some(current) => {
-                let description = description.unwrap_or_else(|| current.description.clone());
-                let mut changes = Vec::new();
-                if name != current.name {
-                    changes.push(change("name", current.name.clone(), name.clone()));
-                }
-                if description != current.description {
-                    changes.push(change(
-                        "description",
-                        current.description.clone(),
-                        description.clone(),
-                    ));
-                }
-                if builtin && !changes.is_empty() {
-                    let err = role::ensure_editable(&current.name, true).unwrap_err();
-                    return Err(at(&format!("{path}.{}", changes[0].field))(err));
-                }
-                let before = before.unwrap_or_else(|| Grants::none(new));
-                let (added, removed) = grants.diff(&before);
-                let keys = |ords: Vec<usize>| -> Vec<String> {
-                    let mut k: Vec<String> =
-                        ords.iter().map(|&o| new.leaf_node(o).key.clone()).collect();
-                    k.sort();
-                    k
-                };
-                let (added, removed) = (keys(added), keys(removed));
-                // A fixed role changes only with the catalog's definition: from a
-                // file that marks it fixed (a rolecall/3 export), as `catalog load`
-                // would write it; any other file that would change it is refused.
-                let fixed = snapshot.model.fixed_roles.contains(&current.name);
-                let changes_it = !changes.is_empty() || !added.is_empty() || !removed.is_empty();
-                if fixed && changes_it && record.fixed != Some(true) {
-                    let err = role::ensure_unlocked(&current.name, false, true).unwrap_err();
-                    return Err(at(&path)(err));
-                }
-                let outcome = if changes.is_empty() && added.is_empty() && removed.is_empty() {
-                    Outcome::Unchanged
-                } else {
-                    Outcome::Changed
-                };
-                RoleStep {
-                    outcome,
-                    id: Some(current.id),
-                    name,
-                    description,
-                    builtin,
-                    grants,
-                    changes,
-                    added,
-                    removed,
-                }
-            }
-        };
-        roles.push(step);
-    }
-
-    // The roles afterwards, by folded name: the file's spelling wins.
-    let mut role_names: HashMap<String, String> = snapshot
-        .roles
-        .iter()
-        .map(|r| (name_key(&r.name), r.name.clone()))
-        .collect();
-    for step in &roles {
-        role_names.insert(name_key(&step.name), step.name.clone());
-    }
-    let resolve_role = |path: String, spec: &str| -> Result<String> {
-        role_names.get(&name_key(spec)).cloned().ok_or_else(|| {
-            invalid_at(
-                path,
-                format!(
-                    "there is no role \"{}\" in the file or the database",
-                    excerpt(spec)
-                ),
-            )
-        })
-    };
+    let role_names = names_after(
+        snapshot.roles.iter().map(|r| r.name.as_str()),
+        roles.iter().map(|step| step.name.as_str()),
+    );
     let default_role = match &doc.default_role {
-        Some(spec) => resolve_role("default_role".into(), spec)?,
+        Some(spec) => resolve_role(&role_names, "default_role".into(), spec)?,
         None => role_names
             .get(&name_key(&snapshot.default_role))
             .cloned()
             .unwrap_or_else(|| snapshot.default_role.clone()),
     };
 
-    // Packages, matched by name ignoring case; their roles by name, from the file or
-    // the database.
-    let mut packages = Vec::with_capacity(doc.packages.len());
-    let mut package_index: HashMap<String, usize> = HashMap::new();
-    for (i, record) in doc.packages.iter().enumerate() {
-        let (path, name, description) = unique_entry(
-            "package",
-            i,
-            &record.name,
-            record.description.as_deref(),
-            &mut package_index,
-        )?;
-        let current = snapshot
-            .packages
+    let (packages, package_index) = plan_packages(snapshot, &role_names, &doc.packages)?;
+    let package_names = names_after(
+        snapshot.packages.iter().map(|p| p.name.as_str()),
+        packages.iter().map(|step| step.name.as_str()),
+    );
+
+    let planner = UserPlanner {
+        existing: snapshot
+            .users
             .iter()
-            .find(|p| name_key(&p.name) == name_key(&name));
-        // Its roles before, under the names they will have afterwards.
-        let before: Vec<&str> = current
-            .map(|c| c.roles.iter().map(|(_, n)| n.as_str()).collect())
-            .unwrap_or_default();
-        let mut roles_after: Vec<String> = match &record.roles {
-            None => before
-                .iter()
-                .map(|n| {
-                    role_names
-                        .get(&name_key(n))
-                        .cloned()
-                        .unwrap_or(n.to_string())
-                })
-                .collect(),
-            Some(list) => {
-                let mut listed: HashMap<String, usize> = HashMap::with_capacity(list.len());
-                let mut out = Vec::with_capacity(list.len());
-                for (j, spec) in list.iter().enumerate() {
-                    let role = resolve_role(format!("{path}.roles[{j}]"), spec)?;
-                    if let Some(k) = listed.insert(name_key(&role), j) {
-                        return Err(invalid_at(
-                            format!("{path}.roles[{j}]"),
-                            format!("\"{}\" is listed twice (also roles[{k}])", excerpt(spec)),
-                        ));
-                    }
-                    out.push(role);
-                }
-                out
-            }
-        };
-        roles_after.sort();
-        let before_keys: HashSet<String> = before.iter().map(|n| name_key(n)).collect();
-        let after_keys: HashSet<String> = roles_after.iter().map(|n| name_key(n)).collect();
-        let roles_added: Vec<String> = roles_after
-            .iter()
-            .filter(|n| !before_keys.contains(&name_key(n)))
-            .cloned()
-            .collect();
-        let mut roles_removed: Vec<String> = before
-            .iter()
-            .filter(|n| !after_keys.contains(&name_key(n)))
-            .map(|n| n.to_string())
-            .collect();
-        roles_removed.sort();
-        let step = match current {
-            None => PackageStep {
-                outcome: Outcome::Added,
-                id: None,
-                name,
-                description: description.unwrap_or_default(),
-                roles: roles_after,
-                changes: Vec::new(),
-                roles_added,
-                roles_removed,
-            },
-            Some(current) => {
-                let description = description.unwrap_or_else(|| current.description.clone());
-                let mut changes = Vec::new();
-                if name != current.name {
-                    changes.push(change("name", current.name.clone(), name.clone()));
-                }
-                if description != current.description {
-                    changes.push(change(
-                        "description",
-                        current.description.clone(),
-                        description.clone(),
-                    ));
-                }
-                let outcome =
-                    if changes.is_empty() && roles_added.is_empty() && roles_removed.is_empty() {
-                        Outcome::Unchanged
-                    } else {
-                        Outcome::Changed
-                    };
-                PackageStep {
-                    outcome,
-                    id: Some(current.id),
-                    name,
-                    description,
-                    roles: roles_after,
-                    changes,
-                    roles_added,
-                    roles_removed,
-                }
-            }
-        };
-        packages.push(step);
-    }
-    // The packages afterwards, by folded name: the file's spelling wins.
-    let mut package_names: HashMap<String, String> = snapshot
+            .map(|u| (u.username.as_str(), u))
+            .collect(),
+        memberships: snapshot.memberships(),
+        role_names: &role_names,
+        package_names: &package_names,
+        default_role: &default_role,
+    };
+    let PlannedUsers {
+        steps: mut users,
+        seen,
+        marked_owner,
+    } = planner.plan(&doc.users)?;
+    let notes = settle_ownership(snapshot, &mut users, marked_owner, &seen)?;
+    ensure_unique_emails(snapshot, &users, &seen)?;
+
+    let in_file: HashSet<String> = roles.iter().map(|r| name_key(&r.name)).collect();
+    let roles_not_in_file = snapshot
+        .roles
+        .iter()
+        .filter(|r| !in_file.contains(&name_key(&r.name)))
+        .map(|r| r.name.clone())
+        .collect();
+    let packages_not_in_file = snapshot
         .packages
         .iter()
-        .map(|p| (name_key(&p.name), p.name.clone()))
+        .filter(|p| !package_index.contains_key(&name_key(&p.name)))
+        .map(|p| p.name.clone())
         .collect();
-    for step in &packages {
-        package_names.insert(name_key(&step.name), step.name.clone());
-    }
-    let memberships = snapshot.memberships();
-
-    // Users, matched by username.
-    let existing: HashMap<&str, &User> = snapshot
+    let users_not_in_file = snapshot
         .users
         .iter()
-        .map(|u| (u.username.as_str(), u))
+        .filter(|u| !seen.contains_key(&u.username))
+        .count();
+    Ok(ImportPlan {
+        catalog: catalog_plan,
+        roles,
+        packages,
+        users,
+        default_role,
+        default_role_before: snapshot.default_role.clone(),
+        notes,
+        roles_not_in_file,
+        packages_not_in_file,
+        users_not_in_file,
+    })
+}
+
+/// The file's catalog, checked, or `None` when the file has none (the database's
+/// stays). An empty one is refused rather than read as "no nodes".
+fn file_catalog(doc: &Document) -> Result<Option<Catalog>> {
+    match &doc.catalog {
+        None => Ok(None),
+        Some(entries) if entries.is_empty() => Err(invalid_at(
+            "catalog",
+            "is empty; leave it out to keep the database's catalog",
+        )),
+        Some(entries) => Catalog::from_located_entries(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.clone(), format!("catalog[{i}]"))),
+        )
+        .map(Some)
+        .map_err(|e| match e {
+            Error::Invalid { message, .. } => Error::invalid("import", message),
+            other => other,
+        }),
+    }
+}
+
+/// The catalog part of an import: the file's nodes are added or relabelled; nodes it
+/// does not list stay. A file that turns a permission into a category is refused, as
+/// that takes grants away, which is `catalog load --prune`'s job.
+fn import_catalog_plan(snapshot: &Snapshot, file: Option<&Catalog>) -> Result<CatalogPlan> {
+    let old = &snapshot.catalog;
+    let plan = match file {
+        Some(file) => plan_catalog(old, &snapshot.roles, file, true)?,
+        None => CatalogPlan::unchanged(old),
+    };
+    if let Some(d) = plan.dropped.first() {
+        return Err(Error::Refused(format!(
+            "catalog: the file makes the permission {} a category, so the roles that grant it would lose it; load the new catalog with `rolecall catalog load FILE --prune` first",
+            d.key
+        )));
+    }
+    Ok(plan)
+}
+
+/// The names after the import, by folded name: the database's `current` names, with
+/// the spelling of the file's `listed` ones winning.
+fn names_after<'a>(
+    current: impl Iterator<Item = &'a str>,
+    listed: impl Iterator<Item = &'a str>,
+) -> HashMap<String, String> {
+    let mut names: HashMap<String, String> =
+        current.map(|n| (name_key(n), n.to_string())).collect();
+    for name in listed {
+        names.insert(name_key(name), name.to_string());
+    }
+    names
+}
+
+/// The role `spec` names (ignoring case) as it will be called after the import, or an
+/// error at `path` when neither the file nor the database has it.
+fn resolve_role(role_names: &HashMap<String, String>, path: String, spec: &str) -> Result<String> {
+    role_names.get(&name_key(spec)).cloned().ok_or_else(|| {
+        invalid_at(
+            path,
+            format!(
+                "there is no role \"{}\" in the file or the database",
+                excerpt(spec)
+            ),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// Import plans: roles
+// ---------------------------------------------------------------------------------
+
+/// What planning the file's roles needs besides the file: the database, the catalog
+/// plan, and the leaves the file's grant lists speak for.
+struct RolePlanner<'a> {
+    snapshot: &'a Snapshot,
+    catalog_plan: &'a CatalogPlan,
+    /// The leaves of the file's catalog, when it has one: a grant list speaks only for
+    /// those, and grants of other leaves stay.
+    spoken: Option<HashSet<&'a str>>,
+}
+
+impl<'a> RolePlanner<'a> {
+    fn new(
+        snapshot: &'a Snapshot,
+        catalog_plan: &'a CatalogPlan,
+        file_catalog: Option<&'a Catalog>,
+    ) -> RolePlanner<'a> {
+        let spoken = file_catalog.map(|c| {
+            (0..c.leaf_count())
+                .map(|o| c.leaf_node(o).key.as_str())
+                .collect()
+        });
+        RolePlanner {
+            snapshot,
+            catalog_plan,
+            spoken,
+        }
+    }
+
+    /// The file's roles, in the file's order, matched to the database's by name
+    /// ignoring case.
+    fn plan(&self, records: &[RoleRecord]) -> Result<Vec<RoleStep>> {
+        let mut roles = Vec::with_capacity(records.len());
+        let mut role_index: HashMap<String, usize> = HashMap::new();
+        for (i, record) in records.iter().enumerate() {
+            roles.push(self.plan_role(i, record, &mut role_index)?);
+        }
+        Ok(roles)
+    }
+
+    /// Entry `i` of the file's roles: a new role, or the changes to the one it names.
+    fn plan_role(
+        &self,
+        i: usize,
+        record: &RoleRecord,
+        seen: &mut HashMap<String, usize>,
+    ) -> Result<RoleStep> {
+        let (path, name, description) =
+            unique_entry("role", i, &record.name, record.description.as_deref(), seen)?;
+        let current = self
+            .snapshot
+            .roles
+            .iter()
+            .find(|r| name_key(&r.name) == name_key(&name));
+        let builtin = builtin_mark(&path, &name, record, current)?;
+        let listed = self.listed_grants(&path, record)?;
+        let before = current.map(|c| self.catalog_plan.carry(&self.snapshot.catalog, c));
+        let grants = self.grants_after(&path, &name, builtin, listed, before.as_ref())?;
+        let step = RoleStep {
+            outcome: Outcome::Added,
+            id: None,
+            name,
+            description: match (description, current) {
+                (Some(description), _) => description,
+                (None, Some(current)) => current.description.clone(),
+                (None, None) => String::new(),
+            },
+            builtin,
+            grants,
+            changes: Vec::new(),
+            added: Vec::new(),
+            removed: Vec::new(),
+        };
+        match current {
+            None => Ok(step),
+            Some(current) => self.compare_with(&path, record, current, before, step),
+        }
+    }
+
+    /// The role's `granted` list as grants in the new catalog, or `None` when the file
+    /// has none. Each key must be a permission, listed once.
+    fn listed_grants(&self, path: &str, record: &RoleRecord) -> Result<Option<Grants>> {
+        let Some(keys) = &record.granted else {
+            return Ok(None);
+        };
+        let new = &self.catalog_plan.catalog;
+        let mut grants = Grants::none(new);
+        for (j, key) in keys.iter().enumerate() {
+            let ord = leaf_ordinal(new, key)
+                .map_err(|m| invalid_at(format!("{path}.granted[{j}]"), m))?;
+            if grants.contains(ord) {
+                return Err(invalid_at(
+                    format!("{path}.granted[{j}]"),
+                    format!("\"{}\" is listed twice", excerpt(key)),
+                ));
+            }
+            grants.set(ord, true);
+        }
+        Ok(Some(grants))
+    }
+
+    /// The role's grants afterwards. The built-in role holds every leaf, and a file
+    /// that leaves out some it speaks for is refused. Another role gets the leaves the
+    /// file lists plus those it holds that the file does not speak for, or keeps its
+    /// grants (none, for a new role) when the file lists none.
+    fn grants_after(
+        &self,
+        path: &str,
+        name: &str,
+        builtin: bool,
+        listed: Option<Grants>,
+        before: Option<&Grants>,
+    ) -> Result<Grants> {
+        let new = &self.catalog_plan.catalog;
+        if builtin {
+            if let Some(listed) = &listed {
+                let missing = (0..new.leaf_count())
+                    .filter(|&o| !listed.contains(o))
+                    .filter(|&o| {
+                        self.spoken
+                            .as_ref()
+                            .is_none_or(|s| s.contains(new.leaf_node(o).key.as_str()))
+                    })
+                    .count();
+                if missing > 0 {
+                    let err = role::ensure_editable(name, true).unwrap_err();
+                    return Err(at(path)(Error::Refused(format!(
+                        "{err} (the file leaves out {missing} of its permissions)"
+                    ))));
+                }
+            }
+            return Ok(Grants::all(new));
+        }
+        Ok(match (listed, before) {
+            (None, Some(before)) => before.clone(),
+            (None, None) => Grants::none(new),
+            (Some(mut grants), before) => {
+                if let (Some(spoken), Some(before)) = (&self.spoken, before) {
+                    for ord in before.ordinals() {
+                        if !spoken.contains(new.leaf_node(ord).key.as_str()) {
+                            grants.set(ord, true);
+                        }
+                    }
+                }
+                grants
+            }
+        })
+    }
+
+    /// `step` measured against `current`, the role it updates: its name, description
+    /// and grant changes and its outcome. A change to the built-in role's name or
+    /// description is refused, and so is any change to a fixed role from a file that
+    /// does not mark it fixed.
+    fn compare_with(
+        &self,
+        path: &str,
+        record: &RoleRecord,
+        current: &Role,
+        before: Option<Grants>,
+        mut step: RoleStep,
+    ) -> Result<RoleStep> {
+        let new = &self.catalog_plan.catalog;
+        let changes = name_and_description_changes(
+            (&current.name, &current.description),
+            (&step.name, &step.description),
+        );
+        if step.builtin && !changes.is_empty() {
+            let err = role::ensure_editable(&current.name, true).unwrap_err();
+            return Err(at(&format!("{path}.{}", changes[0].field))(err));
+        }
+        let before = before.unwrap_or_else(|| Grants::none(new));
+        let (added, removed) = step.grants.diff(&before);
+        let keys = |ords: Vec<usize>| -> Vec<String> {
+            let mut k: Vec<String> = ords.iter().map(|&o| new.leaf_node(o).key.clone()).collect();
+            k.sort();
+            k
+        };
+        let (added, removed) = (keys(added), keys(removed));
+        // A fixed role changes only with the catalog's definition: from a
+        // file that marks it fixed (a rolecall/3 export), as `catalog load`
+        // would write it; any other file that would change it is refused.
+        let fixed = self.snapshot.model.fixed_roles.contains(&current.name);
+        let changes_it = !changes.is_empty() || !added.is_empty() || !removed.is_empty();
+        if fixed && changes_it && record.fixed != Some(true) {
+            let err = role::ensure_unlocked(&current.name, false, true).unwrap_err();
+            return Err(at(path)(err));
+        }
+        step.outcome = if changes.is_empty() && added.is_empty() && removed.is_empty() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Changed
+        };
+        step.id = Some(current.id);
+        step.changes = changes;
+        step.added = added;
+        step.removed = removed;
+        Ok(step)
+    }
+}
+
+/// Whether the role at `path` is the built-in one, checked against the file's mark:
+/// only the Administrator role is built in, and the file must say so of it.
+fn builtin_mark(
+    path: &str,
+    name: &str,
+    record: &RoleRecord,
+    current: Option<&Role>,
+) -> Result<bool> {
+    let is_administrator = name_key(name) == name_key(ADMINISTRATOR);
+    if record.builtin && !is_administrator {
+        return Err(invalid_at(
+            format!("{path}.builtin"),
+            format!("only the {ADMINISTRATOR} role is built in"),
+        ));
+    }
+    let builtin = current.map_or(is_administrator, |c| c.builtin);
+    if builtin && !record.builtin {
+        return Err(invalid_at(
+            format!("{path}.builtin"),
+            format!(
+                "\"{}\" is the built-in role; the file must say \"builtin\": true",
+                excerpt(name)
+            ),
+        ));
+    }
+    Ok(builtin)
+}
+
+// ---------------------------------------------------------------------------------
+// Import plans: packages
+// ---------------------------------------------------------------------------------
+
+/// The file's packages, in the file's order, matched to the database's by name
+/// ignoring case; their roles by name, from the file or the database. Also returns
+/// the file's package names by folded name, with their entry numbers.
+fn plan_packages(
+    snapshot: &Snapshot,
+    role_names: &HashMap<String, String>,
+    records: &[PackageRecord],
+) -> Result<(Vec<PackageStep>, HashMap<String, usize>)> {
+    let mut packages = Vec::with_capacity(records.len());
+    let mut package_index: HashMap<String, usize> = HashMap::new();
+    for (i, record) in records.iter().enumerate() {
+        packages.push(plan_package(
+            snapshot,
+            role_names,
+            i,
+            record,
+            &mut package_index,
+        )?);
+    }
+    Ok((packages, package_index))
+}
+
+/// Entry `i` of the file's packages: a new package, or the changes to the one it
+/// names.
+fn plan_package(
+    snapshot: &Snapshot,
+    role_names: &HashMap<String, String>,
+    i: usize,
+    record: &PackageRecord,
+    seen: &mut HashMap<String, usize>,
+) -> Result<PackageStep> {
+    let (path, name, description) = unique_entry(
+        "package",
+        i,
+        &record.name,
+        record.description.as_deref(),
+        seen,
+    )?;
+    let current = snapshot
+        .packages
+        .iter()
+        .find(|p| name_key(&p.name) == name_key(&name));
+    // Its roles before, under the names they will have afterwards.
+    let before: Vec<&str> = current
+        .map(|c| c.roles.iter().map(|(_, n)| n.as_str()).collect())
+        .unwrap_or_default();
+    let mut roles_after: Vec<String> = match &record.roles {
+        None => before
+            .iter()
+            .map(|n| {
+                role_names
+                    .get(&name_key(n))
+                    .cloned()
+                    .unwrap_or(n.to_string())
+            })
+            .collect(),
+        Some(list) => listed_package_roles(role_names, &path, list)?,
+    };
+    roles_after.sort();
+    let before_keys: HashSet<String> = before.iter().map(|n| name_key(n)).collect();
+    let after_keys: HashSet<String> = roles_after.iter().map(|n| name_key(n)).collect();
+    let roles_added: Vec<String> = roles_after
+        .iter()
+        .filter(|n| !before_keys.contains(&name_key(n)))
+        .cloned()
         .collect();
-    let db_owner = snapshot.users.iter().find(|u| u.owner);
-    let mut users: Vec<UserStep> = Vec::with_capacity(doc.users.len());
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(doc.users.len());
-    let mut marked_owner: Option<usize> = None;
-    for (i, record) in doc.users.iter().enumerate() {
+    let mut roles_removed: Vec<String> = before
+        .iter()
+        .filter(|n| !after_keys.contains(&name_key(n)))
+        .map(|n| n.to_string())
+        .collect();
+    roles_removed.sort();
+    let Some(current) = current else {
+        return Ok(PackageStep {
+            outcome: Outcome::Added,
+            id: None,
+            name,
+            description: description.unwrap_or_default(),
+            roles: roles_after,
+            changes: Vec::new(),
+            roles_added,
+            roles_removed,
+        });
+    };
+    let description = description.unwrap_or_else(|| current.description.clone());
+    let changes =
+        name_and_description_changes((&current.name, &current.description), (&name, &description));
+    let outcome = if changes.is_empty() && roles_added.is_empty() && roles_removed.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Changed
+    };
+    Ok(PackageStep {
+        outcome,
+        id: Some(current.id),
+        name,
+        description,
+        roles: roles_after,
+        changes,
+        roles_added,
+        roles_removed,
+    })
+}
+
+/// A package's `roles` list from the file, as the roles will be called afterwards;
+/// each must name a role of the file or the database, once.
+fn listed_package_roles(
+    role_names: &HashMap<String, String>,
+    path: &str,
+    list: &[String],
+) -> Result<Vec<String>> {
+    let mut listed: HashMap<String, usize> = HashMap::with_capacity(list.len());
+    let mut out = Vec::with_capacity(list.len());
+    for (j, spec) in list.iter().enumerate() {
+        let role = resolve_role(role_names, format!("{path}.roles[{j}]"), spec)?;
+        if let Some(k) = listed.insert(name_key(&role), j) {
+            return Err(invalid_at(
+                format!("{path}.roles[{j}]"),
+                format!("\"{}\" is listed twice (also roles[{k}])", excerpt(spec)),
+            ));
+        }
+        out.push(role);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------
+// Import plans: users
+// ---------------------------------------------------------------------------------
+
+/// What planning the file's users needs besides the file: the database's users and
+/// their packages, and the names roles and packages will have afterwards.
+struct UserPlanner<'a> {
+    /// The database's users by username.
+    existing: HashMap<&'a str, &'a User>,
+    /// The names of each user's packages before, sorted.
+    memberships: HashMap<&'a str, Vec<&'a str>>,
+    role_names: &'a HashMap<String, String>,
+    package_names: &'a HashMap<String, String>,
+    /// The default role afterwards, which a new user without a `role` gets.
+    default_role: &'a str,
+}
+
+/// The file's users as planned, with what the rules across users need.
+struct PlannedUsers {
+    steps: Vec<UserStep>,
+    /// The file's usernames, with their entry numbers.
+    seen: HashMap<String, usize>,
+    /// The entry that says `"owner": true`, if any.
+    marked_owner: Option<usize>,
+}
+
+impl UserPlanner<'_> {
+    /// The file's users, in the file's order, matched to the database's by username.
+    fn plan(&self, records: &[UserRecord]) -> Result<PlannedUsers> {
+        let mut planned = PlannedUsers {
+            steps: Vec::with_capacity(records.len()),
+            seen: HashMap::with_capacity(records.len()),
+            marked_owner: None,
+        };
+        for (i, record) in records.iter().enumerate() {
+            let step = self.plan_user(i, record, &mut planned)?;
+            planned.steps.push(step);
+        }
+        Ok(planned)
+    }
+
+    /// Entry `i` of the file's users: a new user, or the changes to the one it names.
+    /// Records its username and owner mark in `planned`.
+    fn plan_user(
+        &self,
+        i: usize,
+        record: &UserRecord,
+        planned: &mut PlannedUsers,
+    ) -> Result<UserStep> {
         let path = format!("users[{i}]");
         let username = validate::username(&record.username).map_err(at(&path))?;
-        if let Some(j) = seen.insert(username.clone(), i) {
+        if let Some(j) = planned.seen.insert(username.clone(), i) {
             return Err(invalid_at(
                 format!("{path}.username"),
                 format!("\"{username}\" is listed twice (also users[{j}])"),
             ));
         }
-        let current = existing.get(username.as_str()).copied();
+        let current = self.existing.get(username.as_str()).copied();
         if current.is_none() && record.email.is_none() {
             return Err(invalid_at(
                 format!("{path}.email"),
                 "is required for a new user",
             ));
         }
-        let base = current.map(profile_of).unwrap_or_default();
-        let pick = |new: &Option<String>, old: String| new.clone().unwrap_or(old);
-        let profile = Profile {
-            email: pick(&record.email, base.email),
-            first_name: pick(&record.first_name, base.first_name),
-            last_name: pick(&record.last_name, base.last_name),
-            position: pick(&record.position, base.position),
-            signature: pick(&record.signature, base.signature),
-            timezone: pick(&record.timezone, base.timezone),
-            language: pick(&record.language, base.language),
-        }
-        .validated()
-        .map_err(at(&path))?;
-        let role = match (&record.role, current) {
-            // "": no direct role (the user reaches roles through packages only).
-            (Some(spec), _) if spec.is_empty() => String::new(),
-            (Some(spec), _) => resolve_role(format!("{path}.role"), spec)?,
-            (None, Some(u)) => role_names
-                .get(&name_key(&u.role))
-                .cloned()
-                .unwrap_or_else(|| u.role.clone()),
-            (None, None) => default_role.clone(),
-        };
+        let profile = user_profile(&path, record, current)?;
+        let role = self.user_role(&path, record, current)?;
         let active = record.active.or(current.map(|u| u.active)).unwrap_or(true);
         if record.owner == Some(true) {
-            if let Some(j) = marked_owner {
+            if let Some(j) = planned.marked_owner {
                 return Err(invalid_at(
                     format!("{path}.owner"),
                     format!("only one user can be the owner, and users[{j}] is marked already"),
                 ));
             }
-            marked_owner = Some(i);
+            planned.marked_owner = Some(i);
         }
         if let Some(u) = current.filter(|u| u.owner) {
             user::ensure_owner_kept(u, &role, active).map_err(at(&path))?;
         }
-        // Packages: the file's list, when there is one, is the user's whole membership.
         let before: &[&str] = current
-            .and_then(|u| memberships.get(u.username.as_str()))
+            .and_then(|u| self.memberships.get(u.username.as_str()))
             .map_or(&[], |v| v.as_slice());
-        let (packages_after, packages_added, packages_removed) = match &record.packages {
+        let (packages, packages_added, packages_removed) = match &record.packages {
             None => (None, Vec::new(), Vec::new()),
             Some(list) => {
-                let mut listed: HashMap<String, usize> = HashMap::with_capacity(list.len());
-                let mut after = Vec::with_capacity(list.len());
-                for (j, spec) in list.iter().enumerate() {
-                    let key = name_key(spec);
-                    let Some(name) = package_names.get(&key) else {
-                        return Err(invalid_at(
-                            format!("{path}.packages[{j}]"),
-                            format!(
-                                "there is no package \"{}\" in the file or the database",
-                                excerpt(spec)
-                            ),
-                        ));
-                    };
-                    if let Some(k) = listed.insert(key, j) {
-                        return Err(invalid_at(
-                            format!("{path}.packages[{j}]"),
-                            format!("\"{}\" is listed twice (also packages[{k}])", excerpt(spec)),
-                        ));
-                    }
-                    after.push(name.clone());
-                }
-                after.sort();
-                let added: Vec<String> = after
-                    .iter()
-                    .filter(|n| !before.iter().any(|b| name_key(b) == name_key(n)))
-                    .cloned()
-                    .collect();
-                let removed: Vec<String> = before
-                    .iter()
-                    .filter(|b| !listed.contains_key(&name_key(b)))
-                    .map(|b| b.to_string())
-                    .collect();
+                let (after, added, removed) = self.user_packages(&path, list, before)?;
                 (Some(after), added, removed)
             }
         };
-        let (outcome, changes) = match current {
-            None => (Outcome::Added, Vec::new()),
-            Some(u) => {
-                let old = profile_of(u);
-                let mut changes = Vec::new();
-                for (field, before, after) in [
-                    ("email", &old.email, &profile.email),
-                    ("first_name", &old.first_name, &profile.first_name),
-                    ("last_name", &old.last_name, &profile.last_name),
-                    ("position", &old.position, &profile.position),
-                    ("signature", &old.signature, &profile.signature),
-                    ("timezone", &old.timezone, &profile.timezone),
-                    ("language", &old.language, &profile.language),
-                ] {
-                    if before != after {
-                        changes.push(change(field, before.clone(), after.clone()));
-                    }
-                }
-                if name_key(&u.role) != name_key(&role) {
-                    changes.push(change("role", u.role.clone(), role.clone()));
-                }
-                if u.active != active {
-                    changes.push(change("active", u.active, active));
-                }
-                if !packages_added.is_empty() || !packages_removed.is_empty() {
-                    changes.push(change("packages", json!(before), json!(packages_after)));
-                }
-                let outcome = if changes.is_empty() {
-                    Outcome::Unchanged
-                } else {
-                    Outcome::Changed
-                };
-                (outcome, changes)
-            }
-        };
-        users.push(UserStep {
-            outcome,
+        let mut step = UserStep {
+            outcome: Outcome::Added,
             id: current.map(|u| u.id),
             owner: current.is_some_and(|u| u.owner),
             username,
             profile,
             role,
             active,
-            packages: packages_after,
+            packages,
             packages_added,
             packages_removed,
-            changes,
-        });
+            changes: Vec::new(),
+        };
+        if let Some(u) = current {
+            step.changes = user_changes(u, &step, before);
+            step.outcome = if step.changes.is_empty() {
+                Outcome::Unchanged
+            } else {
+                Outcome::Changed
+            };
+        }
+        Ok(step)
     }
 
-    // Ownership: taken from the file only into a database without users.
+    /// The user's role afterwards: the file's (`""` is no direct role: the user
+    /// reaches roles through packages only), else their current one under its new
+    /// name, else, for a new user, the default role.
+    fn user_role(&self, path: &str, record: &UserRecord, current: Option<&User>) -> Result<String> {
+        Ok(match (&record.role, current) {
+            (Some(spec), _) if spec.is_empty() => String::new(),
+            (Some(spec), _) => resolve_role(self.role_names, format!("{path}.role"), spec)?,
+            (None, Some(u)) => self
+                .role_names
+                .get(&name_key(&u.role))
+                .cloned()
+                .unwrap_or_else(|| u.role.clone()),
+            (None, None) => self.default_role.to_string(),
+        })
+    }
+
+    /// The file's `packages` list of a user, which is their whole membership: the
+    /// names afterwards (sorted), the packages joined and those left (`before` is the
+    /// current membership). Each must name a package of the file or the database, once.
+    fn user_packages(
+        &self,
+        path: &str,
+        list: &[String],
+        before: &[&str],
+    ) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+        let mut listed: HashMap<String, usize> = HashMap::with_capacity(list.len());
+        let mut after = Vec::with_capacity(list.len());
+        for (j, spec) in list.iter().enumerate() {
+            let key = name_key(spec);
+            let Some(name) = self.package_names.get(&key) else {
+                return Err(invalid_at(
+                    format!("{path}.packages[{j}]"),
+                    format!(
+                        "there is no package \"{}\" in the file or the database",
+                        excerpt(spec)
+                    ),
+                ));
+            };
+            if let Some(k) = listed.insert(key, j) {
+                return Err(invalid_at(
+                    format!("{path}.packages[{j}]"),
+                    format!("\"{}\" is listed twice (also packages[{k}])", excerpt(spec)),
+                ));
+            }
+            after.push(name.clone());
+        }
+        after.sort();
+        let added: Vec<String> = after
+            .iter()
+            .filter(|n| !before.iter().any(|b| name_key(b) == name_key(n)))
+            .cloned()
+            .collect();
+        let removed: Vec<String> = before
+            .iter()
+            .filter(|b| !listed.contains_key(&name_key(b)))
+            .map(|b| b.to_string())
+            .collect();
+        Ok((after, added, removed))
+    }
+}
+
+/// The user's profile afterwards: each field the file gives, else the current one
+/// (empty for a new user), validated as a whole.
+fn user_profile(path: &str, record: &UserRecord, current: Option<&User>) -> Result<Profile> {
+    let base = current.map(profile_of).unwrap_or_default();
+    let pick = |new: &Option<String>, old: String| new.clone().unwrap_or(old);
+    Profile {
+        email: pick(&record.email, base.email),
+        first_name: pick(&record.first_name, base.first_name),
+        last_name: pick(&record.last_name, base.last_name),
+        position: pick(&record.position, base.position),
+        signature: pick(&record.signature, base.signature),
+        timezone: pick(&record.timezone, base.timezone),
+        language: pick(&record.language, base.language),
+    }
+    .validated()
+    .map_err(at(path))
+}
+
+/// The fields `step` changes in `u`, the user it updates, in the order a plan shows
+/// them; `before` is the user's current membership.
+fn user_changes(u: &User, step: &UserStep, before: &[&str]) -> Vec<FieldChange> {
+    let old = profile_of(u);
+    let profile = &step.profile;
+    let mut changes = Vec::new();
+    for (field, before, after) in [
+        ("email", &old.email, &profile.email),
+        ("first_name", &old.first_name, &profile.first_name),
+        ("last_name", &old.last_name, &profile.last_name),
+        ("position", &old.position, &profile.position),
+        ("signature", &old.signature, &profile.signature),
+        ("timezone", &old.timezone, &profile.timezone),
+        ("language", &old.language, &profile.language),
+    ] {
+        if before != after {
+            changes.push(change(field, before.clone(), after.clone()));
+        }
+    }
+    if name_key(&u.role) != name_key(&step.role) {
+        changes.push(change("role", u.role.clone(), step.role.clone()));
+    }
+    if u.active != step.active {
+        changes.push(change("active", u.active, step.active));
+    }
+    if !step.packages_added.is_empty() || !step.packages_removed.is_empty() {
+        changes.push(change("packages", json!(before), json!(step.packages)));
+    }
+    changes
+}
+
+/// Ownership: taken from the file only into a database without users, where the file
+/// must mark exactly one active Administrator as the owner. Into a database with an
+/// owner, import never moves ownership; the notes say so when the file disagrees.
+fn settle_ownership(
+    snapshot: &Snapshot,
+    users: &mut [UserStep],
+    marked_owner: Option<usize>,
+    seen: &HashMap<String, usize>,
+) -> Result<Vec<String>> {
     let mut notes = Vec::new();
-    match db_owner {
+    match snapshot.users.iter().find(|u| u.owner) {
         None if !users.is_empty() => {
             let Some(i) = marked_owner else {
                 return Err(invalid_at(
@@ -1462,8 +1743,16 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
             }
         }
     }
+    Ok(notes)
+}
 
-    // Emails stay unique across the file and the users it leaves alone.
+/// Emails stay unique across the file and the users it leaves alone (`seen` holds the
+/// file's usernames).
+fn ensure_unique_emails(
+    snapshot: &Snapshot,
+    users: &[UserStep],
+    seen: &HashMap<String, usize>,
+) -> Result<()> {
     let mut emails: HashMap<String, String> = HashMap::with_capacity(snapshot.users.len());
     for u in &snapshot.users {
         if !seen.contains_key(&u.username) {
@@ -1485,37 +1774,7 @@ pub fn plan_import(snapshot: &Snapshot, doc: &Document) -> Result<ImportPlan> {
             ));
         }
     }
-
-    let in_file: HashSet<String> = roles.iter().map(|r| name_key(&r.name)).collect();
-    let roles_not_in_file = snapshot
-        .roles
-        .iter()
-        .filter(|r| !in_file.contains(&name_key(&r.name)))
-        .map(|r| r.name.clone())
-        .collect();
-    let packages_not_in_file = snapshot
-        .packages
-        .iter()
-        .filter(|p| !package_index.contains_key(&name_key(&p.name)))
-        .map(|p| p.name.clone())
-        .collect();
-    let users_not_in_file = snapshot
-        .users
-        .iter()
-        .filter(|u| !seen.contains_key(&u.username))
-        .count();
-    Ok(ImportPlan {
-        catalog: catalog_plan,
-        roles,
-        packages,
-        users,
-        default_role,
-        default_role_before: snapshot.default_role.clone(),
-        notes,
-        roles_not_in_file,
-        packages_not_in_file,
-        users_not_in_file,
-    })
+    Ok(())
 }
 
 /// A user step as the audit log records it: every stored field but the password.

@@ -425,74 +425,29 @@ pub fn decide_on(
         )
     })?;
     let node = catalog.node(idx);
-    let leaves = node.leaves.clone();
-    let label = catalog.path_label(idx);
     let mask = scope(catalog, rtype);
-    let scoped_here = leaves.clone().any(|o| mask.contains(o));
+    let question = Question {
+        key,
+        leaves: node.leaves.clone(),
+        label: catalog.path_label(idx),
+        is_leaf: node.is_leaf(),
+        rtype,
+        spec: display_safe(&resource.spec()).into_owned(),
+        scoped_here: node.leaves.clone().any(|o| mask.contains(o)),
+        mask,
+    };
     let name = display_safe(&user.username);
-    let spec = display_safe(&resource.spec()).into_owned();
     let mut reasons = Vec::new();
     if !user.active {
         reasons.push(format!(
             "user \"{name}\" is disabled, and a disabled user has no permissions; enable them with `rolecall users set {name} --active true`"
         ));
     }
-
-    let visibility = rtype.team_owned.then(|| {
-        let mine: HashSet<&str> = user_packages.iter().map(String::as_str).collect();
-        let shared_packages: Vec<String> = resource
-            .packages
-            .iter()
-            .filter(|p| mine.contains(p.as_str()))
-            .cloned()
-            .collect();
-        let bypass = rtype.bypass.as_ref().is_some_and(|b| {
-            catalog.find(b).is_some_and(|i| {
-                let ord = catalog.node(i).leaves.start;
-                paths.iter().any(|p| p.grants.contains(ord))
-            })
-        });
-        Visibility {
-            visible: !shared_packages.is_empty() || bypass,
-            shared_packages,
-            bypass,
-        }
-    });
+    let visibility = rtype
+        .team_owned
+        .then(|| visibility_of(catalog, rtype, resource, paths, user_packages));
     if let Some(v) = &visibility {
-        let quoted = |names: &[String]| {
-            names
-                .iter()
-                .map(|p| format!("\"{}\"", display_safe(p)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let bypass = rtype.bypass.as_deref().unwrap_or_default();
-        if !v.shared_packages.is_empty() {
-            reasons.push(format!(
-                "{} resources are team-owned: {name} may see {spec} because they share package {} with it",
-                rtype.label,
-                quoted(&v.shared_packages)
-            ));
-        } else if v.bypass {
-            reasons.push(format!(
-                "{} resources are team-owned: {name} shares no package with {spec}, but holds {bypass}, which sees every one",
-                rtype.label
-            ));
-        } else {
-            let owners = if resource.packages.is_empty() {
-                "it is assigned to no package".to_string()
-            } else {
-                format!("it is assigned to {}", quoted(&resource.packages))
-            };
-            let hint = match &rtype.bypass {
-                Some(b) => format!(", nor holds {b}"),
-                None => String::new(),
-            };
-            reasons.push(format!(
-                "{} resources are team-owned: {name} shares no package with {spec} ({owners}){hint}, so they cannot use it; add them with `rolecall packages add-user PACKAGE {name}` or assign the resource with `rolecall resources assign {spec} PACKAGE`",
-                rtype.label
-            ));
-        }
+        reasons.push(team_reason(&question, resource, v, &name));
     }
     let visible = visibility.as_ref().is_none_or(|v| v.visible);
 
@@ -501,50 +456,8 @@ pub fn decide_on(
     let mut denying = Vec::new();
     let mut granting = Vec::new();
     for path in paths {
-        let on = grants_on(&path.grants, path.exception.as_ref(), &mask);
-        let count = on.count_in(leaves.clone());
-        let general = path.grants.count_in(leaves.clone());
-        let what = if node.is_leaf() {
-            format!("{key} ({label})")
-        } else {
-            format!(
-                "{count} of the {} permissions under {key} ({label})",
-                leaves.len()
-            )
-        };
-        let reason = match (&path.exception, scoped_here, count > 0) {
-            (Some(_), true, true) => {
-                format!("{}'s exception for {spec} grants {what}", path.describe())
-            }
-            (Some(_), true, false) => {
-                if general > 0 {
-                    format!(
-                        "{} grants {key} in general, but its exception for {spec} does not",
-                        path.describe()
-                    )
-                } else {
-                    format!(
-                        "{}'s exception for {spec} does not grant {key}",
-                        path.describe()
-                    )
-                }
-            }
-            (_, _, true) => {
-                let no_exception = if scoped_here && path.exception.is_none() {
-                    format!(": its general grant, with no exception for {spec}")
-                } else if scoped_here {
-                    String::new()
-                } else {
-                    format!(
-                        ": its general grant, as resource type \"{}\" does not scope {key}",
-                        rtype.key
-                    )
-                };
-                format!("{} grants {what}{no_exception}", path.describe())
-            }
-            (_, _, false) => format!("{} does not grant {key}", path.describe()),
-        };
-        if count > 0 {
+        let (grants, reason) = question.path_reason(path);
+        if grants {
             granting.push((path.via.clone(), reason));
         } else {
             denying.push(reason);
@@ -573,6 +486,147 @@ pub fn decide_on(
         },
         visibility,
     ))
+}
+
+/// What [`decide_on`] asks, worked out once for all the user's paths: the permission
+/// (a leaf or a category), the resource and its type, and the leaves the type scopes.
+struct Question<'a> {
+    key: &'a str,
+    /// The permission's leaves and its label path.
+    leaves: Range<usize>,
+    label: String,
+    is_leaf: bool,
+    rtype: &'a ResourceType,
+    /// The resource as `TYPE:KEY`, display-safe.
+    spec: String,
+    /// The leaves the resource type scopes.
+    mask: Grants,
+    /// The type scopes one of the permission's leaves, so an exception decides here.
+    scoped_here: bool,
+}
+
+impl Question<'_> {
+    /// Whether `path` grants the permission on the resource, and the reason that says
+    /// so or not: through its exception, or its general grant and why that applies.
+    fn path_reason(&self, path: &ResourcePath) -> (bool, String) {
+        let (key, spec) = (self.key, &self.spec);
+        let on = grants_on(&path.grants, path.exception.as_ref(), &self.mask);
+        let count = on.count_in(self.leaves.clone());
+        let general = path.grants.count_in(self.leaves.clone());
+        let what = if self.is_leaf {
+            format!("{key} ({})", self.label)
+        } else {
+            format!(
+                "{count} of the {} permissions under {key} ({})",
+                self.leaves.len(),
+                self.label
+            )
+        };
+        let reason = match (&path.exception, self.scoped_here, count > 0) {
+            (Some(_), true, true) => {
+                format!("{}'s exception for {spec} grants {what}", path.describe())
+            }
+            (Some(_), true, false) => {
+                if general > 0 {
+                    format!(
+                        "{} grants {key} in general, but its exception for {spec} does not",
+                        path.describe()
+                    )
+                } else {
+                    format!(
+                        "{}'s exception for {spec} does not grant {key}",
+                        path.describe()
+                    )
+                }
+            }
+            (_, _, true) => {
+                let no_exception = if self.scoped_here && path.exception.is_none() {
+                    format!(": its general grant, with no exception for {spec}")
+                } else if self.scoped_here {
+                    String::new()
+                } else {
+                    format!(
+                        ": its general grant, as resource type \"{}\" does not scope {key}",
+                        self.rtype.key
+                    )
+                };
+                format!("{} grants {what}{no_exception}", path.describe())
+            }
+            (_, _, false) => format!("{} does not grant {key}", path.describe()),
+        };
+        (count > 0, reason)
+    }
+}
+
+/// Whether a user in `user_packages`, holding `paths`, may see `resource` of the
+/// team-owned type `rtype`: through a package they share with it, or the type's
+/// bypass permission.
+fn visibility_of(
+    catalog: &Catalog,
+    rtype: &ResourceType,
+    resource: &Resource,
+    paths: &[ResourcePath],
+    user_packages: &[String],
+) -> Visibility {
+    let mine: HashSet<&str> = user_packages.iter().map(String::as_str).collect();
+    let shared_packages: Vec<String> = resource
+        .packages
+        .iter()
+        .filter(|p| mine.contains(p.as_str()))
+        .cloned()
+        .collect();
+    let bypass = rtype.bypass.as_ref().is_some_and(|b| {
+        catalog.find(b).is_some_and(|i| {
+            let ord = catalog.node(i).leaves.start;
+            paths.iter().any(|p| p.grants.contains(ord))
+        })
+    });
+    Visibility {
+        visible: !shared_packages.is_empty() || bypass,
+        shared_packages,
+        bypass,
+    }
+}
+
+/// The team rule's reason for user `name` on a team-owned resource: the packages
+/// they share with it, the bypass they hold, or why they cannot use it and how to
+/// change that.
+fn team_reason(question: &Question<'_>, resource: &Resource, v: &Visibility, name: &str) -> String {
+    let (rtype, spec) = (question.rtype, &question.spec);
+    let quoted = |names: &[String]| {
+        names
+            .iter()
+            .map(|p| format!("\"{}\"", display_safe(p)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let bypass = rtype.bypass.as_deref().unwrap_or_default();
+    if !v.shared_packages.is_empty() {
+        format!(
+            "{} resources are team-owned: {name} may see {spec} because they share package {} with it",
+            rtype.label,
+            quoted(&v.shared_packages)
+        )
+    } else if v.bypass {
+        format!(
+            "{} resources are team-owned: {name} shares no package with {spec}, but holds {bypass}, which sees every one",
+            rtype.label
+        )
+    } else {
+        let owners = if resource.packages.is_empty() {
+            "it is assigned to no package".to_string()
+        } else {
+            format!("it is assigned to {}", quoted(&resource.packages))
+        };
+        let hint = match &rtype.bypass {
+            Some(b) => format!(", nor holds {b}"),
+            None => String::new(),
+        };
+        format!(
+            "{} resources are team-owned: {name} shares no package with {spec} ({owners}){hint}, so they cannot use it; add them with `rolecall packages add-user PACKAGE {name}` or assign the resource with `rolecall resources assign {spec} PACKAGE`",
+            rtype.label
+        )
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::resources::{ModelImport, ModelPlan, apply_model, import_model};
 use super::roles::load_role;
 use super::users::all_users;
 use super::{Store, Tx, fold, load_catalog, name_key};
-use crate::domain::catalog::{Catalog, Grants};
+use crate::domain::catalog::Catalog;
 use crate::domain::policy::{self, CatalogPlan, Document, ImportPlan, Outcome, Snapshot};
 use crate::domain::resource::CatalogFile;
 use crate::domain::role::Role;
@@ -178,133 +178,10 @@ fn apply_import(
         at: ctx.at.clone(),
         seq: ctx.seq,
     };
-    let tx = ctx.tx;
-    let catalog = ctx.catalog;
-
-    let mut role_ids: HashMap<String, i64> = snapshot
-        .roles
-        .iter()
-        .map(|r| (name_key(&r.name), r.id))
-        .collect();
-    for step in &plan.roles {
-        let keys = |g: &Grants| -> Vec<String> {
-            g.keys(catalog).into_iter().map(str::to_string).collect()
-        };
-        match (step.outcome, step.id) {
-            (Outcome::Unchanged, _) => {}
-            (Outcome::Added, _) | (Outcome::Changed, None) => {
-                tx.prepare_cached(
-                    "INSERT INTO roles (name, name_fold, description, builtin, created_at, updated_at, updated_by, \
-                        version, created_seq) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?7)",
-                )?
-                .execute(params![
-                    step.name,
-                    name_key(&step.name),
-                    step.description,
-                    step.builtin,
-                    ctx.at,
-                    ctx.actor,
-                    ctx.seq
-                ])?;
-                let id = tx.last_insert_rowid();
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
-                )?;
-                for ord in step.grants.ordinals() {
-                    insert.execute(params![id, catalog.leaf_node(ord).key])?;
-                }
-                role_ids.insert(name_key(&step.name), id);
-                ctx.audit(
-                    "import.role.add",
-                    &step.name,
-                    None,
-                    Some(json!({
-                        "name": step.name,
-                        "description": step.description,
-                        "builtin": step.builtin,
-                        "granted": keys(&step.grants),
-                    })),
-                )?;
-            }
-            (Outcome::Changed, Some(id)) => {
-                tx.prepare_cached(
-                    "UPDATE roles SET name = ?1, name_fold = ?2, description = ?3, version = ?7, \
-                     updated_at = ?4, updated_by = ?5 WHERE id = ?6",
-                )?
-                .execute(params![
-                    step.name,
-                    name_key(&step.name),
-                    step.description,
-                    ctx.at,
-                    ctx.actor,
-                    id,
-                    ctx.seq
-                ])?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
-                )?;
-                for key in &step.added {
-                    insert.execute(params![id, key])?;
-                }
-                let mut delete = tx.prepare_cached(
-                    "DELETE FROM role_grants WHERE role_id = ?1 AND permission_key = ?2",
-                )?;
-                for key in &step.removed {
-                    delete.execute(params![id, key])?;
-                }
-                let mut before = Map::new();
-                let mut after = Map::new();
-                for c in &step.changes {
-                    before.insert(c.field.into(), c.before.clone());
-                    after.insert(c.field.into(), c.after.clone());
-                }
-                if !step.added.is_empty() || !step.removed.is_empty() {
-                    let count = step.grants.count();
-                    before.insert(
-                        "granted_count".into(),
-                        json!(count + step.removed.len() - step.added.len()),
-                    );
-                    after.insert("granted_count".into(), json!(count));
-                    after.insert("added".into(), json!(step.added));
-                    after.insert("removed".into(), json!(step.removed));
-                }
-                ctx.audit(
-                    "import.role.update",
-                    &step.name,
-                    Some(before.into()),
-                    Some(after.into()),
-                )?;
-            }
-        }
-    }
-    // A user's role "" is no direct role (NULL).
-    let user_role_id = |name: &str| -> Result<Option<i64>> {
-        if name.is_empty() {
-            return Ok(None);
-        }
-        role_ids
-            .get(&name_key(name))
-            .copied()
-            .map(Some)
-            .ok_or_else(|| {
-                Error::Storage(format!(
-                    "the role \"{}\" disappeared during the import; nothing was changed",
-                    crate::text::excerpt(name)
-                ))
-            })
-    };
-    let role_id = |name: &str| -> Result<i64> {
-        role_ids.get(&name_key(name)).copied().ok_or_else(|| {
-            Error::Storage(format!(
-                "the role \"{}\" disappeared during the import; nothing was changed",
-                crate::text::excerpt(name)
-            ))
-        })
-    };
-
+    let role_ids = apply_roles(&ctx, snapshot, plan)?;
+    let role_id = |name: &str| role_id_of(&role_ids, name);
     if plan.default_role_changes() {
-        tx.execute(
+        ctx.tx.execute(
             "UPDATE settings SET default_role_id = ?1 WHERE id = 1",
             [role_id(&plan.default_role)?],
         )?;
@@ -315,7 +192,6 @@ fn apply_import(
             Some(json!({"default_role": plan.default_role})),
         )?;
     }
-
     let package_ids = apply_packages(&ctx, snapshot, plan, &role_id)?;
     let package_id = |name: &str| -> Result<i64> {
         package_ids.get(&name_key(name)).copied().ok_or_else(|| {
@@ -325,10 +201,173 @@ fn apply_import(
             ))
         })
     };
-    // Packages whose members change get a new version (as a membership change made
-    // in the console does), without an audit row of their own: the users' rows say it.
-    let mut members_changed: HashSet<i64> = HashSet::new();
+    apply_users(&ctx, plan, &role_ids, &package_id, progress)?;
+    if plan.changes_anything() {
+        audit_import(&ctx, plan, source)?;
+    }
+    Ok(())
+}
 
+/// The id of the role called `name` after the import, from `role_ids` (ids by folded
+/// name). A miss means the role went away under the import, which then changes
+/// nothing.
+fn role_id_of(role_ids: &HashMap<String, i64>, name: &str) -> Result<i64> {
+    role_ids.get(&name_key(name)).copied().ok_or_else(|| {
+        Error::Storage(format!(
+            "the role \"{}\" disappeared during the import; nothing was changed",
+            crate::text::excerpt(name)
+        ))
+    })
+}
+
+/// The `before` and `after` of an update's audit row: each changed field's values.
+fn changes_json(changes: &[policy::FieldChange]) -> (Map<String, Value>, Map<String, Value>) {
+    let mut before = Map::new();
+    let mut after = Map::new();
+    for c in changes {
+        before.insert(c.field.into(), c.before.clone());
+        after.insert(c.field.into(), c.after.clone());
+    }
+    (before, after)
+}
+
+/// Writes the roles of an import plan, each with its audit row. Returns every role's
+/// id by folded name, new ones included.
+fn apply_roles(
+    ctx: &Tx<'_>,
+    snapshot: &Snapshot,
+    plan: &ImportPlan,
+) -> Result<HashMap<String, i64>> {
+    let mut role_ids: HashMap<String, i64> = snapshot
+        .roles
+        .iter()
+        .map(|r| (name_key(&r.name), r.id))
+        .collect();
+    for step in &plan.roles {
+        match (step.outcome, step.id) {
+            (Outcome::Unchanged, _) => {}
+            (Outcome::Added, _) | (Outcome::Changed, None) => {
+                let id = add_role(ctx, step)?;
+                role_ids.insert(name_key(&step.name), id);
+            }
+            (Outcome::Changed, Some(id)) => update_role(ctx, id, step)?,
+        }
+    }
+    Ok(role_ids)
+}
+
+/// Creates the role of `step` with its grants and an `import.role.add` row; returns
+/// its id.
+fn add_role(ctx: &Tx<'_>, step: &policy::RoleStep) -> Result<i64> {
+    let (tx, catalog) = (ctx.tx, ctx.catalog);
+    tx.prepare_cached(
+        "INSERT INTO roles (name, name_fold, description, builtin, created_at, updated_at, updated_by, \
+            version, created_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?7)",
+    )?
+    .execute(params![
+        step.name,
+        name_key(&step.name),
+        step.description,
+        step.builtin,
+        ctx.at,
+        ctx.actor,
+        ctx.seq
+    ])?;
+    let id = tx.last_insert_rowid();
+    let mut insert =
+        tx.prepare_cached("INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)")?;
+    for ord in step.grants.ordinals() {
+        insert.execute(params![id, catalog.leaf_node(ord).key])?;
+    }
+    let granted: Vec<String> = step
+        .grants
+        .keys(catalog)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    ctx.audit(
+        "import.role.add",
+        &step.name,
+        None,
+        Some(json!({
+            "name": step.name,
+            "description": step.description,
+            "builtin": step.builtin,
+            "granted": granted,
+        })),
+    )?;
+    Ok(id)
+}
+
+/// Renames, describes and regrants role `id` as `step` says, with an
+/// `import.role.update` row of the changed fields and the grant counts.
+fn update_role(ctx: &Tx<'_>, id: i64, step: &policy::RoleStep) -> Result<()> {
+    let tx = ctx.tx;
+    tx.prepare_cached(
+        "UPDATE roles SET name = ?1, name_fold = ?2, description = ?3, version = ?7, \
+         updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+    )?
+    .execute(params![
+        step.name,
+        name_key(&step.name),
+        step.description,
+        ctx.at,
+        ctx.actor,
+        id,
+        ctx.seq
+    ])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+    )?;
+    for key in &step.added {
+        insert.execute(params![id, key])?;
+    }
+    let mut delete =
+        tx.prepare_cached("DELETE FROM role_grants WHERE role_id = ?1 AND permission_key = ?2")?;
+    for key in &step.removed {
+        delete.execute(params![id, key])?;
+    }
+    let (mut before, mut after) = changes_json(&step.changes);
+    if !step.added.is_empty() || !step.removed.is_empty() {
+        let count = step.grants.count();
+        before.insert(
+            "granted_count".into(),
+            json!(count + step.removed.len() - step.added.len()),
+        );
+        after.insert("granted_count".into(), json!(count));
+        after.insert("added".into(), json!(step.added));
+        after.insert("removed".into(), json!(step.removed));
+    }
+    ctx.audit(
+        "import.role.update",
+        &step.name,
+        Some(before.into()),
+        Some(after.into()),
+    )
+}
+
+/// Writes the users of an import plan and their memberships, reporting progress every
+/// [`PROGRESS_EVERY`] users and at the end. Emails that move between users are parked
+/// on a placeholder first, so no statement sees one email twice. Packages whose
+/// members change get a new version (as a membership change made in the console
+/// does), without an audit row of their own: the users' rows say it.
+fn apply_users(
+    ctx: &Tx<'_>,
+    plan: &ImportPlan,
+    role_ids: &HashMap<String, i64>,
+    package_id: &dyn Fn(&str) -> Result<i64>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<()> {
+    let tx = ctx.tx;
+    // A user's role "" is no direct role (NULL).
+    let user_role_id = |name: &str| -> Result<Option<i64>> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        role_id_of(role_ids, name).map(Some)
+    };
+    let mut members_changed: HashSet<i64> = HashSet::new();
     let total = plan.users.len();
     let mut done = 0;
     let mut tick = |done: usize| {
@@ -336,7 +375,6 @@ fn apply_import(
             progress(done, total);
         }
     };
-    // An email may move from one user to another: park the old ones first.
     for step in &plan.users {
         if let (Outcome::Changed, Some(id)) = (step.outcome, step.id)
             && step.changes.iter().any(|c| c.field == "email")
@@ -346,109 +384,121 @@ fn apply_import(
         }
     }
     for step in &plan.users {
-        let p = &step.profile;
         match (step.outcome, step.id) {
             (Outcome::Unchanged, _) => {}
             (Outcome::Changed, Some(id)) => {
-                tx.prepare_cached(
-                    "UPDATE users SET email = ?1, email_fold = ?2, first_name = ?3, last_name = ?4, position = ?5, \
-                        signature = ?6, timezone = ?7, language = ?8, role_id = ?9, active = ?10, \
-                        version = ?14, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
-                )?
-                .execute(params![
-                    p.email,
-                    fold(&p.email),
-                    p.first_name,
-                    p.last_name,
-                    p.position,
-                    p.signature,
-                    p.timezone,
-                    p.language,
-                    user_role_id(&step.role)?,
-                    step.active,
-                    ctx.at,
-                    ctx.actor,
-                    id,
-                    ctx.seq
-                ])?;
-                let mut before = Map::new();
-                let mut after = Map::new();
-                for c in &step.changes {
-                    before.insert(c.field.into(), c.before.clone());
-                    after.insert(c.field.into(), c.after.clone());
-                }
-                ctx.audit(
-                    "import.user.update",
-                    &step.username,
-                    Some(before.into()),
-                    Some(after.into()),
-                )?;
-                apply_membership(tx, id, step, &package_id, &mut members_changed)?;
+                update_user(ctx, id, step, user_role_id(&step.role)?)?;
+                apply_membership(tx, id, step, package_id, &mut members_changed)?;
             }
             (Outcome::Added, _) | (Outcome::Changed, None) => {
-                tx.prepare_cached(
-                    "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
-                        timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
-                        version, created_seq) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?13, ?14, ?15, ?15)",
-                )?
-                .execute(params![
-                    step.username,
-                    p.email,
-                    fold(&p.email),
-                    p.first_name,
-                    p.last_name,
-                    p.position,
-                    p.signature,
-                    p.timezone,
-                    p.language,
-                    user_role_id(&step.role)?,
-                    step.active,
-                    step.owner,
-                    ctx.at,
-                    ctx.actor,
-                    ctx.seq
-                ])?;
-                let id = tx.last_insert_rowid();
-                let mut after = policy::user_audit(step);
-                after["has_password"] = json!(false);
-                ctx.audit("import.user.add", &step.username, None, Some(after))?;
-                apply_membership(tx, id, step, &package_id, &mut members_changed)?;
+                let id = add_user(ctx, step, user_role_id(&step.role)?)?;
+                apply_membership(tx, id, step, package_id, &mut members_changed)?;
             }
         }
         done += 1;
         tick(done);
     }
-
     let mut bump = tx.prepare_cached(
         "UPDATE packages SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
     )?;
     for id in members_changed {
         bump.execute(params![ctx.seq, ctx.at, ctx.actor, id])?;
     }
-
-    if plan.changes_anything() {
-        let (roles_added, roles_changed, _) = plan.role_counts();
-        let (packages_added, packages_changed, _) = plan.package_counts();
-        let (users_added, users_changed, _) = plan.user_counts();
-        ctx.audit(
-            "import",
-            source,
-            None,
-            Some(json!({
-                "permissions_added": plan.catalog.added.len(),
-                "permissions_relabelled": plan.catalog.relabelled.len(),
-                "roles_added": roles_added,
-                "roles_changed": roles_changed,
-                "packages_added": packages_added,
-                "packages_changed": packages_changed,
-                "users_added": users_added,
-                "users_changed": users_changed,
-                "default_role": plan.default_role,
-            })),
-        )?;
-    }
     Ok(())
+}
+
+/// Writes user `id` as `step` says, with its role `role_id` (`None`: no direct role),
+/// and an `import.user.update` row of the changed fields.
+fn update_user(ctx: &Tx<'_>, id: i64, step: &policy::UserStep, role_id: Option<i64>) -> Result<()> {
+    let p = &step.profile;
+    ctx.tx
+        .prepare_cached(
+            "UPDATE users SET email = ?1, email_fold = ?2, first_name = ?3, last_name = ?4, position = ?5, \
+                signature = ?6, timezone = ?7, language = ?8, role_id = ?9, active = ?10, \
+                version = ?14, updated_at = ?11, updated_by = ?12 WHERE id = ?13",
+        )?
+        .execute(params![
+            p.email,
+            fold(&p.email),
+            p.first_name,
+            p.last_name,
+            p.position,
+            p.signature,
+            p.timezone,
+            p.language,
+            role_id,
+            step.active,
+            ctx.at,
+            ctx.actor,
+            id,
+            ctx.seq
+        ])?;
+    let (before, after) = changes_json(&step.changes);
+    ctx.audit(
+        "import.user.update",
+        &step.username,
+        Some(before.into()),
+        Some(after.into()),
+    )
+}
+
+/// Creates the user of `step`, without a password, with its role `role_id` (`None`:
+/// no direct role), and an `import.user.add` row; returns the new id.
+fn add_user(ctx: &Tx<'_>, step: &policy::UserStep, role_id: Option<i64>) -> Result<i64> {
+    let p = &step.profile;
+    ctx.tx
+        .prepare_cached(
+            "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
+                timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
+                version, created_seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?13, ?14, ?15, ?15)",
+        )?
+        .execute(params![
+            step.username,
+            p.email,
+            fold(&p.email),
+            p.first_name,
+            p.last_name,
+            p.position,
+            p.signature,
+            p.timezone,
+            p.language,
+            role_id,
+            step.active,
+            step.owner,
+            ctx.at,
+            ctx.actor,
+            ctx.seq
+        ])?;
+    let id = ctx.tx.last_insert_rowid();
+    let mut after = policy::user_audit(step);
+    after["has_password"] = json!(false);
+    ctx.audit("import.user.add", &step.username, None, Some(after))?;
+    Ok(id)
+}
+
+/// The `import` row that sums up a plan that changed anything: how many permissions,
+/// roles, packages and users it added or changed, and the default role.
+fn audit_import(ctx: &Tx<'_>, plan: &ImportPlan, source: &str) -> Result<()> {
+    let (roles_added, roles_changed, _) = plan.role_counts();
+    let (packages_added, packages_changed, _) = plan.package_counts();
+    let (users_added, users_changed, _) = plan.user_counts();
+    ctx.audit(
+        "import",
+        source,
+        None,
+        Some(json!({
+            "permissions_added": plan.catalog.added.len(),
+            "permissions_relabelled": plan.catalog.relabelled.len(),
+            "roles_added": roles_added,
+            "roles_changed": roles_changed,
+            "packages_added": packages_added,
+            "packages_changed": packages_changed,
+            "users_added": users_added,
+            "users_changed": users_changed,
+            "default_role": plan.default_role,
+        })),
+    )
 }
 
 /// Writes the packages of an import plan: new ones created with their roles, changed

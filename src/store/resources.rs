@@ -823,8 +823,27 @@ impl Store {
         let leaves = self.catalog.node(idx).leaves.clone();
         let resource = find_resource(&self.conn, spec)?;
         let rtype = resource_type(&self.conn, &resource.type_key)?;
-        let mask = resource::scope(&self.catalog, &rtype);
+        let (granting, bypassing) = self.roles_granting_on(&rtype, resource.id, leaves)?;
+        let visible = if rtype.team_owned {
+            Some(self.users_who_see(resource.id, &bypassing)?)
+        } else {
+            None
+        };
+        let paths = self.grant_paths(&granting, visible.as_ref())?;
+        allowed_by_name(&self.conn, &granting, &paths)
+    }
+
+    /// The roles that grant one of `leaves` on resource `resource_id` (of type
+    /// `rtype`), by id with their names, and, for a team-owned type, the ids of the
+    /// roles that hold its bypass.
+    fn roles_granting_on(
+        &self,
+        rtype: &ResourceType,
+        resource_id: i64,
+        leaves: std::ops::Range<usize>,
+    ) -> Result<(BTreeMap<i64, String>, BTreeSet<i64>)> {
         let conn = &self.conn;
+        let mask = resource::scope(&self.catalog, rtype);
         let roles: Vec<(i64, String)> = conn
             .prepare_cached("SELECT id, name FROM roles")?
             .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
@@ -834,8 +853,6 @@ impl Store {
             .as_ref()
             .and_then(|b| self.catalog.find(b))
             .map(|i| self.catalog.node(i).leaves.start);
-        // The roles that grant the permission here, and (team-owned) those that hold
-        // the bypass.
         let mut granting: BTreeMap<i64, String> = BTreeMap::new();
         let mut bypassing = BTreeSet::new();
         for (id, name) in roles {
@@ -843,46 +860,58 @@ impl Store {
             if rtype.team_owned && bypass.is_some_and(|b| general.contains(b)) {
                 bypassing.insert(id);
             }
-            let exception = exception_of(conn, &self.catalog, id, resource.id)?;
+            let exception = exception_of(conn, &self.catalog, id, resource_id)?;
             let on = resource::grants_on(&general, exception.as_ref(), &mask);
             if on.count_in(leaves.clone()) > 0 {
                 granting.insert(id, name);
             }
         }
-        let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
-        let mut members = conn.prepare_cached(
-            "SELECT pr.package_id, m.user_id FROM package_roles pr \
-             CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
-        )?;
-        // Users who may see the resource at all: everyone, or (team-owned) the members
-        // of its packages and the holders of the bypass.
-        let visible: Option<BTreeSet<i64>> = if rtype.team_owned {
-            let mut ids: BTreeSet<i64> = conn
-                .prepare_cached(
-                    "SELECT m.user_id FROM package_resources pr \
-                     JOIN package_members m ON m.package_id = pr.package_id WHERE pr.resource_id = ?1",
-                )?
-                .query_map([resource.id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for &role in &bypassing {
-                for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
-                    ids.insert(user?);
-                }
-                for row in members.query_map([role], |r| r.get::<_, i64>(1))? {
-                    ids.insert(row?);
-                }
+        Ok((granting, bypassing))
+    }
+
+    /// The users who may see a team-owned resource at all: the members of its
+    /// packages, and the holders of the bypass (`bypassing`, role ids) directly or
+    /// through a package.
+    fn users_who_see(&self, resource_id: i64, bypassing: &BTreeSet<i64>) -> Result<BTreeSet<i64>> {
+        let conn = &self.conn;
+        let mut holders = conn.prepare_cached(ROLE_HOLDERS)?;
+        let mut members = conn.prepare_cached(ROLE_PACKAGE_MEMBERS)?;
+        let mut ids: BTreeSet<i64> = conn
+            .prepare_cached(
+                "SELECT m.user_id FROM package_resources pr \
+                 JOIN package_members m ON m.package_id = pr.package_id WHERE pr.resource_id = ?1",
+            )?
+            .query_map([resource_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for &role in bypassing {
+            for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+                ids.insert(user?);
             }
-            Some(ids)
-        } else {
-            None
-        };
+            for row in members.query_map([role], |r| r.get::<_, i64>(1))? {
+                ids.insert(row?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// How each active user who may see the resource (everyone, when `visible` is
+    /// `None`) holds the `granting` roles: by user id, each path a role id and the
+    /// package it comes through (`None`: held directly).
+    fn grant_paths(
+        &self,
+        granting: &BTreeMap<i64, String>,
+        visible: Option<&BTreeSet<i64>>,
+    ) -> Result<GrantPaths> {
+        let conn = &self.conn;
+        let mut holders = conn.prepare_cached(ROLE_HOLDERS)?;
+        let mut members = conn.prepare_cached(ROLE_PACKAGE_MEMBERS)?;
         let disabled: BTreeSet<i64> = conn
             .prepare_cached("SELECT id FROM users WHERE active = 0")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut paths: BTreeMap<i64, BTreeSet<(Option<i64>, i64)>> = BTreeMap::new();
+        let mut paths: GrantPaths = BTreeMap::new();
         let mut add = |user: i64, path: (Option<i64>, i64)| {
-            let shown = visible.as_ref().is_none_or(|v| v.contains(&user));
+            let shown = visible.is_none_or(|v| v.contains(&user));
             if shown && !disabled.contains(&user) {
                 paths.entry(user).or_default().insert(path);
             }
@@ -898,61 +927,81 @@ impl Store {
                 add(user, (Some(package), role));
             }
         }
-        // Names, sorted once, so sorting a path's indices sorts it by name.
-        let mut role_names: Vec<(String, i64)> =
-            granting.iter().map(|(id, n)| (n.clone(), *id)).collect();
-        role_names.sort();
-        let role_index: HashMap<i64, usize> = role_names
-            .iter()
-            .enumerate()
-            .map(|(i, (_, id))| (*id, i))
-            .collect();
-        let used: BTreeSet<i64> = paths
-            .values()
-            .flat_map(|p| p.iter().filter_map(|(pk, _)| *pk))
-            .collect();
-        let mut package_names: Vec<(String, i64)> = Vec::with_capacity(used.len());
-        let mut package_name = conn.prepare_cached("SELECT name FROM packages WHERE id = ?1")?;
-        for id in used {
-            package_names.push((package_name.query_row([id], |r| text(r, 0))?, id));
-        }
-        package_names.sort();
-        let package_index: HashMap<i64, usize> = package_names
-            .iter()
-            .enumerate()
-            .map(|(i, (_, id))| (*id, i))
-            .collect();
-        let mut users = Vec::with_capacity(paths.len());
-        let tidy = |found: &BTreeSet<(Option<i64>, i64)>| -> Vec<PathIndex> {
-            let mut out: Vec<PathIndex> = found
-                .iter()
-                .map(|(pk, role)| (pk.map(|p| package_index[&p]), role_index[role]))
-                .collect();
-            out.sort_unstable();
-            out
-        };
-        if paths.len() > 2_000 {
-            let mut stmt =
-                conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
-                let (id, name) = row?;
-                if let Some(found) = paths.get(&id) {
-                    users.push((name, tidy(found)));
-                }
-            }
-        } else {
-            let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
-            for (id, found) in &paths {
-                users.push((seek.query_row([id], |r| text(r, 0))?, tidy(found)));
-            }
-            users.sort_by(|a, b| a.0.cmp(&b.0));
-        }
-        Ok(Allowed::from_users(
-            role_names.into_iter().map(|(n, _)| n).collect(),
-            package_names.into_iter().map(|(n, _)| n).collect(),
-            users,
-        ))
+        Ok(paths)
     }
+}
+
+/// The holders of a role, by user id.
+const ROLE_HOLDERS: &str = "SELECT id FROM users WHERE role_id = ?1";
+
+/// The members of the packages that include a role: package id, user id.
+const ROLE_PACKAGE_MEMBERS: &str = "SELECT pr.package_id, m.user_id FROM package_roles pr \
+     CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1";
+
+/// Users' paths to a permission on a resource: by user id, the (package id or `None`
+/// for a direct role, role id) pairs.
+type GrantPaths = BTreeMap<i64, BTreeSet<(Option<i64>, i64)>>;
+
+/// `paths` with names: the roles and packages on them sorted by name, and each user,
+/// by username, with their paths as indices into those lists (sorting the indices
+/// sorts a path by name). Names are read once, at the end.
+fn allowed_by_name(
+    conn: &Connection,
+    granting: &BTreeMap<i64, String>,
+    paths: &GrantPaths,
+) -> Result<Allowed> {
+    let mut role_names: Vec<(String, i64)> =
+        granting.iter().map(|(id, n)| (n.clone(), *id)).collect();
+    role_names.sort();
+    let role_index: HashMap<i64, usize> = role_names
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| (*id, i))
+        .collect();
+    let used: BTreeSet<i64> = paths
+        .values()
+        .flat_map(|p| p.iter().filter_map(|(pk, _)| *pk))
+        .collect();
+    let mut package_names: Vec<(String, i64)> = Vec::with_capacity(used.len());
+    let mut package_name = conn.prepare_cached("SELECT name FROM packages WHERE id = ?1")?;
+    for id in used {
+        package_names.push((package_name.query_row([id], |r| text(r, 0))?, id));
+    }
+    package_names.sort();
+    let package_index: HashMap<i64, usize> = package_names
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| (*id, i))
+        .collect();
+    let mut users = Vec::with_capacity(paths.len());
+    let tidy = |found: &BTreeSet<(Option<i64>, i64)>| -> Vec<PathIndex> {
+        let mut out: Vec<PathIndex> = found
+            .iter()
+            .map(|(pk, role)| (pk.map(|p| package_index[&p]), role_index[role]))
+            .collect();
+        out.sort_unstable();
+        out
+    };
+    if paths.len() > 2_000 {
+        let mut stmt = conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+            let (id, name) = row?;
+            if let Some(found) = paths.get(&id) {
+                users.push((name, tidy(found)));
+            }
+        }
+    } else {
+        let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+        for (id, found) in paths {
+            users.push((seek.query_row([id], |r| text(r, 0))?, tidy(found)));
+        }
+        users.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    Ok(Allowed::from_users(
+        role_names.into_iter().map(|(n, _)| n).collect(),
+        package_names.into_iter().map(|(n, _)| n).collect(),
+        users,
+    ))
 }
 
 fn sample(specs: &[String]) -> String {
@@ -1059,6 +1108,41 @@ pub(super) fn apply_model(
     prune: bool,
 ) -> Result<ModelPlan> {
     let mut plan = ModelPlan::default();
+    apply_resource_types(tx, types, prune, &mut plan)?;
+    let mut kept = BTreeSet::new();
+    for r in roles {
+        kept.insert(apply_fixed_role(tx, catalog, r, &mut plan)?);
+    }
+    let released: Vec<(i64, String)> = tx
+        .tx
+        .prepare("SELECT id, name FROM roles WHERE fixed = 1 ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, name) in released.into_iter().filter(|(id, _)| !kept.contains(id)) {
+        tx.tx.execute(
+            "UPDATE roles SET fixed = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+            params![tx.seq, tx.at, tx.actor, id],
+        )?;
+        tx.audit(
+            "role.update",
+            &name,
+            Some(json!({"fixed": true})),
+            Some(json!({"fixed": false, "reason": "the catalog no longer defines it"})),
+        )?;
+        plan.roles_released.push(name);
+    }
+    Ok(plan)
+}
+
+/// Writes a catalog file's resource types in its order and removes the types it
+/// drops: a type with resources goes (with them) only with `prune`, but is counted
+/// in `plan` either way.
+fn apply_resource_types(
+    tx: &Tx<'_>,
+    types: &[ResourceType],
+    prune: bool,
+    plan: &mut ModelPlan,
+) -> Result<()> {
     let existing = resource_types(tx.tx)?;
     for (pos, t) in types.iter().enumerate() {
         let before = existing.iter().find(|e| e.key == t.key);
@@ -1090,108 +1174,95 @@ pub(super) fn apply_model(
             .execute("DELETE FROM resource_types WHERE key = ?1", [&old.key])?;
         tx.audit("resource_type.remove", &old.key, Some(json!(old)), None)?;
     }
+    Ok(())
+}
 
-    let mut kept = BTreeSet::new();
-    for r in roles {
-        let grants = resource::fixed_role_grants(catalog, r)?;
-        let keys = grants.keys(catalog);
-        let found: Option<(i64, String, String, bool, bool)> = tx
-            .tx
-            .query_row(
-                "SELECT id, name, description, builtin, fixed FROM roles WHERE name_fold = ?1",
-                [super::name_key(&r.name)],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        text(row, 1)?,
-                        text(row, 2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let id = match found {
-            Some((_, name, _, _, false)) => {
-                return Err(Error::invalid(
-                    "catalog",
-                    format!(
-                        "role \"{}\" already exists as an editable role, and the file defines a fixed role of that name; rename the existing role first (`rolecall roles rename \"{}\" NEW_NAME`)",
-                        display_safe(&name),
-                        display_safe(&name)
-                    ),
-                ));
-            }
-            Some((id, name, description, _, true)) => {
-                let before: Vec<String> = tx
-                    .tx
-                    .prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1 ORDER BY permission_key")?
-                    .query_map([id], |row| text(row, 0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                if before != keys || description != r.description || name != r.name {
-                    tx.tx.execute(
-                        "UPDATE roles SET name = ?1, description = ?2, version = ?3, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
-                        params![r.name, r.description, tx.seq, tx.at, tx.actor, id],
-                    )?;
-                    tx.tx
-                        .execute("DELETE FROM role_grants WHERE role_id = ?1", [id])?;
-                    plan.roles_updated.push(r.name.clone());
-                    tx.audit(
-                        "role.update",
-                        &r.name,
-                        Some(json!({"name": name, "description": description, "granted": before})),
-                        Some(json!({"name": r.name, "description": r.description, "granted": keys, "reason": "catalog load"})),
-                    )?;
-                } else {
-                    kept.insert(id);
-                    continue;
-                }
-                id
-            }
-            None => {
-                tx.tx.execute(
-                    "INSERT INTO roles (name, name_fold, description, builtin, fixed, version, created_seq, created_at, updated_at, updated_by) \
-                     VALUES (?1, ?2, ?3, 0, 1, ?4, ?4, ?5, ?5, ?6)",
-                    params![r.name, super::name_key(&r.name), r.description, tx.seq, tx.at, tx.actor],
-                )?;
-                plan.roles_created.push(r.name.clone());
-                let id = tx.tx.last_insert_rowid();
-                tx.audit(
-                    "role.create",
-                    &r.name,
-                    None,
-                    Some(json!({"name": r.name, "description": r.description, "fixed": true, "granted": keys})),
-                )?;
-                id
-            }
-        };
-        let mut insert = tx
-            .tx
-            .prepare_cached("INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)")?;
-        for key in &keys {
-            insert.execute(params![id, key])?;
-        }
-        kept.insert(id);
-    }
-    let released: Vec<(i64, String)> = tx
+/// Writes one `[[role]]` of a catalog file: creates the fixed role, or updates the
+/// fixed role of that name when its name, description or grants differ, noting which
+/// in `plan`. Returns the role's id; an editable role of that name is refused.
+fn apply_fixed_role(
+    tx: &Tx<'_>,
+    catalog: &Catalog,
+    r: &crate::domain::resource::FixedRole,
+    plan: &mut ModelPlan,
+) -> Result<i64> {
+    let grants = resource::fixed_role_grants(catalog, r)?;
+    let keys = grants.keys(catalog);
+    let found: Option<(i64, String, String, bool, bool)> = tx
         .tx
-        .prepare("SELECT id, name FROM roles WHERE fixed = 1 ORDER BY name")?
-        .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, name) in released.into_iter().filter(|(id, _)| !kept.contains(id)) {
-        tx.tx.execute(
-            "UPDATE roles SET fixed = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-            params![tx.seq, tx.at, tx.actor, id],
-        )?;
-        tx.audit(
-            "role.update",
-            &name,
-            Some(json!({"fixed": true})),
-            Some(json!({"fixed": false, "reason": "the catalog no longer defines it"})),
-        )?;
-        plan.roles_released.push(name);
+        .query_row(
+            "SELECT id, name, description, builtin, fixed FROM roles WHERE name_fold = ?1",
+            [super::name_key(&r.name)],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    text(row, 1)?,
+                    text(row, 2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let id = match found {
+        Some((_, name, _, _, false)) => {
+            return Err(Error::invalid(
+                "catalog",
+                format!(
+                    "role \"{}\" already exists as an editable role, and the file defines a fixed role of that name; rename the existing role first (`rolecall roles rename \"{}\" NEW_NAME`)",
+                    display_safe(&name),
+                    display_safe(&name)
+                ),
+            ));
+        }
+        Some((id, name, description, _, true)) => {
+            let before: Vec<String> = tx
+                .tx
+                .prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1 ORDER BY permission_key")?
+                .query_map([id], |row| text(row, 0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if before == keys && description == r.description && name == r.name {
+                return Ok(id);
+            }
+            tx.tx.execute(
+                "UPDATE roles SET name = ?1, description = ?2, version = ?3, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+                params![r.name, r.description, tx.seq, tx.at, tx.actor, id],
+            )?;
+            tx.tx
+                .execute("DELETE FROM role_grants WHERE role_id = ?1", [id])?;
+            plan.roles_updated.push(r.name.clone());
+            tx.audit(
+                "role.update",
+                &r.name,
+                Some(json!({"name": name, "description": description, "granted": before})),
+                Some(json!({"name": r.name, "description": r.description, "granted": keys, "reason": "catalog load"})),
+            )?;
+            id
+        }
+        None => {
+            tx.tx.execute(
+                "INSERT INTO roles (name, name_fold, description, builtin, fixed, version, created_seq, created_at, updated_at, updated_by) \
+                 VALUES (?1, ?2, ?3, 0, 1, ?4, ?4, ?5, ?5, ?6)",
+                params![r.name, super::name_key(&r.name), r.description, tx.seq, tx.at, tx.actor],
+            )?;
+            plan.roles_created.push(r.name.clone());
+            let id = tx.tx.last_insert_rowid();
+            tx.audit(
+                "role.create",
+                &r.name,
+                None,
+                Some(json!({"name": r.name, "description": r.description, "fixed": true, "granted": keys})),
+            )?;
+            id
+        }
+    };
+    let mut insert = tx
+        .tx
+        .prepare_cached("INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)")?;
+    for key in &keys {
+        insert.execute(params![id, key])?;
     }
-    Ok(plan)
+    Ok(id)
 }
 
 /// The resource part of the database for an export: types, resources with their
@@ -1263,82 +1334,13 @@ pub(super) fn import_model(
     doc: &crate::domain::policy::Document,
 ) -> Result<ModelImport> {
     let mut counts = ModelImport::default();
-    let at = |path: String| move |m: String| Error::invalid("import", format!("{path}: {m}"));
     if let Some(types) = &doc.resource_types {
-        let mut checked: Vec<ResourceType> = Vec::new();
-        for (i, t) in types.iter().enumerate() {
-            resource::check_resource_type(catalog, t, &checked)
-                .map_err(at(format!("resource_types[{i}]")))?;
-            checked.push(t.clone());
-        }
-        let existing = resource_types(tx.tx)?;
-        let mut order = checked.clone();
-        order.extend(
-            existing
-                .iter()
-                .filter(|e| !checked.iter().any(|t| t.key == e.key))
-                .cloned(),
-        );
-        for (pos, t) in order.iter().enumerate() {
-            let before = existing.iter().find(|e| e.key == t.key);
-            counts.types += usize::from(write_resource_type(tx, t, pos, before)?);
-        }
+        counts.types = import_resource_types(tx, catalog, types)?;
     }
     if let Some(resources) = &doc.resources {
         let known: Vec<String> = resource_types(tx.tx)?.into_iter().map(|t| t.key).collect();
         for (i, r) in resources.iter().enumerate() {
-            let path = format!("resources[{i}]");
-            let field_err = |e: Error| match e {
-                Error::Invalid { field, message } => {
-                    Error::invalid("import", format!("{path}.{field}: {message}"))
-                }
-                other => other,
-            };
-            if !known.contains(&r.type_key) {
-                return Err(Error::invalid(
-                    "import",
-                    format!(
-                        "{path}.type: there is no resource type \"{}\" in the file or the database",
-                        crate::text::excerpt(&r.type_key)
-                    ),
-                ));
-            }
-            let key = resource::validate_resource_key(&r.key).map_err(field_err)?;
-            let label = r
-                .label
-                .as_deref()
-                .map(resource::validate_resource_label)
-                .transpose()
-                .map_err(field_err)?;
-            let packages = match &r.packages {
-                None => None,
-                Some(names) => {
-                    let mut ids = Vec::new();
-                    for (j, p) in names.iter().enumerate() {
-                        ids.push(
-                            resolve_package(tx.tx, &PackageRef::from(p.as_str())).map_err(|e| {
-                                match e {
-                                    Error::Invalid { message, .. } => Error::invalid(
-                                        "import",
-                                        format!("{path}.packages[{j}]: {message}"),
-                                    ),
-                                    other => other,
-                                }
-                            })?,
-                        );
-                    }
-                    Some(ids)
-                }
-            };
-            let done = upsert_resource(
-                tx,
-                &r.type_key,
-                &key,
-                label.as_deref(),
-                packages.as_deref(),
-                "import",
-            )?;
-            counts.resources += usize::from(done != Upserted::Unchanged);
+            counts.resources += usize::from(import_resource(tx, i, r, &known)?);
         }
     }
     let types = resource_types(tx.tx)?;
@@ -1367,75 +1369,189 @@ pub(super) fn import_model(
         let Some(wanted) = &record.exceptions else {
             continue;
         };
-        let current: BTreeMap<String, Vec<String>> =
-            role_exceptions(tx.tx, id)?.into_iter().collect();
-        let mut desired = BTreeMap::new();
-        for (spec, keys) in wanted {
-            let path = format!("roles[{i}].exceptions[\"{}\"]", crate::text::excerpt(spec));
-            let res = find_resource(tx.tx, spec).map_err(|e| match e {
-                Error::Invalid { message, .. } => {
-                    Error::invalid("import", format!("{path}: {message}"))
-                }
-                other => other,
-            })?;
-            let rtype = types
-                .iter()
-                .find(|t| t.key == res.type_key)
-                .ok_or_else(|| unknown_type(tx.tx, &res.type_key))?;
-            let mask = resource::scope(catalog, rtype);
-            let mut set = Grants::none(catalog);
-            for key in keys {
-                let ord = catalog
-                    .find(key)
-                    .map(|n| catalog.node(n))
-                    .filter(|n| n.is_leaf())
-                    .map(|n| n.leaves.start)
-                    .filter(|&o| mask.contains(o))
-                    .ok_or_else(|| {
-                        Error::invalid(
-                            "import",
-                            format!(
-                                "{path}: {} is not a permission resource type \"{}\" scopes",
-                                crate::text::excerpt(key),
-                                rtype.key
-                            ),
-                        )
-                    })?;
-                set.set(ord, true);
-            }
-            desired.insert(spec.clone(), (res.id, set));
-        }
-        for (spec, (resource_id, set)) in &desired {
-            let keys: Vec<String> = set.keys(catalog).into_iter().map(str::to_string).collect();
-            if current.get(spec) == Some(&keys) {
-                continue;
-            }
-            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-            write_exception(tx, id, *resource_id, &refs)?;
-            counts.exceptions += 1;
-            tx.audit(
-                "role.exception",
-                &name,
-                Some(json!({"resource": spec, "granted": current.get(spec)})),
-                Some(json!({"resource": spec, "granted": keys, "reason": "import"})),
-            )?;
-        }
-        for (spec, keys) in current.iter().filter(|(s, _)| !desired.contains_key(*s)) {
-            let res = find_resource(tx.tx, spec)?;
-            tx.tx.execute(
-                "DELETE FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
-                params![id, res.id],
-            )?;
-            counts.exceptions += 1;
-            tx.audit(
-                "role.exception",
-                &name,
-                Some(json!({"resource": spec, "granted": keys})),
-                Some(json!({"resource": spec, "granted": null, "reason": "import"})),
-            )?;
-        }
+        let desired = wanted_exceptions(tx, catalog, &types, i, wanted)?;
+        counts.exceptions += import_exceptions(tx, catalog, (id, &name), &desired)?;
     }
     Ok(counts)
+}
+
+/// Writes the file's resource types, each checked against the catalog and the ones
+/// before it, in the file's order, then the database's other types after them.
+/// Returns how many were added or changed.
+fn import_resource_types(tx: &Tx<'_>, catalog: &Catalog, types: &[ResourceType]) -> Result<usize> {
+    let at = |path: String| move |m: String| Error::invalid("import", format!("{path}: {m}"));
+    let mut checked: Vec<ResourceType> = Vec::new();
+    for (i, t) in types.iter().enumerate() {
+        resource::check_resource_type(catalog, t, &checked)
+            .map_err(at(format!("resource_types[{i}]")))?;
+        checked.push(t.clone());
+    }
+    let existing = resource_types(tx.tx)?;
+    let mut order = checked.clone();
+    order.extend(
+        existing
+            .iter()
+            .filter(|e| !checked.iter().any(|t| t.key == e.key))
+            .cloned(),
+    );
+    let mut written = 0;
+    for (pos, t) in order.iter().enumerate() {
+        let before = existing.iter().find(|e| e.key == t.key);
+        written += usize::from(write_resource_type(tx, t, pos, before)?);
+    }
+    Ok(written)
+}
+
+/// Adds or updates entry `i` of the file's resources, whose type must be one of
+/// `known`; `packages`, when present, is its whole set. True when it changed
+/// anything.
+fn import_resource(
+    tx: &Tx<'_>,
+    i: usize,
+    r: &crate::domain::policy::ResourceRecord,
+    known: &[String],
+) -> Result<bool> {
+    let path = format!("resources[{i}]");
+    let field_err = |e: Error| match e {
+        Error::Invalid { field, message } => {
+            Error::invalid("import", format!("{path}.{field}: {message}"))
+        }
+        other => other,
+    };
+    if !known.contains(&r.type_key) {
+        return Err(Error::invalid(
+            "import",
+            format!(
+                "{path}.type: there is no resource type \"{}\" in the file or the database",
+                crate::text::excerpt(&r.type_key)
+            ),
+        ));
+    }
+    let key = resource::validate_resource_key(&r.key).map_err(field_err)?;
+    let label = r
+        .label
+        .as_deref()
+        .map(resource::validate_resource_label)
+        .transpose()
+        .map_err(field_err)?;
+    let packages = match &r.packages {
+        None => None,
+        Some(names) => {
+            let mut ids = Vec::new();
+            for (j, p) in names.iter().enumerate() {
+                ids.push(
+                    resolve_package(tx.tx, &PackageRef::from(p.as_str())).map_err(|e| match e {
+                        Error::Invalid { message, .. } => {
+                            Error::invalid("import", format!("{path}.packages[{j}]: {message}"))
+                        }
+                        other => other,
+                    })?,
+                );
+            }
+            Some(ids)
+        }
+    };
+    let done = upsert_resource(
+        tx,
+        &r.type_key,
+        &key,
+        label.as_deref(),
+        packages.as_deref(),
+        "import",
+    )?;
+    Ok(done != Upserted::Unchanged)
+}
+
+/// The exceptions the file gives role entry `i` (`TYPE:KEY` → granted leaf keys), as
+/// resource ids and grants by spec. Each resource must exist and each key must be a
+/// permission its type scopes.
+fn wanted_exceptions(
+    tx: &Tx<'_>,
+    catalog: &Catalog,
+    types: &[ResourceType],
+    i: usize,
+    wanted: &BTreeMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, (i64, Grants)>> {
+    let mut desired = BTreeMap::new();
+    for (spec, keys) in wanted {
+        let path = format!("roles[{i}].exceptions[\"{}\"]", crate::text::excerpt(spec));
+        let res = find_resource(tx.tx, spec).map_err(|e| match e {
+            Error::Invalid { message, .. } => {
+                Error::invalid("import", format!("{path}: {message}"))
+            }
+            other => other,
+        })?;
+        let rtype = types
+            .iter()
+            .find(|t| t.key == res.type_key)
+            .ok_or_else(|| unknown_type(tx.tx, &res.type_key))?;
+        let mask = resource::scope(catalog, rtype);
+        let mut set = Grants::none(catalog);
+        for key in keys {
+            let ord = catalog
+                .find(key)
+                .map(|n| catalog.node(n))
+                .filter(|n| n.is_leaf())
+                .map(|n| n.leaves.start)
+                .filter(|&o| mask.contains(o))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "import",
+                        format!(
+                            "{path}: {} is not a permission resource type \"{}\" scopes",
+                            crate::text::excerpt(key),
+                            rtype.key
+                        ),
+                    )
+                })?;
+            set.set(ord, true);
+        }
+        desired.insert(spec.clone(), (res.id, set));
+    }
+    Ok(desired)
+}
+
+/// Makes `desired` the whole set of exceptions of `role` (id and name): new or
+/// different ones written, others removed, each with a `role.exception` row. Returns
+/// how many changed.
+fn import_exceptions(
+    tx: &Tx<'_>,
+    catalog: &Catalog,
+    (id, name): (i64, &str),
+    desired: &BTreeMap<String, (i64, Grants)>,
+) -> Result<usize> {
+    let current: BTreeMap<String, Vec<String>> = role_exceptions(tx.tx, id)?.into_iter().collect();
+    let mut changed = 0;
+    for (spec, (resource_id, set)) in desired {
+        let keys: Vec<String> = set.keys(catalog).into_iter().map(str::to_string).collect();
+        if current.get(spec) == Some(&keys) {
+            continue;
+        }
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        write_exception(tx, id, *resource_id, &refs)?;
+        changed += 1;
+        tx.audit(
+            "role.exception",
+            name,
+            Some(json!({"resource": spec, "granted": current.get(spec)})),
+            Some(json!({"resource": spec, "granted": keys, "reason": "import"})),
+        )?;
+    }
+    for (spec, keys) in current.iter().filter(|(s, _)| !desired.contains_key(*s)) {
+        let res = find_resource(tx.tx, spec)?;
+        tx.tx.execute(
+            "DELETE FROM role_exceptions WHERE role_id = ?1 AND resource_id = ?2",
+            params![id, res.id],
+        )?;
+        changed += 1;
+        tx.audit(
+            "role.exception",
+            name,
+            Some(json!({"resource": spec, "granted": keys})),
+            Some(json!({"resource": spec, "granted": null, "reason": "import"})),
+        )?;
+    }
+    Ok(changed)
 }
 
 /// Gives a new role `to` the exceptions of `from` (a clone is the role with its
