@@ -151,7 +151,7 @@ impl fmt::Display for RoleInUse {
         match (self.user_count, self.is_default) {
             (0, true) => write!(
                 f,
-                "role \"{role}\" is the default role for new users; make another role the default first (roles set-default)"
+                "role \"{role}\" is the default role for new users; make another role the default first with `rolecall roles set-default ROLE`"
             ),
             (n, is_default) => {
                 let users = if n == 1 { "user" } else { "users" };

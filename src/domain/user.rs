@@ -139,12 +139,12 @@ pub fn ensure_owner_kept(user: &User, new_role: &str, new_active: bool) -> Resul
     let name = display_safe(&user.username);
     if !new_active {
         return Err(Error::Refused(format!(
-            "\"{name}\" is the owner and cannot be disabled; transfer ownership first (users transfer-ownership)"
+            "\"{name}\" is the owner and cannot be disabled; transfer ownership first with `rolecall users transfer-ownership USERNAME`"
         )));
     }
     if new_role != ADMINISTRATOR {
         return Err(Error::Refused(format!(
-            "\"{name}\" is the owner and must keep the {ADMINISTRATOR} role; transfer ownership first (users transfer-ownership)"
+            "\"{name}\" is the owner and must keep the {ADMINISTRATOR} role; transfer ownership first with `rolecall users transfer-ownership USERNAME`"
         )));
     }
     Ok(())
@@ -154,7 +154,7 @@ pub fn ensure_owner_kept(user: &User, new_role: &str, new_active: bool) -> Resul
 pub fn ensure_removable(user: &User) -> Result<()> {
     if user.owner {
         return Err(Error::Refused(format!(
-            "\"{}\" is the owner and cannot be removed; transfer ownership to another user first (users transfer-ownership)",
+            "\"{}\" is the owner and cannot be removed; transfer ownership to another user first with `rolecall users transfer-ownership USERNAME`",
             display_safe(&user.username)
         )));
     }
