@@ -3105,3 +3105,178 @@ fn without_resource_types_there_is_no_resources_tab() {
     assert!(h.screen().contains("no Resources tab"), "{}", h.screen());
     assert_eq!(h.app.tab, rolecall::tui::app::Tab::Users);
 }
+
+#[test]
+fn esc_leaves_the_package_editor_after_clearing_its_filter() {
+    let mut h = with_package(80, 24);
+    h.press("3");
+    h.code(KeyCode::Enter);
+    assert!(h.app.package_editor.is_some());
+    h.press("/basic");
+    h.code(KeyCode::Enter);
+    assert!(
+        h.screen()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("Esc clear the search")
+    );
+    h.code(KeyCode::Esc);
+    assert!(
+        h.app.package_editor.is_some(),
+        "the first Esc clears the filter"
+    );
+    assert!(!h.screen().contains("/basic"), "{}", h.screen());
+    h.code(KeyCode::Esc);
+    assert!(
+        h.app.package_editor.is_none(),
+        "the second leaves the unchanged editor: {}",
+        h.screen()
+    );
+}
+
+#[test]
+fn a_catalog_change_closes_an_open_exception_editor_instead_of_misreading_it() {
+    let mut h = with_magnews(120, 40);
+    open_newsletter_exception(&mut h);
+    let small = h.db.with_file_name("small.toml");
+    std::fs::write(
+        &small,
+        "[[permission]]\nkey = \"contacts\"\nlabel = \"Contacts\"\n\n[[permission]]\nkey = \"contacts.view\"\nlabel = \"View\"\n\n[[resource_type]]\nkey = \"database\"\nlabel = \"Database\"\nscoped = [\"contacts\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .arg("--db")
+        .arg(&h.db)
+        .args(["catalog", "load"])
+        .arg(&small)
+        .arg("--prune")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h.app.update(Msg::Tick);
+    h.draw();
+    let editor = h.app.editor.as_ref().expect("the role's editor stays");
+    assert!(editor.exception.is_none(), "{}", h.screen());
+    assert!(
+        h.screen().contains("the exception editor was closed"),
+        "{}",
+        h.screen()
+    );
+    h.press(" ");
+    h.draw();
+}
+
+#[test]
+fn an_exception_changed_by_another_process_is_not_saved_over() {
+    let mut h = with_magnews(120, 40);
+    open_newsletter_exception(&mut h);
+    fresh_store(&h)
+        .set_exception(
+            RoleRef::Typed("Marketer".into()),
+            "database:newsletter",
+            &[],
+            &["contacts.view".into(), "contacts.import".into()],
+        )
+        .unwrap();
+    h.select("contacts");
+    h.press(" ");
+    h.ctrl('s');
+    h.press("y");
+    assert!(
+        h.screen()
+            .contains("was changed by another process since you opened it"),
+        "{}",
+        h.screen()
+    );
+    assert!(
+        !allowed_on(&h, "bo", "contacts.view", "database:newsletter"),
+        "theirs stands"
+    );
+}
+
+#[test]
+fn a_role_changed_elsewhere_stays_a_conflict_after_an_exception_is_saved() {
+    let mut h = with_magnews(120, 40);
+    h.press("2/marketer");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    fresh_store(&h)
+        .set_permissions(
+            RoleRef::Typed("Marketer".into()),
+            &["security".into()],
+            true,
+            None,
+        )
+        .unwrap();
+    h.press("e");
+    h.press("crm");
+    h.code(KeyCode::Enter);
+    h.select("contacts");
+    h.press(" ");
+    h.ctrl('s');
+    h.press("y");
+    assert!(h.app.editor.as_ref().is_some_and(|e| e.exception.is_none()));
+    h.select("contacts");
+    h.press(" ");
+    h.ctrl('s');
+    h.press("y");
+    assert!(
+        matches!(h.app.overlay(), Some(Overlay::Conflict { .. })),
+        "the other operator's grant is not undone silently: {}",
+        h.screen()
+    );
+}
+
+#[test]
+fn e_is_refused_on_fixed_new_and_exception_editors() {
+    let mut h = with_magnews(120, 40);
+    h.press("2/editor");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    h.press("e");
+    assert!(h.app.overlay().is_none(), "{}", h.screen());
+    assert!(
+        h.screen().contains("fixed role of the catalog"),
+        "{}",
+        h.screen()
+    );
+    h.code(KeyCode::Esc);
+    h.code(KeyCode::Esc);
+    h.press("n");
+    h.code(KeyCode::Esc);
+    h.press("e");
+    assert!(
+        h.screen().contains("save the new role first"),
+        "{}",
+        h.screen()
+    );
+    h.code(KeyCode::Esc);
+    h.code(KeyCode::Esc);
+    open_newsletter_exception(&mut h);
+    h.press("e");
+    assert!(h.app.overlay().is_none());
+    assert!(
+        h.screen().contains("this is an exception already"),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn the_role_editor_counts_users_who_reach_the_role_through_packages() {
+    let mut h = with_package(120, 40);
+    h.press("2/campaign");
+    h.code(KeyCode::Enter);
+    h.code(KeyCode::Enter);
+    assert!(
+        h.screen()
+            .contains("12 users hold it directly and 2 users reach it through packages"),
+        "{}",
+        h.screen()
+    );
+}

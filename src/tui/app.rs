@@ -429,6 +429,12 @@ impl App {
         }
         let old = std::mem::replace(&mut self.catalog, self.store.catalog().clone());
         let mut note = String::from("the permission catalog was changed by another process");
+        // An exception is measured against the catalog it was opened on: close it
+        // (its edits are not saved) and go back to the role's own editor.
+        if self.editor.as_ref().is_some_and(|e| e.exception.is_some()) {
+            self.leave_place();
+            note.push_str("; the exception editor was closed (e opens it again)");
+        }
         if let Some(editor) = self.editor.as_mut() {
             let lost = editor.rebase(&old, &self.catalog, &self.matcher);
             if lost > 0 {
@@ -447,6 +453,14 @@ impl App {
         }
         let store = &self.store;
         self.overlays.retain_mut(|overlay| {
+            // A picker of permissions lists the old catalog's.
+            if let Overlay::Pick {
+                purpose: PickPurpose::WhoCanOn { .. },
+                ..
+            } = overlay
+            {
+                return false;
+            }
             let Overlay::Compare { a, b, .. } = overlay else {
                 return true;
             };

@@ -530,14 +530,6 @@ static PACKAGES: &[Binding] = &[
 static CHECKLIST: &[Binding] = &[
     bind!(
         Checklist,
-        Action::ClearSearch,
-        "Esc",
-        "clear the filter",
-        true,
-        [Esc, NONE]
-    ),
-    bind!(
-        Checklist,
         Action::Toggle,
         "Space",
         "include / leave out the role",
@@ -741,7 +733,7 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::Conflict => "Edit conflict",
         Scope::Form => "User form",
         Scope::Tree => "Permission tree",
-        Scope::TreeSearch => "Tree under a search",
+        Scope::TreeSearch => "Under a search or filter",
         Scope::Editor => "Editors and the user form",
         Scope::TextField => "Text fields (Ctrl-U clears, Ctrl-W deletes a word)",
         Scope::Confirm => "Confirm dialogs",

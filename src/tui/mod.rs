@@ -175,6 +175,10 @@ fn console_key_for(command: &str) -> Option<&'static str> {
         ["roles", "set-default"] => Some("* on the Roles tab"),
         ["roles", "create"] if words.contains(&"--from") => Some("c on the Roles tab"),
         ["packages", "add-user"] => Some("g on the Users tab"),
+        ["resources", "list"] => Some("the Resources tab (5)"),
+        ["users", "list"] => Some("the Users tab (1)"),
+        ["roles", "list"] => Some("the Roles tab (2)"),
+        ["packages", "list"] => Some("the Packages tab (3)"),
         _ => None,
     }
 }

@@ -88,11 +88,7 @@ pub fn save_lines(app: &App, s: &SaveSummary) -> Vec<Line<'static>> {
             }
         }
     }
-    let users = match s.users {
-        0 => "No user holds this role.".to_string(),
-        1 => "1 user holds this role and is affected at once.".to_string(),
-        n => format!("{n} users hold this role and are affected at once."),
-    };
+    let users = crate::tui::screens::role_editor::holders_sentence(s.users, s.via_packages);
     out.push(Line::from(Span::styled(users, t.header)));
     out
 }

@@ -171,8 +171,18 @@ impl PackageEditor {
 
     /// The key scopes of the editor, innermost first.
     pub fn scopes(&self) -> Vec<Scope> {
+        let filtered = self.focused_list().is_some_and(|l| l.list.is_filtered());
         if self.in_text_field() {
             vec![Scope::TextField, Scope::Editor]
+        } else if filtered {
+            // Esc clears the filter first, as in the tree under a search; then it
+            // leaves the editor.
+            vec![
+                Scope::TreeSearch,
+                Scope::Checklist,
+                Scope::Editor,
+                Scope::Anywhere,
+            ]
         } else {
             vec![Scope::Checklist, Scope::Editor, Scope::Anywhere]
         }

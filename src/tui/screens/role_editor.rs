@@ -51,6 +51,8 @@ pub struct SaveSummary {
     pub removed: Vec<(String, String)>,
     /// Users holding the role: they gain or lose these permissions at once.
     pub users: usize,
+    /// Users who reach the role through packages: affected at once too.
+    pub via_packages: usize,
 }
 
 impl SaveSummary {
@@ -75,6 +77,9 @@ pub struct ExceptionScope {
     pub general: Grants,
     /// The role holds an exception for the resource already.
     pub exists: bool,
+    /// The exception as stored when the editor opened: a save finds out whether
+    /// another process changed it since.
+    loaded: Option<Grants>,
     /// Nodes with a scoped leaf under them: the only ones the tree shows.
     in_scope: Vec<bool>,
 }
@@ -93,6 +98,8 @@ pub struct RoleEditor {
     pub parent: Option<Box<RoleEditor>>,
     /// The catalog declares resource types, so `e` offers exceptions.
     pub resources: bool,
+    /// Users who reach the role through packages (besides `users`, its direct holders).
+    pub via_packages: usize,
     pub users: usize,
     pub original_name: String,
     original_description: String,
@@ -128,6 +135,7 @@ impl RoleEditor {
             exception: None,
             parent: None,
             resources: false,
+            via_packages: 0,
             users: role.users,
             original_name: role.name.clone(),
             original_description: role.description.clone(),
@@ -337,6 +345,7 @@ impl RoleEditor {
             added: describe(added),
             removed: describe(removed),
             users: self.users,
+            via_packages: self.via_packages,
         }
     }
 
@@ -433,6 +442,23 @@ pub fn path_of(catalog: &Catalog, idx: usize) -> Vec<usize> {
     path
 }
 
+/// Who a change to the role reaches: its direct holders and the users who hold it
+/// through packages (a user may be both).
+pub fn holders_sentence(direct: usize, via_packages: usize) -> String {
+    match (direct, via_packages) {
+        (0, 0) => "No user holds this role yet.".to_string(),
+        (d, 0) => format!(
+            "{d} user{} this role: changes apply to them at once.",
+            if d == 1 { " holds" } else { "s hold" }
+        ),
+        (d, v) => format!(
+            "{d} user{} it directly and {v} user{} it through packages: changes apply to them at once.",
+            if d == 1 { " holds" } else { "s hold" },
+            if v == 1 { " reaches" } else { "s reach" }
+        ),
+    }
+}
+
 /// The line under the fields: a problem with the name, the built-in warning, or
 /// how many users the role's changes reach.
 fn note_line(look: &Look, editor: &RoleEditor) -> Span<'static> {
@@ -469,21 +495,8 @@ fn note_line(look: &Look, editor: &RoleEditor) -> Span<'static> {
             "Built in: Administrator always holds every permission, also ones added later. c on Roles makes an editable copy.",
             t.partial,
         )
-    } else if editor.users > 0 {
-        Span::styled(
-            format!(
-                "{} user{} this role: changes apply to them at once.",
-                editor.users,
-                if editor.users == 1 {
-                    " holds"
-                } else {
-                    "s hold"
-                }
-            ),
-            t.dim,
-        )
     } else {
-        Span::styled("No user holds this role yet.", t.dim)
+        Span::styled(holders_sentence(editor.users, editor.via_packages), t.dim)
     }
 }
 
@@ -733,6 +746,9 @@ impl RoleEditor {
         match action {
             // An exception has no name or description of its own.
             Action::NextField | Action::PrevField if self.exception.is_some() => {}
+            Action::Exceptions if !self.available(Action::Exceptions, cx.read_only()) => {
+                return vec![Effect::Refuse(self.no_exceptions_here())];
+            }
             Action::Exceptions => return self.pick_resource(cx),
             Action::ClearException if read_only => {
                 return vec![Effect::Refuse(self.refusal(cx.read_only()))];
@@ -941,6 +957,7 @@ impl RoleEditor {
             mask,
             general: view.general,
             exists: view.exception.is_some(),
+            loaded: view.exception.clone(),
             in_scope,
         });
         editor.resources = true;
@@ -1045,11 +1062,15 @@ impl RoleEditor {
             .map(key)
             .collect();
         let spec = e.spec.clone();
+        if let Some(refusal) = self.changed_elsewhere(cx) {
+            return vec![refusal];
+        }
+        let before = cx.store.role_by_id(self.role_id).map(|r| r.version);
         let saved = cx
             .store
             .set_exception(RoleRef::Id(self.role_id), &spec, &grant, &revoke);
         Effect::from_result(saved, |_| {
-            self.parent_follows(cx);
+            self.parent_follows(before.ok(), cx);
             vec![
                 Effect::Info(format!(
                     "saved the exception of \"{}\" for {spec}: {} of {} scoped permissions granted there",
@@ -1083,9 +1104,13 @@ impl RoleEditor {
         let Some(spec) = self.exception.as_ref().map(|e| e.spec.clone()) else {
             return Vec::new();
         };
+        if let Some(refusal) = self.changed_elsewhere(cx) {
+            return vec![refusal];
+        }
+        let before = cx.store.role_by_id(self.role_id).map(|r| r.version);
         let cleared = cx.store.clear_exception(RoleRef::Id(self.role_id), &spec);
         Effect::from_result(cleared, |_| {
-            self.parent_follows(cx);
+            self.parent_follows(before.ok(), cx);
             vec![
                 Effect::Info(format!(
                     "removed the exception of \"{}\" for {spec}: its general grants apply there",
@@ -1097,10 +1122,31 @@ impl RoleEditor {
         })
     }
 
-    /// An exception's change raised the role's version: the role's own editor (which
-    /// had nothing unsaved) takes the new one, so its next save is not a conflict.
-    fn parent_follows(&mut self, cx: &Ctx) {
-        if let (Some(parent), Ok(role)) = (self.parent.as_mut(), cx.store.role_by_id(self.role_id))
+    /// The refusal when another process changed this exception since the editor
+    /// opened it: saving would undo their change without a word.
+    fn changed_elsewhere(&self, cx: &Ctx) -> Option<Effect> {
+        let e = self.exception.as_ref()?;
+        let now = cx.store.exception(RoleRef::Id(self.role_id), &e.spec);
+        match now {
+            Ok(view) if view.exception == e.loaded => None,
+            Ok(_) => Some(Effect::Refuse(format!(
+                "not saved: the exception of \"{}\" for {} was changed by another process since you opened it; Esc, then e opens it as it is now",
+                self.original_name, e.spec
+            ))),
+            Err(err) => Some(Effect::Error(err)),
+        }
+    }
+
+    /// An exception's change raised the role's version. The role's own editor (which
+    /// had nothing unsaved) takes the new version only when it held the version the
+    /// role had just before this change; if someone else changed the role meanwhile,
+    /// its next save must still meet that as a conflict.
+    fn parent_follows(&mut self, before: Option<i64>, cx: &Ctx) {
+        let Some(parent) = self.parent.as_mut() else {
+            return;
+        };
+        if before == Some(parent.version)
+            && let Ok(role) = cx.store.role_by_id(self.role_id)
         {
             parent.version = role.version;
         }
@@ -1167,6 +1213,19 @@ impl RoleEditor {
             }
             Action::ClearSearch => self.is_searching(),
             _ => true,
+        }
+    }
+
+    /// Why `e` does nothing here.
+    fn no_exceptions_here(&self) -> String {
+        if self.exception.is_some() {
+            "this is an exception already: Esc goes back to the role".into()
+        } else if self.is_new {
+            "save the new role first (Ctrl-S); exceptions belong to a saved role".into()
+        } else if self.locked() {
+            self.refusal(false)
+        } else {
+            "the catalog declares no resource types, so there are no exceptions".into()
         }
     }
 

@@ -306,6 +306,7 @@ fn open_editor(id: i64, fixed: bool, cx: &mut Ctx) -> Vec<Effect> {
         let mut editor = RoleEditor::new(cx.store.catalog(), &role, cx.theme);
         editor.fixed = fixed;
         editor.resources = cx.names.resource_types;
+        editor.via_packages = cx.store.packages_including(id).map_or(0, |(_, n)| n);
         let mut out = vec![Effect::EditRole(Box::new(editor))];
         if fixed {
             out.push(Effect::Info(format!(

@@ -805,7 +805,12 @@ impl UserForm {
     fn choose(&mut self, cx: &mut Ctx) -> Vec<Effect> {
         match self.focus {
             Field::Role => {
-                let mut choices = vec![(0, "(no direct role: packages only)".to_string())];
+                // The owner holds Administrator directly: no "none" for them.
+                let owner = matches!(self.mode, Mode::Edit { owner: true, .. });
+                let mut choices = Vec::new();
+                if !owner {
+                    choices.push((0, "(no direct role: packages only)".to_string()));
+                }
                 choices.extend(cx.names.roles.iter().cloned());
                 vec![Effect::Open(role_pick(
                     PickPurpose::FormRole,
