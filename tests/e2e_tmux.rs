@@ -909,7 +909,10 @@ fn the_save_summary_lists_sixty_changes() {
     ]);
     assert!(!top.contains("this role."), "{top}");
     tmux.keys(&["End"]);
-    let end = tmux.wait_for("No user holds this role yet.", TIMEOUT);
+    let end = tmux.wait_for(
+        "No user holds this role, directly or through a package.",
+        TIMEOUT,
+    );
     assert!(end.contains("↑ "), "says there is more above:\n{end}");
     tmux.keys(&["y"]);
     tmux.wait_for(&format!("saved \"Read Only\": {adds} added"), TIMEOUT);

@@ -88,7 +88,10 @@ pub fn save_lines(app: &App, s: &SaveSummary) -> Vec<Line<'static>> {
             }
         }
     }
-    let users = crate::tui::screens::role_editor::holders_sentence(s.users, s.via_packages);
+    let users = match (s.users, s.via_packages) {
+        (0, 0) => "No user holds this role, directly or through a package.".to_string(),
+        (d, v) => crate::tui::screens::role_editor::holders_sentence(d, v),
+    };
     out.push(Line::from(Span::styled(users, t.header)));
     out
 }
