@@ -798,7 +798,7 @@ fn a_user_added_in_the_form_and_moved_with_the_picker() {
     tmux.type_text("campaign");
     tmux.keys(&["Enter"]);
     // Campaign Manager grants more than Read Only: the console asks first.
-    tmux.wait_for("1 user gain", TIMEOUT);
+    tmux.wait_for("1 user gains", TIMEOUT);
     tmux.keys(&["y"]);
     tmux.wait_for("gave \"Campaign Manager\" to 1 user", TIMEOUT);
     tmux.keys(&["q"]);

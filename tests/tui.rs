@@ -2055,7 +2055,7 @@ fn the_picker_starts_on_the_current_role_and_asks_before_more() {
     h.press("admin");
     h.code(KeyCode::Enter);
     let screen = h.screen();
-    assert!(screen.contains("1 user gain every permission"), "{screen}");
+    assert!(screen.contains("1 user gains every permission"), "{screen}");
     assert!(screen.contains("\"misaki\""), "{screen}");
     h.press("n");
     assert_eq!(h.app.store.user("misaki").unwrap().role, "Read Only");
@@ -2166,6 +2166,31 @@ fn audit_opens_on_newest_follows_new_rows_and_filters_by_values() {
     assert_eq!(h.app.tab, rolecall::tui::app::Tab::Audit);
     assert!(h.app.audit.view.list.shown() >= 1);
     assert!(h.app.audit.selected().is_some_and(|a| a.target == "lena"));
+    // Exactly the rows about lena: not every row whose letters spell l-e-n-a.
+    let rows = &h.app.audit.view.rows;
+    let about_lena = rows
+        .iter()
+        .filter(|a| a.target == "lena" || a.actor == "lena")
+        .count();
+    assert_eq!(h.app.audit.view.list.shown(), about_lena, "{}", h.screen());
+    let fuzzy = h
+        .app
+        .audit
+        .view
+        .haystacks
+        .iter()
+        .filter(|hay| rolecall::tui::widgets::list::is_subsequence("lena", hay))
+        .count();
+    assert!(
+        fuzzy > about_lena,
+        "the fixture has rows a fuzzy filter would let through ({fuzzy} > {about_lena})"
+    );
+    // It stays exact when another process adds rows.
+    fresh_store(&h)
+        .set_active_for(&["adam".into()], false)
+        .unwrap();
+    h.app.update(Msg::Tick);
+    assert_eq!(h.app.audit.view.list.shown(), about_lena, "{}", h.screen());
 }
 
 #[test]

@@ -468,15 +468,21 @@ fn set_roles(
                 text(r, 0)
             })
             .optional()?
-            .ok_or_else(|| Error::invalid("role", format!("there is no role with id {role}")))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "role",
+                    format!("there is no role with id {role}: it was deleted by another process; nothing changed"),
+                )
+            })
     };
     let (mut added, mut removed) = (Vec::new(), Vec::new());
     for role in roles.difference(&current) {
+        // Named first: a role deleted meanwhile is a sentence, not a foreign key error.
+        added.push(name_of(*role)?);
         tx.tx.execute(
             "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
             params![id, role],
         )?;
-        added.push(name_of(*role)?);
     }
     for role in current.difference(roles) {
         tx.tx.execute(
@@ -514,7 +520,10 @@ fn set_members(tx: &Tx<'_>, id: i64, members: &BTreeSet<i64>) -> Result<bool> {
             })
             .optional()?
             .ok_or_else(|| {
-                Error::invalid("username", format!("there is no user with id {user}"))
+                Error::invalid(
+                    "username",
+                    format!("there is no user with id {user}: it was deleted by another process; nothing changed"),
+                )
             })?;
         let before_packages = packages_of(tx.tx, user)?;
         let sql = if join {

@@ -347,6 +347,12 @@ impl App {
         if action == Action::ShowStatus {
             return self.status.is_some() && self.status_cut.get();
         }
+        // A conflict about a row that was deleted has nothing to overwrite.
+        if let Some(Overlay::Conflict { conflict, .. }) = self.overlay()
+            && action == Action::Overwrite
+        {
+            return conflict.can_overwrite();
+        }
         let ro = self.store.is_read_only();
         if let Some(editor) = &self.editor {
             return editor.available(action, ro);
@@ -739,7 +745,7 @@ impl App {
                 Effect::Quit => self.quit = true,
                 Effect::AuditOf(name) => {
                     self.show_tab(Tab::Audit);
-                    let said = self.audit.show_about(&name, &self.matcher);
+                    let said = self.audit.show_about(&name);
                     self.apply(vec![said]);
                 }
             }

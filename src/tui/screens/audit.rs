@@ -24,6 +24,8 @@ const AUDIT_ROWS: usize = 5000;
 #[derive(Default)]
 pub struct AuditScreen {
     pub view: ListView<AuditEntry>,
+    /// The name `f` asked about: rows whose target is it or whose actor is it.
+    about: Option<String>,
     /// Rows in the audit log (the tab loads only the newest few thousand).
     pub total: usize,
 }
@@ -36,10 +38,29 @@ impl AuditScreen {
         self.total = store.audit_count()?;
         let on_newest = self.view.list.selected_position() == 0;
         self.view.load(rows, haystack, |a| a.id, matcher);
+        if let Some(name) = self.about.clone() {
+            self.keep_about(&name);
+        }
         if on_newest {
             self.view.list.home();
         }
         Ok(())
+    }
+
+    /// Rows about `name`: it is their target, or their actor (with or without the
+    /// SSH address after it). Exact, not fuzzy: "alice" is not every row whose letters
+    /// happen to spell it.
+    fn keep_about(&mut self, name: &str) {
+        let rows = &self.view.rows;
+        let actor_is = |actor: &str| {
+            actor == name
+                || actor
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(' '))
+        };
+        self.view
+            .list
+            .show_only(name, |i| rows[i].target == name || actor_is(&rows[i].actor));
     }
 
     pub fn selected(&self) -> Option<&AuditEntry> {
@@ -48,6 +69,9 @@ impl AuditScreen {
 
     /// What a key does on the Audit tab: the list's keys, and Enter shows the row.
     pub fn update(&mut self, action: Action, matcher: &SkimMatcherV2) -> Vec<Effect> {
+        if matches!(action, Action::Back | Action::Cancel | Action::Filter) {
+            self.about = None;
+        }
         if let Some(effects) = self.view.on_key(action, matcher) {
             return effects;
         }
@@ -62,19 +86,17 @@ impl AuditScreen {
 
     /// A key typed into the filter.
     pub fn on_input(&mut self, key: &KeyEvent, matcher: &SkimMatcherV2) {
+        self.about = None;
         self.view.typed(key, matcher);
     }
 
     /// `f` on a user or a role: the rows about `name`, newest first.
-    pub fn show_about(&mut self, name: &str, matcher: &SkimMatcherV2) -> Effect {
-        let list = &mut self.view.list;
-        list.query.set_text(&name.to_lowercase());
-        list.editing = false;
-        list.refilter(&self.view.haystacks, matcher);
-        list.home();
-        let n = list.shown();
+    pub fn show_about(&mut self, name: &str) -> Effect {
+        self.about = Some(name.to_string());
+        self.keep_about(name);
+        let n = self.view.list.shown();
         Effect::Info(format!(
-            "{n} audit row{} about \"{name}\"; Esc clears the filter",
+            "{n} audit row{} about \"{name}\" (as target or actor); Esc clears the filter",
             if n == 1 { "" } else { "s" }
         ))
     }

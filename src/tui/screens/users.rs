@@ -416,12 +416,20 @@ impl UsersScreen {
         let n = gaining.len();
         let changing = chosen.iter().filter(|u| u.role_id != role_id).count();
         let lines = vec![
-            format!("{} user{} gain {what}:", n, plural(n)),
+            format!(
+                "{n} user{} {what}:",
+                if n == 1 { " gains" } else { "s gain" }
+            ),
             format!("  {}", name_users(&gaining)),
             format!(
-                "{changing} of {} chosen user{} change role.",
+                "{changing} of {} chosen user{} {}.",
                 usernames.len(),
-                plural(usernames.len())
+                plural(usernames.len()),
+                if changing == 1 {
+                    "changes role"
+                } else {
+                    "change role"
+                }
             ),
         ];
         vec![Effect::confirm(
@@ -535,17 +543,23 @@ impl UsersScreen {
         let n = gains.gaining.len();
         let lines = vec![
             format!(
-                "{n} user{} gain {} permission{} they do not have now:",
-                plural(n),
+                "{n} user{} {} permission{} they do not have now:",
+                if n == 1 { " gains" } else { "s gain" },
                 gains.permissions,
                 plural(gains.permissions)
             ),
             format!("  {}", name_users(&gains.gaining)),
             format!(
-                "{} of {} chosen user{} join; the rest are in it already.",
+                "{} of {} chosen user{} {}.",
                 outside.len(),
                 usernames.len(),
-                plural(usernames.len())
+                plural(usernames.len()),
+                match usernames.len() - outside.len() {
+                    0 if outside.len() == 1 => "joins",
+                    0 => "join",
+                    _ if outside.len() == 1 => "joins; the rest are in it already",
+                    _ => "join; the rest are in it already",
+                }
             ),
         ];
         vec![Effect::confirm(

@@ -150,6 +150,17 @@ impl FilteredList {
         self.offset.set(0);
     }
 
+    /// Shows only the rows `keep` accepts, with `label` in the filter line: an exact
+    /// filter (the audit of one name) that Esc clears like any other.
+    pub fn show_only(&mut self, label: &str, keep: impl Fn(usize) -> bool) {
+        self.query.set_text(label);
+        self.editing = false;
+        self.applied = label.trim().to_lowercase();
+        self.view = (0..self.len).filter(|&i| keep(i)).collect();
+        self.selected = 0;
+        self.offset.set(0);
+    }
+
     /// Empties the query and shows every row.
     pub fn clear_filter(&mut self, haystacks: &[String], matcher: &SkimMatcherV2) {
         self.query.clear();
