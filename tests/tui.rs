@@ -3305,3 +3305,30 @@ fn the_role_editor_counts_users_who_reach_the_role_through_packages() {
         h.screen()
     );
 }
+
+#[test]
+fn moving_a_deleted_roles_users_to_a_role_that_grants_more_asks_first() {
+    let mut h = with_package(120, 40);
+    h.press("2/campaign");
+    h.code(KeyCode::Enter);
+    h.press("d");
+    // Up to Administrator in the way-forward list, then Enter.
+    for _ in 0..5 {
+        h.code(KeyCode::Up);
+    }
+    h.code(KeyCode::Enter);
+    let shown = h.screen();
+    assert!(
+        shown.contains("Move everything to \"Administrator\"? It grants more")
+            && shown.contains("every permission")
+            && shown.contains("12 users holding \"Campaign Manager\" directly")
+            && shown.contains("1 package (2 users in them)"),
+        "{shown}"
+    );
+    h.press("n");
+    assert!(
+        fresh_store(&h).role("Campaign Manager").is_ok(),
+        "n changes nothing"
+    );
+    assert!(h.app.overlay().is_none());
+}

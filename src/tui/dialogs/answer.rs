@@ -49,7 +49,7 @@ impl App {
                 },
                 Action::Confirm,
             ) => match list.selected_source().and_then(|i| choices.get(i)) {
-                Some((id, name)) => roles::reassign_and_delete(role_id, (*id, name), cx!(self)),
+                Some((id, name)) => roles::ask_reassign(role_id, &info, (*id, name), cx!(self)),
                 None => vec![Effect::Info(format!("\"{}\" was not deleted", info.role))],
             },
             (Overlay::DeleteBlocked { info, .. }, Action::Cancel) => {
@@ -114,6 +114,11 @@ impl App {
         match pending {
             Pending::DeleteRole { id, name } => roles::delete(id, &name, cx!(self)),
             Pending::DeletePackage { id, members, .. } => packages::delete(id, members, cx!(self)),
+            Pending::Reassign {
+                role_id,
+                target_id,
+                target,
+            } => roles::reassign_and_delete(role_id, (target_id, &target), cx!(self)),
             Pending::Discard => {
                 match self.after_discard.take() {
                     Some(tab) => {

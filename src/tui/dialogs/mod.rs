@@ -77,6 +77,12 @@ pub enum Pending {
     Discard,
     Save(SaveSummary),
     SavePackage,
+    /// Move a role's users and packages to a role that grants more, then delete it.
+    Reassign {
+        role_id: i64,
+        target_id: i64,
+        target: String,
+    },
     /// Save the exception being edited.
     SaveException,
     /// Drop the exception being edited: the general grants apply again.

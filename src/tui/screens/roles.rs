@@ -482,6 +482,70 @@ pub fn delete(id: i64, name: &str, cx: &mut Ctx) -> Vec<Effect> {
     }
 }
 
+/// A role chosen in the blocked-delete warning: at once when it grants nothing the
+/// deleted role did not, else after a dialog naming who gains how much (Administrator
+/// picked by one Enter would give everyone in its packages every permission).
+pub fn ask_reassign(
+    role_id: i64,
+    info: &RoleInUse,
+    target: (i64, &str),
+    cx: &mut Ctx,
+) -> Vec<Effect> {
+    let roles = cx
+        .store
+        .role_by_id(role_id)
+        .and_then(|old| Ok((old, cx.store.role_by_id(target.0)?)));
+    let (old, new) = match roles {
+        Ok(pair) => pair,
+        Err(e) => return vec![Effect::Error(e)],
+    };
+    let gained = new.grants.diff(&old.grants).0.len();
+    let affected = info.user_count + info.users_via_packages;
+    if gained == 0 || affected == 0 {
+        return reassign_and_delete(role_id, target, cx);
+    }
+    let what = if new.builtin {
+        "every permission, also ones added to the catalog later".to_string()
+    } else {
+        format!(
+            "{gained} permission{} \"{}\" did not give",
+            if gained == 1 { "" } else { "s" },
+            old.name
+        )
+    };
+    let mut lines = vec![format!("\"{}\" grants {what}.", new.name)];
+    if info.user_count > 0 {
+        lines.push(format!(
+            "{} user{} holding \"{}\" directly move to it.",
+            info.user_count,
+            if info.user_count == 1 { "" } else { "s" },
+            old.name
+        ));
+    }
+    if !info.packages.is_empty() {
+        lines.push(format!(
+            "It takes the role's place in {} package{} ({} user{} in them).",
+            info.packages.len(),
+            if info.packages.len() == 1 { "" } else { "s" },
+            info.users_via_packages,
+            if info.users_via_packages == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+    }
+    vec![Effect::confirm(
+        format!("Move everything to \"{}\"? It grants more", new.name),
+        lines,
+        Pending::Reassign {
+            role_id,
+            target_id: target.0,
+            target: target.1.to_string(),
+        },
+    )]
+}
+
 /// A role chosen in the blocked-delete warning: its users and packages move there,
 /// then the role is deleted, in one transaction.
 pub fn reassign_and_delete(role_id: i64, target: (i64, &str), cx: &mut Ctx) -> Vec<Effect> {
