@@ -2577,6 +2577,10 @@ fn the_package_editor_adds_a_role_and_a_member_in_one_save() {
         shown.contains("Roles included: \"Basic Access\"") && shown.contains("\"misaki\""),
         "the save summary lists every change:\n{shown}"
     );
+    assert!(
+        !shown.contains("members get"),
+        "Basic Access gives nothing Campaign Manager does not:\n{shown}"
+    );
     h.press("y");
     assert!(h.app.package_editor.is_none(), "{}", h.screen());
     let store = fresh_store(&h);
@@ -3331,4 +3335,20 @@ fn moving_a_deleted_roles_users_to_a_role_that_grants_more_asks_first() {
         "n changes nothing"
     );
     assert!(h.app.overlay().is_none());
+}
+
+#[test]
+fn including_a_role_that_grants_more_says_what_the_members_get() {
+    let mut h = with_package(120, 40);
+    h.press("3");
+    h.code(KeyCode::Enter);
+    h.press("/admin");
+    h.code(KeyCode::Enter);
+    h.press(" ");
+    h.ctrl('s');
+    let shown = h.screen();
+    assert!(
+        shown.contains("Its 2 members get every permission"),
+        "{shown}"
+    );
 }

@@ -378,6 +378,9 @@ impl PackageEditor {
             .filter(|(id, _)| !now.contains(id))
             .map(|(_, n)| n.clone())
             .collect();
+        if let Some(line) = self.gains(cx) {
+            lines.push(line);
+        }
         if !joining.is_empty() {
             lines.push(format!(
                 "Members joining ({}): {}",
@@ -393,6 +396,43 @@ impl PackageEditor {
             ));
         }
         lines
+    }
+
+    /// What the package's roles give after the save that they did not before, as a
+    /// sentence for the confirm (None when they give nothing new).
+    fn gains(&self, cx: &Ctx) -> Option<String> {
+        let catalog = cx.store.catalog();
+        let union = |ids: &BTreeSet<i64>| -> Option<(crate::domain::catalog::Grants, bool)> {
+            let mut all = crate::domain::catalog::Grants::none(catalog);
+            let mut builtin = false;
+            for id in ids {
+                let role = cx.store.role_by_id(*id).ok()?;
+                builtin |= role.builtin;
+                for o in role.grants.ordinals() {
+                    all.set(o, true);
+                }
+            }
+            Some((all, builtin))
+        };
+        let (before, _) = union(&self.original_roles)?;
+        let (after, builtin) = union(&self.included)?;
+        let gained = after.diff(&before).0.len();
+        if gained == 0 {
+            return None;
+        }
+        let members = self.members.rows.len();
+        let what = if builtin {
+            "every permission, also ones added to the catalog later".to_string()
+        } else {
+            format!(
+                "{gained} permission{} more",
+                if gained == 1 { "" } else { "s" }
+            )
+        };
+        Some(format!(
+            "Its {members} member{} get {what} through it.",
+            if members == 1 { "" } else { "s" }
+        ))
     }
 
     /// Ctrl-S: the name and description checked first (a refusal opens nothing),
