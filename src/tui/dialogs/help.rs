@@ -58,9 +58,20 @@ fn section(app: &App, title: String, bindings: &[&'static Binding]) -> Vec<Line<
             Span::raw("  move"),
         ]));
     }
+    // The key column is as wide as the section's widest key, so a key never runs
+    // into its words ("n/Esc/Enter keep editing").
+    let width = bindings
+        .iter()
+        .filter(|b| !is_move(b.action))
+        .map(|b| crate::text::width(&keys::hint(b.label, t.ascii)))
+        .max()
+        .unwrap_or(0)
+        .max(10);
     for b in bindings.iter().filter(|b| !is_move(b.action)) {
+        let key = keys::hint(b.label, t.ascii);
+        let pad = width + 1 - crate::text::width(&key);
         out.push(Line::from(vec![
-            Span::styled(format!("  {:<11}", keys::hint(b.label, t.ascii)), t.key),
+            Span::styled(format!("  {key}{}", " ".repeat(pad)), t.key),
             Span::raw(b.what),
         ]));
     }
