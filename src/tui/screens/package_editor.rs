@@ -536,7 +536,8 @@ impl PackageEditor {
         let [fields, lists] =
             Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
         let title = match (self.is_new, self.is_dirty()) {
-            (true, _) => " New package · unsaved ".to_string(),
+            (true, true) => " New package · unsaved ".to_string(),
+            (true, false) => " New package ".to_string(),
             (false, true) => format!(" Package {} · unsaved ", display_safe(&self.original_name)),
             (false, false) => format!(" Package {} ", display_safe(&self.original_name)),
         };
