@@ -3352,3 +3352,25 @@ fn including_a_role_that_grants_more_says_what_the_members_get() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_package_that_changed_after_the_delete_dialog_is_not_deleted_on_that_answer() {
+    let mut h = with_package(120, 40);
+    h.press("3d");
+    assert!(h.screen().contains("2 members leave it"), "{}", h.screen());
+    fresh_store(&h)
+        .set_package_members("EU Marketing", &["chen".into()], true)
+        .unwrap();
+    h.press("y");
+    assert!(
+        h.screen()
+            .contains("was changed by another process since you asked"),
+        "{}",
+        h.screen()
+    );
+    assert_eq!(
+        fresh_store(&h).packages().unwrap().len(),
+        1,
+        "chen was not dropped unasked"
+    );
+}

@@ -113,7 +113,12 @@ impl App {
     fn run_pending(&mut self, pending: Pending) -> Vec<Effect> {
         match pending {
             Pending::DeleteRole { id, name } => roles::delete(id, &name, cx!(self)),
-            Pending::DeletePackage { id, members, .. } => packages::delete(id, members, cx!(self)),
+            Pending::DeletePackage {
+                id,
+                members,
+                version,
+                ..
+            } => packages::delete(id, members, version, cx!(self)),
             Pending::Reassign {
                 role_id,
                 target_id,

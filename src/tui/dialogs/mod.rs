@@ -52,6 +52,9 @@ pub enum Pending {
         /// Members when the dialog was opened: an empty package is deleted only
         /// while it stays empty.
         members: usize,
+        /// The package's version when the dialog named its members: a package
+        /// changed since is not deleted on that answer.
+        version: i64,
     },
     SetActive {
         usernames: Vec<String>,

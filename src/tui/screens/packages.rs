@@ -244,13 +244,26 @@ fn ask_delete(id: i64, cx: &mut Ctx) -> Vec<Effect> {
             id,
             name: package.name,
             members: package.members.len(),
+            version: package.version,
         },
     )]
 }
 
 /// "Yes" on the delete confirm. A package that was empty when asked is deleted only
 /// while it stays empty: members who joined since are not dropped unasked.
-pub fn delete(id: i64, members: usize, cx: &mut Ctx) -> Vec<Effect> {
+pub fn delete(id: i64, members: usize, version: i64, cx: &mut Ctx) -> Vec<Effect> {
+    // The dialog named the members as they were; members who joined since were not
+    // named, so they are not dropped on that answer.
+    match cx.store.package(PackageRef::Id(id)) {
+        Ok(now) if now.version != version => {
+            return vec![Effect::Refuse(format!(
+                "not deleted: package \"{}\" was changed by another process since you asked; d asks again",
+                now.name
+            ))];
+        }
+        Ok(_) => {}
+        Err(e) => return vec![Effect::Error(e)],
+    }
     Effect::from_result(
         cx.store.delete_package(PackageRef::Id(id), members > 0),
         |d| {
