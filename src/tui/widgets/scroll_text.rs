@@ -82,10 +82,61 @@ impl ScrollText {
 /// How many rows `lines` take at `width` columns.
 pub fn wrapped_rows(lines: &[Line], width: usize) -> usize {
     let width = width.max(1);
-    lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum()
+    lines
+        .iter()
+        .map(|l| {
+            if l.width() <= width {
+                1
+            } else {
+                break_points(&cells(l), width).len()
+            }
+        })
+        .sum()
 }
 
-/// Splits every line wider than `width` into rows, keeping each character's style.
+/// A line's characters, each with its style.
+fn cells(line: &Line) -> Vec<(char, Style)> {
+    line.spans
+        .iter()
+        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .collect()
+}
+
+/// Where the rows of a line wider than `width` start and end (as ranges of its
+/// cells): at the last space that fits, so words stay whole; a word longer than the
+/// row is cut where the row ends. The space a row breaks at is dropped.
+fn break_points(cells: &[(char, Style)], width: usize) -> Vec<std::ops::Range<usize>> {
+    let char_width = |c: char| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while start < cells.len() {
+        let mut used = 0;
+        let mut end = start;
+        while end < cells.len() && used + char_width(cells[end].0) <= width {
+            used += char_width(cells[end].0);
+            end += 1;
+        }
+        if end == cells.len() {
+            rows.push(start..end);
+            break;
+        }
+        let end = end.max(start + 1);
+        match (start + 1..end).rev().find(|&i| cells[i].0 == ' ') {
+            Some(space) => {
+                rows.push(start..space);
+                start = space + 1;
+            }
+            None => {
+                rows.push(start..end);
+                start = end;
+            }
+        }
+    }
+    rows
+}
+
+/// Splits every line wider than `width` into rows at spaces (a longer word is cut),
+/// keeping each character's style.
 pub fn wrap(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
     let width = width.max(1);
     let mut out = Vec::new();
@@ -95,26 +146,24 @@ pub fn wrap(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
             continue;
         }
         let line_style = line.style;
-        let mut row: Vec<Span<'static>> = Vec::new();
-        let mut used = 0;
-        for span in line.spans {
-            let style: Style = span.style;
+        let cells = cells(&line);
+        for range in break_points(&cells, width) {
+            let mut row: Vec<Span<'static>> = Vec::new();
             let mut run = String::new();
-            for c in span.content.chars() {
-                let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-                if used + w > width {
-                    row.push(Span::styled(std::mem::take(&mut run), style));
-                    out.push(Line::from(std::mem::take(&mut row)).style(line_style));
-                    used = 0;
+            let mut style = None;
+            for &(c, s) in &cells[range] {
+                if style.is_some_and(|st| st != s) {
+                    row.push(Span::styled(
+                        std::mem::take(&mut run),
+                        style.unwrap_or_default(),
+                    ));
                 }
+                style = Some(s);
                 run.push(c);
-                used += w;
             }
             if !run.is_empty() {
-                row.push(Span::styled(run, style));
+                row.push(Span::styled(run, style.unwrap_or_default()));
             }
-        }
-        if !row.is_empty() {
             out.push(Line::from(row).style(line_style));
         }
     }
@@ -124,6 +173,26 @@ pub fn wrap(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces_and_cut_only_longer_words() {
+        let rows = wrap(vec![Line::from("give the role to seven users now")], 12);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(text, ["give the", "role to", "seven users", "now"]);
+        assert_eq!(
+            wrapped_rows(&[Line::from("give the role to seven users now")], 12),
+            4
+        );
+        let long = wrap(vec![Line::from("abcdefghijklmnop qr")], 6);
+        let text: Vec<String> = long
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(text, ["abcdef", "ghijkl", "mnop", "qr"]);
+    }
 
     #[test]
     fn scrolls_pages_and_ends_within_the_text() {
