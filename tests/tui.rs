@@ -3249,6 +3249,19 @@ fn a_role_changed_elsewhere_stays_a_conflict_after_an_exception_is_saved() {
     h.press(" ");
     h.ctrl('s');
     h.press("y");
+    // The exception is measured against the role as it was read: the store refuses it.
+    assert!(
+        h.screen()
+            .contains("was changed by another process since you opened it"),
+        "{}",
+        h.screen()
+    );
+    assert!(
+        allowed_on(&h, "bo", "contacts.view", "database:crm"),
+        "nothing saved"
+    );
+    h.code(KeyCode::Esc);
+    h.press("y");
     assert!(h.app.editor.as_ref().is_some_and(|e| e.exception.is_none()));
     h.select("contacts");
     h.press(" ");

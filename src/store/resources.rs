@@ -425,7 +425,14 @@ fn write_exception(tx: &Tx<'_>, role_id: i64, resource_id: i64, keys: &[&str]) -
 }
 
 /// The role the exception commands name, refused when it is locked.
-fn editable_role(tx: &Tx<'_>, role: &RoleRef) -> Result<(i64, String)> {
+/// The role an exception change is for: it must be unlocked, and when the caller
+/// read it at `expected_version`, still at that version (an exception is measured
+/// against the role's general grants, so any change to the role is a conflict).
+fn editable_role(
+    tx: &Tx<'_>,
+    role: &RoleRef,
+    expected_version: Option<i64>,
+) -> Result<(i64, String)> {
     let id = resolve_role(tx.tx, role, "role")?;
     let (name, builtin, fixed): (String, bool, bool) = tx.tx.query_row(
         "SELECT name, builtin, fixed FROM roles WHERE id = ?1",
@@ -433,6 +440,14 @@ fn editable_role(tx: &Tx<'_>, role: &RoleRef) -> Result<(i64, String)> {
         |r| Ok((text(r, 0)?, r.get(1)?, r.get(2)?)),
     )?;
     role::ensure_unlocked(&name, builtin, fixed)?;
+    if expected_version.is_some() {
+        let before = super::roles::load_role(tx.tx, tx.catalog, id)?;
+        tx.check_version(
+            format!("role \"{name}\""),
+            expected_version,
+            super::roles::role_version(&before),
+        )?;
+    }
     Ok((id, name))
 }
 
@@ -710,9 +725,22 @@ impl Store {
         grant: &[String],
         revoke: &[String],
     ) -> Result<ExceptionView> {
+        self.set_exception_if(role, spec, grant, revoke, None)
+    }
+
+    /// [`Store::set_exception`], refused as a conflict when the role is no longer at
+    /// `expected_version` (the console's exception editor read it there).
+    pub fn set_exception_if(
+        &mut self,
+        role: impl Into<RoleRef>,
+        spec: &str,
+        grant: &[String],
+        revoke: &[String],
+        expected_version: Option<i64>,
+    ) -> Result<ExceptionView> {
         let role = role.into();
         let role_id = self.write(|tx| {
-            let (role_id, name) = editable_role(tx, &role)?;
+            let (role_id, name) = editable_role(tx, &role, expected_version)?;
             let resource = find_resource(tx.tx, spec)?;
             let rtype = resource_type(tx.tx, &resource.type_key)?;
             let general = load_grants(tx.tx, tx.catalog, role_id)?;
@@ -747,9 +775,20 @@ impl Store {
     /// Removes a role's exception for a resource: the general grants apply there again.
     /// True when there was one.
     pub fn clear_exception(&mut self, role: impl Into<RoleRef>, spec: &str) -> Result<bool> {
+        self.clear_exception_if(role, spec, None)
+    }
+
+    /// [`Store::clear_exception`], refused as a conflict when the role is no longer at
+    /// `expected_version`.
+    pub fn clear_exception_if(
+        &mut self,
+        role: impl Into<RoleRef>,
+        spec: &str,
+        expected_version: Option<i64>,
+    ) -> Result<bool> {
         let role = role.into();
         self.write(|tx| {
-            let (role_id, name) = editable_role(tx, &role)?;
+            let (role_id, name) = editable_role(tx, &role, expected_version)?;
             let resource = find_resource(tx.tx, spec)?;
             let Some(current) = exception_of(tx.tx, tx.catalog, role_id, resource.id)? else {
                 return Ok(false);

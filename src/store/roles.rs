@@ -314,7 +314,7 @@ fn remove_grants(tx: &Tx<'_>, role_id: i64, ordinals: impl Iterator<Item = usize
     Ok(())
 }
 
-fn role_version(role: &Role) -> RowVersion<'_> {
+pub(super) fn role_version(role: &Role) -> RowVersion<'_> {
     RowVersion {
         version: role.version,
         created_seq: role.created_seq,

@@ -61,10 +61,6 @@ impl Tab {
             Tab::Resources => "Resources",
         }
     }
-
-    pub fn index(self) -> usize {
-        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
-    }
 }
 
 /// One input to `update`.

@@ -243,7 +243,7 @@ impl PackageEditor {
             }
             Action::Toggle if self.focus == PackageFocus::Roles => self.toggle_role(),
             Action::New if self.focus == PackageFocus::Members => return self.pick_member(cx),
-            Action::Delete if self.focus == PackageFocus::Members => return self.take_out(),
+            Action::Delete if self.focus == PackageFocus::Members => return self.take_out(cx),
             Action::Save => return self.ask_save(cx),
             Action::Back if self.is_dirty() && !read_only => return vec![ask_discard(self)],
             Action::Back => return vec![Effect::Close],
@@ -322,15 +322,14 @@ impl PackageEditor {
     }
 
     /// `d`: the selected member leaves (saved with Ctrl-S).
-    fn take_out(&mut self) -> Vec<Effect> {
+    fn take_out(&mut self, cx: &Ctx) -> Vec<Effect> {
         let Some(pos) = self.members.list.selected_source() else {
             return Vec::new();
         };
         let mut rows = self.members.rows.clone();
         let (_, username) = rows.remove(pos);
-        let haystacks = rows.iter().map(|m| m.1.to_lowercase()).collect();
-        let matcher = fuzzy_matcher::skim::SkimMatcherV2::default();
-        self.members.load_with(rows, haystacks, name_key, &matcher);
+        self.members
+            .load(rows, |m| m.1.to_lowercase(), name_key, cx.matcher);
         vec![Effect::Info(format!(
             "\"{username}\" leaves when you save (Ctrl-S)"
         ))]

@@ -77,9 +77,6 @@ pub struct ExceptionScope {
     pub general: Grants,
     /// The role holds an exception for the resource already.
     pub exists: bool,
-    /// The exception as stored when the editor opened: a save finds out whether
-    /// another process changed it since.
-    loaded: Option<Grants>,
     /// Nodes with a scoped leaf under them: the only ones the tree shows.
     in_scope: Vec<bool>,
 }
@@ -957,7 +954,6 @@ impl RoleEditor {
             mask,
             general: view.general,
             exists: view.exception.is_some(),
-            loaded: view.exception.clone(),
             in_scope,
         });
         editor.resources = true;
@@ -1062,15 +1058,18 @@ impl RoleEditor {
             .map(key)
             .collect();
         let spec = e.spec.clone();
-        if let Some(refusal) = self.changed_elsewhere(cx) {
-            return vec![refusal];
+        let saved = cx.store.set_exception_if(
+            RoleRef::Id(self.role_id),
+            &spec,
+            &grant,
+            &revoke,
+            Some(self.version),
+        );
+        if let Err(Error::Conflict(_)) = saved {
+            return vec![self.changed_elsewhere()];
         }
-        let before = cx.store.role_by_id(self.role_id).map(|r| r.version);
-        let saved = cx
-            .store
-            .set_exception(RoleRef::Id(self.role_id), &spec, &grant, &revoke);
         Effect::from_result(saved, |_| {
-            self.parent_follows(before.ok(), cx);
+            self.parent_follows(cx);
             vec![
                 Effect::Info(format!(
                     "saved the exception of \"{}\" for {spec}: {} of {} scoped permissions granted there",
@@ -1104,13 +1103,14 @@ impl RoleEditor {
         let Some(spec) = self.exception.as_ref().map(|e| e.spec.clone()) else {
             return Vec::new();
         };
-        if let Some(refusal) = self.changed_elsewhere(cx) {
-            return vec![refusal];
+        let cleared =
+            cx.store
+                .clear_exception_if(RoleRef::Id(self.role_id), &spec, Some(self.version));
+        if let Err(Error::Conflict(_)) = cleared {
+            return vec![self.changed_elsewhere()];
         }
-        let before = cx.store.role_by_id(self.role_id).map(|r| r.version);
-        let cleared = cx.store.clear_exception(RoleRef::Id(self.role_id), &spec);
         Effect::from_result(cleared, |_| {
-            self.parent_follows(before.ok(), cx);
+            self.parent_follows(cx);
             vec![
                 Effect::Info(format!(
                     "removed the exception of \"{}\" for {spec}: its general grants apply there",
@@ -1122,31 +1122,21 @@ impl RoleEditor {
         })
     }
 
-    /// The refusal when another process changed this exception since the editor
-    /// opened it: saving would undo their change without a word.
-    fn changed_elsewhere(&self, cx: &Ctx) -> Option<Effect> {
-        let e = self.exception.as_ref()?;
-        let now = cx.store.exception(RoleRef::Id(self.role_id), &e.spec);
-        match now {
-            Ok(view) if view.exception == e.loaded => None,
-            Ok(_) => Some(Effect::Refuse(format!(
-                "not saved: the exception of \"{}\" for {} was changed by another process since you opened it; Esc, then e opens it as it is now",
-                self.original_name, e.spec
-            ))),
-            Err(err) => Some(Effect::Error(err)),
-        }
+    /// The refusal when the store found the role changed (its grants or its
+    /// exceptions) since the editor read it: saving would undo that without a word.
+    fn changed_elsewhere(&self) -> Effect {
+        let spec = self.exception.as_ref().map_or("", |e| e.spec.as_str());
+        Effect::Refuse(format!(
+            "not saved: \"{}\" or its exception for {spec} was changed by another process since you opened it; Esc, then e opens it as it is now",
+            self.original_name
+        ))
     }
 
-    /// An exception's change raised the role's version. The role's own editor (which
-    /// had nothing unsaved) takes the new version only when it held the version the
-    /// role had just before this change; if someone else changed the role meanwhile,
-    /// its next save must still meet that as a conflict.
-    fn parent_follows(&mut self, before: Option<i64>, cx: &Ctx) {
-        let Some(parent) = self.parent.as_mut() else {
-            return;
-        };
-        if before == Some(parent.version)
-            && let Ok(role) = cx.store.role_by_id(self.role_id)
+    /// An exception's change raised the role's version, and the store checked that
+    /// nobody else changed the role first: the role's own editor (which had nothing
+    /// unsaved and was read at the same version) takes the new one.
+    fn parent_follows(&mut self, cx: &Ctx) {
+        if let (Some(parent), Ok(role)) = (self.parent.as_mut(), cx.store.role_by_id(self.role_id))
         {
             parent.version = role.version;
         }

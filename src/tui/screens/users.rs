@@ -475,11 +475,24 @@ impl UsersScreen {
                 "no packages yet: n on the Packages tab (3) makes one".into(),
             )];
         }
+        // A few users: their packages one by one; many (Ctrl-A on 100,000): every
+        // membership in one query.
+        let all = if targets.len() > 50 {
+            match cx.store.memberships() {
+                Ok(m) => Some(m),
+                Err(e) => return vec![Effect::Error(e)],
+            }
+        } else {
+            None
+        };
         let mut counts = vec![0usize; cx.names.packages.len()];
         for u in &targets {
-            let theirs = match cx.store.packages_of(u.id) {
-                Ok(p) => p,
-                Err(e) => return vec![Effect::Error(e)],
+            let theirs = match &all {
+                Some(all) => all.get(&u.id).cloned().unwrap_or_default(),
+                None => match cx.store.packages_of(u.id) {
+                    Ok(p) => p,
+                    Err(e) => return vec![Effect::Error(e)],
+                },
             };
             for (i, (_, name)) in cx.names.packages.iter().enumerate() {
                 if theirs.contains(name) {
