@@ -1038,10 +1038,31 @@ impl Store {
         package: impl Into<PackageRef>,
         force: bool,
     ) -> Result<PackageDeleted> {
+        self.delete_package_if(package, force, None)
+    }
+
+    /// [`Store::delete_package`], refused as a conflict when the package is no longer
+    /// at `expected_version`: the console's dialog named its members as they were.
+    pub fn delete_package_if(
+        &mut self,
+        package: impl Into<PackageRef>,
+        force: bool,
+        expected_version: Option<i64>,
+    ) -> Result<PackageDeleted> {
         let package = package.into();
         self.write(|tx| {
             let id = resolve_package(tx.tx, &package)?;
             let before = load_package(tx.tx, id)?;
+            tx.check_version(
+                format!("package \"{}\"", before.name),
+                expected_version,
+                RowVersion {
+                    version: before.version,
+                    created_seq: before.created_seq,
+                    updated_by: &before.updated_by,
+                    updated_at: &before.updated_at,
+                },
+            )?;
             let member_ids: Vec<(i64, String, Option<i64>, String, bool)> = tx
                 .tx
                 .prepare(

@@ -252,20 +252,18 @@ fn ask_delete(id: i64, cx: &mut Ctx) -> Vec<Effect> {
 /// "Yes" on the delete confirm. A package that was empty when asked is deleted only
 /// while it stays empty: members who joined since are not dropped unasked.
 pub fn delete(id: i64, members: usize, version: i64, cx: &mut Ctx) -> Vec<Effect> {
-    // The dialog named the members as they were; members who joined since were not
-    // named, so they are not dropped on that answer.
-    match cx.store.package(PackageRef::Id(id)) {
-        Ok(now) if now.version != version => {
-            return vec![Effect::Refuse(format!(
-                "not deleted: package \"{}\" was changed by another process since you asked; d asks again",
-                now.name
-            ))];
-        }
-        Ok(_) => {}
-        Err(e) => return vec![Effect::Error(e)],
-    }
     Effect::from_result(
-        cx.store.delete_package(PackageRef::Id(id), members > 0),
+        // The dialog named the members as they were: the store refuses the delete when
+        // the package changed since, so members who joined meanwhile are not dropped.
+        cx.store
+            .delete_package_if(PackageRef::Id(id), members > 0, Some(version))
+            .map_err(|e| match e {
+                Error::Conflict(c) => Error::Refused(format!(
+                    "not deleted: {} was changed by another process since you asked; d asks again",
+                    c.target
+                )),
+                other => other,
+            }),
         |d| {
             let n = d.members.len();
             let note = match n {
