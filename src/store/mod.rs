@@ -3,6 +3,7 @@
 //! apply the domain rules inside the transaction that makes the change, together with
 //! its audit row, so a rule can never be skipped by either front end.
 
+mod db;
 mod packages;
 mod policy;
 mod resources;
@@ -16,10 +17,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::types::ValueRef;
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, OpenFlags};
+
+use db::{Db, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -74,7 +74,7 @@ pub struct AuditFilter {
 
 /// The open database and the catalog read from it.
 pub struct Store {
-    conn: Connection,
+    conn: Db,
     /// The file is in WAL mode. A file in another journal mode is switched after
     /// its first write lands, not on open: the switch rewrites the header, and a
     /// file that is only read, or refused, must stay exactly as it was.
@@ -207,7 +207,7 @@ impl Store {
             }
             other => other,
         };
-        let (mut conn, version) = opened.map_err(|e| match e {
+        let (conn, version) = opened.map_err(|e| match e {
             OpenError::Sqlite(e) => storage("open", e),
             OpenError::Refused(e) => e,
         })?;
@@ -215,15 +215,17 @@ impl Store {
         // it (switching to WAL rewrites the header), so a refused file stays as it
         // was, byte for byte.
         check_tables(&conn, path, version)?;
+        let conn = Db::sqlite(conn);
         let mut catalog = match version {
             SCHEMA_VERSION => Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?),
             _ => None,
         };
-        conn.pragma_update(None, "foreign_keys", true)
+        let raw = conn.as_sqlite().expect("opened above as SQLite");
+        raw.pragma_update(None, "foreign_keys", true)
             .map_err(|e| storage("configure", e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        raw.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| storage("configure", e))?;
-        let journal: String = conn
+        let journal: String = raw
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .map_err(|e| storage("read", e))?;
         let mut wal = journal.eq_ignore_ascii_case("wal");
@@ -234,11 +236,11 @@ impl Store {
                     shown(path)
                 )));
             }
-            switch_to_wal(&conn).map_err(|e| storage("configure", e))?;
+            switch_to_wal(raw).map_err(|e| storage("configure", e))?;
             wal = true;
-            migrate(&mut conn, &Catalog::builtin())
+            migrate(&conn, &Catalog::builtin())
                 .map_err(|e| Error::Storage(format!("cannot upgrade {}: {e}", shown(path))))?;
-            check_tables(&conn, path, SCHEMA_VERSION)?;
+            check_tables(raw, path, SCHEMA_VERSION)?;
             catalog = Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?);
         }
         let Some(catalog) = catalog else {
@@ -295,9 +297,7 @@ impl Store {
 
     /// A number that changes whenever another connection commits (`PRAGMA data_version`).
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+        Ok(self.conn.change_token()?)
     }
 
     /// The newest audit rows first.
@@ -309,7 +309,7 @@ impl Store {
     pub fn audit_matching(&self, filter: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>> {
         // Prefixes are compared with substr, not LIKE, so `%` and `_` in what the
         // operator typed mean themselves.
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT id, at, actor, action, target, before, after FROM audit \
              WHERE (?1 IS NULL OR actor = ?1 \
                     OR substr(actor, 1, length(?1) + 6) = ?1 || ' from ' \
@@ -339,15 +339,17 @@ impl Store {
                 after: json(opt_text(r, 6)?),
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<db::SqlResult<_>>()?)
     }
 
     /// Rows in the audit log. Rows are never deleted (triggers refuse it), so the
     /// highest id is the count, read from the index end instead of a full scan.
     pub fn audit_count(&self) -> Result<usize> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| r.get(0))?;
+        let n: i64 =
+            self.conn
+                .query_row("SELECT coalesce(max(id), 0) FROM audit", params![], |r| {
+                    r.get(0)
+                })?;
         Ok(n as usize)
     }
 
@@ -363,13 +365,11 @@ impl Store {
                     .into(),
             ));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.begin_write()?;
         ensure_schema(&tx, &self.path)?;
         let (seq, catalog_at_start): (i64, i64) = tx.query_row(
             "UPDATE rolecall_meta SET change_seq = change_seq + 1 RETURNING change_seq, catalog_seq",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         if catalog_at_start != self.catalog.stamp() {
@@ -401,7 +401,9 @@ impl Store {
         if !self.wal {
             // After the first write has landed, so a write refused on a damaged
             // file leaves it as it was.
-            switch_to_wal(&self.conn)?;
+            if let Some(conn) = self.conn.as_sqlite() {
+                switch_to_wal(conn)?;
+            }
             self.wal = true;
         }
         Ok(out)
@@ -414,20 +416,21 @@ impl Store {
     /// runs the dry run on a copy of the file in memory instead.
     fn dry_run<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let copy;
-        let conn = if self.access == Access::ReadOnly {
-            let mut memory = Connection::open_in_memory()?;
-            rusqlite::backup::Backup::new(&self.conn, &mut memory)?.run_to_completion(
-                1024,
-                Duration::ZERO,
-                None,
-            )?;
-            memory.pragma_update(None, "foreign_keys", true)?;
-            copy = memory;
-            &copy
-        } else {
-            &self.conn
+        let conn = match self.conn.as_sqlite() {
+            Some(file) if self.access == Access::ReadOnly => {
+                let mut memory = Connection::open_in_memory()?;
+                rusqlite::backup::Backup::new(file, &mut memory)?.run_to_completion(
+                    1024,
+                    Duration::ZERO,
+                    None,
+                )?;
+                memory.pragma_update(None, "foreign_keys", true)?;
+                copy = Db::sqlite(memory);
+                &copy
+            }
+            _ => &self.conn,
         };
-        let tx = conn.unchecked_transaction()?;
+        let tx = conn.begin_scratch()?;
         let ctx = Tx {
             tx: &tx,
             catalog: &self.catalog,
@@ -444,20 +447,25 @@ impl Store {
     /// writes (demo data, imports of 100,000 users) then stop re-reading pages they
     /// just wrote. The console and single commands keep SQLite's default.
     pub fn use_large_cache(&self) -> Result<()> {
-        self.conn.pragma_update(None, "cache_size", -65_536)?;
+        if let Some(conn) = self.conn.as_sqlite() {
+            conn.pragma_update(None, "cache_size", -65_536)?;
+        }
         Ok(())
     }
 
-    /// Raw access for tests and benchmarks that need to arrange unusual states.
+    /// Raw access to a SQLite store, for tests and benchmarks that need to arrange
+    /// unusual states. Panics on any other backend: such a test is SQLite's alone.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        self.conn
+            .as_sqlite()
+            .expect("raw connection access is for SQLite stores")
     }
 }
 
 /// A transaction in progress, with what every change needs: the catalog, the actor
 /// and one timestamp for all rows it writes.
 pub(crate) struct Tx<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Db,
     catalog: &'a Catalog,
     actor: &'a str,
     at: String,
@@ -536,7 +544,7 @@ impl Tx<'_> {
             .tx
             .query_row(
                 "SELECT actor, at FROM audit WHERE action IN ('catalog.load', 'import') ORDER BY id DESC LIMIT 1",
-                [],
+                params![],
                 |r| Ok((text(r, 0)?, text(r, 1)?)),
             )
             .optional()?;
@@ -670,32 +678,25 @@ fn has_wal_content(path: &Path) -> bool {
 /// Text read from a column as it is, with any bytes that are not UTF-8 (written by
 /// another program) shown as U+FFFD: one bad value must not make the whole file
 /// unreadable, and the stand-in is visible wherever the value is shown.
-pub(crate) fn text(r: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
+pub(crate) fn text(r: &Row<'_>, idx: usize) -> db::SqlResult<String> {
     Ok(opt_text(r, idx)?.unwrap_or_default())
 }
 
 /// [`text`] for a column that may be NULL.
-pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
-    Ok(match r.get_ref(idx)? {
-        ValueRef::Null => None,
-        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
-            Some(String::from_utf8_lossy(bytes).into_owned())
-        }
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(f.to_string()),
-    })
+pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> db::SqlResult<Option<String>> {
+    r.text_lossy(idx)
 }
 
 /// The catalog's change number (bumped by triggers on `permissions`).
-fn catalog_seq(conn: &Connection) -> Result<i64> {
+fn catalog_seq(conn: &Db) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT catalog_seq FROM rolecall_meta WHERE id = 1")?
-        .query_row([], |r| r.get(0))?)
+        .query_row(params![], |r| r.get(0))?)
 }
 
 /// Refuses a file whose schema a newer rolecall has raised since it was opened.
-fn ensure_schema(conn: &Connection, path: &Path) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+fn ensure_schema(conn: &Db, path: &Path) -> Result<()> {
+    let version = conn.schema_version()?;
     if version == SCHEMA_VERSION {
         return Ok(());
     }
@@ -765,9 +766,11 @@ fn create(path: &Path) -> Result<()> {
             .mode(0o600)
             .open(&temp)
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", shown(path))))?;
-        let mut conn = Connection::open_with_flags(&temp, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let conn = Connection::open_with_flags(&temp, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        migrate(&mut conn, &Catalog::builtin()).map_err(|e| Error::Storage(e.to_string()))?;
+        let conn = Db::sqlite(conn);
+        migrate(&conn, &Catalog::builtin()).map_err(|e| Error::Storage(e.to_string()))?;
+        let Db::Sqlite(conn) = conn;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.close().map_err(|(_, e)| Error::from(e))?;
         match fs::hard_link(&temp, path) {
@@ -786,17 +789,19 @@ fn create(path: &Path) -> Result<()> {
 /// Applies the migrations this file lacks, one transaction each, with foreign keys
 /// off (a migration may rebuild a table) and checked before each commit. A fresh
 /// file gets every migration and its seed in one transaction.
-fn migrate(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
-    conn.pragma_update(None, "foreign_keys", false)?;
+fn migrate(conn: &Db, catalog: &Catalog) -> Result<()> {
+    let raw = conn.as_sqlite().expect("SQLite migrations run on SQLite");
+    raw.pragma_update(None, "foreign_keys", false)?;
     let result = migrate_steps(conn, catalog);
-    conn.pragma_update(None, "foreign_keys", true)?;
+    raw.pragma_update(None, "foreign_keys", true)?;
     result
 }
 
-fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
+fn migrate_steps(conn: &Db, catalog: &Catalog) -> Result<()> {
+    let raw = conn.as_sqlite().expect("SQLite migrations run on SQLite");
     loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = conn.begin_write()?;
+        let version: i64 = raw.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let steps = match version {
             0 => schema::MIGRATIONS,
             v => match schema::MIGRATIONS.get(v as usize..) {
@@ -816,7 +821,7 @@ fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
         let broken: Option<String> = tx
             .query_row(
                 "SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1",
-                [],
+                params![],
                 |r| r.get(0),
             )
             .optional()?;
@@ -825,7 +830,7 @@ fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
                 "the upgrade found rows of \"{table}\" that point at rows that do not exist; nothing was changed"
             )));
         }
-        tx.pragma_update(None, "user_version", version + steps.len() as i64)?;
+        raw.pragma_update(None, "user_version", version + steps.len() as i64)?;
         tx.commit()?;
     }
 }
@@ -839,12 +844,12 @@ pub(crate) fn name_key(name: &str) -> String {
 /// characters. Roles that only differed by such characters (fourteen that all read
 /// "Administrator") would now share a key: each after the first, in id order, is
 /// renamed `<visible name> (id N)`, with an audit row saying why.
-fn rekey_role_names(tx: &Transaction<'_>) -> Result<()> {
+fn rekey_role_names(tx: &Db) -> Result<()> {
     let roles: Vec<(i64, String)> = tx
         .prepare("SELECT id, name FROM roles ORDER BY id")?
-        .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    tx.execute("UPDATE roles SET name_fold = '~' || id", [])?;
+        .query_map(params![], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<db::SqlResult<_>>()?;
+    tx.execute("UPDATE roles SET name_fold = '~' || id", params![])?;
     let mut taken = std::collections::HashSet::new();
     for (id, name) in roles {
         let mut new_name = name.clone();
@@ -877,11 +882,11 @@ fn rekey_role_names(tx: &Transaction<'_>) -> Result<()> {
 
 /// The catalog, Administrator, the example roles of seed 001 and the default role,
 /// written as change number 1.
-fn seed(tx: &Transaction<'_>, catalog: &Catalog) -> Result<()> {
+fn seed(tx: &Db, catalog: &Catalog) -> Result<()> {
     write_catalog(tx, &catalog.entries())?;
     let seq: i64 = tx.query_row(
         "UPDATE rolecall_meta SET change_seq = change_seq + 1 RETURNING change_seq",
-        [],
+        params![],
         |r| r.get(0),
     )?;
     let catalog = catalog.clone().with_stamp(catalog_seq(tx)?);
@@ -924,8 +929,8 @@ fn seed(tx: &Transaction<'_>, catalog: &Catalog) -> Result<()> {
 }
 
 /// Writes catalog rows in order; `position` keeps the file's order.
-fn write_catalog(tx: &Transaction<'_>, entries: &[CatalogEntry]) -> Result<()> {
-    let mut stmt = tx.prepare(
+fn write_catalog(tx: &Db, entries: &[CatalogEntry]) -> Result<()> {
+    let stmt = tx.prepare(
         "INSERT INTO permissions (key, parent, label, description, position) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (pos, e) in entries.iter().enumerate() {
@@ -938,18 +943,17 @@ fn write_catalog(tx: &Transaction<'_>, entries: &[CatalogEntry]) -> Result<()> {
 /// The catalog as stored, stamped with its change number. Call it inside a
 /// transaction (or on a connection that writes nothing between) so the stamp and
 /// the rows agree.
-fn load_catalog(conn: &Connection) -> Result<Catalog> {
+fn load_catalog(conn: &Db) -> Result<Catalog> {
     let stamp = catalog_seq(conn)?;
-    let mut stmt =
-        conn.prepare("SELECT key, label, description FROM permissions ORDER BY position")?;
+    let stmt = conn.prepare("SELECT key, label, description FROM permissions ORDER BY position")?;
     let entries = stmt
-        .query_map([], |r| {
+        .query_map(params![], |r| {
             Ok(CatalogEntry {
                 key: text(r, 0)?,
                 label: text(r, 1)?,
                 description: text(r, 2)?,
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<db::SqlResult<Vec<_>>>()?;
     Ok(Catalog::from_stored(entries)?.with_stamp(stamp))
 }

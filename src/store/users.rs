@@ -1,6 +1,6 @@
 //! User queries and changes, with the owner rule applied inside each transaction.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{Db, OptionalExtension, Param, Row, params};
 use serde_json::{Map, Value, json};
 
 use super::roles::{RoleRef, load_role, resolve_role};
@@ -47,7 +47,7 @@ const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name
      u.timezone, u.language, coalesce(r.name, ''), coalesce(u.role_id, 0), u.active, u.owner, u.password_hash IS NOT NULL, \
      u.created_at, u.updated_at, u.version, u.updated_by, u.created_seq";
 
-fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+fn user_row(r: &Row<'_>) -> super::db::SqlResult<User> {
     Ok(User {
         id: r.get(0)?,
         username: text(r, 1)?,
@@ -71,7 +71,7 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-fn user_row_light(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+fn user_row_light(r: &Row<'_>) -> super::db::SqlResult<UserRow> {
     Ok(UserRow {
         id: r.get(0)?,
         username: text(r, 1)?,
@@ -79,7 +79,7 @@ fn user_row_light(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         last_name: text(r, 3)?,
         email: text(r, 4)?,
         // No direct role is NULL; the console's rows keep 0 for it.
-        role_id: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+        role_id: r.get::<Option<i64>>(5)?.unwrap_or(0),
         active: r.get(6)?,
         owner: r.get(7)?,
     })
@@ -95,7 +95,7 @@ fn unknown_user(name: &str) -> Error {
     )
 }
 
-pub(super) fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
+pub(super) fn load_user(conn: &Db, username: &str) -> Result<User> {
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"
     ))?
@@ -106,15 +106,15 @@ pub(super) fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<U
 
 /// Every user in username order, read through `conn` (an import reads them inside
 /// its own transaction).
-pub(super) fn all_users(conn: &rusqlite::Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare_cached(&format!(
+pub(super) fn all_users(conn: &Db) -> Result<Vec<User>> {
+    let stmt = conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id ORDER BY u.username"
     ))?;
-    let rows = stmt.query_map([], user_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = stmt.query_map(params![], user_row)?;
+    Ok(rows.collect::<super::db::SqlResult<_>>()?)
 }
 
-fn ensure_email_free(conn: &rusqlite::Connection, email: &str, except: Option<i64>) -> Result<()> {
+fn ensure_email_free(conn: &Db, email: &str, except: Option<i64>) -> Result<()> {
     let holder: Option<String> = conn
         .prepare_cached("SELECT username FROM users WHERE email_fold = ?1 AND id IS NOT ?2")?
         .query_row(params![fold(email), except], |r| text(r, 0))
@@ -144,7 +144,7 @@ fn administrator_id(tx: &Tx<'_>) -> Result<i64> {
     Ok(tx
         .tx
         .prepare_cached("SELECT id FROM roles WHERE builtin = 1 ORDER BY id LIMIT 1")?
-        .query_row([], |r| r.get(0))?)
+        .query_row(params![], |r| r.get(0))?)
 }
 
 /// Moves every user of one role to another (used by reassign-then-delete), one audit
@@ -157,11 +157,11 @@ pub(super) fn move_users(
     to_name: &str,
 ) -> Result<usize> {
     let names: Vec<String> = {
-        let mut stmt = tx
+        let stmt = tx
             .tx
             .prepare("SELECT username FROM users WHERE role_id = ?1 ORDER BY username")?;
         stmt.query_map([from], |r| text(r, 0))?
-            .collect::<rusqlite::Result<_>>()?
+            .collect::<super::db::SqlResult<_>>()?
     };
     tx.tx.execute(
         "UPDATE users SET role_id = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE role_id = ?5",
@@ -193,7 +193,7 @@ fn set_packages(
         .tx
         .prepare_cached("SELECT package_id FROM package_members WHERE user_id = ?1")?
         .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     for package in packages.difference(&current) {
         let exists: bool = tx.tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM packages WHERE id = ?1)",
@@ -243,7 +243,9 @@ fn insert_user(
     ensure_email_free(tx.tx, &profile.email, None)?;
     let existing: i64 = tx
         .tx
-        .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+        .query_row("SELECT EXISTS (SELECT 1 FROM users)", params![], |r| {
+            r.get(0)
+        })?;
     let first = existing == 0;
     // `None`: the default role; `Some(None)`: no direct role.
     let requested = role
@@ -266,7 +268,7 @@ fn insert_user(
             Some(id) => id,
             None => Some(tx.tx.query_row(
                 "SELECT default_role_id FROM settings WHERE id = 1",
-                [],
+                params![],
                 |r| r.get(0),
             )?),
         }
@@ -316,7 +318,7 @@ fn insert_user(
 /// audit row need to know.
 struct BulkChange {
     column: &'static str,
-    value: rusqlite::types::Value,
+    value: Box<dyn Param>,
     /// The user's role and active flag after the change.
     role: String,
     active: bool,
@@ -364,24 +366,24 @@ impl Store {
             .filter(|_| !no_role)
             .map(|r| resolve_role(&self.conn, &r, "role"))
             .transpose()?;
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let stmt = self.conn.prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id \
              WHERE CASE WHEN ?2 THEN u.role_id IS NULL ELSE ?1 IS NULL OR u.role_id = ?1 END \
              ORDER BY u.username"
         ))?;
         let rows = stmt.query_map(params![role_id, no_role], user_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     /// Every user as the console's list needs them, in username order. One light
     /// query: no join, eight columns, read in table order and sorted here, which is
     /// several times faster than walking the username index and seeking each row.
     pub fn user_rows(&self) -> Result<Vec<UserRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT id, username, first_name, last_name, email, role_id, active, owner FROM users",
         )?;
-        let rows = stmt.query_map([], user_row_light)?;
-        let mut rows: Vec<UserRow> = rows.collect::<rusqlite::Result<_>>()?;
+        let rows = stmt.query_map(params![], user_row_light)?;
+        let mut rows: Vec<UserRow> = rows.collect::<super::db::SqlResult<_>>()?;
         rows.sort_unstable_by(|a, b| a.username.cmp(&b.username));
         Ok(rows)
     }
@@ -389,18 +391,18 @@ impl Store {
     /// The first `limit` users in username order, through the username index: what
     /// the console needs for its first frame before the whole list has loaded.
     pub fn user_rows_page(&self, limit: usize) -> Result<Vec<UserRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT id, username, first_name, last_name, email, role_id, active, owner FROM users \
              ORDER BY username LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], user_row_light)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     pub fn user_count(&self) -> Result<usize> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+            .query_row("SELECT count(*) FROM users", params![], |r| r.get(0))?;
         Ok(n as usize)
     }
 
@@ -561,7 +563,7 @@ impl Store {
             change_each(tx, usernames, |before| {
                 (before.role_id != role_id.unwrap_or(0)).then(|| BulkChange {
                     column: "role_id",
-                    value: role_id.map_or(rusqlite::types::Value::Null, Into::into),
+                    value: Box::new(role_id),
                     role: role_name.clone(),
                     active: before.active,
                     field: "role",
@@ -579,7 +581,7 @@ impl Store {
             change_each(tx, usernames, |before| {
                 (before.active != active).then(|| BulkChange {
                     column: "active",
-                    value: active.into(),
+                    value: Box::new(active),
                     role: before.role.clone(),
                     active,
                     field: "active",
@@ -652,7 +654,7 @@ impl Store {
             let admin = administrator_id(tx)?;
             let previous: Option<String> = tx
                 .tx
-                .query_row("SELECT username FROM users WHERE owner = 1", [], |r| text(r, 0))
+                .query_row("SELECT username FROM users WHERE owner = 1", params![], |r| text(r, 0))
                 .optional()?;
             tx.tx.execute(
                 "UPDATE users SET owner = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE owner = 1",
@@ -750,14 +752,14 @@ impl Store {
         permission: &str,
         held: &[access::Source],
     ) -> Result<Vec<access::Elsewhere>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT DISTINCT r.id, r.name FROM role_grants g JOIN roles r ON r.id = g.role_id \
              WHERE g.permission_key = ?1 OR substr(g.permission_key, 1, length(?1) + 1) = ?1 || '.' \
              ORDER BY r.name",
         )?;
         let roles: Vec<(i64, String)> = stmt
             .query_map([permission], |r| Ok((r.get(0)?, text(r, 1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
         let held: std::collections::HashSet<&str> =
             held.iter().map(|s| s.via.role.as_str()).collect();
         roles
