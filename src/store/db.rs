@@ -4,6 +4,9 @@
 //! reads the same whichever database answers it. Only opening, the schema, the change
 //! token and error mapping differ per backend, and they live in `store/mod.rs`.
 
+use std::cell::{Cell, RefCell};
+
+use postgres::types::{IsNull, ToSql, Type};
 use rusqlite::types::ValueRef;
 
 /// What a query can fail with: the backend's error, no row where one was required,
@@ -11,13 +14,17 @@ use rusqlite::types::ValueRef;
 #[derive(Debug)]
 pub(crate) enum DbError {
     Sqlite(rusqlite::Error),
+    Pg(postgres::Error),
     NoRows,
+    Column(String),
 }
 
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DbError::Sqlite(e) => write!(f, "{e}"),
+            DbError::Pg(e) => write!(f, "{}", pg_message(e)),
+            DbError::Column(m) => write!(f, "{m}"),
             DbError::NoRows => write!(f, "the query returned no rows"),
         }
     }
@@ -32,10 +39,59 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
+impl From<postgres::Error> for DbError {
+    fn from(e: postgres::Error) -> Self {
+        DbError::Pg(e)
+    }
+}
+
+/// The server's own message when there is one (it names the constraint or the
+/// object), else the driver's.
+pub(crate) fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// What a PostgreSQL error means for the operator, in the words SQLite's errors get.
+fn pg_error(e: &postgres::Error) -> crate::error::Error {
+    use postgres::error::SqlState;
+    let detail = match e.code() {
+        Some(c) if *c == SqlState::DISK_FULL => {
+            "the database server's disk is full; nothing was changed".to_string()
+        }
+        Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => {
+            "the database stayed locked by another process for too long; nothing was changed"
+                .to_string()
+        }
+        Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => {
+            "the database cannot be written (a read-only server or replica); nothing was changed"
+                .to_string()
+        }
+        Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => format!(
+            "the database refused this login: {}; nothing was changed",
+            pg_message(e)
+        ),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+            "another process changed the database at the same moment; nothing was changed: try again"
+                .to_string()
+        }
+        _ if e.is_closed() || e.as_db_error().is_none() => format!(
+            "the connection to the database server failed ({}); nothing was changed",
+            pg_message(e)
+        ),
+        _ => format!("database error: {}", pg_message(e)),
+    };
+    crate::error::Error::Storage(detail)
+}
+
 impl From<DbError> for crate::error::Error {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Sqlite(e) => e.into(),
+            DbError::Pg(e) => pg_error(&e),
+            DbError::Column(m) => crate::error::Error::Storage(format!("database error: {m}")),
             DbError::NoRows => crate::error::Error::Storage(
                 "database error: a row the store expected is missing".into(),
             ),
@@ -60,16 +116,108 @@ impl<T> OptionalExtension<T> for SqlResult<T> {
     }
 }
 
-/// A value a query can take as a parameter.
-pub(crate) trait Param: rusqlite::ToSql + Sync {}
+/// A value a query can take as a parameter: what rusqlite binds, and the value and
+/// type PostgreSQL is told (every parameter's type is explicit there, so no statement
+/// is prepared by name and a NULL has the type of its column).
+pub(crate) trait Param: rusqlite::ToSql + Sync {
+    fn pg(&self) -> PgValue<'_>;
+}
 
-impl Param for i64 {}
-impl Param for bool {}
-impl Param for str {}
-impl Param for String {}
-impl<T: Param + ?Sized> Param for &T {}
-impl<T: Param> Param for Option<T> {}
-impl<T: Param + ?Sized> Param for Box<T> {}
+/// The PostgreSQL type of a parameter, for a NULL of it.
+pub(crate) trait PgTyped {
+    const TYPE: Type;
+}
+
+/// A parameter as PostgreSQL is sent it.
+pub(crate) enum PgValue<'a> {
+    Int(i64),
+    Bool(bool),
+    Text(&'a str),
+    Null(Type),
+}
+
+impl Param for i64 {
+    fn pg(&self) -> PgValue<'_> {
+        PgValue::Int(*self)
+    }
+}
+impl PgTyped for i64 {
+    const TYPE: Type = Type::INT8;
+}
+impl Param for bool {
+    fn pg(&self) -> PgValue<'_> {
+        PgValue::Bool(*self)
+    }
+}
+impl PgTyped for bool {
+    const TYPE: Type = Type::BOOL;
+}
+impl Param for str {
+    fn pg(&self) -> PgValue<'_> {
+        PgValue::Text(self)
+    }
+}
+impl PgTyped for &str {
+    const TYPE: Type = Type::TEXT;
+}
+impl Param for String {
+    fn pg(&self) -> PgValue<'_> {
+        PgValue::Text(self)
+    }
+}
+impl PgTyped for String {
+    const TYPE: Type = Type::TEXT;
+}
+impl PgTyped for &String {
+    const TYPE: Type = Type::TEXT;
+}
+impl<T: Param + ?Sized> Param for &T {
+    fn pg(&self) -> PgValue<'_> {
+        (**self).pg()
+    }
+}
+impl<T: Param + PgTyped> Param for Option<T> {
+    fn pg(&self) -> PgValue<'_> {
+        match self {
+            Some(v) => v.pg(),
+            None => PgValue::Null(T::TYPE),
+        }
+    }
+}
+impl<T: Param + ?Sized> Param for Box<T> {
+    fn pg(&self) -> PgValue<'_> {
+        (**self).pg()
+    }
+}
+
+/// A NULL of whatever type the statement says.
+#[derive(Debug)]
+struct Null;
+
+impl ToSql for Null {
+    fn to_sql(
+        &self,
+        _: &Type,
+        _: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(IsNull::Yes)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
+impl PgValue<'_> {
+    fn arg(&self) -> (&(dyn ToSql + Sync), Type) {
+        match self {
+            PgValue::Int(i) => (i, Type::INT8),
+            PgValue::Bool(b) => (b, Type::BOOL),
+            PgValue::Text(s) => (s, Type::TEXT),
+            PgValue::Null(t) => (&Null, t.clone()),
+        }
+    }
+}
 
 /// A list of parameters: `params![...]`, `[x, y]` of one type, or `[]`.
 pub(crate) trait Params {
@@ -104,28 +252,97 @@ pub(crate) use params;
 /// A value read from a column.
 pub(crate) trait FromCol: Sized {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self>;
+    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self>;
 }
 
-macro_rules! from_col_via_rusqlite {
-    ($($t:ty),*) => {$(
-        impl FromCol for $t {
-            fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
-                Ok(row.get(idx)?)
-            }
-        }
-    )*};
+/// An integer column of PostgreSQL, whatever its width (`length()` is INTEGER, a
+/// column BIGINT), or a flag read as a number.
+fn pg_int(row: &postgres::Row, idx: usize) -> SqlResult<Option<i64>> {
+    let ty = row.columns().get(idx).map(|c| c.type_().clone());
+    Ok(match ty {
+        Some(Type::INT2) => row.try_get::<_, Option<i16>>(idx)?.map(i64::from),
+        Some(Type::INT4) => row.try_get::<_, Option<i32>>(idx)?.map(i64::from),
+        Some(Type::BOOL) => row.try_get::<_, Option<bool>>(idx)?.map(i64::from),
+        _ => row.try_get::<_, Option<i64>>(idx)?,
+    })
 }
-from_col_via_rusqlite!(i64, bool, String, Option<i64>, Option<bool>, Option<String>);
+
+fn pg_bool(row: &postgres::Row, idx: usize) -> SqlResult<Option<bool>> {
+    match row.columns().get(idx).map(|c| c.type_().clone()) {
+        Some(Type::BOOL) => Ok(row.try_get(idx)?),
+        _ => Ok(pg_int(row, idx)?.map(|i| i != 0)),
+    }
+}
+
+fn missing(idx: usize) -> DbError {
+    DbError::Column(format!("column {idx} is NULL where a value is required"))
+}
+
+impl FromCol for i64 {
+    fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
+        Ok(row.get(idx)?)
+    }
+    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+        pg_int(row, idx)?.ok_or_else(|| missing(idx))
+    }
+}
+impl FromCol for Option<i64> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
+        Ok(row.get(idx)?)
+    }
+    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+        pg_int(row, idx)
+    }
+}
+impl FromCol for bool {
+    fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
+        Ok(row.get(idx)?)
+    }
+    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+        pg_bool(row, idx)?.ok_or_else(|| missing(idx))
+    }
+}
+impl FromCol for Option<bool> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
+        Ok(row.get(idx)?)
+    }
+    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+        pg_bool(row, idx)
+    }
+}
+impl FromCol for String {
+    fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
+        Ok(row.get(idx)?)
+    }
+    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+        Option::<String>::from_pg(row, idx)?.ok_or_else(|| missing(idx))
+    }
+}
+impl FromCol for Option<String> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
+        Ok(row.get(idx)?)
+    }
+    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+        match row.columns().get(idx).map(|c| c.type_().clone()) {
+            Some(Type::INT2 | Type::INT4 | Type::INT8 | Type::BOOL) => {
+                Ok(pg_int(row, idx)?.map(|i| i.to_string()))
+            }
+            _ => Ok(row.try_get(idx)?),
+        }
+    }
+}
 
 /// One row of a result.
 pub(crate) enum Row<'a> {
     Sqlite(&'a rusqlite::Row<'a>),
+    Pg(&'a postgres::Row),
 }
 
 impl Row<'_> {
     pub(crate) fn get<T: FromCol>(&self, idx: usize) -> SqlResult<T> {
         match self {
             Row::Sqlite(r) => T::from_sqlite(r, idx),
+            Row::Pg(r) => T::from_pg(r, idx),
         }
     }
 
@@ -141,6 +358,8 @@ impl Row<'_> {
                 ValueRef::Integer(i) => Some(i.to_string()),
                 ValueRef::Real(f) => Some(f.to_string()),
             }),
+            // The server checks that text is valid in its encoding.
+            Row::Pg(r) => Option::<String>::from_pg(r, idx),
         }
     }
 }
@@ -148,6 +367,17 @@ impl Row<'_> {
 /// A connection to either backend.
 pub(crate) enum Db {
     Sqlite(rusqlite::Connection),
+    Pg(Pg),
+}
+
+/// A PostgreSQL session. The store reads through shared references (a transaction
+/// is a borrowed `Db`), while the driver wants `&mut` for every call: the client sits
+/// in a `RefCell`, and no call re-enters another (rows are read before the caller's
+/// closure runs).
+pub(crate) struct Pg {
+    client: RefCell<postgres::Client>,
+    /// Rows written by this session's statements, for [`Db::total_changes`].
+    changes: Cell<u64>,
 }
 
 /// A statement: its SQL, ready for the backend it runs on.
@@ -165,17 +395,32 @@ impl Db {
         Db::Sqlite(conn)
     }
 
+    pub(crate) fn pg(client: postgres::Client) -> Db {
+        Db::Pg(Pg {
+            client: RefCell::new(client),
+            changes: Cell::new(0),
+        })
+    }
+
     /// The SQLite connection, for what only SQLite has (pragmas, backups).
     pub(crate) fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
         match self {
             Db::Sqlite(c) => Some(c),
+            Db::Pg(_) => None,
         }
+    }
+
+    pub(crate) fn is_pg(&self) -> bool {
+        matches!(self, Db::Pg(_))
     }
 
     pub(crate) fn prepare_cached(&self, sql: &str) -> SqlResult<Stmt<'_>> {
         Ok(Stmt {
             db: self,
-            sql: sql.to_string(),
+            sql: match self {
+                Db::Sqlite(_) => sql.to_string(),
+                Db::Pg(_) => numbered_placeholders(sql),
+            },
         })
     }
 
@@ -201,6 +446,7 @@ impl Db {
     pub(crate) fn execute_batch(&self, sql: &str) -> SqlResult<()> {
         match self {
             Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Db::Pg(pg) => Ok(pg.client.borrow_mut().batch_execute(sql)?),
         }
     }
 
@@ -211,6 +457,11 @@ impl Db {
     pub(crate) fn change_token(&self) -> SqlResult<i64> {
         match self {
             Db::Sqlite(c) => Ok(c.pragma_query_value(None, "data_version", |r| r.get(0))?),
+            Db::Pg(_) => self.query_row(
+                "SELECT change_seq + catalog_seq FROM rolecall_meta WHERE id = 1",
+                params![],
+                |r| r.get(0),
+            ),
         }
     }
 
@@ -218,6 +469,11 @@ impl Db {
     pub(crate) fn schema_version(&self) -> SqlResult<i64> {
         match self {
             Db::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
+            Db::Pg(_) => self.query_row(
+                "SELECT version FROM rolecall_schema WHERE id = 1",
+                params![],
+                |r| r.get(0),
+            ),
         }
     }
 
@@ -226,6 +482,7 @@ impl Db {
     pub(crate) fn total_changes(&self) -> u64 {
         match self {
             Db::Sqlite(c) => c.total_changes(),
+            Db::Pg(pg) => pg.changes.get(),
         }
     }
 
@@ -237,6 +494,9 @@ impl Db {
     pub(crate) fn begin_write(&self) -> SqlResult<TxGuard<'_>> {
         match self {
             Db::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
+            Db::Pg(_) => self.execute_batch(
+                "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = '10s'",
+            )?,
         }
         Ok(TxGuard {
             db: self,
@@ -249,6 +509,7 @@ impl Db {
     pub(crate) fn begin_snapshot(&self) -> SqlResult<TxGuard<'_>> {
         match self {
             Db::Sqlite(c) => c.execute_batch("BEGIN DEFERRED")?,
+            Db::Pg(_) => self.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
         }
         Ok(TxGuard {
             db: self,
@@ -260,19 +521,82 @@ impl Db {
     pub(crate) fn last_insert_rowid(&self) -> SqlResult<i64> {
         match self {
             Db::Sqlite(c) => Ok(c.last_insert_rowid()),
+            Db::Pg(_) => self.query_row("SELECT lastval()", params![], |r| r.get(0)),
         }
+    }
+
+    /// PostgreSQL only: runs `sql` (`?N` placeholders) with parameters the store's
+    /// [`Param`] does not cover, such as the arrays of a batched insert
+    /// (`INSERT ... SELECT FROM unnest(...)`), in one round trip. Returns the rows
+    /// written.
+    pub(crate) fn pg_execute(
+        &self,
+        sql: &str,
+        args: &[(&(dyn ToSql + Sync), Type)],
+    ) -> SqlResult<u64> {
+        let Db::Pg(pg) = self else {
+            return Err(DbError::Column(
+                "a PostgreSQL statement was sent to a SQLite database".into(),
+            ));
+        };
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut client = pg.client.borrow_mut();
+        let mut rows = client.query_typed_raw(&numbered_placeholders(sql), args.iter().cloned())?;
+        while rows.next()?.is_some() {}
+        let n = rows.rows_affected().unwrap_or(0);
+        pg.changes.set(pg.changes.get() + n);
+        Ok(n)
+    }
+
+    /// PostgreSQL only: one text column of `sql`, whose one parameter is an array of
+    /// text (`= ANY(?1)`): a batch checked in one round trip.
+    pub(crate) fn pg_query_strings(&self, sql: &str, values: &[&str]) -> SqlResult<Vec<String>> {
+        let Db::Pg(pg) = self else {
+            return Err(DbError::Column(
+                "a PostgreSQL statement was sent to a SQLite database".into(),
+            ));
+        };
+        let rows = pg
+            .client
+            .borrow_mut()
+            .query_typed(&numbered_placeholders(sql), &[(&values, Type::TEXT_ARRAY)])?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<_, String>(0)?))
+            .collect()
     }
 
     /// Starts a transaction that is only ever rolled back (dry runs).
     pub(crate) fn begin_scratch(&self) -> SqlResult<TxGuard<'_>> {
         match self {
             Db::Sqlite(c) => c.execute_batch("BEGIN DEFERRED")?,
+            Db::Pg(_) => self.execute_batch("BEGIN READ WRITE")?,
         }
         Ok(TxGuard {
             db: self,
             open: true,
         })
     }
+}
+
+/// Rewrites SQLite's `?N` placeholders as PostgreSQL's `$N`, leaving string literals
+/// and quoted names alone.
+pub(crate) fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '?' => {
+                out.push('$');
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// An open transaction; dropped without [`TxGuard::commit`], it rolls back.
@@ -308,11 +632,34 @@ impl Drop for TxGuard<'_> {
     }
 }
 
+/// True for a statement that writes rows (so rows it returns were written).
+fn writes(sql: &str) -> bool {
+    let head = sql.trim_start();
+    ["INSERT", "UPDATE", "DELETE", "WITH"]
+        .iter()
+        .any(|w| head.len() >= w.len() && head[..w.len()].eq_ignore_ascii_case(w))
+}
+
 impl Stmt<'_> {
     fn sqlite(&self) -> SqlResult<rusqlite::CachedStatement<'_>> {
         match self.db {
             Db::Sqlite(c) => Ok(c.prepare_cached(&self.sql)?),
+            Db::Pg(_) => unreachable!("only called for SQLite"),
         }
+    }
+
+    /// Runs the statement on PostgreSQL with explicitly typed parameters (no named
+    /// prepared statement, so a pooler in transaction mode is no obstacle).
+    fn pg_rows(&self, pg: &Pg, params: impl Params) -> SqlResult<Vec<postgres::Row>> {
+        let rows = params.with(|p| {
+            let values: Vec<PgValue<'_>> = p.iter().map(|v| v.pg()).collect();
+            let args: Vec<(&(dyn ToSql + Sync), Type)> = values.iter().map(PgValue::arg).collect();
+            pg.client.borrow_mut().query_typed(&self.sql, &args)
+        })?;
+        if writes(&self.sql) {
+            pg.changes.set(pg.changes.get() + rows.len() as u64);
+        }
+        Ok(rows)
     }
 
     pub(crate) fn query_row<T>(
@@ -331,6 +678,10 @@ impl Stmt<'_> {
                     }
                 })
             }
+            Db::Pg(pg) => match self.pg_rows(pg, params)?.first() {
+                Some(r) => f(&Row::Pg(r)),
+                None => Err(DbError::NoRows),
+            },
         }
     }
 
@@ -353,6 +704,11 @@ impl Stmt<'_> {
                     Ok(())
                 })?;
             }
+            Db::Pg(pg) => {
+                for r in &self.pg_rows(pg, params)? {
+                    out.push(f(&Row::Pg(r)));
+                }
+            }
         }
         Ok(out.into_iter())
     }
@@ -362,6 +718,20 @@ impl Stmt<'_> {
             Db::Sqlite(_) => {
                 let mut stmt = self.sqlite()?;
                 params.with(|p| Ok(stmt.execute(rusqlite::params_from_iter(p))?))
+            }
+            Db::Pg(pg) => {
+                let n = params.with(|p| {
+                    let values: Vec<PgValue<'_>> = p.iter().map(|v| v.pg()).collect();
+                    let args: Vec<(&(dyn ToSql + Sync), Type)> =
+                        values.iter().map(PgValue::arg).collect();
+                    let mut client = pg.client.borrow_mut();
+                    use postgres::fallible_iterator::FallibleIterator;
+                    let mut rows = client.query_typed_raw(&self.sql, args)?;
+                    while rows.next()?.is_some() {}
+                    Ok::<_, postgres::Error>(rows.rows_affected().unwrap_or(0))
+                })?;
+                pg.changes.set(pg.changes.get() + n);
+                Ok(n as usize)
             }
         }
     }

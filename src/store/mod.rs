@@ -3,8 +3,11 @@
 //! apply the domain rules inside the transaction that makes the change, together with
 //! its audit row, so a rule can never be skipped by either front end.
 
+mod copy;
 mod db;
 mod packages;
+mod pg;
+mod pg_schema;
 mod policy;
 mod resources;
 mod roles;
@@ -27,7 +30,9 @@ use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
+pub use copy::Copied;
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
+pub use pg::{is_url as is_postgres_url, redact as redact_url};
 pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
@@ -82,7 +87,10 @@ pub struct Store {
     catalog: Catalog,
     actor: String,
     access: Access,
+    /// Where the data is, as shown: the file, or the server's URL less its password.
     path: PathBuf,
+    /// Where the data is, as given (a URL keeps its password), to open it again.
+    target: PathBuf,
     /// What the resource parts (`rolecall/3`) of the last import changed.
     last_model_import: ModelImport,
 }
@@ -147,6 +155,9 @@ impl Store {
     /// only). A file this build cannot use is refused with a storage error and left
     /// exactly as it was.
     pub fn open(path: &Path, access: Access) -> Result<Store> {
+        if let Some(url) = path.to_str().filter(|t| pg::is_url(t)) {
+            return Store::open_pg(url, access, true);
+        }
         match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 return Err(Error::Storage(format!(
@@ -168,7 +179,7 @@ impl Store {
                         shown(path)
                     )));
                 }
-                create(path)?;
+                create(path, &|db: &Db| seed(db, &Catalog::builtin()))?;
             }
             Err(e) => return Err(Error::Storage(format!("cannot read {}: {e}", shown(path)))),
         }
@@ -238,7 +249,7 @@ impl Store {
             }
             switch_to_wal(raw).map_err(|e| storage("configure", e))?;
             wal = true;
-            migrate(&conn, &Catalog::builtin())
+            migrate(&conn, Some(&Catalog::builtin()))
                 .map_err(|e| Error::Storage(format!("cannot upgrade {}: {e}", shown(path))))?;
             check_tables(raw, path, SCHEMA_VERSION)?;
             catalog = Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?);
@@ -253,8 +264,95 @@ impl Store {
             actor: actor_from_env(),
             access,
             path: path.to_path_buf(),
+            target: path.to_path_buf(),
             last_model_import: ModelImport::default(),
         })
+    }
+
+    /// Opens a rolecall database on a PostgreSQL server, creating its schema (and
+    /// seeding it) when the database has no tables at all.
+    fn open_pg(url: &str, access: Access, create: bool) -> Result<Store> {
+        let target = pg::parse(url)?;
+        let shown = target.shown.clone();
+        let conn = Db::pg(pg::connect(&target)?);
+        let unreadable =
+            |e: db::DbError| Error::Storage(format!("cannot read {shown}: {}", Error::from(e)));
+        if access == Access::ReadOnly {
+            // The server enforces --read-only too, for anything that slips past the
+            // store's own refusal.
+            conn.execute_batch("SET default_transaction_read_only = on")
+                .map_err(unreadable)?;
+        }
+        if !pg_tables(&conn)
+            .map_err(unreadable)?
+            .contains("rolecall_schema")
+        {
+            if access == Access::ReadOnly {
+                return Err(Error::Storage(format!(
+                    "there is no rolecall database at {shown}; --read-only never creates one"
+                )));
+            }
+            if !create {
+                return Err(Error::Storage(format!(
+                    "no rolecall database at {shown} (it is created when you first open the console or add something)"
+                )));
+            }
+            create_pg(&conn, &shown, &|db: &Db| seed(db, &Catalog::builtin()))?;
+        }
+        let version = conn.schema_version().map_err(unreadable)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Storage(format!(
+                "{shown} has schema version {version}, newer than this rolecall understands ({SCHEMA_VERSION}); use a newer rolecall"
+            )));
+        }
+        if version < SCHEMA_VERSION {
+            return Err(Error::Storage(format!(
+                "{shown} has schema version {version}, and this rolecall cannot upgrade a PostgreSQL database from it to {SCHEMA_VERSION}; use the rolecall that made it"
+            )));
+        }
+        let tables = pg_tables(&conn).map_err(unreadable)?;
+        if let Some(table) = pg_schema::required_tables().find(|t| !tables.contains(*t)) {
+            return Err(Error::Storage(format!(
+                "{shown} is damaged: the table \"{table}\" is missing"
+            )));
+        }
+        let catalog = load_catalog(&conn).map_err(|e| match e {
+            Error::Storage(m) => Error::Storage(format!("cannot read {shown}: {m}")),
+            other => Error::Storage(format!("{shown} holds an invalid catalog: {other}")),
+        })?;
+        Ok(Store {
+            conn,
+            wal: true,
+            catalog,
+            actor: actor_from_env(),
+            access,
+            path: PathBuf::from(&shown),
+            target: PathBuf::from(url),
+            last_model_import: ModelImport::default(),
+        })
+    }
+
+    /// Opens the same database again, as another connection, when called (the
+    /// console reads its long lists on a thread of their own).
+    pub fn opener(&self, access: Access) -> impl FnOnce() -> Result<Store> + Send + 'static {
+        let target = self.target.clone();
+        move || Store::open(&target, access)
+    }
+
+    /// Opens a database that must already exist: a PostgreSQL database without
+    /// rolecall's tables is refused, naming the URL, instead of being set up (the
+    /// commands that only read). A file is refused by the caller, which knows how
+    /// to say it.
+    pub fn open_existing_db(path: &Path, access: Access) -> Result<Store> {
+        match path.to_str().filter(|t| pg::is_url(t)) {
+            Some(url) => Store::open_pg(url, access, false),
+            None => Store::open(path, access),
+        }
+    }
+
+    /// True when the data is on a PostgreSQL server.
+    pub fn is_postgres(&self) -> bool {
+        self.conn.is_pg()
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -345,6 +443,14 @@ impl Store {
     /// Rows in the audit log. Rows are never deleted (triggers refuse it), so the
     /// highest id is the count, read from the index end instead of a full scan.
     pub fn audit_count(&self) -> Result<usize> {
+        if self.conn.is_pg() {
+            // A PostgreSQL sequence skips the numbers of rolled-back inserts, so
+            // the highest id is not the count there.
+            let n: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM audit", params![], |r| r.get(0))?;
+            return Ok(n as usize);
+        }
         let n: i64 =
             self.conn
                 .query_row("SELECT coalesce(max(id), 0) FROM audit", params![], |r| {
@@ -366,12 +472,14 @@ impl Store {
             ));
         }
         let tx = self.conn.begin_write()?;
-        ensure_schema(&tx, &self.path)?;
+        // The first statement takes the change counter's row: on PostgreSQL its lock
+        // is what queues writers (SQLite's IMMEDIATE lock is already held).
         let (seq, catalog_at_start): (i64, i64) = tx.query_row(
             "UPDATE rolecall_meta SET change_seq = change_seq + 1 RETURNING change_seq, catalog_seq",
             params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
+        ensure_schema(&tx, &self.path)?;
         if catalog_at_start != self.catalog.stamp() {
             self.catalog = load_catalog(&tx)?;
         }
@@ -739,7 +847,7 @@ fn usable_version(conn: &Connection, path: &Path) -> Result<i64> {
 /// Creates a new database atomically: it is built and seeded under a temporary name
 /// in the same folder, then linked into place, so no other process ever sees a
 /// half-made file. If another process won the race, its file is used.
-fn create(path: &Path) -> Result<()> {
+fn create(path: &Path, fill: &dyn Fn(&Db) -> Result<()>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::DirBuilder::new()
             .recursive(true)
@@ -769,8 +877,15 @@ fn create(path: &Path) -> Result<()> {
         let conn = Connection::open_with_flags(&temp, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let conn = Db::sqlite(conn);
-        migrate(&conn, &Catalog::builtin()).map_err(|e| Error::Storage(e.to_string()))?;
-        let Db::Sqlite(conn) = conn;
+        migrate(&conn, None).map_err(|e| Error::Storage(e.to_string()))?;
+        {
+            let tx = conn.begin_write()?;
+            fill(&tx)?;
+            tx.commit()?;
+        }
+        let Db::Sqlite(conn) = conn else {
+            unreachable!("made as SQLite above")
+        };
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.close().map_err(|(_, e)| Error::from(e))?;
         match fs::hard_link(&temp, path) {
@@ -788,8 +903,9 @@ fn create(path: &Path) -> Result<()> {
 
 /// Applies the migrations this file lacks, one transaction each, with foreign keys
 /// off (a migration may rebuild a table) and checked before each commit. A fresh
-/// file gets every migration and its seed in one transaction.
-fn migrate(conn: &Db, catalog: &Catalog) -> Result<()> {
+/// file gets every migration in one transaction, and the seed with them when
+/// `catalog` is given (a copy brings its own rows instead).
+fn migrate(conn: &Db, catalog: Option<&Catalog>) -> Result<()> {
     let raw = conn.as_sqlite().expect("SQLite migrations run on SQLite");
     raw.pragma_update(None, "foreign_keys", false)?;
     let result = migrate_steps(conn, catalog);
@@ -797,7 +913,7 @@ fn migrate(conn: &Db, catalog: &Catalog) -> Result<()> {
     result
 }
 
-fn migrate_steps(conn: &Db, catalog: &Catalog) -> Result<()> {
+fn migrate_steps(conn: &Db, catalog: Option<&Catalog>) -> Result<()> {
     let raw = conn.as_sqlite().expect("SQLite migrations run on SQLite");
     loop {
         let tx = conn.begin_write()?;
@@ -815,7 +931,7 @@ fn migrate_steps(conn: &Db, catalog: &Catalog) -> Result<()> {
                 rekey_role_names(&tx)?;
             }
         }
-        if version == 0 {
+        if let (0, Some(catalog)) = (version, catalog) {
             seed(&tx, catalog)?;
         }
         let broken: Option<String> = tx
@@ -956,4 +1072,44 @@ fn load_catalog(conn: &Db) -> Result<Catalog> {
         })?
         .collect::<db::SqlResult<Vec<_>>>()?;
     Ok(Catalog::from_stored(entries)?.with_stamp(stamp))
+}
+
+/// The tables in the connection's current schema.
+fn pg_tables(conn: &Db) -> db::SqlResult<std::collections::HashSet<String>> {
+    conn.prepare(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+    )?
+    .query_map(params![], |r| text(r, 0))?
+    .collect()
+}
+
+/// Creates the schema in an empty PostgreSQL database and seeds it, in one
+/// transaction. Two processes that start on the same empty database at once queue
+/// on an advisory lock; the second finds the schema made and leaves it.
+fn create_pg(conn: &Db, shown: &str, fill: &dyn Fn(&Db) -> Result<()>) -> Result<()> {
+    let failed =
+        |e: db::DbError| Error::Storage(format!("cannot create {shown}: {}", Error::from(e)));
+    let tx = conn.begin_write().map_err(failed)?;
+    tx.execute_batch("SELECT pg_advisory_xact_lock(7242643412)")
+        .map_err(failed)?;
+    let tables = pg_tables(&tx).map_err(failed)?;
+    if tables.contains("rolecall_schema") {
+        return tx.commit().map_err(failed);
+    }
+    if !tables.is_empty() {
+        return Err(Error::Storage(format!(
+            "{shown} is a PostgreSQL database with other tables in it, not a rolecall one; pass an empty database"
+        )));
+    }
+    tx.execute_batch(pg_schema::CREATE).map_err(failed)?;
+    fill(&tx).map_err(|e| match e {
+        Error::Storage(m) => Error::Storage(format!("cannot create {shown}: {m}")),
+        other => other,
+    })?;
+    tx.execute(
+        "INSERT INTO rolecall_schema (id, version) VALUES (1, ?1)",
+        [SCHEMA_VERSION],
+    )
+    .map_err(failed)?;
+    tx.commit().map_err(failed)
 }

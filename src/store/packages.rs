@@ -304,7 +304,7 @@ pub(super) fn replace_role_in_packages(
             params![id, from.0],
         )?;
         tx.tx.execute(
-            "INSERT OR IGNORE INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+            "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![id, to.0],
         )?;
         bump_package(tx, *id)?;
@@ -339,7 +339,7 @@ fn ensure_name_free(tx: &Tx<'_>, name: &str, except: Option<i64>) -> Result<()> 
     let clash: Option<String> = tx
         .tx
         .query_row(
-            "SELECT name FROM packages WHERE name_fold = ?1 AND id IS NOT ?2",
+            "SELECT name FROM packages WHERE name_fold = ?1 AND id IS DISTINCT FROM ?2",
             params![name_key(name), except],
             |r| text(r, 0),
         )
@@ -675,7 +675,7 @@ impl Store {
         let (role_names, role_index) = named("SELECT id, name FROM roles")?;
         let (package_names, package_index) = named("SELECT id, name FROM packages")?;
         let disabled: BTreeSet<i64> = conn
-            .prepare_cached("SELECT id FROM users WHERE active = 0")?
+            .prepare_cached("SELECT id FROM users WHERE active = FALSE")?
             .query_map(params![], |r| r.get(0))?
             .collect::<super::db::SqlResult<_>>()?;
         let mut granting: Vec<(usize, i64)> = roles.iter().map(|r| (role_index[r], *r)).collect();
@@ -789,6 +789,9 @@ impl Store {
     /// already in a package stay; unknown names refuse the whole batch.
     pub fn join_packages(&mut self, memberships: &[(String, Vec<String>)]) -> Result<usize> {
         self.write(|tx| {
+            if tx.tx.is_pg() {
+                return join_packages_batched(tx, memberships);
+            }
             let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
             // Everyone's packages before, read once for the whole batch.
             let mut current: HashMap<i64, Vec<String>> = HashMap::new();
@@ -802,7 +805,7 @@ impl Store {
                 }
             }
             let insert = tx.tx.prepare_cached(
-                "INSERT OR IGNORE INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+                "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?;
             let find_user = tx
                 .tx
@@ -1190,4 +1193,126 @@ pub(super) fn all_packages(conn: &Db) -> Result<Vec<Package>> {
         p.members.sort();
     }
     Ok(packages)
+}
+
+/// [`Store::join_packages`] on PostgreSQL: the same outcome and audit rows, worked out
+/// here from the memberships read once, then written a few statements per batch
+/// instead of several per user (each statement is a round trip to the server).
+fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> Result<usize> {
+    use postgres::types::Type;
+    let mut current: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut pairs: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
+    for row in tx
+        .tx
+        .prepare(
+            "SELECT m.user_id, m.package_id, p.name FROM package_members m \
+             JOIN packages p ON p.id = m.package_id",
+        )?
+        .query_map(params![], |r| {
+            Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, text(r, 2)?))
+        })?
+    {
+        let (user, package, name) = row?;
+        current.entry(user).or_default().push(name);
+        pairs.insert((user, package));
+    }
+    let names: Vec<&str> = memberships.iter().map(|(u, _)| u.as_str()).collect();
+    let ids: HashMap<String, i64> = tx
+        .tx
+        .pg_query_strings(
+            "SELECT username || chr(1) || id FROM users WHERE username = ANY(?1)",
+            &names,
+        )?
+        .into_iter()
+        .filter_map(|row| {
+            let (name, id) = row.split_once('\u{1}')?;
+            Some((name.to_string(), id.parse().ok()?))
+        })
+        .collect();
+    let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
+    let (mut new_users, mut new_packages) = (Vec::new(), Vec::new());
+    let (mut changed, mut targets, mut befores, mut afters) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (username, packages) in memberships {
+        let user = *ids.get(username).ok_or_else(|| {
+            Error::invalid(
+                "username",
+                format!("there is no user \"{}\"", crate::text::excerpt(username)),
+            )
+        })?;
+        let mut before = current.remove(&user).unwrap_or_default();
+        before.sort();
+        let mut after = before.clone();
+        for package in packages {
+            let (id, name) = match package_ids.get(package) {
+                Some(found) => found.clone(),
+                None => {
+                    let id = resolve_package(tx.tx, &PackageRef::Typed(package.clone()))?;
+                    let name: String =
+                        tx.tx
+                            .query_row("SELECT name FROM packages WHERE id = ?1", [id], |r| {
+                                text(r, 0)
+                            })?;
+                    package_ids.insert(package.clone(), (id, name.clone()));
+                    (id, name)
+                }
+            };
+            if pairs.insert((user, id)) {
+                new_users.push(user);
+                new_packages.push(id);
+                after.push(name);
+            }
+        }
+        if after.len() == before.len() {
+            continue;
+        }
+        after.sort();
+        changed.push(user);
+        targets.push(username.as_str());
+        befores.push(json!({"packages": before}).to_string());
+        afters.push(json!({"packages": after}).to_string());
+    }
+    let at: &str = &tx.at;
+    let actor: &str = tx.actor;
+    for from in (0..new_users.len()).step_by(20_000) {
+        let to = (from + 20_000).min(new_users.len());
+        tx.tx.pg_execute(
+            "INSERT INTO package_members (package_id, user_id) \
+             SELECT p, u FROM unnest(?1::int8[], ?2::int8[]) AS t(p, u) ON CONFLICT DO NOTHING",
+            &[
+                (&&new_packages[from..to], Type::INT8_ARRAY),
+                (&&new_users[from..to], Type::INT8_ARRAY),
+            ],
+        )?;
+    }
+    for from in (0..changed.len()).step_by(20_000) {
+        let to = (from + 20_000).min(changed.len());
+        tx.tx.pg_execute(
+            "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ANY(?4::int8[])",
+            &[
+                (&tx.seq, Type::INT8),
+                (&at, Type::TEXT),
+                (&actor, Type::TEXT),
+                (&&changed[from..to], Type::INT8_ARRAY),
+            ],
+        )?;
+        let before_refs: Vec<&str> = befores[from..to].iter().map(String::as_str).collect();
+        let after_refs: Vec<&str> = afters[from..to].iter().map(String::as_str).collect();
+        tx.tx.pg_execute(
+            "INSERT INTO audit (at, actor, action, target, before, after) \
+             SELECT ?1, ?2, 'user.update', t, b, a \
+             FROM unnest(?3::text[], ?4::text[], ?5::text[]) WITH ORDINALITY AS x(t, b, a, n) ORDER BY n",
+            &[
+                (&at, Type::TEXT),
+                (&actor, Type::TEXT),
+                (&&targets[from..to], Type::TEXT_ARRAY),
+                (&before_refs, Type::TEXT_ARRAY),
+                (&after_refs, Type::TEXT_ARRAY),
+            ],
+        )?;
+    }
+    for (id, _) in package_ids.values() {
+        bump_package(tx, *id)?;
+    }
+    Ok(changed.len())
 }

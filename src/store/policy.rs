@@ -116,7 +116,7 @@ fn apply_catalog(
             continue;
         }
         let insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+            "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
         for key in &added {
             insert.execute(params![role.id, key])?;
@@ -318,7 +318,7 @@ fn update_role(ctx: &Tx<'_>, id: i64, step: &policy::RoleStep) -> Result<()> {
         ctx.seq
     ])?;
     let insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+        "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
     )?;
     for key in &step.added {
         insert.execute(params![id, key])?;
@@ -566,7 +566,7 @@ fn apply_packages(
                     id
                 ])?;
                 let insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+                    "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 )?;
                 for role in &step.roles_added {
                     insert.execute(params![id, role_id(role)?])?;
@@ -613,7 +613,7 @@ fn apply_membership(
 ) -> Result<()> {
     if !step.packages_added.is_empty() {
         let insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+            "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
         for name in &step.packages_added {
             let id = package_id(name)?;

@@ -238,7 +238,7 @@ fn link_packages(
         let n = if on {
             tx.tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                    "INSERT INTO package_resources (package_id, resource_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![id, resource_id])?
         } else {
@@ -364,7 +364,7 @@ fn upsert_resource(
             .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
         for pid in ids {
             tx.tx.execute(
-                "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                "INSERT INTO package_resources (package_id, resource_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![pid, id],
             )?;
         }
@@ -400,7 +400,7 @@ fn upsert_resource(
 /// Makes `keys` the exception of `role_id` for `resource_id` (created if need be).
 fn write_exception(tx: &Tx<'_>, role_id: i64, resource_id: i64, keys: &[&str]) -> Result<()> {
     tx.tx.execute(
-        "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
+        "INSERT INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![role_id, resource_id],
     )?;
     let id: i64 = tx.tx.query_row(
@@ -942,7 +942,7 @@ impl Store {
         let holders = conn.prepare_cached(ROLE_HOLDERS)?;
         let members = conn.prepare_cached(ROLE_PACKAGE_MEMBERS)?;
         let disabled: BTreeSet<i64> = conn
-            .prepare_cached("SELECT id FROM users WHERE active = 0")?
+            .prepare_cached("SELECT id FROM users WHERE active = FALSE")?
             .query_map(params![], |r| r.get(0))?
             .collect::<super::db::SqlResult<_>>()?;
         let mut paths: GrantPaths = BTreeMap::new();
@@ -969,8 +969,10 @@ impl Store {
 const ROLE_HOLDERS: &str = "SELECT id FROM users WHERE role_id = ?1";
 
 /// The members of the packages that include a role: package id, user id.
+/// (CROSS JOIN keeps SQLite from starting at the members; the join condition sits in
+/// WHERE, where PostgreSQL accepts it too.)
 const ROLE_PACKAGE_MEMBERS: &str = "SELECT pr.package_id, m.user_id FROM package_roles pr \
-     CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1";
+     CROSS JOIN package_members m WHERE m.package_id = pr.package_id AND pr.role_id = ?1";
 
 /// Users' paths to a permission on a resource: by user id, the (package id or `None`
 /// for a direct role, role id) pairs.
@@ -1149,12 +1151,12 @@ pub(super) fn apply_model(
     }
     let released: Vec<(i64, String)> = tx
         .tx
-        .prepare("SELECT id, name FROM roles WHERE fixed = 1 ORDER BY name")?
+        .prepare("SELECT id, name FROM roles WHERE fixed = TRUE ORDER BY name")?
         .query_map(params![], |r| Ok((r.get(0)?, text(r, 1)?)))?
         .collect::<super::db::SqlResult<_>>()?;
     for (id, name) in released.into_iter().filter(|(id, _)| !kept.contains(id)) {
         tx.tx.execute(
-            "UPDATE roles SET fixed = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+            "UPDATE roles SET fixed = FALSE, version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
             params![tx.seq, tx.at, tx.actor, id],
         )?;
         tx.audit(
@@ -1276,7 +1278,7 @@ fn apply_fixed_role(
         None => {
             tx.tx.execute(
                 "INSERT INTO roles (name, name_fold, description, builtin, fixed, version, created_seq, created_at, updated_at, updated_by) \
-                 VALUES (?1, ?2, ?3, 0, 1, ?4, ?4, ?5, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, FALSE, TRUE, ?4, ?4, ?5, ?5, ?6)",
                 params![r.name, super::name_key(&r.name), r.description, tx.seq, tx.at, tx.actor],
             )?;
             plan.roles_created.push(r.name.clone());
@@ -1332,7 +1334,7 @@ pub(super) fn read_model(conn: &Db) -> Result<crate::domain::resource::ResourceM
         exceptions.insert((role, format!("{t}:{k}")), exception_keys(conn, id)?);
     }
     let fixed_roles = conn
-        .prepare("SELECT name FROM roles WHERE fixed = 1")?
+        .prepare("SELECT name FROM roles WHERE fixed = TRUE")?
         .query_map(params![], |r| text(r, 0))?
         .collect::<super::db::SqlResult<_>>()?;
     Ok(crate::domain::resource::ResourceModel {

@@ -165,13 +165,16 @@ fn find_typed_role(conn: &Db, spec: &str) -> Result<Option<i64>> {
 /// The conflict for a role the caller held by id that no longer exists, naming who
 /// deleted it when the audit log says.
 fn role_gone(conn: &Db, id: i64) -> Error {
+    // The audit row keeps the JSON as text; each backend reads a field its own way.
+    let sql = if conn.is_pg() {
+        "SELECT target, actor, at FROM audit WHERE action = 'role.delete' \
+         AND (before::jsonb ->> 'id') = CAST(?1 AS TEXT) ORDER BY id DESC LIMIT 1"
+    } else {
+        "SELECT target, actor, at FROM audit WHERE action = 'role.delete' \
+         AND json_extract(before, '$.id') = ?1 ORDER BY id DESC LIMIT 1"
+    };
     let deleted: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT target, actor, at FROM audit WHERE action = 'role.delete' \
-             AND json_extract(before, '$.id') = ?1 ORDER BY id DESC LIMIT 1",
-            [id],
-            |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)),
-        )
+        .query_row(sql, [id], |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))
         .optional()
         .ok()
         .flatten();
@@ -287,7 +290,7 @@ pub(super) fn insert_role(
 
 fn write_grants(tx: &Tx<'_>, role_id: i64, ordinals: impl Iterator<Item = usize>) -> Result<()> {
     let stmt = tx.tx.prepare_cached(
-        "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+        "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
     )?;
     for ord in ordinals {
         stmt.execute(params![role_id, tx.catalog.leaf_node(ord).key])?;

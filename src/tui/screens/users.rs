@@ -108,9 +108,9 @@ impl UsersScreen {
             self.view.load(page, haystack, |u| u.id, matcher);
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let path = store.path().to_path_buf();
+        let reopen = store.opener(crate::store::Access::ReadOnly);
         std::thread::spawn(move || {
-            let load = Store::open(&path, crate::store::Access::ReadOnly).and_then(|store| {
+            let load = reopen().and_then(|store| {
                 let rows = store.user_rows()?;
                 let haystacks = rows.iter().map(haystack).collect();
                 Ok((rows, haystacks))
