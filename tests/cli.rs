@@ -1170,7 +1170,7 @@ fn a_stale_user_edit_is_refused_and_the_newer_data_survives() {
     // Another operator changes bob first.
     db.run_env(
         &["users", "set", "bob", "--first-name", "Robert"],
-        &[("SUDO_USER", "mallory")],
+        &[("USER", "mallory")],
     )
     .expect_code(0);
     let newer = db.user("bob");
@@ -1220,7 +1220,7 @@ fn a_stale_role_grant_is_refused_and_the_newer_data_survives() {
 
     db.run_env(
         &["roles", "grant", "Support", "triggers"],
-        &[("SUDO_USER", "mallory")],
+        &[("USER", "mallory")],
     )
     .expect_code(0);
     let before = db.dump();
@@ -1596,7 +1596,7 @@ fn no_password_or_hash_appears_in_any_output_or_the_audit_log() {
 }
 
 #[test]
-fn the_actor_is_sudo_user_plus_the_ssh_client_address() {
+fn the_actor_is_the_account_plus_the_ssh_client_address_and_sudo_user_only_for_root() {
     let db = Db::new();
     db.run_env(
         &["roles", "create", "Support"],
@@ -1607,9 +1607,19 @@ fn the_actor_is_sudo_user_plus_the_ssh_client_address() {
     )
     .expect_code(0);
     let actor = s(&db.json(&["audit", "--limit", "1"])[0]["actor"]);
-    assert!(actor.contains("opsadmin"), "{actor}");
     assert!(actor.contains("203.0.113.9"), "{actor}");
-    assert!(!actor.contains(TEST_USER), "SUDO_USER wins: {actor}");
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        assert!(
+            actor.starts_with("opsadmin "),
+            "root's sudo names who ran it: {actor}"
+        );
+    } else {
+        assert!(
+            actor.starts_with(TEST_USER),
+            "an ordinary account's SUDO_USER is not believed: {actor}"
+        );
+    }
 
     db.run_env(
         &["roles", "describe", "Support", "x"],
@@ -1618,6 +1628,47 @@ fn the_actor_is_sudo_user_plus_the_ssh_client_address() {
     .expect_code(0);
     let actor = s(&db.json(&["audit", "--limit", "1"])[0]["actor"]);
     assert_eq!(actor, "plainuser");
+}
+
+/// SPEC §13: an ordinary account cannot write another name into the log by setting
+/// `SUDO_USER`. Run as root, the test drops to the `nobody` account for the change.
+#[test]
+fn sudo_user_set_by_an_ordinary_account_is_not_believed() {
+    let db = Db::new();
+    let dir = db.path().parent().expect("folder").to_path_buf();
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let mut cmd = if root {
+        use std::os::unix::fs::PermissionsExt;
+        let files = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path());
+        for path in files.chain([dir.clone()]) {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        cmd.arg(env!("CARGO_BIN_EXE_rolecall"));
+        cmd
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+    };
+    let out = cmd
+        .args(["roles", "create", "Spoofed"])
+        .env("ROLECALL_DB", db.path())
+        .env("SUDO_USER", "root")
+        .env("USER", "nobodyreally")
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .expect("run rolecall");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let actor = s(&db.json(&["audit", "--limit", "1"])[0]["actor"]);
+    assert_eq!(
+        actor, "nobodyreally",
+        "the account that ran it, not SUDO_USER"
+    );
 }
 
 #[test]

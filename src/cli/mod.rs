@@ -242,6 +242,26 @@ pub enum UsersCommand {
         /// The active user who becomes the owner.
         username: String,
     },
+    /// The SSH public keys that let USERNAME reach `rolecall serve`.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add one OpenSSH public key line (the .pub file) to USERNAME.
+    Add {
+        username: String,
+        /// The .pub file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+    /// List USERNAME's keys: fingerprint (as OpenSSH shows it), comment, when added.
+    List { username: String },
+    /// Remove the key with FINGERPRINT (SHA256:..., as `keys list` shows it).
+    Remove {
+        username: String,
+        fingerprint: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -448,7 +468,11 @@ impl Command {
     /// instead of answered from a new, empty database.
     fn writes(&self) -> bool {
         match self {
-            Command::Users(UsersCommand::List { .. } | UsersCommand::Show { .. })
+            Command::Users(
+                UsersCommand::List { .. }
+                | UsersCommand::Show { .. }
+                | UsersCommand::Keys(KeysCommand::List { .. }),
+            )
             | Command::Roles(
                 RolesCommand::List | RolesCommand::Show { .. } | RolesCommand::Diff { .. },
             )
@@ -938,6 +962,7 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                 format!("removed user \"{}\"", user.username),
             )
         }
+        UsersCommand::Keys(cmd) => keys(store, cmd, json),
         UsersCommand::TransferOwnership { username } => {
             let user = store.transfer_ownership(&username)?;
             done(
@@ -947,6 +972,44 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                     "\"{}\" is now the owner, with role \"{}\"",
                     user.username, user.role
                 ),
+            )
+        }
+    }
+}
+
+/// `users keys add|list|remove`.
+fn keys(store: &mut Store, cmd: KeysCommand, json: bool) -> Result<i32> {
+    match cmd {
+        KeysCommand::Add { username, file } => {
+            let path = file.unwrap_or_else(|| PathBuf::from("-"));
+            let line = policy::read_input(&path)?;
+            let key = store.add_key(&username, &line)?;
+            done(
+                json,
+                &key,
+                format!("added key {} to \"{username}\"", key.fingerprint),
+            )
+        }
+        KeysCommand::List { username } => {
+            let keys = store.keys_of(&username)?;
+            if json {
+                return out_json(&keys);
+            }
+            let rows: Vec<Vec<String>> = keys
+                .into_iter()
+                .map(|k| vec![k.fingerprint, k.comment, k.added_at])
+                .collect();
+            out(&print::table(&["FINGERPRINT", "COMMENT", "ADDED"], &rows))
+        }
+        KeysCommand::Remove {
+            username,
+            fingerprint,
+        } => {
+            store.remove_key(&username, &fingerprint)?;
+            done(
+                json,
+                &json!({"removed": fingerprint.trim()}),
+                format!("removed key {} from \"{username}\"", fingerprint.trim()),
             )
         }
     }

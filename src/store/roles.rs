@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::{RowVersion, Store, Tx, name_key, text};
+use crate::domain::authz::{Need, Right};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::role::{self, Role, RoleSummary};
 use crate::domain::validate;
@@ -387,7 +388,7 @@ impl Store {
     ) -> Result<Role> {
         let name = validate::role_name(name)?;
         let description = validate::description(description)?;
-        let id = self.write(|tx| {
+        let id = self.write(Need::One(Right::Roles), |tx| {
             let (grants, source_id) = match &from {
                 Some(source) => {
                     let source_id = resolve_role(tx.tx, source, "from")?;
@@ -412,7 +413,7 @@ impl Store {
     pub fn clone_role(&mut self, source: impl Into<RoleRef>, name: Option<&str>) -> Result<Role> {
         let source = source.into();
         let name = name.map(validate::role_name).transpose()?;
-        let id = self.write(|tx| {
+        let id = self.write(Need::One(Right::Roles), |tx| {
             let source_id = resolve_role(tx.tx, &source, "role")?;
             let original = load_role(tx.tx, tx.catalog, source_id)?;
             let name = match name {
@@ -437,7 +438,7 @@ impl Store {
         edit: impl FnOnce(&Catalog, &Role) -> Result<RoleUpdate>,
     ) -> Result<RoleChange> {
         let role = role.into();
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let id = resolve_role(tx.tx, &role, "role").map_err(|e| {
                 match (&role, expected_version, e) {
                     // A version was read, so the role existed: it is gone now.
@@ -494,7 +495,7 @@ impl Store {
         reassign_to: Option<RoleRef>,
     ) -> Result<DeleteOutcome> {
         let role = role.into();
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let id = resolve_role(tx.tx, &role, "role")?;
             let role = load_role(tx.tx, tx.catalog, id)?;
             role::ensure_unlocked(&role.name, role.builtin, is_fixed(tx.tx, id)?)?;
@@ -544,7 +545,7 @@ impl Store {
     /// Makes `role` the role new users get.
     pub fn set_default_role(&mut self, role: impl Into<RoleRef>) -> Result<Role> {
         let role = role.into();
-        let id = self.write(|tx| {
+        let id = self.write(Need::One(Right::Roles), |tx| {
             let id = resolve_role(tx.tx, &role, "role")?;
             let old = default_role_id(tx.tx)?;
             if old != id {
