@@ -267,15 +267,21 @@ pub enum UsersCommand {
 pub enum KeysCommand {
     /// Add one OpenSSH public key line (the .pub file) to USERNAME.
     Add {
+        /// The user the key identifies.
         username: String,
         /// The .pub file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
     /// List USERNAME's keys: fingerprint (as OpenSSH shows it), comment, when added.
-    List { username: String },
+    List {
+        /// Whose keys.
+        username: String,
+    },
     /// Remove the key with FINGERPRINT (SHA256:..., as `keys list` shows it).
     Remove {
+        /// Whose key.
         username: String,
+        /// The key's fingerprint, `SHA256:` and all.
         fingerprint: String,
     },
 }

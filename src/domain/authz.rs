@@ -89,6 +89,16 @@ impl Rights {
     }
 }
 
+/// The refusal for an operator who lacks `right`: it names the permission.
+pub fn lacking(username: &str, right: Right) -> Error {
+    Error::Refused(format!(
+        "\"{}\" lacks {}, which {} needs",
+        display_safe(username),
+        right.permission(),
+        right.purpose()
+    ))
+}
+
 /// A served session's operator as the store read them inside a transaction.
 #[derive(Debug, Clone)]
 pub struct Operator {
@@ -136,11 +146,7 @@ impl Operator {
         let rights = self.rights(catalog);
         match need.rights().iter().find(|r| !rights.has(**r)) {
             None => Ok(()),
-            Some(right) => Err(Error::Refused(format!(
-                "\"{name}\" lacks {}, which {} needs",
-                right.permission(),
-                right.purpose()
-            ))),
+            Some(right) => Err(lacking(&self.username, *right)),
         }
     }
 
