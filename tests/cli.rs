@@ -2272,3 +2272,88 @@ fn concurrent_adds_all_land_and_exactly_one_user_becomes_owner() {
         assert_eq!(s(&u["role"]), "Read Only");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// SSH keys (SPEC §13)
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn users_keys_are_added_listed_and_removed_with_openssh_fingerprints_and_audited() {
+    let db = Db::with_owner();
+    let key = db.dir().join("k");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice@laptop", "-f"])
+        .arg(&key)
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must have ssh-keygen");
+        eprintln!("skipping: ssh-keygen is not installed");
+        return;
+    }
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    // OpenSSH's own fingerprint of the key.
+    let listed = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("pub"))
+        .output()
+        .unwrap();
+    let fingerprint = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    let added = db.run_stdin(&["users", "keys", "add", "alice", "--json"], &public);
+    added.expect_code(0);
+    assert_eq!(s(&added.json()["fingerprint"]), fingerprint);
+    let keys = db.json(&["users", "keys", "list", "alice"]);
+    assert_eq!(s(&keys[0]["fingerprint"]), fingerprint);
+    assert_eq!(s(&keys[0]["comment"]), "alice@laptop");
+    let row = &db.json(&["audit", "--limit", "1"])[0];
+    assert_eq!(s(&row["action"]), "user.key.add");
+
+    // The same key again, for anyone, and text that is not a key change nothing.
+    db.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+    let before = db.dump();
+    let again = db.run_stdin(&["users", "keys", "add", "bob"], &public);
+    assert_field_error(&again, 2, "key");
+    assert!(
+        again.stderr.contains("already a key of \"alice\""),
+        "{}",
+        again.stderr
+    );
+    let private = std::fs::read_to_string(&key).unwrap();
+    assert_field_error(
+        &db.run_stdin(&["users", "keys", "add", "bob"], &private),
+        2,
+        "key",
+    );
+    assert_field_error(
+        &db.run_stdin(&["users", "keys", "add", "bob"], "ssh-ed25519 !!"),
+        2,
+        "key",
+    );
+    assert_field_error(
+        &db.run(&["users", "keys", "remove", "bob", &fingerprint]),
+        2,
+        "fingerprint",
+    );
+    assert_eq!(db.dump(), before);
+
+    db.ok(&["users", "keys", "remove", "alice", &fingerprint]);
+    assert_eq!(
+        db.json(&["users", "keys", "list", "alice"]),
+        serde_json::json!([])
+    );
+    let row = &db.json(&["audit", "--limit", "1"])[0];
+    assert_eq!(s(&row["action"]), "user.key.remove");
+    // A removed user takes their keys along.
+    db.run_stdin(&["users", "keys", "add", "bob"], &public)
+        .expect_code(0);
+    db.ok(&["users", "remove", "bob"]);
+    let left: i64 = db
+        .conn()
+        .query_row("SELECT count(*) FROM user_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
