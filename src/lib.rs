@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod serve;
 pub mod store;
 pub mod text;
 pub mod tui;

@@ -862,7 +862,7 @@ fn a_schema_1_file_upgrades_to_resources() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, rolecall::store::SCHEMA_VERSION);
     let fixed: i64 = conn
         .query_row("SELECT count(*) FROM roles WHERE fixed = 1", [], |r| {
             r.get(0)

@@ -5,8 +5,9 @@ mod packages;
 mod policy;
 mod print;
 mod resources;
+pub mod streams;
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -152,6 +153,21 @@ pub enum Command {
     },
     /// Print the manual page (roff) to standard output.
     Man,
+    /// Serve the console, and one command per `ssh HOST -- COMMAND`, over SSH to
+    /// operators identified by their keys (`users keys add`), each acting with their
+    /// own Administration permissions.
+    Serve {
+        /// The address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:2222", value_name = "ADDR:PORT")]
+        listen: String,
+        /// The server's host key, created (mode 0600) when missing
+        /// [default: ssh_host_ed25519_key beside the default database].
+        #[arg(long, value_name = "PATH")]
+        host_key: Option<PathBuf>,
+        /// End a session after this many seconds without input from its client.
+        #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+        idle_timeout: u64,
+    },
 }
 
 /// What `export` writes.
@@ -250,6 +266,32 @@ pub enum UsersCommand {
     TransferOwnership {
         /// The active user who becomes the owner.
         username: String,
+    },
+    /// The SSH public keys that let USERNAME reach `rolecall serve`.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add one OpenSSH public key line (the .pub file) to USERNAME.
+    Add {
+        /// The user the key identifies.
+        username: String,
+        /// The .pub file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+    /// List USERNAME's keys: fingerprint (as OpenSSH shows it), comment, when added.
+    List {
+        /// Whose keys.
+        username: String,
+    },
+    /// Remove the key with FINGERPRINT (SHA256:..., as `keys list` shows it).
+    Remove {
+        /// Whose key.
+        username: String,
+        /// The key's fingerprint, `SHA256:` and all.
+        fingerprint: String,
     },
 }
 
@@ -387,6 +429,18 @@ pub fn main() -> i32 {
         }
         Some(Command::Completions { shell }) => policy::completions(shell),
         Some(Command::Man) => policy::man_page(),
+        Some(Command::Serve {
+            listen,
+            host_key,
+            idle_timeout,
+        }) => crate::serve::run(crate::serve::Options {
+            db,
+            read_only: cli.read_only,
+            listen,
+            host_key,
+            idle_timeout: std::time::Duration::from_secs(idle_timeout),
+        })
+        .map(|()| 0),
         Some(Command::Demo { users, no_tui }) => demo(db, cli.read_only, users, no_tui).map(|()| 0),
         Some(command) => open(db.as_deref(), cli.read_only, command.writes())
             .and_then(|mut store| run(&mut store, command, cli.json)),
@@ -443,10 +497,32 @@ pub fn command() -> clap::Command {
 }
 
 impl Command {
-    /// True for commands that print JSON with `--json`.
-    fn prints_json(&self) -> bool {
+    /// The files on this machine the command reads or writes, each with whether `-`
+    /// (standard input) may stand for it.
+    pub(crate) fn files(&self) -> Vec<(&Path, bool)> {
         match self {
-            Command::Demo { .. } | Command::Completions { .. } | Command::Man => false,
+            Command::Import { file, .. }
+            | Command::Catalog(CatalogCommand::Load { file, .. })
+            | Command::Resources(resources::ResourcesCommand::Load { file, .. }) => {
+                vec![(file.as_path(), true)]
+            }
+            Command::Users(UsersCommand::Keys(KeysCommand::Add {
+                file: Some(file), ..
+            })) => vec![(file.as_path(), true)],
+            Command::Export {
+                output: Some(path), ..
+            } => vec![(path.as_path(), false)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// True for commands that print JSON with `--json`.
+    pub(crate) fn prints_json(&self) -> bool {
+        match self {
+            Command::Demo { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Serve { .. } => false,
             Command::Export { format, .. } => *format == ExportFormat::Json,
             _ => true,
         }
@@ -457,7 +533,11 @@ impl Command {
     /// instead of answered from a new, empty database.
     fn writes(&self) -> bool {
         match self {
-            Command::Users(UsersCommand::List { .. } | UsersCommand::Show { .. })
+            Command::Users(
+                UsersCommand::List { .. }
+                | UsersCommand::Show { .. }
+                | UsersCommand::Keys(KeysCommand::List { .. }),
+            )
             | Command::Roles(
                 RolesCommand::List | RolesCommand::Show { .. } | RolesCommand::Diff { .. },
             )
@@ -560,7 +640,7 @@ pub fn report(err: &Error) {
     if !message.ends_with('.') {
         message.push('.');
     }
-    let _ = writeln!(io::stderr(), "rolecall: {message}");
+    let _ = streams::write_err(format!("rolecall: {message}\n").as_bytes());
 }
 
 /// Opens the store the flags and environment name. A missing file is created only
@@ -603,8 +683,7 @@ fn out(text: &str) -> Result<i32> {
 /// worth a message; any other failure (a full disk, `> /dev/full`) is exit 4, so a
 /// script never takes a truncated file for a finished one.
 pub(crate) fn out_bytes(bytes: &[u8]) -> Result<i32> {
-    let mut stdout = io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    match streams::write_out(bytes) {
         Ok(()) => Ok(0),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => Err(Error::Storage(format!(
@@ -638,16 +717,12 @@ fn say(line: String) -> Result<i32> {
 fn read_password() -> Result<String> {
     let limit = crate::domain::validate::MAX_PASSWORD * 4 + 2;
     let mut line = Vec::new();
-    io::stdin()
-        .lock()
-        .take(limit as u64 + 1)
-        .read_until(b'\n', &mut line)
-        .map_err(|e| {
-            Error::invalid(
-                "password",
-                format!("could not be read from standard input: {e}"),
-            )
-        })?;
+    streams::read_line(limit as u64 + 1, &mut line).map_err(|e| {
+        Error::invalid(
+            "password",
+            format!("could not be read from standard input: {e}"),
+        )
+    })?;
     if line.len() > limit {
         return Err(Error::invalid(
             "password",
@@ -678,8 +753,8 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
             None => packages::who_can(store, &permission, json),
         },
         Command::Resources(cmd) => resources::run(store, cmd, json),
-        Command::Completions { .. } | Command::Man => Err(Error::Refused(
-            "completions and man are handled before a store is opened".into(),
+        Command::Completions { .. } | Command::Man | Command::Serve { .. } => Err(Error::Refused(
+            "completions, man and serve are handled before a store is opened".into(),
         )),
         Command::Export { format, output } => policy::export(store, format, output),
         Command::Copy { to } => {
@@ -970,6 +1045,7 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                 format!("removed user \"{}\"", user.username),
             )
         }
+        UsersCommand::Keys(cmd) => keys(store, cmd, json),
         UsersCommand::TransferOwnership { username } => {
             let user = store.transfer_ownership(&username)?;
             done(
@@ -979,6 +1055,44 @@ fn users(store: &mut Store, cmd: UsersCommand, json: bool) -> Result<i32> {
                     "\"{}\" is now the owner, with role \"{}\"",
                     user.username, user.role
                 ),
+            )
+        }
+    }
+}
+
+/// `users keys add|list|remove`.
+fn keys(store: &mut Store, cmd: KeysCommand, json: bool) -> Result<i32> {
+    match cmd {
+        KeysCommand::Add { username, file } => {
+            let path = file.unwrap_or_else(|| PathBuf::from("-"));
+            let line = policy::read_input(&path)?;
+            let key = store.add_key(&username, &line)?;
+            done(
+                json,
+                &key,
+                format!("added key {} to \"{username}\"", key.fingerprint),
+            )
+        }
+        KeysCommand::List { username } => {
+            let keys = store.keys_of(&username)?;
+            if json {
+                return out_json(&keys);
+            }
+            let rows: Vec<Vec<String>> = keys
+                .into_iter()
+                .map(|k| vec![k.fingerprint, k.comment, k.added_at])
+                .collect();
+            out(&print::table(&["FINGERPRINT", "COMMENT", "ADDED"], &rows))
+        }
+        KeysCommand::Remove {
+            username,
+            fingerprint,
+        } => {
+            store.remove_key(&username, &fingerprint)?;
+            done(
+                json,
+                &json!({"removed": fingerprint.trim()}),
+                format!("removed key {} from \"{username}\"", fingerprint.trim()),
             )
         }
     }

@@ -4,7 +4,7 @@
 //! JSON with `--json`.
 
 use std::fs;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ pub(super) fn read_input(path: &Path) -> Result<String> {
         |e: io::Error| Error::invalid("file", format!("cannot read {}: {e}", shown(path)));
     if path == Path::new("-") {
         let mut text = String::new();
-        io::stdin().read_to_string(&mut text).map_err(unreadable)?;
+        super::streams::read_to_string(&mut text).map_err(unreadable)?;
         return Ok(text);
     }
     fs::read_to_string(path).map_err(unreadable)
@@ -278,15 +278,16 @@ fn import_showing_progress(
     doc: &policy::Document,
     file: &Path,
 ) -> Result<(ImportPlan, ModelImport)> {
-    let bar = (doc.users.len() > PROGRESS_BAR_FROM && io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(doc.users.len() as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("importing users [{bar:40}] {pos}/{len}")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    });
+    let bar =
+        (doc.users.len() > PROGRESS_BAR_FROM && super::streams::err_is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(doc.users.len() as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("importing users [{bar:40}] {pos}/{len}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
     let mut progress = |done: usize, _total: usize| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);

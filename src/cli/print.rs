@@ -20,7 +20,7 @@ pub fn pad(s: &str, cols: usize) -> String {
 /// An aligned table with a header row. Cells are made display-safe; on a terminal
 /// they are cut to fit, while a pipe or a file gets every value whole.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let max_cell = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+    let max_cell = if super::streams::out_is_terminal() {
         MAX_CELL
     } else {
         usize::MAX

@@ -3,6 +3,7 @@
 //! ends and the store call these; nothing here does I/O.
 
 pub mod access;
+pub mod authz;
 pub mod casbin;
 pub mod catalog;
 pub mod package;
@@ -11,4 +12,5 @@ pub mod policy;
 pub mod resource;
 pub mod role;
 pub mod user;
+pub mod user_key;
 pub mod validate;

@@ -74,6 +74,18 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("updated_by", Text),
         ],
     ),
+    (
+        "user_keys",
+        &[
+            ("id", Int),
+            ("user_id", Int),
+            ("fingerprint", Text),
+            ("key", Text),
+            ("comment", Text),
+            ("added_at", Text),
+            ("added_by", Text),
+        ],
+    ),
     ("settings", &[("id", Int), ("default_role_id", Int)]),
     (
         "audit",
@@ -154,6 +166,10 @@ const SEQUENCED: &[&str] = &[
     "resources",
     "role_exceptions",
 ];
+
+/// Tables whose ids SQLite takes from the highest row (no AUTOINCREMENT) and
+/// PostgreSQL from an identity: a PostgreSQL copy's identity starts above the rows.
+const IDENTITY_ONLY: &[&str] = &["user_keys"];
 
 /// Rows in one statement: far below either backend's limit on parameters (SQLite's
 /// 32,766, PostgreSQL's 65,535) for the widest table.
@@ -319,6 +335,18 @@ fn write_all(db: &Db, contents: &Contents) -> Result<()> {
             db.execute(
                 "UPDATE sqlite_sequence SET seq = max(seq, ?2) WHERE name = ?1",
                 params![table, used],
+            )?;
+        }
+    }
+    if db.is_pg() {
+        for table in IDENTITY_ONLY {
+            db.query_row(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+                ),
+                params![],
+                |_| Ok(()),
             )?;
         }
     }

@@ -367,7 +367,8 @@ impl Row<'_> {
 /// A connection to either backend.
 pub(crate) enum Db {
     Sqlite(rusqlite::Connection),
-    Pg(Pg),
+    /// Boxed: a client is several times the size of a SQLite handle.
+    Pg(Box<Pg>),
 }
 
 /// A PostgreSQL session. The store reads through shared references (a transaction
@@ -396,10 +397,10 @@ impl Db {
     }
 
     pub(crate) fn pg(client: postgres::Client) -> Db {
-        Db::Pg(Pg {
+        Db::Pg(Box::new(Pg {
             client: RefCell::new(client),
             changes: Cell::new(0),
-        })
+        }))
     }
 
     /// The SQLite connection, for what only SQLite has (pragmas, backups).

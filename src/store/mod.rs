@@ -5,6 +5,7 @@
 
 mod copy;
 mod db;
+mod keys;
 mod packages;
 mod pg;
 mod pg_schema;
@@ -26,11 +27,13 @@ use db::{Db, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::authz::{Need, Operator, Right, Rights};
 use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
 pub use copy::Copied;
+pub use keys::KeyOwner;
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
 pub use pg::{is_url as is_postgres_url, redact as redact_url};
 pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
@@ -93,6 +96,9 @@ pub struct Store {
     target: PathBuf,
     /// What the resource parts (`rolecall/3`) of the last import changed.
     last_model_import: ModelImport,
+    /// The rolecall user a served session acts as (SPEC §13); `None` for a local
+    /// run, which may change anything the file system lets it write.
+    operator: Option<String>,
 }
 
 /// `<data_dir>/rolecall.db` (SPEC §1).
@@ -106,10 +112,15 @@ pub fn default_path() -> Result<PathBuf> {
         })
 }
 
-/// Who is making changes: `SUDO_USER`, else the login name, plus the SSH client address.
+/// Who is making changes, for the audit log: the OS account running rolecall (or the
+/// account that ran `sudo`, believed only when the real user id is 0, so an ordinary
+/// account cannot write another name into the log), plus the SSH client address.
 pub fn actor_from_env() -> String {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let name = var("SUDO_USER")
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let root = unsafe { libc::getuid() } == 0;
+    let sudo = var("SUDO_USER").filter(|_| root);
+    let name = sudo
         .or_else(|| var("USER"))
         .or_else(|| var("LOGNAME"))
         .or_else(login_name_from_passwd)
@@ -266,6 +277,7 @@ impl Store {
             path: path.to_path_buf(),
             target: path.to_path_buf(),
             last_model_import: ModelImport::default(),
+            operator: None,
         })
     }
 
@@ -329,6 +341,7 @@ impl Store {
             path: PathBuf::from(&shown),
             target: PathBuf::from(url),
             last_model_import: ModelImport::default(),
+            operator: None,
         })
     }
 
@@ -405,6 +418,7 @@ impl Store {
 
     /// The newest audit rows that match `filter`, first.
     pub fn audit_matching(&self, filter: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.require_to_read(Right::Audit)?;
         // Prefixes are compared with substr, not LIKE, so `%` and `_` in what the
         // operator typed mean themselves.
         let stmt = self.conn.prepare_cached(
@@ -464,7 +478,11 @@ impl Store {
     /// rolecall has taken the file over, takes the next change number (the version of
     /// every row it writes), and reads the catalog again if another process changed
     /// it, so a change is always checked against the catalog it is written to.
-    fn write<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+    ///
+    /// A served session's operator is read inside the same transaction and must hold
+    /// the rights `need` names, so nothing changes when they lack one, and a right
+    /// revoked by another process counts from the next change on.
+    fn write<T>(&mut self, need: Need, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         if self.access == Access::ReadOnly {
             return Err(Error::Refused(
                 "read-only: this session was opened with --read-only, so nothing can be changed"
@@ -483,6 +501,14 @@ impl Store {
         if catalog_at_start != self.catalog.stamp() {
             self.catalog = load_catalog(&tx)?;
         }
+        let operator = match &self.operator {
+            Some(name) => {
+                let operator = read_operator(&tx, &self.catalog, name)?;
+                operator.require(&self.catalog, need)?;
+                Some(operator)
+            }
+            None => None,
+        };
         let changes_before = tx.total_changes();
         let ctx = Tx {
             tx: &tx,
@@ -490,6 +516,7 @@ impl Store {
             actor: &self.actor,
             at: now(),
             seq,
+            operator,
         };
         let out = change(&ctx)?;
         if tx.total_changes() == changes_before {
@@ -545,6 +572,7 @@ impl Store {
             actor: &self.actor,
             at: now(),
             seq: 0,
+            operator: None,
         };
         let out = change(&ctx);
         tx.rollback()?;
@@ -559,6 +587,36 @@ impl Store {
             conn.pragma_update(None, "cache_size", -65_536)?;
         }
         Ok(())
+    }
+
+    /// Acts from now on as the rolecall user `username` reached over SSH from `from`
+    /// (SPEC §13): every change needs that user's rights, and the audit log names
+    /// them with where they came from.
+    pub fn serve_as(&mut self, username: &str, from: &str) {
+        self.actor = format!("{username} via ssh from {from}");
+        self.operator = Some(username.to_string());
+    }
+
+    /// The served session's operator, if any.
+    pub fn operator(&self) -> Option<&str> {
+        self.operator.as_deref()
+    }
+
+    /// The rights this session holds now: every one for a local run.
+    pub fn rights(&self) -> Result<Rights> {
+        match &self.operator {
+            Some(name) => Ok(read_operator(&self.conn, &self.catalog, name)?.rights(&self.catalog)),
+            None => Ok(Rights::LOCAL),
+        }
+    }
+
+    /// Refuses a read a served session's operator lacks the right for (the audit log).
+    pub fn require_to_read(&self, right: Right) -> Result<()> {
+        match &self.operator {
+            Some(name) => read_operator(&self.conn, &self.catalog, name)?
+                .require(&self.catalog, Need::One(right)),
+            None => Ok(()),
+        }
     }
 
     /// Raw access to a SQLite store, for tests and benchmarks that need to arrange
@@ -579,6 +637,8 @@ pub(crate) struct Tx<'a> {
     at: String,
     /// This transaction's change number: the version of every row it writes.
     seq: i64,
+    /// A served session's operator, as read in this transaction.
+    operator: Option<Operator>,
 }
 
 /// What a versioned row says about itself, for [`Tx::check_version`].
@@ -590,6 +650,50 @@ pub(crate) struct RowVersion<'a> {
 }
 
 impl Tx<'_> {
+    /// True when this transaction is a served operator's who lacks the right over
+    /// roles: what they hand out is then checked.
+    pub(crate) fn restricted(&self) -> bool {
+        self.operator
+            .as_ref()
+            .is_some_and(|op| !op.rights(self.catalog).roles)
+    }
+
+    /// [`Tx::ensure_may_hand_out`] for the user `user_id` given a role directly
+    /// (`role`: id and name) and joining packages (ids), when that user can log in to
+    /// `rolecall serve`. Each role and package is checked on its own, so the refusal
+    /// names the one the operator may not hand out.
+    pub(crate) fn ensure_may_give(
+        &self,
+        (user_id, username): (i64, &str),
+        role: Option<(i64, &str)>,
+        packages: &[i64],
+    ) -> Result<()> {
+        if !self.restricted() || (role.is_none() && packages.is_empty()) {
+            return Ok(());
+        }
+        if !self.reaches_an_operator(user_id, username)? {
+            return Ok(());
+        }
+        let membership = packages::Membership::Packages(packages);
+        for source in packages::sources(self.tx, self.catalog, membership, role)? {
+            let what = match &source.via.package {
+                Some(package) => format!("package \"{}\"", crate::text::display_safe(package)),
+                None => format!("role \"{}\"", crate::text::display_safe(&source.via.role)),
+            };
+            self.ensure_may_hand_out(&what, &source.grants)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses when a served session's operator, lacking the right over roles, would
+    /// hand out (`what`: a role, a package, a key) permissions they do not hold.
+    pub(crate) fn ensure_may_hand_out(&self, what: &str, gives: &Grants) -> Result<()> {
+        match &self.operator {
+            Some(operator) => operator.ensure_may_hand_out(self.catalog, what, gives),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses an edit made from `expected` (a version the caller read) when the row
     /// has moved on since, or is another row under the same name.
     fn check_version(
@@ -796,6 +900,28 @@ pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> db::SqlResult<Option<String>>
 }
 
 /// The catalog's change number (bumped by triggers on `permissions`).
+/// The operator `username` as stored now; one who was removed holds nothing.
+fn read_operator(conn: &Db, catalog: &Catalog, username: &str) -> Result<Operator> {
+    match users::load_user(conn, username) {
+        Ok(user) => {
+            let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
+            let membership = packages::Membership::OfUser(user.id);
+            let sources = packages::sources(conn, catalog, membership, direct)?;
+            Ok(Operator {
+                username: user.username,
+                active: user.active,
+                grants: crate::domain::access::union(catalog, &sources),
+            })
+        }
+        Err(Error::NotFound(_)) => Ok(Operator {
+            username: username.to_string(),
+            active: false,
+            grants: Grants::none(catalog),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
 fn catalog_seq(conn: &Db) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT catalog_seq FROM rolecall_meta WHERE id = 1")?
@@ -1013,6 +1139,7 @@ fn seed(tx: &Db, catalog: &Catalog) -> Result<()> {
         actor: &actor,
         at: now(),
         seq,
+        operator: None,
     };
     let catalog = &catalog;
     roles::insert_role(

@@ -11,6 +11,7 @@ use super::roles::{load_grants, resolve_role};
 use super::users::load_user;
 use super::{RowVersion, Store, Tx, name_key, text};
 use crate::domain::access::{Allowed, PathIndex, Source, Via};
+use crate::domain::authz::{Need, Right};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::package::{self, Package, PackageSummary};
 use crate::domain::validate;
@@ -166,6 +167,14 @@ fn sorted_names(conn: &Db, sql: &str, id: i64) -> Result<Vec<String>> {
 }
 
 /// The names of the packages user `user_id` is in, sorted.
+/// The ids of the packages a user is in.
+pub(super) fn package_ids_of(conn: &Db, user_id: i64) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT package_id FROM package_members WHERE user_id = ?1")?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<super::db::SqlResult<_>>()?)
+}
+
 pub(super) fn packages_of(conn: &Db, user_id: i64) -> Result<Vec<String>> {
     sorted_names(
         conn,
@@ -788,7 +797,7 @@ impl Store {
     /// user gets one `user.update` row naming all the packages they joined. Users
     /// already in a package stay; unknown names refuse the whole batch.
     pub fn join_packages(&mut self, memberships: &[(String, Vec<String>)]) -> Result<usize> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             if tx.tx.is_pg() {
                 return join_packages_batched(tx, memberships);
             }
@@ -839,6 +848,7 @@ impl Store {
                         }
                     };
                     if insert.execute(params![id, user])? > 0 {
+                        tx.ensure_may_give((user, username), None, &[id])?;
                         after.push(name);
                     }
                 }
@@ -884,7 +894,7 @@ impl Store {
     ) -> Result<Package> {
         let name = validate::role_name(name)?;
         let description = validate::description(description)?;
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let created = insert_package(tx, &name, &description, &BTreeSet::new())?;
             let update = PackageUpdate {
                 roles: Some(roles),
@@ -909,7 +919,7 @@ impl Store {
     ) -> Result<Package> {
         let name = validate::role_name(name)?;
         let description = validate::description(description)?;
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let roles: BTreeSet<i64> = match &from {
                 Some(source) => {
                     let source = resolve_package(tx.tx, source).map_err(|e| match e {
@@ -941,7 +951,7 @@ impl Store {
         edit: impl FnOnce(&Package) -> Result<PackageUpdate>,
     ) -> Result<Package> {
         let package = package.into();
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let id = resolve_package(tx.tx, &package).map_err(|e| {
                 match (&package, expected_version, e) {
                     (PackageRef::Typed(name), Some(v), Error::Invalid { .. }) => {
@@ -995,7 +1005,7 @@ impl Store {
         names: &[String],
         add: bool,
     ) -> Result<Package> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let id = resolve_package(tx.tx, &package)?;
             let before = load_package(tx.tx, id)?;
             let mut set: BTreeSet<i64> = match part {
@@ -1050,7 +1060,7 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<PackageDeleted> {
         let package = package.into();
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let id = resolve_package(tx.tx, &package)?;
             let before = load_package(tx.tx, id)?;
             tx.check_version(
@@ -1258,6 +1268,7 @@ fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> 
                 }
             };
             if pairs.insert((user, id)) {
+                tx.ensure_may_give((user, username), None, &[id])?;
                 new_users.push(user);
                 new_packages.push(id);
                 after.push(name);

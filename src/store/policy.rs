@@ -13,6 +13,7 @@ use super::resources::{ModelImport, ModelPlan, apply_model, import_model};
 use super::roles::load_role;
 use super::users::all_users;
 use super::{Store, Tx, fold, load_catalog, name_key};
+use crate::domain::authz::Need;
 use crate::domain::catalog::Catalog;
 use crate::domain::policy::{self, CatalogPlan, Document, ImportPlan, Outcome, Snapshot};
 use crate::domain::resource::CatalogFile;
@@ -177,6 +178,7 @@ fn apply_import(
         actor: ctx.actor,
         at: ctx.at.clone(),
         seq: ctx.seq,
+        operator: ctx.operator.clone(),
     };
     let role_ids = apply_roles(&ctx, snapshot, plan)?;
     let role_id = |name: &str| role_id_of(&role_ids, name);
@@ -674,7 +676,7 @@ impl Store {
         source: &str,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ImportPlan> {
-        let (plan, model) = self.write(|ctx| {
+        let (plan, model) = self.write(Need::All, |ctx| {
             let snapshot = read_snapshot(ctx.tx)?;
             let plan = policy::plan_import(&snapshot, doc)?;
             apply_import(ctx, &snapshot, &plan, source, progress)?;
@@ -740,7 +742,7 @@ impl Store {
         if dry_run {
             return self.dry_run(apply);
         }
-        let (plan, model) = self.write(apply)?;
+        let (plan, model) = self.write(Need::All, apply)?;
         self.refresh_catalog()?;
         Ok((plan, model))
     }
@@ -748,7 +750,7 @@ impl Store {
     /// Replaces the catalog with `file` in one transaction (SPEC §2). A file that
     /// drops leaves is refused unless `prune`.
     pub fn catalog_load(&mut self, file: &Catalog, prune: bool) -> Result<CatalogPlan> {
-        let plan = self.write(|ctx| {
+        let plan = self.write(Need::All, |ctx| {
             let current = load_catalog(ctx.tx)?;
             let roles = read_roles(ctx.tx, &current)?;
             let plan = policy::plan_catalog(&current, &roles, file, false)?;

@@ -13,6 +13,7 @@ use super::roles::{RoleRef, load_grants, resolve_role};
 use super::users::load_user;
 use super::{Store, Tx, text};
 use crate::domain::access::{Allowed, Decision, PathIndex, Via};
+use crate::domain::authz::{Need, Right};
 use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::resource::{self, Resource, ResourcePath, ResourceType, Visibility, parse_spec};
 use crate::domain::role;
@@ -528,7 +529,7 @@ impl Store {
         let key = resource::validate_resource_key(key)?;
         let label = resource::validate_resource_label(label)?;
         let spec = format!("{type_key}:{key}");
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             resource_type(tx.tx, type_key)?;
             let exists: Option<i64> = tx
                 .tx
@@ -560,7 +561,7 @@ impl Store {
 
     /// Removes a resource, its exceptions and its package links, in one transaction.
     pub fn remove_resource(&mut self, spec: &str) -> Result<Resource> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let resource = find_resource(tx.tx, spec)?;
             delete_resource(tx, &resource, None)?;
             Ok(resource)
@@ -574,7 +575,7 @@ impl Store {
         packages: &[String],
         on: bool,
     ) -> Result<Resource> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let before = find_resource(tx.tx, spec)?;
             link_packages(tx, before.id, packages, on)?;
             let after = resource_packages(tx.tx, before.id)?;
@@ -675,7 +676,7 @@ impl Store {
         if dry_run {
             return self.dry_run(plan_in);
         }
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let plan = plan_in(tx)?;
             if !prune && !plan.missing.is_empty() {
                 return Err(Error::Refused(format!(
@@ -736,7 +737,7 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<ExceptionView> {
         let role = role.into();
-        let role_id = self.write(|tx| {
+        let role_id = self.write(Need::One(Right::Roles), |tx| {
             let (role_id, name) = editable_role(tx, &role, expected_version)?;
             let resource = find_resource(tx.tx, spec)?;
             let rtype = resource_type(tx.tx, &resource.type_key)?;
@@ -784,7 +785,7 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<bool> {
         let role = role.into();
-        self.write(|tx| {
+        self.write(Need::One(Right::Roles), |tx| {
             let (role_id, name) = editable_role(tx, &role, expected_version)?;
             let resource = find_resource(tx.tx, spec)?;
             let Some(current) = exception_of(tx.tx, tx.catalog, role_id, resource.id)? else {

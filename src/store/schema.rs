@@ -391,6 +391,21 @@ WHERE u.active = 1
             END);
 "#;
 
+/// Version 5: the SSH public keys that identify operators to `rolecall serve`.
+/// A key belongs to one user (the key decides who connects), and goes with them.
+const V5: &str = r#"
+CREATE TABLE user_keys (
+    id          INTEGER PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    fingerprint TEXT NOT NULL UNIQUE,
+    key         TEXT NOT NULL,
+    comment     TEXT NOT NULL DEFAULT '',
+    added_at    TEXT NOT NULL,
+    added_by    TEXT NOT NULL
+);
+CREATE INDEX user_keys_by_user ON user_keys(user_id, added_at);
+"#;
+
 /// The schema version from which role names are keyed with `text::name_key`; the
 /// upgrade to it recomputes the keys of existing roles.
 pub const ROLE_KEYS_FROM: usize = 2;
@@ -398,7 +413,7 @@ pub const ROLE_KEYS_FROM: usize = 2;
 /// Every migration, in order; the schema version is `MIGRATIONS.len()`. A migration
 /// that rebuilds tables runs with foreign keys off and is checked with
 /// `PRAGMA foreign_key_check` before it commits.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The tables a rolecall database must have to be opened, with the schema version
 /// that added each.
@@ -419,6 +434,7 @@ const REQUIRED_TABLES: &[(&str, i64)] = &[
     ("package_resources", 4),
     ("role_exceptions", 4),
     ("role_exception_grants", 4),
+    ("user_keys", 5),
 ];
 
 /// The tables a file of schema `version` must have.

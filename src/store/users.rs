@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::roles::{RoleRef, load_role, resolve_role};
 use super::{RowVersion, Store, Tx, fold, text};
 use crate::domain::access::{self, Decision};
+use crate::domain::authz::{Need, Right};
 use crate::domain::catalog::Grants;
 use crate::domain::password;
 use crate::domain::role::ADMINISTRATOR;
@@ -418,7 +419,7 @@ impl Store {
         let username = validate::username(&new.username)?;
         let profile = new.profile.validated()?;
         let hash = new.password.as_deref().map(password::hash).transpose()?;
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             insert_user(tx, &username, &profile, new.role.as_ref(), hash)?;
             if !new.packages.is_empty() {
                 let id = load_user(tx.tx, &username)?.id;
@@ -438,7 +439,7 @@ impl Store {
             let profile = new.profile.validated()?;
             checked.push((username, profile, new.role));
         }
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             // A server answers each statement over the network: many users go in
             // batches there, checked by the same rules.
             if tx.tx.is_pg() && checked.len() > 1 {
@@ -459,7 +460,7 @@ impl Store {
         expected_version: Option<i64>,
         change: UserChange,
     ) -> Result<User> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             let before = match (load_user(tx.tx, username), expected_version) {
                 // A version was read, so the user existed: they are gone now.
                 (Err(Error::Invalid { .. }), Some(v)) => {
@@ -503,6 +504,17 @@ impl Store {
             };
             let active = change.active.unwrap_or(before.active);
             user::ensure_owner_kept(&before, &role_name, active)?;
+            let new_role = role_id
+                .filter(|id| *id != before.role_id)
+                .map(|id| (id, role_name.as_str()));
+            let joined: Vec<i64> = match &change.packages {
+                Some(packages) => {
+                    let held = super::packages::package_ids_of(tx.tx, before.id)?;
+                    packages.iter().copied().filter(|p| !held.contains(p)).collect()
+                }
+                None => Vec::new(),
+            };
+            tx.ensure_may_give((before.id, &before.username), new_role, &joined)?;
             if fold(&profile.email) != fold(&before.email) {
                 ensure_email_free(tx.tx, &profile.email, Some(before.id))?;
             }
@@ -558,8 +570,15 @@ impl Store {
         role: impl Into<RoleRef>,
     ) -> Result<usize> {
         let role = role.into();
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             let (role_id, role_name) = super::roles::resolve_user_role(tx, &role)?;
+            if tx.restricted() {
+                let role = role_id.map(|id| (id, role_name.as_str()));
+                for username in usernames {
+                    let user = load_user(tx.tx, username)?;
+                    tx.ensure_may_give((user.id, &user.username), role, &[])?;
+                }
+            }
             let name_json = |name: &str| {
                 if name.is_empty() {
                     json!(null)
@@ -584,7 +603,7 @@ impl Store {
     /// Enables or disables several users in one transaction, one audit row per user
     /// who changed. Returns how many changed; the owner rule refuses the whole batch.
     pub fn set_active_for(&mut self, usernames: &[String], active: bool) -> Result<usize> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             change_each(tx, usernames, |before| {
                 (before.active != active).then(|| BulkChange {
                     column: "active",
@@ -602,7 +621,7 @@ impl Store {
     /// Sets or replaces a user's password (stored as an argon2id hash only).
     pub fn set_password(&mut self, username: &str, password_text: &str) -> Result<()> {
         let hash = password::hash(password_text)?;
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             let before = load_user(tx.tx, username)?;
             tx.tx.execute(
                 "UPDATE users SET password_hash = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
@@ -633,7 +652,7 @@ impl Store {
 
     /// Removes a user who is not the owner.
     pub fn remove_user(&mut self, username: &str) -> Result<()> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             let before = load_user(tx.tx, username)?;
             user::ensure_removable(&before)?;
             tx.tx
@@ -655,9 +674,12 @@ impl Store {
 
     /// Moves the owner mark to `username`, who is given Administrator.
     pub fn transfer_ownership(&mut self, username: &str) -> Result<User> {
-        self.write(|tx| {
+        self.write(Need::One(Right::Users), |tx| {
             let target = load_user(tx.tx, username)?;
             user::ensure_can_become_owner(&target)?;
+            if tx.reaches_an_operator(target.id, &target.username)? {
+                tx.ensure_may_hand_out("ownership", &Grants::all(tx.catalog))?;
+            }
             let admin = administrator_id(tx)?;
             let previous: Option<String> = tx
                 .tx

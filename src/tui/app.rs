@@ -11,6 +11,7 @@ use crossterm::event::KeyEvent;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use ratatui::layout::{Position, Rect};
 
+use crate::domain::authz::{self, Right, Rights};
 use crate::domain::catalog::Catalog;
 use crate::error::Error;
 use crate::store::Store;
@@ -142,12 +143,16 @@ pub struct App {
     /// The last click, for double clicks.
     last_click: Option<(Position, Instant)>,
     data_version: i64,
+    /// What this session may change: every right for a local run; a served
+    /// operator's own, read again with every reload and tick.
+    pub rights: Rights,
 }
 
 impl App {
     pub fn new(store: Store, theme: Theme) -> Result<App, Error> {
         let data_version = store.data_version()?;
         let catalog = store.catalog().clone();
+        let rights = store.rights()?;
         let mut app = App {
             store,
             theme,
@@ -172,6 +177,7 @@ impl App {
             hit: Cell::new(HitAreas::default()),
             last_click: None,
             data_version,
+            rights,
         };
         app.reload()?;
         Ok(app)
@@ -179,6 +185,7 @@ impl App {
 
     /// Reads every list again, keeping selections and filters.
     pub fn reload(&mut self) -> Result<(), Error> {
+        self.rights = self.store.rights()?;
         let store = &self.store;
         self.roles.load(store, &self.matcher)?;
         // The Packages tab's list (with its counts) is read when it is shown.
@@ -349,23 +356,54 @@ impl App {
         {
             return conflict.can_overwrite();
         }
+        self.available_with(action, self.rights)
+    }
+
+    /// [`App::available`] for a session holding `rights`. Without a right, the keys
+    /// of the part it covers are not offered, as in a read-only session.
+    fn available_with(&self, action: Action, rights: Rights) -> bool {
+        if action == Action::AuditOf && !rights.audit {
+            return false;
+        }
         let ro = self.store.is_read_only();
+        let (users_ro, roles_ro) = (ro || !rights.users, ro || !rights.roles);
         if let Some(editor) = &self.editor {
-            return editor.available(action, ro);
+            return editor.available(action, roles_ro);
         }
         if let Some(form) = &self.form {
-            return form.available(action, ro);
+            return form.available(action, users_ro);
         }
         if let Some(editor) = &self.package_editor {
-            return editor.available(action, ro);
+            return editor.available(action, roles_ro);
         }
         match self.tab {
-            Tab::Users => self.users.available(action, ro),
-            Tab::Roles => self.roles.available(action, ro, self.names.default_role),
-            Tab::Packages => self.packages.available(action, ro),
+            Tab::Users => self.users.available(action, users_ro),
+            Tab::Roles => self
+                .roles
+                .available(action, roles_ro, self.names.default_role),
+            Tab::Packages => self.packages.available(action, roles_ro),
             Tab::Resources => self.resources.available(action),
             Tab::Audit => self.audit.available(action),
         }
+    }
+
+    /// Why `action` is not offered, when the only reason is a right this served
+    /// session's operator lacks.
+    fn lacks_right_for(&self, action: Action) -> Option<String> {
+        if self.rights == Rights::LOCAL
+            || self.available(action)
+            || !self.available_with(action, Rights::LOCAL)
+        {
+            return None;
+        }
+        let right = match (action, self.place()) {
+            (Action::AuditOf, _) => Right::Audit,
+            (_, Place::Editor | Place::PackageEditor) => Right::Roles,
+            (_, Place::Form | Place::List(Tab::Users)) => Right::Users,
+            _ => Right::Roles,
+        };
+        let operator = self.store.operator().unwrap_or_default();
+        Some(authz::lacking(operator, right).to_string())
     }
 
     pub fn current_list(&self) -> &FilteredList {
@@ -532,6 +570,7 @@ impl App {
                 "the catalog declares no resource types, so there is no Resources tab".into(),
             )],
             Action::Tab(i) => return self.switch_tab(tabs[i]),
+            _ if let Some(why) = self.lacks_right_for(action) => vec![Effect::Refuse(why)],
             Action::NextTab => return self.switch_tab(tabs[(at + 1) % n]),
             Action::PrevTab => return self.switch_tab(tabs[(at + n - 1) % n]),
             _ => self.route(action),

@@ -211,12 +211,32 @@ pub fn run(store: Store) -> Result<()> {
     execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture).map_err(io_error)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(io_error)?;
 
+    let mut next = |wait: Duration| -> io::Result<Option<Event>> {
+        if event::poll(wait)? {
+            event::read().map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    drive(&mut app, &mut terminal, &mut next)?;
+    app.fatal.take().map_or(Ok(()), Err)
+}
+
+/// The loop itself, on any terminal and any source of events: `next_event` waits up
+/// to the time it is given and returns `None` when nothing came. The local console
+/// reads crossterm's events; `rolecall serve` parses what its SSH channel receives.
+pub fn drive<W: Write>(
+    app: &mut App,
+    terminal: &mut Terminal<CrosstermBackend<W>>,
+    next_event: &mut dyn FnMut(Duration) -> io::Result<Option<Event>>,
+) -> Result<()> {
+    let io_error = |e: io::Error| Error::Storage(format!("terminal error: {e}"));
     let mut next_tick = Instant::now() + TICK;
     let mut dirty = true;
     while !app.quit {
         if dirty {
             terminal
-                .draw(|frame| views::draw(&app, frame))
+                .draw(|frame| views::draw(app, frame))
                 .map_err(io_error)?;
             dirty = false;
         }
@@ -225,16 +245,20 @@ pub fn run(store: Store) -> Result<()> {
         let wait = next_tick
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(cap));
-        if event::poll(wait).map_err(io_error)? {
-            match event::read().map_err(io_error)? {
-                Event::Resize(..) => dirty = true,
-                event => {
-                    if let Some(msg) = event_to_msg(&app, event) {
-                        app.update(msg);
-                        dirty = true;
-                    }
+        match next_event(wait).map_err(io_error)? {
+            Some(Event::Resize(width, height)) => {
+                terminal
+                    .resize(ratatui::layout::Rect::new(0, 0, width, height))
+                    .map_err(io_error)?;
+                dirty = true;
+            }
+            Some(event) => {
+                if let Some(msg) = event_to_msg(app, event) {
+                    app.update(msg);
+                    dirty = true;
                 }
             }
+            None => {}
         }
         if app.is_loading_users() && app.poll_background(false) {
             dirty = true;
@@ -245,5 +269,5 @@ pub fn run(store: Store) -> Result<()> {
             next_tick = Instant::now() + TICK;
         }
     }
-    app.fatal.take().map_or(Ok(()), Err)
+    Ok(())
 }

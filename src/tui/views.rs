@@ -95,7 +95,11 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
             Tab::Audit => app.audit.total,
             Tab::Resources => app.resources.view.rows.len(),
         };
-        let label = format!(" {} {} ({}) ", i + 1, tab.title(), count);
+        let label = match tab {
+            // A served operator who may not read the log is not told its size.
+            Tab::Audit if app.audit.refused.is_some() => format!(" {} {} ", i + 1, tab.title()),
+            _ => format!(" {} {} ({}) ", i + 1, tab.title(), count),
+        };
         let style = if *tab == app.tab {
             t.tab_active
         } else {
@@ -119,12 +123,19 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         ""
     };
+    // A served session says whose rights it acts with (SPEC §13).
+    let who = app
+        .store
+        .operator()
+        .map(|name| format!("as {}  ", display_safe(name)))
+        .unwrap_or_default();
     // A long path gives way to its file name, which is what tells files apart.
-    if crate::text::width(&right) + ro.len() > room
+    if crate::text::width(&who) + crate::text::width(&right) + ro.len() > room
         && let Some(name) = path.file_name()
     {
         right = format!("…/{}", display_safe(&name.to_string_lossy()));
     }
+    right.insert_str(0, &who);
     right.push_str(ro);
     let right = crate::text::truncate(&right, room).into_owned();
     spans.push(Span::raw(

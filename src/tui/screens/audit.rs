@@ -28,13 +28,24 @@ pub struct AuditScreen {
     about: Option<String>,
     /// Rows in the audit log (the tab loads only the newest few thousand).
     pub total: usize,
+    /// Why the log is not shown: a served operator without the right to read it.
+    pub refused: Option<String>,
 }
 
 impl AuditScreen {
     /// Reads the newest rows again, keeping the operator on the newest one when they
     /// were there.
     pub fn load(&mut self, store: &Store, matcher: &SkimMatcherV2) -> Result<(), Error> {
-        let rows = store.audit(AUDIT_ROWS)?;
+        let rows = match store.audit(AUDIT_ROWS) {
+            Err(Error::Refused(why)) => {
+                self.refused = Some(why);
+                self.total = 0;
+                self.view.load(Vec::new(), haystack, |a| a.id, matcher);
+                return Ok(());
+            }
+            other => other?,
+        };
+        self.refused = None;
         self.total = store.audit_count()?;
         let on_newest = self.view.list.selected_position() == 0;
         self.view.load(rows, haystack, |a| a.id, matcher);
@@ -162,6 +173,16 @@ pub fn change(a: &AuditEntry) -> String {
 impl AuditScreen {
     /// The tab: columns sized to the loaded rows, newest first.
     pub fn draw(&self, look: &Look, frame: &mut Frame, area: Rect) {
+        if let Some(why) = &self.refused {
+            let block = ratatui::widgets::Block::bordered().title(" Audit log ");
+            let text = crate::text::display_safe(why).into_owned();
+            let paragraph = ratatui::widgets::Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .style(look.theme.dim)
+                .block(block);
+            frame.render_widget(paragraph, area);
+            return;
+        }
         // Columns as wide as their widest cell in the loaded rows, within limits.
         let widest = |f: &dyn Fn(&AuditEntry) -> usize, cap: usize| {
             self.view
