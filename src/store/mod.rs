@@ -295,10 +295,8 @@ impl Store {
             conn.execute_batch("SET default_transaction_read_only = on")
                 .map_err(unreadable)?;
         }
-        if !pg_tables(&conn)
-            .map_err(unreadable)?
-            .contains("rolecall_schema")
-        {
+        let mut tables = pg_tables(&conn).map_err(unreadable)?;
+        if !tables.contains("rolecall_schema") {
             if access == Access::ReadOnly {
                 return Err(Error::Storage(format!(
                     "there is no rolecall database at {shown}; --read-only never creates one"
@@ -310,6 +308,7 @@ impl Store {
                 )));
             }
             create_pg(&conn, &shown, &|db: &Db| seed(db, &Catalog::builtin()))?;
+            tables = pg_tables(&conn).map_err(unreadable)?;
         }
         let version = conn.schema_version().map_err(unreadable)?;
         if version > SCHEMA_VERSION {
@@ -322,7 +321,6 @@ impl Store {
                 "{shown} has schema version {version}, and this rolecall cannot upgrade a PostgreSQL database from it to {SCHEMA_VERSION}; use the rolecall that made it"
             )));
         }
-        let tables = pg_tables(&conn).map_err(unreadable)?;
         if let Some(table) = pg_schema::required_tables().find(|t| !tables.contains(*t)) {
             return Err(Error::Storage(format!(
                 "{shown} is damaged: the table \"{table}\" is missing"
@@ -1203,8 +1201,11 @@ fn load_catalog(conn: &Db) -> Result<Catalog> {
 
 /// The tables in the connection's current schema.
 fn pg_tables(conn: &Db) -> db::SqlResult<std::collections::HashSet<String>> {
+    // pg_class, not information_schema.tables: the latter's view costs tens of
+    // milliseconds, on every start of every command.
     conn.prepare(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
     )?
     .query_map(params![], |r| text(r, 0))?
     .collect()
