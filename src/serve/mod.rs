@@ -401,6 +401,11 @@ impl Connection {
                     started.elapsed().as_secs_f64()
                 ));
                 shared.sessions.fetch_sub(1, Ordering::Relaxed);
+                // A console holds its lists in memory (tens of MB at 100,000 users);
+                // hand what the session freed back to the system, or a server that
+                // once had many sessions keeps that much for good.
+                // SAFETY: malloc_trim only releases free memory of the allocator.
+                unsafe { libc::malloc_trim(0) };
             });
         match spawned {
             Ok(_) => {

@@ -312,6 +312,13 @@ impl Store {
             .pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
 
+    /// The change number: it moves on with every change any rolecall process makes.
+    pub fn change_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT change_seq FROM rolecall_meta", [], |r| r.get(0))?)
+    }
+
     /// The newest audit rows first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         self.audit_matching(&AuditFilter::default(), limit)
