@@ -115,6 +115,9 @@ fn console(
         }
     };
     let outcome = crate::tui::drive(&mut app, &mut terminal, &mut next);
+    // Put the cursor back here, where a client that has gone is no news, rather than
+    // in the terminal's drop, which reports the failure on the server's log.
+    let _ = terminal.show_cursor();
     match (outcome, ended_because) {
         // Ended for the operator (idle, the server stopping, the client gone):
         // nothing is half-saved, as every save is one committed transaction.
