@@ -659,3 +659,69 @@ fn an_idle_session_ends_after_the_timeout() {
     let screen = tmux.wait_for("SSH-EXITED-0");
     assert!(screen.contains("idle for 2 s"), "{screen}");
 }
+
+// ---- [operator]: an application's own permissions for the rights -----------------
+
+#[test]
+fn a_catalogs_operator_table_names_the_permissions_that_carry_the_rights() {
+    use rolecall::store::{Access, NewUser, Store};
+    let db = Db::with_owner();
+    let iterable = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/catalogs/iterable.toml");
+    db.ok(&["catalog", "load", iterable, "--prune"]);
+    db.ok(&["roles", "create", "User Admins"]);
+    db.ok(&[
+        "roles",
+        "grant",
+        "User Admins",
+        "administration.manage_users",
+    ]);
+    db.ok(&[
+        "users",
+        "add",
+        "ursula",
+        "--email",
+        "u@example.com",
+        "--role",
+        "User Admins",
+    ]);
+
+    let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    store.serve_as("ursula", "192.0.2.7");
+    let rights = store.rights().unwrap();
+    assert!(rights.users && !rights.roles && !rights.audit, "{rights:?}");
+    let new = NewUser {
+        username: "vera".into(),
+        profile: rolecall::domain::user::Profile {
+            email: "v@example.com".into(),
+            ..Default::default()
+        },
+        role: None,
+        password: None,
+        packages: Default::default(),
+    };
+    store
+        .add_user(new)
+        .expect("manage_users carries the users right");
+    let err = store
+        .create_role("Sneaky", "", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("administration.manage_roles"), "{err}");
+
+    // A name that is not a permission of the file is refused with its line.
+    let bad = db.dir().join("bad.toml");
+    let text = std::fs::read_to_string(iterable).unwrap().replace(
+        "users = \"administration.manage_users\"",
+        "users = \"nope\"",
+    );
+    std::fs::write(&bad, text).unwrap();
+    let before = db.dump();
+    let run = db.run(&["catalog", "load", bad.to_str().unwrap(), "--prune"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("line") && run.stderr.contains("[operator] users"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+}

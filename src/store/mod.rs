@@ -24,7 +24,7 @@ use rusqlite::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::authz::{Need, Operator, Right, Rights};
+use crate::domain::authz::{Need, Operator, OperatorKeys, Right, Rights};
 use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
@@ -1084,5 +1084,51 @@ fn load_catalog(conn: &Connection) -> Result<Catalog> {
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Catalog::from_stored(entries)?.with_stamp(stamp))
+    let operator = load_operator_keys(conn)?;
+    Ok(Catalog::from_stored(entries)?
+        .with_stamp(stamp)
+        .with_operator(operator))
+}
+
+/// The permissions `[operator]` named, over the defaults (SPEC §13). A file of an
+/// older schema has none.
+fn load_operator_keys(conn: &Connection) -> Result<OperatorKeys> {
+    let mut keys = OperatorKeys::default();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < 5 {
+        return Ok(keys);
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT right_name, permission FROM operator_permissions")?;
+    let rows = stmt.query_map([], |r| Ok((text(r, 0)?, text(r, 1)?)))?;
+    for row in rows {
+        let (right, permission) = row?;
+        match right.as_str() {
+            "users" => keys.users = permission,
+            "roles" => keys.roles = permission,
+            "audit" => keys.audit = permission,
+            _ => {}
+        }
+    }
+    Ok(keys)
+}
+
+/// Stores `keys` (only those that differ from the defaults), moving the catalog's
+/// change number on when they changed so every process reads them again.
+pub(crate) fn write_operator_keys(tx: &Transaction<'_>, keys: &OperatorKeys) -> Result<bool> {
+    if load_operator_keys(tx)? == *keys {
+        return Ok(false);
+    }
+    tx.execute("DELETE FROM operator_permissions", [])?;
+    let defaults = OperatorKeys::default();
+    for right in Right::ALL {
+        if keys.permission(right) != defaults.permission(right) {
+            tx.execute(
+                "INSERT INTO operator_permissions (right_name, permission) VALUES (?1, ?2)",
+                params![right.name(), keys.permission(right)],
+            )?;
+        }
+    }
+    tx.execute("UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1", [])?;
+    Ok(true)
 }

@@ -408,7 +408,7 @@ impl App {
             _ => Right::Roles,
         };
         let operator = self.store.operator().unwrap_or_default();
-        Some(authz::lacking(operator, right).to_string())
+        Some(authz::lacking(operator, self.store.catalog(), right).to_string())
     }
 
     pub fn current_list(&self) -> &FilteredList {
