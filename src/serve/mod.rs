@@ -177,20 +177,12 @@ async fn serve(
     };
     let running = server.run_on_socket(Arc::new(config), &listener);
     let stop = running.handle();
-    let signals = [
-        SignalKind::terminate(),
-        SignalKind::interrupt(),
-        SignalKind::hangup(),
-    ]
-    .map(|kind| {
+    let listen_for = |kind: SignalKind| {
         signal(kind).map_err(|e| Error::Storage(format!("cannot install signal handlers: {e}")))
-    });
-    let [mut term, mut int, mut hup] = signals;
-    let (term, int, hup) = (
-        term.as_mut().map_err(clone_err)?,
-        int.as_mut().map_err(clone_err)?,
-        hup.as_mut().map_err(clone_err)?,
-    );
+    };
+    let mut term = listen_for(SignalKind::terminate())?;
+    let mut int = listen_for(SignalKind::interrupt())?;
+    let mut hup = listen_for(SignalKind::hangup())?;
     tokio::select! {
         outcome = running => {
             outcome.map_err(|e| Error::Storage(format!("the server stopped: {e}")))?;
@@ -210,10 +202,6 @@ async fn serve(
     stop.shutdown("rolecall serve is stopping".into());
     log("stopped");
     Ok(())
-}
-
-fn clone_err(e: &mut Error) -> Error {
-    Error::Storage(e.to_string())
 }
 
 /// The server's host key: read from `path`, or made (Ed25519) and written there

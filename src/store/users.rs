@@ -224,6 +224,31 @@ fn set_packages(
     Ok((before, super::packages::packages_of(tx.tx, id)?))
 }
 
+/// The hand-out rule for an edit: the role it gives and the packages it joins
+/// (`Tx::ensure_may_give`).
+fn ensure_may_give_edit(
+    tx: &Tx<'_>,
+    before: &User,
+    (role_id, role_name): (Option<i64>, &str),
+    change: &UserChange,
+) -> Result<()> {
+    let new_role = role_id
+        .filter(|id| *id != before.role_id)
+        .map(|id| (id, role_name));
+    let joined: Vec<i64> = match &change.packages {
+        Some(packages) => {
+            let held = super::packages::package_ids_of(tx.tx, before.id)?;
+            packages
+                .iter()
+                .copied()
+                .filter(|p| !held.contains(p))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    tx.ensure_may_give((before.id, &before.username), new_role, &joined)
+}
+
 fn insert_user(
     tx: &Tx<'_>,
     username: &str,
@@ -495,17 +520,7 @@ impl Store {
             };
             let active = change.active.unwrap_or(before.active);
             user::ensure_owner_kept(&before, &role_name, active)?;
-            let new_role = role_id
-                .filter(|id| *id != before.role_id)
-                .map(|id| (id, role_name.as_str()));
-            let joined: Vec<i64> = match &change.packages {
-                Some(packages) => {
-                    let held = super::packages::package_ids_of(tx.tx, before.id)?;
-                    packages.iter().copied().filter(|p| !held.contains(p)).collect()
-                }
-                None => Vec::new(),
-            };
-            tx.ensure_may_give((before.id, &before.username), new_role, &joined)?;
+            ensure_may_give_edit(tx, &before, (role_id, &role_name), &change)?;
             if fold(&profile.email) != fold(&before.email) {
                 ensure_email_free(tx.tx, &profile.email, Some(before.id))?;
             }
