@@ -81,10 +81,7 @@ impl Store {
                     tx.actor
                 ],
             )?;
-            tx.tx.execute(
-                "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                params![tx.seq, tx.at, tx.actor, user.id],
-            )?;
+            super::packages::bump_user(tx, user.id)?;
             tx.audit(
                 "user.key.add",
                 &user.username,
@@ -143,10 +140,7 @@ impl Store {
                 "DELETE FROM user_keys WHERE user_id = ?1 AND fingerprint = ?2",
                 params![user.id, fingerprint.trim()],
             )?;
-            tx.tx.execute(
-                "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                params![tx.seq, tx.at, tx.actor, user.id],
-            )?;
+            super::packages::bump_user(tx, user.id)?;
             tx.audit(
                 "user.key.remove",
                 &user.username,

@@ -335,7 +335,7 @@ pub(super) fn bump_package(tx: &Tx<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
-fn bump_user(tx: &Tx<'_>, id: i64) -> Result<()> {
+pub(super) fn bump_user(tx: &Tx<'_>, id: i64) -> Result<()> {
     tx.tx
         .prepare_cached(
             "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
