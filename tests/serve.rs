@@ -389,6 +389,25 @@ fn an_operator_with_only_administration_users_adds_users_but_cannot_change_roles
         "",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Package membership is the users right's too, with the same hand-out rule.
+    db.ok(&["packages", "create", "Admins"]);
+    db.ok(&["packages", "add-role", "Admins", "Administrator"]);
+    let out = server.exec("helpdesk", &helpdesk, "packages add-user Admins carol", "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let before = db.dump();
+    let out = server.exec(
+        "helpdesk",
+        &helpdesk,
+        "packages add-user Admins helpdesk",
+        "",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("package \"Admins\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(db.dump(), before);
 }
 
 #[test]

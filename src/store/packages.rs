@@ -1005,7 +1005,12 @@ impl Store {
         names: &[String],
         add: bool,
     ) -> Result<Package> {
-        self.write(Need::One(Right::Roles), |tx| {
+        // A package's roles are the roles right's; who is in it, the users right's.
+        let need = match part {
+            Part::Roles => Need::One(Right::Roles),
+            Part::Members => Need::One(Right::Users),
+        };
+        self.write(need, |tx| {
             let id = resolve_package(tx.tx, &package)?;
             let before = load_package(tx.tx, id)?;
             let mut set: BTreeSet<i64> = match part {
@@ -1021,6 +1026,14 @@ impl Store {
                     Part::Roles => resolve_role(tx.tx, &RoleRef::Typed(name.clone()), "role")?,
                     Part::Members => user_id(tx, name)?,
                 };
+                if add && matches!(part, Part::Members) && tx.restricted() && !set.contains(&item) {
+                    let username: String = tx.tx.query_row(
+                        "SELECT username FROM users WHERE id = ?1",
+                        [item],
+                        |r| text(r, 0),
+                    )?;
+                    tx.ensure_may_give((item, &username), None, &[id])?;
+                }
                 if add {
                     set.insert(item);
                 } else {
