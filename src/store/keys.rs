@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use super::users::load_user;
-use super::{Store, Tx, text};
+use super::{Store, text};
 use crate::domain::authz::{Need, Right};
 use crate::domain::user_key::{self, KeyEntry};
 use crate::error::{Error, Result};
@@ -17,24 +17,6 @@ use crate::text::display_safe;
 pub struct KeyOwner {
     pub username: String,
     pub active: bool,
-}
-
-impl Tx<'_> {
-    /// True when changes to this user's roles, packages or keys reach someone who can
-    /// log in to `rolecall serve` (they have a key, or are the operator), so a served
-    /// operator without the right over roles may hand them only what they hold.
-    pub(crate) fn reaches_an_operator(&self, user_id: i64, username: &str) -> Result<bool> {
-        let Some(operator) = &self.operator else {
-            return Ok(false);
-        };
-        if operator.username == username {
-            return Ok(true);
-        }
-        Ok(self
-            .tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM user_keys WHERE user_id = ?1)")?
-            .query_row([user_id], |r| r.get(0))?)
-    }
 }
 
 impl Store {
@@ -64,11 +46,7 @@ impl Store {
             }
             // A key lets its holder act as the user: handing one out is handing out
             // everything the user holds.
-            if tx.operator.is_some() {
-                let grants = super::read_operator(tx.tx, tx.catalog, &user.username)?.grants;
-                let what = format!("a key to log in as \"{}\"", display_safe(&user.username));
-                tx.ensure_may_hand_out(&what, &grants)?;
-            }
+            tx.ensure_may_act_as(user.id, &user.username)?;
             tx.tx.execute(
                 "INSERT INTO user_keys (user_id, fingerprint, key, comment, added_at, added_by) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

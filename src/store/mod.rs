@@ -548,20 +548,16 @@ impl Tx<'_> {
             .is_some_and(|op| !op.rights(self.catalog).roles)
     }
 
-    /// [`Tx::ensure_may_hand_out`] for the user `user_id` given a role directly
-    /// (`role`: id and name) and joining packages (ids), when that user can log in to
-    /// `rolecall serve`. Each role and package is checked on its own, so the refusal
-    /// names the one the operator may not hand out.
+    /// [`Tx::ensure_may_hand_out`] for a role given directly (`role`: id and name) and
+    /// packages joined (ids). Each role and package is checked on its own, its
+    /// resource exceptions included, so the refusal names the one the operator may
+    /// not hand out.
     pub(crate) fn ensure_may_give(
         &self,
-        (user_id, username): (i64, &str),
         role: Option<(i64, &str)>,
         packages: &[i64],
     ) -> Result<()> {
         if !self.restricted() || (role.is_none() && packages.is_empty()) {
-            return Ok(());
-        }
-        if !self.reaches_an_operator(user_id, username)? {
             return Ok(());
         }
         let membership = packages::Membership::Packages(packages);
@@ -572,7 +568,70 @@ impl Tx<'_> {
             };
             self.ensure_may_hand_out(&what, &source.grants)?;
         }
+        let mut role_ids: Vec<i64> = role.map(|(id, _)| id).into_iter().collect();
+        for package in packages {
+            let mut stmt = self
+                .tx
+                .prepare_cached("SELECT role_id FROM package_roles WHERE package_id = ?1")?;
+            for id in stmt.query_map([package], |r| r.get(0))? {
+                role_ids.push(id?);
+            }
+        }
+        for id in role_ids {
+            let (name, grants) = self.exception_grants(id)?;
+            let what = format!(
+                "the resource exceptions of role \"{}\"",
+                crate::text::display_safe(&name)
+            );
+            self.ensure_may_hand_out(&what, &grants)?;
+        }
         Ok(())
+    }
+
+    /// Everything role `id`'s resource exceptions grant, on any resource.
+    fn exception_grants(&self, id: i64) -> Result<(String, Grants)> {
+        let name: String = self
+            .tx
+            .prepare_cached("SELECT name FROM roles WHERE id = ?1")?
+            .query_row([id], |r| text(r, 0))?;
+        let keys: Vec<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT eg.permission_key FROM role_exceptions e \
+                 JOIN role_exception_grants eg ON eg.exception_id = e.id WHERE e.role_id = ?1",
+            )?
+            .query_map([id], |r| text(r, 0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((
+            name,
+            Grants::from_keys(self.catalog, keys.iter().map(String::as_str)),
+        ))
+    }
+
+    /// Refuses when a served operator without the right over roles would take over
+    /// (set the password or email of, enable, add a key to, make owner) a user who
+    /// holds what the operator does not: acting as that user would hand it out.
+    pub(crate) fn ensure_may_act_as(&self, user_id: i64, username: &str) -> Result<()> {
+        if !self.restricted() {
+            return Ok(());
+        }
+        let role: Option<(i64, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT r.id, r.name FROM users u JOIN roles r ON r.id = u.role_id WHERE u.id = ?1",
+            )?
+            .query_row([user_id], |r| Ok((r.get(0)?, text(r, 1)?)))
+            .optional()?;
+        let packages = packages::package_ids_of(self.tx, user_id)?;
+        let what = format!("acting as \"{}\"", crate::text::display_safe(username));
+        self.ensure_may_give(
+            role.as_ref().map(|(id, name)| (*id, name.as_str())),
+            &packages,
+        )
+        .map_err(|e| match e {
+            Error::Refused(why) => Error::Refused(format!("{what}: {why}")),
+            other => other,
+        })
     }
 
     /// Refuses when a served session's operator, lacking the right over roles, would
