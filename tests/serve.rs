@@ -735,7 +735,7 @@ fn a_catalogs_operator_table_names_the_permissions_that_carry_the_rights() {
     ]);
 
     let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
-    store.serve_as("ursula", "192.0.2.7");
+    store.serve_as("ursula", "192.0.2.7").unwrap();
     let rights = store.rights().unwrap();
     assert!(rights.users && !rights.roles && !rights.audit, "{rights:?}");
     let new = NewUser {
@@ -823,7 +823,7 @@ fn a_role_whose_exceptions_give_more_is_not_handed_out() {
     let before = db.dump();
 
     let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
-    store.serve_as("bob", "192.0.2.7");
+    store.serve_as("bob", "192.0.2.7").unwrap();
     let change = UserChange {
         role: Some(RoleRef::Typed("Viewer".into())),
         ..Default::default()
@@ -839,4 +839,64 @@ fn a_role_whose_exceptions_give_more_is_not_handed_out() {
     assert!(err.contains("contacts.edit"), "{err}");
     drop(store);
     assert_eq!(db.dump(), before);
+}
+
+/// A session acts as the user it logged in as, not as whoever has that name later.
+#[test]
+fn a_session_outlives_neither_its_user_nor_its_key() {
+    use rolecall::store::{Access, Store};
+    let db = Db::with_owner();
+    db.ok(&[
+        "users",
+        "add",
+        "x1",
+        "--email",
+        "x1@example.com",
+        "--role",
+        "none",
+    ]);
+    let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    store.serve_as("x1", "192.0.2.7").unwrap();
+    db.ok(&["users", "remove", "x1"]);
+    db.ok(&[
+        "users",
+        "add",
+        "x1",
+        "--email",
+        "new@example.com",
+        "--role",
+        "Administrator",
+    ]);
+    let before = db.dump();
+    let err = store
+        .create_role("Sneaky", "", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("disabled or was removed"), "{err}");
+    assert!(!store.rights().unwrap().roles);
+    drop(store);
+    assert_eq!(db.dump(), before);
+}
+
+#[test]
+fn removing_the_key_ends_an_open_console() {
+    if !have(&["ssh", "ssh-keygen", "tmux"]) {
+        return;
+    }
+    let db = Db::with_owner();
+    let (_, helpdesk) = team(&db);
+    let server = Server::start(&db, &[]);
+    let tmux = Tmux::start(&server, "helpdesk", &helpdesk, (100, 30), "");
+    tmux.wait_for("as helpdesk");
+    let keys = db.json(&["users", "keys", "list", "helpdesk"]);
+    db.ok(&[
+        "users",
+        "keys",
+        "remove",
+        "helpdesk",
+        &s(&keys[0]["fingerprint"]),
+    ]);
+    let screen = tmux.wait_for("SSH-EXITED-");
+    assert!(screen.contains("no longer belongs"), "{screen}");
+    assert!(!tmux.alternate_screen_on());
 }

@@ -43,7 +43,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::user_key;
 use crate::error::{Error, Result};
-use crate::store::{self, Access, Store};
+use crate::store::{self, Access, KeyCheck, Store};
 use crate::text::display_safe;
 use channel::{ChannelIn, ChannelOut, INPUT_QUEUE, Input};
 
@@ -58,11 +58,17 @@ pub struct Options {
     pub idle_timeout: Duration,
 }
 
-/// Who a connection logged in as, and from where.
+/// Who a connection logged in as, with which key, and from where.
 #[derive(Debug, Clone)]
 pub struct Login {
-    pub username: String,
+    pub by: store::ServedBy,
     pub from: String,
+}
+
+impl Login {
+    fn username(&self) -> &str {
+        &self.by.username
+    }
 }
 
 /// What every connection of one server shares.
@@ -85,8 +91,30 @@ impl Shared {
             Access::ReadWrite
         };
         let mut store = Store::open(&self.db, access)?;
-        store.serve_as(&login.username, &login.from);
+        store.serve(login.by.clone(), &login.from);
         Ok(store)
+    }
+
+    /// Why `login` may no longer act (its key removed or given to another user, the
+    /// user disabled or removed), or `None` while it may.
+    fn revoked(&self, check: &KeyCheck, login: &Login) -> Option<String> {
+        let Some(fingerprint) = &login.by.fingerprint else {
+            return None;
+        };
+        match check.owner(fingerprint) {
+            Ok(Some(owner)) if owner.user_id == login.by.user_id && owner.active => None,
+            Ok(Some(owner)) if owner.user_id == login.by.user_id => Some(format!(
+                "\"{}\" was disabled; the session has ended",
+                owner.username
+            )),
+            Ok(_) => Some(format!(
+                "the key {fingerprint} no longer belongs to \"{}\"; the session has ended",
+                login.username()
+            )),
+            Err(e) => Some(format!(
+                "the key could not be checked ({e}); the session has ended"
+            )),
+        }
     }
 
     fn stopping(&self) -> bool {
@@ -315,22 +343,34 @@ enum Work {
 }
 
 /// Decides a key: the user it belongs to must be the login name and active.
-fn authorize(shared: &Shared, user: &str, key: &PublicKey) -> std::result::Result<String, String> {
+fn authorize(
+    shared: &Shared,
+    user: &str,
+    key: &PublicKey,
+) -> std::result::Result<store::ServedBy, String> {
     let fingerprint = user_key::fingerprint(key);
-    let store = Store::open(&shared.db, Access::ReadOnly).map_err(|e| e.to_string())?;
-    match store.key_owner(&fingerprint).map_err(|e| e.to_string())? {
+    let check = KeyCheck::open(&shared.db).map_err(|e| e.to_string())?;
+    match check.owner(&fingerprint).map_err(|e| e.to_string())? {
         None => Err(format!("unknown key {fingerprint} offered for \"{user}\"")),
         Some(owner) if owner.username != user => Err(format!(
             "key {fingerprint} of \"{}\" offered for \"{user}\"",
             owner.username
         )),
         Some(owner) if !owner.active => Err(format!("\"{user}\" is disabled (key {fingerprint})")),
-        Some(owner) => Ok(owner.username),
+        Some(owner) => Ok(store::ServedBy {
+            user_id: owner.user_id,
+            username: owner.username,
+            fingerprint: Some(fingerprint),
+        }),
     }
 }
 
 impl Connection {
-    async fn check(&self, user: &str, key: &PublicKey) -> std::result::Result<String, String> {
+    async fn check(
+        &self,
+        user: &str,
+        key: &PublicKey,
+    ) -> std::result::Result<store::ServedBy, String> {
         let shared = self.shared.clone();
         let (user, key) = (user.to_string(), key.clone());
         tokio::task::spawn_blocking(move || authorize(&shared, &user, &key))
@@ -344,6 +384,21 @@ impl Connection {
             let _ = session.channel_failure(channel);
             return;
         };
+        // The key and the user are checked again for every session a connection
+        // starts: a connection outlives the key it logged in with otherwise.
+        let revoked = match KeyCheck::open(&self.shared.db) {
+            Ok(check) => self.shared.revoked(&check, &login),
+            Err(e) => Some(format!("the key could not be checked ({e})")),
+        };
+        if let Some(why) = revoked {
+            log(&format!(
+                "{} via ssh from {}: refused a session: {why}",
+                login.username(),
+                login.from
+            ));
+            let _ = session.channel_failure(channel);
+            return;
+        }
         let Some(state) = self.channels.get_mut(&channel) else {
             let _ = session.channel_failure(channel);
             return;
@@ -384,7 +439,7 @@ impl Connection {
                 };
                 log(&format!(
                     "{} via ssh from {}: {what} ended with status {status} after {:.1} s",
-                    login.username,
+                    login.username(),
                     login.from,
                     started.elapsed().as_secs_f64()
                 ));
@@ -467,10 +522,10 @@ impl russh::server::Handler for Connection {
         key: VerifiedPublicKey<'_>,
     ) -> std::result::Result<Auth, Self::Error> {
         match self.check(user, key.public_key).await {
-            Ok(username) => {
-                log(&format!("\"{username}\" logged in from {}", self.peer));
+            Ok(by) => {
+                log(&format!("\"{}\" logged in from {}", by.username, self.peer));
                 self.login = Some(Login {
-                    username,
+                    by,
                     from: self.peer.clone(),
                 });
                 Ok(Auth::Accept)

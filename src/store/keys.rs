@@ -2,7 +2,7 @@
 //! them, each change audited, and the lookup `rolecall serve` makes when a key is
 //! offered.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::json;
 
 use super::users::load_user;
@@ -15,8 +15,46 @@ use crate::text::display_safe;
 /// Who a key belongs to, as `rolecall serve` decides a login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOwner {
+    pub user_id: i64,
     pub username: String,
     pub active: bool,
+}
+
+const KEY_OWNER: &str = "SELECT u.id, u.username, u.active FROM user_keys k \
+     JOIN users u ON u.id = k.user_id WHERE k.fingerprint = ?1";
+
+fn key_owner(conn: &Connection, fingerprint: &str) -> Result<Option<KeyOwner>> {
+    Ok(conn
+        .prepare_cached(KEY_OWNER)?
+        .query_row([fingerprint], |r| {
+            Ok(KeyOwner {
+                user_id: r.get(0)?,
+                username: text(r, 1)?,
+                active: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A small read-only connection for `rolecall serve` to decide logins and to see,
+/// while a session lasts, that its key and user are still there: no catalog is
+/// read, so it opens in well under a millisecond.
+pub struct KeyCheck(Connection);
+
+impl KeyCheck {
+    pub fn open(path: &std::path::Path) -> Result<KeyCheck> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(KeyCheck(conn))
+    }
+
+    /// Whose key has `fingerprint`.
+    pub fn owner(&self, fingerprint: &str) -> Result<Option<KeyOwner>> {
+        key_owner(&self.0, fingerprint)
+    }
 }
 
 impl Store {
@@ -130,18 +168,6 @@ impl Store {
 
     /// Whose key has `fingerprint`, for `rolecall serve`.
     pub fn key_owner(&self, fingerprint: &str) -> Result<Option<KeyOwner>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT u.username, u.active FROM user_keys k JOIN users u ON u.id = k.user_id \
-                 WHERE k.fingerprint = ?1",
-            )?
-            .query_row([fingerprint], |r| {
-                Ok(KeyOwner {
-                    username: text(r, 0)?,
-                    active: r.get(1)?,
-                })
-            })
-            .optional()?)
+        key_owner(&self.conn, fingerprint)
     }
 }

@@ -29,7 +29,7 @@ use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
-pub use keys::KeyOwner;
+pub use keys::{KeyCheck, KeyOwner};
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
 pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
@@ -90,7 +90,17 @@ pub struct Store {
     last_model_import: ModelImport,
     /// The rolecall user a served session acts as (SPEC §13); `None` for a local
     /// run, which may change anything the file system lets it write.
-    operator: Option<String>,
+    operator: Option<ServedBy>,
+}
+
+/// Whom a served session acts as: the user's id, so that a user removed and made
+/// again under the same name is someone else, and for a login by key the key's
+/// fingerprint, which must still be theirs for the session to act at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedBy {
+    pub user_id: i64,
+    pub username: String,
+    pub fingerprint: Option<String>,
 }
 
 /// `<data_dir>/rolecall.db` (SPEC §1).
@@ -400,8 +410,8 @@ impl Store {
             self.catalog = load_catalog(&tx)?;
         }
         let operator = match &self.operator {
-            Some(name) => {
-                let operator = read_operator(&tx, &self.catalog, name)?;
+            Some(by) => {
+                let operator = read_operator(&tx, &self.catalog, by)?;
                 operator.require(&self.catalog, need)?;
                 Some(operator)
             }
@@ -485,20 +495,34 @@ impl Store {
     /// Acts from now on as the rolecall user `username` reached over SSH from `from`
     /// (SPEC §13): every change needs that user's rights, and the audit log names
     /// them with where they came from.
-    pub fn serve_as(&mut self, username: &str, from: &str) {
-        self.actor = format!("{username} via ssh from {from}");
-        self.operator = Some(username.to_string());
+    pub fn serve_as(&mut self, username: &str, from: &str) -> Result<()> {
+        let user = users::load_user(&self.conn, username)?;
+        self.serve(
+            ServedBy {
+                user_id: user.id,
+                username: user.username,
+                fingerprint: None,
+            },
+            from,
+        );
+        Ok(())
     }
 
-    /// The served session's operator, if any.
+    /// [`Store::serve_as`] for a login the server has already decided.
+    pub fn serve(&mut self, by: ServedBy, from: &str) {
+        self.actor = format!("{} via ssh from {from}", by.username);
+        self.operator = Some(by);
+    }
+
+    /// The served session's operator's username, if any.
     pub fn operator(&self) -> Option<&str> {
-        self.operator.as_deref()
+        self.operator.as_ref().map(|by| by.username.as_str())
     }
 
     /// The rights this session holds now: every one for a local run.
     pub fn rights(&self) -> Result<Rights> {
         match &self.operator {
-            Some(name) => Ok(read_operator(&self.conn, &self.catalog, name)?.rights(&self.catalog)),
+            Some(by) => Ok(read_operator(&self.conn, &self.catalog, by)?.rights(&self.catalog)),
             None => Ok(Rights::LOCAL),
         }
     }
@@ -506,7 +530,7 @@ impl Store {
     /// Refuses a read a served session's operator lacks the right for (the audit log).
     pub fn require_to_read(&self, right: Right) -> Result<()> {
         match &self.operator {
-            Some(name) => read_operator(&self.conn, &self.catalog, name)?
+            Some(by) => read_operator(&self.conn, &self.catalog, by)?
                 .require(&self.catalog, Need::One(right)),
             None => Ok(()),
         }
@@ -855,28 +879,43 @@ pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Strin
     })
 }
 
-/// The catalog's change number (bumped by triggers on `permissions`).
-/// The operator `username` as stored now; one who was removed holds nothing.
-fn read_operator(conn: &Connection, catalog: &Catalog, username: &str) -> Result<Operator> {
-    match users::load_user(conn, username) {
-        Ok(user) => {
-            let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
-            let membership = packages::Membership::OfUser(user.id);
-            let sources = packages::sources(conn, catalog, membership, direct)?;
-            Ok(Operator {
-                username: user.username,
-                active: user.active,
-                grants: crate::domain::access::union(catalog, &sources),
-            })
+/// The operator as stored now. One who was removed, or whose key was, holds nothing
+/// and is not active.
+fn read_operator(conn: &Connection, catalog: &Catalog, by: &ServedBy) -> Result<Operator> {
+    let gone = || Operator {
+        username: by.username.clone(),
+        active: false,
+        grants: Grants::none(catalog),
+    };
+    let username: Option<String> = conn
+        .prepare_cached("SELECT username FROM users WHERE id = ?1")?
+        .query_row([by.user_id], |r| text(r, 0))
+        .optional()?;
+    let Some(username) = username else {
+        return Ok(gone());
+    };
+    if let Some(fingerprint) = &by.fingerprint {
+        let held: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM user_keys WHERE user_id = ?1 AND fingerprint = ?2)",
+            )?
+            .query_row(params![by.user_id, fingerprint], |r| r.get(0))?;
+        if !held {
+            return Ok(gone());
         }
-        Err(Error::NotFound(_)) => Ok(Operator {
-            username: username.to_string(),
-            active: false,
-            grants: Grants::none(catalog),
-        }),
-        Err(e) => Err(e),
     }
+    let user = users::load_user(conn, &username)?;
+    let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
+    let membership = packages::Membership::OfUser(user.id);
+    let sources = packages::sources(conn, catalog, membership, direct)?;
+    Ok(Operator {
+        username: user.username,
+        active: user.active,
+        grants: crate::domain::access::union(catalog, &sources),
+    })
 }
+
+/// The catalog's change number (bumped by triggers on `permissions`).
 
 fn catalog_seq(conn: &Connection) -> Result<i64> {
     Ok(conn
