@@ -916,7 +916,6 @@ fn read_operator(conn: &Connection, catalog: &Catalog, by: &ServedBy) -> Result<
 }
 
 /// The catalog's change number (bumped by triggers on `permissions`).
-
 fn catalog_seq(conn: &Connection) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT catalog_seq FROM rolecall_meta WHERE id = 1")?
