@@ -187,7 +187,8 @@ fn text(bytes: &[u8]) -> String {
 fn team(db: &Db) -> (PathBuf, PathBuf) {
     let alice = keygen(db.dir(), "alice_key");
     let helpdesk = keygen(db.dir(), "helpdesk_key");
-    db.ok(&["roles", "create", "Helpdesk"]);
+    // What new users get by default (Read Only), and the users right.
+    db.ok(&["roles", "create", "Helpdesk", "--from", "Read Only"]);
     db.ok(&["roles", "grant", "Helpdesk", "administration.users"]);
     db.ok(&[
         "users",
@@ -381,14 +382,62 @@ fn an_operator_with_only_administration_users_adds_users_but_cannot_change_roles
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(db.dump(), before, "every refusal changed nothing");
 
-    // A user who cannot log in may be given any role.
-    let out = server.exec(
-        "helpdesk",
-        &helpdesk,
-        "users set carol --role 'Campaign Manager'",
-        "",
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Nobody is handed, and nobody's account is taken over for, what helpdesk lacks:
+    // not a role, not a package, not the owner's password or email.
+    db.ok(&["packages", "create", "Admins"]);
+    db.ok(&["packages", "add-role", "Admins", "Administrator"]);
+    let before = db.dump();
+    for (command, stdin, names) in [
+        (
+            "users set carol --role 'Campaign Manager'",
+            "",
+            "role \"Campaign Manager\"",
+        ),
+        (
+            "users add x9 --email x9@example.com --role Administrator",
+            "",
+            "role \"Administrator\"",
+        ),
+        ("packages add-user Admins carol", "", "package \"Admins\""),
+        (
+            "packages add-user Admins helpdesk",
+            "",
+            "package \"Admins\"",
+        ),
+        (
+            "users passwd alice --password-stdin",
+            "Pwned-pass-1234\n",
+            "acting as \"alice\"",
+        ),
+        (
+            "users set alice --email evil@example.com",
+            "",
+            "acting as \"alice\"",
+        ),
+        ("users transfer-ownership helpdesk", "", "ownership"),
+    ] {
+        let out = server.exec("helpdesk", &helpdesk, command, stdin);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {stderr}");
+        assert!(stderr.contains(names), "{command}: {stderr}");
+    }
+    assert_eq!(db.dump(), before, "every refusal changed nothing");
+    // What helpdesk holds, they may hand out.
+    db.ok(&["packages", "create", "Readers"]);
+    db.ok(&["packages", "add-role", "Readers", "Read Only"]);
+    for command in [
+        "packages add-user Readers carol",
+        "users set carol --role none",
+        "users set carol --role 'Read Only' --first-name Carol",
+    ] {
+        let out = server.exec("helpdesk", &helpdesk, command, "");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{command}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -658,4 +707,196 @@ fn an_idle_session_ends_after_the_timeout() {
     tmux.wait_for("as alice");
     let screen = tmux.wait_for("SSH-EXITED-0");
     assert!(screen.contains("idle for 2 s"), "{screen}");
+}
+
+// ---- [operator]: an application's own permissions for the rights -----------------
+
+#[test]
+fn a_catalogs_operator_table_names_the_permissions_that_carry_the_rights() {
+    use rolecall::store::{Access, NewUser, Store};
+    let db = Db::with_owner();
+    let iterable = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/catalogs/iterable.toml");
+    db.ok(&["catalog", "load", iterable, "--prune"]);
+    db.ok(&["roles", "create", "User Admins"]);
+    db.ok(&[
+        "roles",
+        "grant",
+        "User Admins",
+        "administration.manage_users",
+    ]);
+    db.ok(&[
+        "users",
+        "add",
+        "ursula",
+        "--email",
+        "u@example.com",
+        "--role",
+        "User Admins",
+    ]);
+
+    let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    store.serve_as("ursula", "192.0.2.7").unwrap();
+    let rights = store.rights().unwrap();
+    assert!(rights.users && !rights.roles && !rights.audit, "{rights:?}");
+    let new = NewUser {
+        username: "vera".into(),
+        profile: rolecall::domain::user::Profile {
+            email: "v@example.com".into(),
+            ..Default::default()
+        },
+        role: None,
+        password: None,
+        packages: Default::default(),
+    };
+    store
+        .add_user(new)
+        .expect("manage_users carries the users right");
+    let err = store
+        .create_role("Sneaky", "", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("administration.manage_roles"), "{err}");
+
+    // A name that is not a permission of the file is refused with its line.
+    let bad = db.dir().join("bad.toml");
+    let text = std::fs::read_to_string(iterable).unwrap().replace(
+        "users = \"administration.manage_users\"",
+        "users = \"nope\"",
+    );
+    std::fs::write(&bad, text).unwrap();
+    let before = db.dump();
+    let run = db.run(&["catalog", "load", bad.to_str().unwrap(), "--prune"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("line") && run.stderr.contains("[operator] users"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.dump(), before);
+}
+
+/// The hand-out rule counts a role's resource exceptions too: a role that grants
+/// little in general but more on one Magnews database is not handed out by someone
+/// who lacks the more.
+#[test]
+fn a_role_whose_exceptions_give_more_is_not_handed_out() {
+    use rolecall::store::{Access, RoleRef, Store, UserChange};
+    let db = Db::with_owner();
+    let magnews = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/catalogs/magnews.toml");
+    let file = db.dir().join("magnews.toml");
+    let text = std::fs::read_to_string(magnews).unwrap()
+        + "\n[operator]\nusers = \"users.manage\"\nroles = \"security.rules\"\n";
+    std::fs::write(&file, text).unwrap();
+    db.ok(&["catalog", "load", file.to_str().unwrap(), "--prune"]);
+    db.ok(&["resources", "add", "database", "db1"]);
+    db.ok(&["roles", "create", "Viewer"]);
+    db.ok(&["roles", "grant", "Viewer", "contacts.view"]);
+    db.ok(&[
+        "roles",
+        "exception",
+        "set",
+        "Viewer",
+        "database:db1",
+        "--grant",
+        "contacts.edit",
+    ]);
+    db.ok(&["roles", "create", "UA"]);
+    db.ok(&["roles", "grant", "UA", "users.manage", "contacts.view"]);
+    db.ok(&[
+        "users",
+        "add",
+        "bob",
+        "--email",
+        "b@example.com",
+        "--role",
+        "UA",
+    ]);
+    db.ok(&[
+        "users",
+        "add",
+        "carol",
+        "--email",
+        "c@example.com",
+        "--role",
+        "none",
+    ]);
+    let before = db.dump();
+
+    let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    store.serve_as("bob", "192.0.2.7").unwrap();
+    let change = UserChange {
+        role: Some(RoleRef::Typed("Viewer".into())),
+        ..Default::default()
+    };
+    let err = store
+        .update_user("carol", None, change)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("resource exceptions of role \"Viewer\""),
+        "{err}"
+    );
+    assert!(err.contains("contacts.edit"), "{err}");
+    drop(store);
+    assert_eq!(db.dump(), before);
+}
+
+/// A session acts as the user it logged in as, not as whoever has that name later.
+#[test]
+fn a_session_outlives_neither_its_user_nor_its_key() {
+    use rolecall::store::{Access, Store};
+    let db = Db::with_owner();
+    db.ok(&[
+        "users",
+        "add",
+        "x1",
+        "--email",
+        "x1@example.com",
+        "--role",
+        "none",
+    ]);
+    let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    store.serve_as("x1", "192.0.2.7").unwrap();
+    db.ok(&["users", "remove", "x1"]);
+    db.ok(&[
+        "users",
+        "add",
+        "x1",
+        "--email",
+        "new@example.com",
+        "--role",
+        "Administrator",
+    ]);
+    let before = db.dump();
+    let err = store
+        .create_role("Sneaky", "", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("disabled or was removed"), "{err}");
+    assert!(!store.rights().unwrap().roles);
+    drop(store);
+    assert_eq!(db.dump(), before);
+}
+
+#[test]
+fn removing_the_key_ends_an_open_console() {
+    if !have(&["ssh", "ssh-keygen", "tmux"]) {
+        return;
+    }
+    let db = Db::with_owner();
+    let (_, helpdesk) = team(&db);
+    let server = Server::start(&db, &[]);
+    let tmux = Tmux::start(&server, "helpdesk", &helpdesk, (100, 30), "");
+    tmux.wait_for("as helpdesk");
+    let keys = db.json(&["users", "keys", "list", "helpdesk"]);
+    db.ok(&[
+        "users",
+        "keys",
+        "remove",
+        "helpdesk",
+        &s(&keys[0]["fingerprint"]),
+    ]);
+    let screen = tmux.wait_for("SSH-EXITED-");
+    assert!(screen.contains("no longer belongs"), "{screen}");
+    assert!(!tmux.alternate_screen_on());
 }

@@ -1549,7 +1549,7 @@ fn term_linux_draws_ascii_only() {
 fn a_long_users_list_shows_its_first_page_then_loads_the_rest_in_the_background() {
     let mut h = Harness::new(120, 40);
     h.app.users.load_in_background_above = 5;
-    h.app.users.view.rows.clear();
+    h.app.users.view.rows = Default::default();
     h.app.reload().unwrap();
     assert!(h.app.is_loading_users());
     assert_eq!(h.app.users.total, 14, "the tab counts every user at once");

@@ -27,11 +27,20 @@ impl Right {
     pub const ALL: [Right; 3] = [Right::Users, Right::Roles, Right::Audit];
 
     /// The permission of the default catalog that carries the right.
-    pub fn permission(self) -> &'static str {
+    pub fn default_permission(self) -> &'static str {
         match self {
             Right::Users => "administration.users",
             Right::Roles => "administration.roles",
             Right::Audit => "administration.audit",
+        }
+    }
+
+    /// The right's name in `[operator]` and in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            Right::Users => "users",
+            Right::Roles => "roles",
+            Right::Audit => "audit",
         }
     }
 
@@ -43,6 +52,76 @@ impl Right {
             Right::Audit => "reading the audit log",
         }
     }
+}
+
+/// Which permissions carry the rights: the default catalog's, unless a catalog file
+/// names its own in `[operator]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorKeys {
+    pub users: String,
+    pub roles: String,
+    pub audit: String,
+}
+
+impl Default for OperatorKeys {
+    fn default() -> Self {
+        OperatorKeys {
+            users: Right::Users.default_permission().into(),
+            roles: Right::Roles.default_permission().into(),
+            audit: Right::Audit.default_permission().into(),
+        }
+    }
+}
+
+impl OperatorKeys {
+    pub fn permission(&self, right: Right) -> &str {
+        match right {
+            Right::Users => &self.users,
+            Right::Roles => &self.roles,
+            Right::Audit => &self.audit,
+        }
+    }
+
+    /// The keys an `[operator]` table names, each checked to be a permission (a leaf)
+    /// of `catalog`; what it leaves out keeps the default.
+    pub fn from_entry(
+        entry: OperatorEntry,
+        catalog: &Catalog,
+    ) -> std::result::Result<Self, String> {
+        let mut keys = OperatorKeys::default();
+        for (right, named) in [
+            (Right::Users, entry.users),
+            (Right::Roles, entry.roles),
+            (Right::Audit, entry.audit),
+        ] {
+            let Some(key) = named else { continue };
+            let leaf = catalog
+                .find(&key)
+                .is_some_and(|i| catalog.node(i).is_leaf());
+            if !leaf {
+                return Err(format!(
+                    "[operator] {} = \"{}\" is not a permission of this file; name one of its [[permission]] keys without children",
+                    right.name(),
+                    crate::text::excerpt(&key)
+                ));
+            }
+            match right {
+                Right::Users => keys.users = key,
+                Right::Roles => keys.roles = key,
+                Right::Audit => keys.audit = key,
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// `[operator]` as written in a catalog file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorEntry {
+    pub users: Option<String>,
+    pub roles: Option<String>,
+    pub audit: Option<String>,
 }
 
 /// The rights a change needs.
@@ -90,11 +169,11 @@ impl Rights {
 }
 
 /// The refusal for an operator who lacks `right`: it names the permission.
-pub fn lacking(username: &str, right: Right) -> Error {
+pub fn lacking(username: &str, catalog: &Catalog, right: Right) -> Error {
     Error::Refused(format!(
         "\"{}\" lacks {}, which {} needs",
         display_safe(username),
-        right.permission(),
+        display_safe(catalog.operator().permission(right)),
         right.purpose()
     ))
 }
@@ -123,10 +202,12 @@ impl Operator {
         let everything = self.grants.count() == catalog.leaf_count();
         let holds = |right: Right| {
             everything
-                || catalog.find(right.permission()).is_some_and(|idx| {
-                    let node = catalog.node(idx);
-                    node.leaves.len() == self.grants.count_in(node.leaves.clone())
-                })
+                || catalog
+                    .find(catalog.operator().permission(right))
+                    .is_some_and(|idx| {
+                        let node = catalog.node(idx);
+                        node.leaves.len() == self.grants.count_in(node.leaves.clone())
+                    })
         };
         Rights {
             users: holds(Right::Users),
@@ -146,7 +227,7 @@ impl Operator {
         let rights = self.rights(catalog);
         match need.rights().iter().find(|r| !rights.has(**r)) {
             None => Ok(()),
-            Some(right) => Err(lacking(&self.username, *right)),
+            Some(right) => Err(lacking(&self.username, catalog, *right)),
         }
     }
 
@@ -172,7 +253,7 @@ impl Operator {
         Err(Error::Refused(format!(
             "{what} gives {first}{more}, which \"{}\" does not hold; only someone with {} may hand out permissions they lack",
             display_safe(&self.username),
-            Right::Roles.permission()
+            display_safe(catalog.operator().permission(Right::Roles))
         )))
     }
 }

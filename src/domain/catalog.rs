@@ -67,6 +67,8 @@ pub struct Catalog {
     roots: Vec<usize>,
     /// Node index of each leaf ordinal.
     leaves: Vec<usize>,
+    /// The permissions that carry the three Administration rights (SPEC §13).
+    operator: crate::domain::authz::OperatorKeys,
 }
 
 /// Tri-state of a node for a set of grants.
@@ -347,6 +349,7 @@ impl Catalog {
             index,
             roots,
             leaves,
+            operator: Default::default(),
         })
     }
 
@@ -357,6 +360,16 @@ impl Catalog {
 
     pub fn with_stamp(mut self, stamp: i64) -> Catalog {
         self.stamp = stamp;
+        self
+    }
+
+    /// The permissions that carry the Administration rights (`[operator]`).
+    pub fn operator(&self) -> &crate::domain::authz::OperatorKeys {
+        &self.operator
+    }
+
+    pub fn with_operator(mut self, operator: crate::domain::authz::OperatorKeys) -> Catalog {
+        self.operator = operator;
         self
     }
 
@@ -444,6 +457,7 @@ pub(crate) struct ParsedFile {
     pub permissions: Vec<(CatalogEntry, usize)>,
     pub resource_types: Vec<(crate::domain::resource::ResourceTypeEntry, usize)>,
     pub roles: Vec<(crate::domain::resource::FixedRoleEntry, usize)>,
+    pub operator: Option<(crate::domain::authz::OperatorEntry, usize)>,
 }
 
 pub(crate) fn parse_file(text: &str) -> Result<ParsedFile> {
@@ -457,6 +471,7 @@ pub(crate) fn parse_file(text: &str) -> Result<ParsedFile> {
         resource_type: Vec<toml::Spanned<ResourceTypeEntry>>,
         #[serde(default)]
         role: Vec<toml::Spanned<FixedRoleEntry>>,
+        operator: Option<toml::Spanned<crate::domain::authz::OperatorEntry>>,
     }
     let lines = Lines::of(text);
     let file: File = toml::from_str(text).map_err(|e| {
@@ -476,6 +491,10 @@ pub(crate) fn parse_file(text: &str) -> Result<ParsedFile> {
         permissions: located(&lines, file.permission),
         resource_types: located(&lines, file.resource_type),
         roles: located(&lines, file.role),
+        operator: file.operator.map(|s| {
+            let line = lines.line(s.span().start);
+            (s.into_inner(), line)
+        }),
     })
 }
 

@@ -64,6 +64,8 @@ pub struct CatalogFile {
     pub catalog: Catalog,
     pub resource_types: Vec<ResourceType>,
     pub roles: Vec<FixedRole>,
+    /// `[operator]`: the permissions that carry the Administration rights.
+    pub operator: crate::domain::authz::OperatorKeys,
 }
 
 impl CatalogFile {
@@ -87,10 +89,16 @@ impl CatalogFile {
                 .map_err(|m| catalog::catalog_error(Some(line), m))?;
             roles.push(entry);
         }
+        let operator = match parsed.operator {
+            Some((entry, line)) => crate::domain::authz::OperatorKeys::from_entry(entry, &catalog)
+                .map_err(|m| catalog::catalog_error(Some(line), m))?,
+            None => Default::default(),
+        };
         Ok(CatalogFile {
             catalog,
             resource_types,
             roles,
+            operator,
         })
     }
 

@@ -16,8 +16,12 @@ use super::channel::{ChannelIn, ChannelOut, Input, Waited};
 use super::input::InputParser;
 use super::{Login, Shared};
 use crate::error::{Error, Result};
+use crate::store::KeyCheck;
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
+
+/// How often a console looks at its login's key and user again.
+const KEY_CHECK_EVERY: Duration = Duration::from_secs(2);
 
 /// What the client's pty request said.
 #[derive(Debug, Clone)]
@@ -84,6 +88,10 @@ fn console(
     let mut queued: VecDeque<Event> = VecDeque::new();
     let mut last_input = Instant::now();
     let idle = shared.idle_timeout;
+    // The key and the user are looked at again every few seconds: a key removed or a
+    // user disabled ends the session, not only its next change.
+    let check = KeyCheck::open(&shared.db)?;
+    let mut last_check = Instant::now();
     // Set when the session is ended for the operator rather than by them.
     let mut ended_because: Option<String> = None;
     let mut ended = |reason: String| {
@@ -96,6 +104,12 @@ fn console(
         }
         if let Some(event) = queued.pop_front() {
             return Ok(Some(event));
+        }
+        if last_check.elapsed() >= KEY_CHECK_EVERY {
+            last_check = Instant::now();
+            if let Some(why) = shared.revoked(&check, login) {
+                return Err(ended(why));
+            }
         }
         if last_input.elapsed() >= idle {
             return Err(ended(format!(
@@ -115,6 +129,9 @@ fn console(
         }
     };
     let outcome = crate::tui::drive(&mut app, &mut terminal, &mut next);
+    // Put the cursor back here, where a client that has gone is no news, rather than
+    // in the terminal's drop, which reports the failure on the server's log.
+    let _ = terminal.show_cursor();
     match (outcome, ended_because) {
         // Ended for the operator (idle, the server stopping, the client gone):
         // nothing is half-saved, as every save is one committed transaction.

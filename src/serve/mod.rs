@@ -43,7 +43,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::user_key;
 use crate::error::{Error, Result};
-use crate::store::{self, Access, Store};
+use crate::store::{self, Access, KeyCheck, Store};
 use crate::text::display_safe;
 use channel::{ChannelIn, ChannelOut, INPUT_QUEUE, Input};
 
@@ -58,11 +58,17 @@ pub struct Options {
     pub idle_timeout: Duration,
 }
 
-/// Who a connection logged in as, and from where.
+/// Who a connection logged in as, with which key, and from where.
 #[derive(Debug, Clone)]
 pub struct Login {
-    pub username: String,
+    pub by: store::ServedBy,
     pub from: String,
+}
+
+impl Login {
+    fn username(&self) -> &str {
+        &self.by.username
+    }
 }
 
 /// What every connection of one server shares.
@@ -85,8 +91,30 @@ impl Shared {
             Access::ReadWrite
         };
         let mut store = Store::open(&self.db, access)?;
-        store.serve_as(&login.username, &login.from);
+        store.serve(login.by.clone(), &login.from);
         Ok(store)
+    }
+
+    /// Why `login` may no longer act (its key removed or given to another user, the
+    /// user disabled or removed), or `None` while it may.
+    fn revoked(&self, check: &KeyCheck, login: &Login) -> Option<String> {
+        let Some(fingerprint) = &login.by.fingerprint else {
+            return None;
+        };
+        match check.owner(fingerprint) {
+            Ok(Some(owner)) if owner.user_id == login.by.user_id && owner.active => None,
+            Ok(Some(owner)) if owner.user_id == login.by.user_id => Some(format!(
+                "\"{}\" was disabled; the session has ended",
+                owner.username
+            )),
+            Ok(_) => Some(format!(
+                "the key {fingerprint} no longer belongs to \"{}\"; the session has ended",
+                login.username()
+            )),
+            Err(e) => Some(format!(
+                "the key could not be checked ({e}); the session has ended"
+            )),
+        }
     }
 
     fn stopping(&self) -> bool {
@@ -177,20 +205,12 @@ async fn serve(
     };
     let running = server.run_on_socket(Arc::new(config), &listener);
     let stop = running.handle();
-    let signals = [
-        SignalKind::terminate(),
-        SignalKind::interrupt(),
-        SignalKind::hangup(),
-    ]
-    .map(|kind| {
+    let listen_for = |kind: SignalKind| {
         signal(kind).map_err(|e| Error::Storage(format!("cannot install signal handlers: {e}")))
-    });
-    let [mut term, mut int, mut hup] = signals;
-    let (term, int, hup) = (
-        term.as_mut().map_err(clone_err)?,
-        int.as_mut().map_err(clone_err)?,
-        hup.as_mut().map_err(clone_err)?,
-    );
+    };
+    let mut term = listen_for(SignalKind::terminate())?;
+    let mut int = listen_for(SignalKind::interrupt())?;
+    let mut hup = listen_for(SignalKind::hangup())?;
     tokio::select! {
         outcome = running => {
             outcome.map_err(|e| Error::Storage(format!("the server stopped: {e}")))?;
@@ -210,10 +230,6 @@ async fn serve(
     stop.shutdown("rolecall serve is stopping".into());
     log("stopped");
     Ok(())
-}
-
-fn clone_err(e: &mut Error) -> Error {
-    Error::Storage(e.to_string())
 }
 
 /// The server's host key: read from `path`, or made (Ed25519) and written there
@@ -327,22 +343,34 @@ enum Work {
 }
 
 /// Decides a key: the user it belongs to must be the login name and active.
-fn authorize(shared: &Shared, user: &str, key: &PublicKey) -> std::result::Result<String, String> {
+fn authorize(
+    shared: &Shared,
+    user: &str,
+    key: &PublicKey,
+) -> std::result::Result<store::ServedBy, String> {
     let fingerprint = user_key::fingerprint(key);
-    let store = Store::open(&shared.db, Access::ReadOnly).map_err(|e| e.to_string())?;
-    match store.key_owner(&fingerprint).map_err(|e| e.to_string())? {
+    let check = KeyCheck::open(&shared.db).map_err(|e| e.to_string())?;
+    match check.owner(&fingerprint).map_err(|e| e.to_string())? {
         None => Err(format!("unknown key {fingerprint} offered for \"{user}\"")),
         Some(owner) if owner.username != user => Err(format!(
             "key {fingerprint} of \"{}\" offered for \"{user}\"",
             owner.username
         )),
         Some(owner) if !owner.active => Err(format!("\"{user}\" is disabled (key {fingerprint})")),
-        Some(owner) => Ok(owner.username),
+        Some(owner) => Ok(store::ServedBy {
+            user_id: owner.user_id,
+            username: owner.username,
+            fingerprint: Some(fingerprint),
+        }),
     }
 }
 
 impl Connection {
-    async fn check(&self, user: &str, key: &PublicKey) -> std::result::Result<String, String> {
+    async fn check(
+        &self,
+        user: &str,
+        key: &PublicKey,
+    ) -> std::result::Result<store::ServedBy, String> {
         let shared = self.shared.clone();
         let (user, key) = (user.to_string(), key.clone());
         tokio::task::spawn_blocking(move || authorize(&shared, &user, &key))
@@ -356,6 +384,21 @@ impl Connection {
             let _ = session.channel_failure(channel);
             return;
         };
+        // The key and the user are checked again for every session a connection
+        // starts: a connection outlives the key it logged in with otherwise.
+        let revoked = match KeyCheck::open(&self.shared.db) {
+            Ok(check) => self.shared.revoked(&check, &login),
+            Err(e) => Some(format!("the key could not be checked ({e})")),
+        };
+        if let Some(why) = revoked {
+            log(&format!(
+                "{} via ssh from {}: refused a session: {why}",
+                login.username(),
+                login.from
+            ));
+            let _ = session.channel_failure(channel);
+            return;
+        }
         let Some(state) = self.channels.get_mut(&channel) else {
             let _ = session.channel_failure(channel);
             return;
@@ -396,11 +439,16 @@ impl Connection {
                 };
                 log(&format!(
                     "{} via ssh from {}: {what} ended with status {status} after {:.1} s",
-                    login.username,
+                    login.username(),
                     login.from,
                     started.elapsed().as_secs_f64()
                 ));
                 shared.sessions.fetch_sub(1, Ordering::Relaxed);
+                // A console holds its lists in memory (tens of MB at 100,000 users);
+                // hand what the session freed back to the system, or a server that
+                // once had many sessions keeps that much for good.
+                // SAFETY: malloc_trim only releases free memory of the allocator.
+                unsafe { libc::malloc_trim(0) };
             });
         match spawned {
             Ok(_) => {
@@ -474,10 +522,10 @@ impl russh::server::Handler for Connection {
         key: VerifiedPublicKey<'_>,
     ) -> std::result::Result<Auth, Self::Error> {
         match self.check(user, key.public_key).await {
-            Ok(username) => {
-                log(&format!("\"{username}\" logged in from {}", self.peer));
+            Ok(by) => {
+                log(&format!("\"{}\" logged in from {}", by.username, self.peer));
                 self.login = Some(Login {
-                    username,
+                    by,
                     from: self.peer.clone(),
                 });
                 Ok(Auth::Accept)

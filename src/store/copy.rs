@@ -88,6 +88,10 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("settings", &[("id", Int), ("default_role_id", Int)]),
     (
+        "operator_permissions",
+        &[("right_name", Text), ("permission", Text)],
+    ),
+    (
         "audit",
         &[
             ("id", Int),

@@ -2,11 +2,13 @@
 //! them, each change audited, and the lookup `rolecall serve` makes when a key is
 //! offered.
 
-use super::db::{OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags};
+
+use super::db::{Db, OptionalExtension, params};
 use serde_json::json;
 
 use super::users::load_user;
-use super::{Store, Tx, text};
+use super::{Store, text};
 use crate::domain::authz::{Need, Right};
 use crate::domain::user_key::{self, KeyEntry};
 use crate::error::{Error, Result};
@@ -15,25 +17,51 @@ use crate::text::display_safe;
 /// Who a key belongs to, as `rolecall serve` decides a login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOwner {
+    pub user_id: i64,
     pub username: String,
     pub active: bool,
 }
 
-impl Tx<'_> {
-    /// True when changes to this user's roles, packages or keys reach someone who can
-    /// log in to `rolecall serve` (they have a key, or are the operator), so a served
-    /// operator without the right over roles may hand them only what they hold.
-    pub(crate) fn reaches_an_operator(&self, user_id: i64, username: &str) -> Result<bool> {
-        let Some(operator) = &self.operator else {
-            return Ok(false);
-        };
-        if operator.username == username {
-            return Ok(true);
+const KEY_OWNER: &str = "SELECT u.id, u.username, u.active FROM user_keys k \
+     JOIN users u ON u.id = k.user_id WHERE k.fingerprint = ?1";
+
+fn key_owner(conn: &Db, fingerprint: &str) -> Result<Option<KeyOwner>> {
+    Ok(conn
+        .prepare_cached(KEY_OWNER)?
+        .query_row([fingerprint], |r| {
+            Ok(KeyOwner {
+                user_id: r.get(0)?,
+                username: text(r, 1)?,
+                active: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A small read-only connection for `rolecall serve` to decide logins and to see,
+/// while a session lasts, that its key and user are still there: no catalog is
+/// read, so it opens in well under a millisecond.
+pub struct KeyCheck(Db);
+
+impl KeyCheck {
+    pub fn open(path: &std::path::Path) -> Result<KeyCheck> {
+        if let Some(url) = path.to_str().filter(|t| super::pg::is_url(t)) {
+            let target = super::pg::parse(url)?;
+            let conn = Db::pg(super::pg::connect(&target)?);
+            conn.execute_batch("SET default_transaction_read_only = on")?;
+            return Ok(KeyCheck(conn));
         }
-        Ok(self
-            .tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM user_keys WHERE user_id = ?1)")?
-            .query_row([user_id], |r| r.get(0))?)
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(KeyCheck(Db::sqlite(conn)))
+    }
+
+    /// Whose key has `fingerprint`.
+    pub fn owner(&self, fingerprint: &str) -> Result<Option<KeyOwner>> {
+        key_owner(&self.0, fingerprint)
     }
 }
 
@@ -64,11 +92,7 @@ impl Store {
             }
             // A key lets its holder act as the user: handing one out is handing out
             // everything the user holds.
-            if tx.operator.is_some() {
-                let grants = super::read_operator(tx.tx, tx.catalog, &user.username)?.grants;
-                let what = format!("a key to log in as \"{}\"", display_safe(&user.username));
-                tx.ensure_may_hand_out(&what, &grants)?;
-            }
+            tx.ensure_may_act_as(user.id, &user.username)?;
             tx.tx.execute(
                 "INSERT INTO user_keys (user_id, fingerprint, key, comment, added_at, added_by) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -81,10 +105,7 @@ impl Store {
                     tx.actor
                 ],
             )?;
-            tx.tx.execute(
-                "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                params![tx.seq, tx.at, tx.actor, user.id],
-            )?;
+            super::packages::bump_user(tx, user.id)?;
             tx.audit(
                 "user.key.add",
                 &user.username,
@@ -143,10 +164,7 @@ impl Store {
                 "DELETE FROM user_keys WHERE user_id = ?1 AND fingerprint = ?2",
                 params![user.id, fingerprint.trim()],
             )?;
-            tx.tx.execute(
-                "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
-                params![tx.seq, tx.at, tx.actor, user.id],
-            )?;
+            super::packages::bump_user(tx, user.id)?;
             tx.audit(
                 "user.key.remove",
                 &user.username,
@@ -158,18 +176,6 @@ impl Store {
 
     /// Whose key has `fingerprint`, for `rolecall serve`.
     pub fn key_owner(&self, fingerprint: &str) -> Result<Option<KeyOwner>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT u.username, u.active FROM user_keys k JOIN users u ON u.id = k.user_id \
-                 WHERE k.fingerprint = ?1",
-            )?
-            .query_row([fingerprint], |r| {
-                Ok(KeyOwner {
-                    username: text(r, 0)?,
-                    active: r.get(1)?,
-                })
-            })
-            .optional()?)
+        key_owner(&self.conn, fingerprint)
     }
 }

@@ -27,13 +27,13 @@ use db::{Db, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::authz::{Need, Operator, Right, Rights};
+use crate::domain::authz::{Need, Operator, OperatorKeys, Right, Rights};
 use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
 pub use copy::Copied;
-pub use keys::KeyOwner;
+pub use keys::{KeyCheck, KeyOwner};
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
 pub use pg::{is_url as is_postgres_url, redact as redact_url};
 pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
@@ -98,7 +98,17 @@ pub struct Store {
     last_model_import: ModelImport,
     /// The rolecall user a served session acts as (SPEC §13); `None` for a local
     /// run, which may change anything the file system lets it write.
-    operator: Option<String>,
+    operator: Option<ServedBy>,
+}
+
+/// Whom a served session acts as: the user's id, so that a user removed and made
+/// again under the same name is someone else, and for a login by key the key's
+/// fingerprint, which must still be theirs for the session to act at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedBy {
+    pub user_id: i64,
+    pub username: String,
+    pub fingerprint: Option<String>,
 }
 
 /// `<data_dir>/rolecall.db` (SPEC §1).
@@ -409,6 +419,15 @@ impl Store {
         Ok(self.conn.change_token()?)
     }
 
+    /// The change number: it moves on with every change any rolecall process makes.
+    pub fn change_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT change_seq FROM rolecall_meta", params![], |r| {
+                r.get(0)
+            })?)
+    }
+
     /// The newest audit rows first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         self.audit_matching(&AuditFilter::default(), limit)
@@ -500,8 +519,8 @@ impl Store {
             self.catalog = load_catalog(&tx)?;
         }
         let operator = match &self.operator {
-            Some(name) => {
-                let operator = read_operator(&tx, &self.catalog, name)?;
+            Some(by) => {
+                let operator = read_operator(&tx, &self.catalog, by)?;
                 operator.require(&self.catalog, need)?;
                 Some(operator)
             }
@@ -590,20 +609,34 @@ impl Store {
     /// Acts from now on as the rolecall user `username` reached over SSH from `from`
     /// (SPEC §13): every change needs that user's rights, and the audit log names
     /// them with where they came from.
-    pub fn serve_as(&mut self, username: &str, from: &str) {
-        self.actor = format!("{username} via ssh from {from}");
-        self.operator = Some(username.to_string());
+    pub fn serve_as(&mut self, username: &str, from: &str) -> Result<()> {
+        let user = users::load_user(&self.conn, username)?;
+        self.serve(
+            ServedBy {
+                user_id: user.id,
+                username: user.username,
+                fingerprint: None,
+            },
+            from,
+        );
+        Ok(())
     }
 
-    /// The served session's operator, if any.
+    /// [`Store::serve_as`] for a login the server has already decided.
+    pub fn serve(&mut self, by: ServedBy, from: &str) {
+        self.actor = format!("{} via ssh from {from}", by.username);
+        self.operator = Some(by);
+    }
+
+    /// The served session's operator's username, if any.
     pub fn operator(&self) -> Option<&str> {
-        self.operator.as_deref()
+        self.operator.as_ref().map(|by| by.username.as_str())
     }
 
     /// The rights this session holds now: every one for a local run.
     pub fn rights(&self) -> Result<Rights> {
         match &self.operator {
-            Some(name) => Ok(read_operator(&self.conn, &self.catalog, name)?.rights(&self.catalog)),
+            Some(by) => Ok(read_operator(&self.conn, &self.catalog, by)?.rights(&self.catalog)),
             None => Ok(Rights::LOCAL),
         }
     }
@@ -611,7 +644,7 @@ impl Store {
     /// Refuses a read a served session's operator lacks the right for (the audit log).
     pub fn require_to_read(&self, right: Right) -> Result<()> {
         match &self.operator {
-            Some(name) => read_operator(&self.conn, &self.catalog, name)?
+            Some(by) => read_operator(&self.conn, &self.catalog, by)?
                 .require(&self.catalog, Need::One(right)),
             None => Ok(()),
         }
@@ -656,20 +689,16 @@ impl Tx<'_> {
             .is_some_and(|op| !op.rights(self.catalog).roles)
     }
 
-    /// [`Tx::ensure_may_hand_out`] for the user `user_id` given a role directly
-    /// (`role`: id and name) and joining packages (ids), when that user can log in to
-    /// `rolecall serve`. Each role and package is checked on its own, so the refusal
-    /// names the one the operator may not hand out.
+    /// [`Tx::ensure_may_hand_out`] for a role given directly (`role`: id and name) and
+    /// packages joined (ids). Each role and package is checked on its own, its
+    /// resource exceptions included, so the refusal names the one the operator may
+    /// not hand out.
     pub(crate) fn ensure_may_give(
         &self,
-        (user_id, username): (i64, &str),
         role: Option<(i64, &str)>,
         packages: &[i64],
     ) -> Result<()> {
         if !self.restricted() || (role.is_none() && packages.is_empty()) {
-            return Ok(());
-        }
-        if !self.reaches_an_operator(user_id, username)? {
             return Ok(());
         }
         let membership = packages::Membership::Packages(packages);
@@ -680,7 +709,70 @@ impl Tx<'_> {
             };
             self.ensure_may_hand_out(&what, &source.grants)?;
         }
+        let mut role_ids: Vec<i64> = role.map(|(id, _)| id).into_iter().collect();
+        for package in packages {
+            let stmt = self
+                .tx
+                .prepare_cached("SELECT role_id FROM package_roles WHERE package_id = ?1")?;
+            for id in stmt.query_map([package], |r| r.get(0))? {
+                role_ids.push(id?);
+            }
+        }
+        for id in role_ids {
+            let (name, grants) = self.exception_grants(id)?;
+            let what = format!(
+                "the resource exceptions of role \"{}\"",
+                crate::text::display_safe(&name)
+            );
+            self.ensure_may_hand_out(&what, &grants)?;
+        }
         Ok(())
+    }
+
+    /// Everything role `id`'s resource exceptions grant, on any resource.
+    fn exception_grants(&self, id: i64) -> Result<(String, Grants)> {
+        let name: String = self
+            .tx
+            .prepare_cached("SELECT name FROM roles WHERE id = ?1")?
+            .query_row([id], |r| text(r, 0))?;
+        let keys: Vec<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT eg.permission_key FROM role_exceptions e \
+                 JOIN role_exception_grants eg ON eg.exception_id = e.id WHERE e.role_id = ?1",
+            )?
+            .query_map([id], |r| text(r, 0))?
+            .collect::<db::SqlResult<_>>()?;
+        Ok((
+            name,
+            Grants::from_keys(self.catalog, keys.iter().map(String::as_str)),
+        ))
+    }
+
+    /// Refuses when a served operator without the right over roles would take over
+    /// (set the password or email of, enable, add a key to, make owner) a user who
+    /// holds what the operator does not: acting as that user would hand it out.
+    pub(crate) fn ensure_may_act_as(&self, user_id: i64, username: &str) -> Result<()> {
+        if !self.restricted() {
+            return Ok(());
+        }
+        let role: Option<(i64, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT r.id, r.name FROM users u JOIN roles r ON r.id = u.role_id WHERE u.id = ?1",
+            )?
+            .query_row([user_id], |r| Ok((r.get(0)?, text(r, 1)?)))
+            .optional()?;
+        let packages = packages::package_ids_of(self.tx, user_id)?;
+        let what = format!("acting as \"{}\"", crate::text::display_safe(username));
+        self.ensure_may_give(
+            role.as_ref().map(|(id, name)| (*id, name.as_str())),
+            &packages,
+        )
+        .map_err(|e| match e {
+            Error::Refused(why) => Error::Refused(format!("{what}: {why}")),
+            other => other,
+        })
     }
 
     /// Refuses when a served session's operator, lacking the right over roles, would
@@ -897,29 +989,43 @@ pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> db::SqlResult<Option<String>>
     r.text_lossy(idx)
 }
 
-/// The catalog's change number (bumped by triggers on `permissions`).
-/// The operator `username` as stored now; one who was removed holds nothing.
-fn read_operator(conn: &Db, catalog: &Catalog, username: &str) -> Result<Operator> {
-    match users::load_user(conn, username) {
-        Ok(user) => {
-            let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
-            let membership = packages::Membership::OfUser(user.id);
-            let sources = packages::sources(conn, catalog, membership, direct)?;
-            Ok(Operator {
-                username: user.username,
-                active: user.active,
-                grants: crate::domain::access::union(catalog, &sources),
-            })
+/// The operator as stored now. One who was removed, or whose key was, holds nothing
+/// and is not active.
+fn read_operator(conn: &Db, catalog: &Catalog, by: &ServedBy) -> Result<Operator> {
+    let gone = || Operator {
+        username: by.username.clone(),
+        active: false,
+        grants: Grants::none(catalog),
+    };
+    let username: Option<String> = conn
+        .prepare_cached("SELECT username FROM users WHERE id = ?1")?
+        .query_row([by.user_id], |r| text(r, 0))
+        .optional()?;
+    let Some(username) = username else {
+        return Ok(gone());
+    };
+    if let Some(fingerprint) = &by.fingerprint {
+        let held: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM user_keys WHERE user_id = ?1 AND fingerprint = ?2)",
+            )?
+            .query_row(params![by.user_id, fingerprint], |r| r.get(0))?;
+        if !held {
+            return Ok(gone());
         }
-        Err(Error::NotFound(_)) => Ok(Operator {
-            username: username.to_string(),
-            active: false,
-            grants: Grants::none(catalog),
-        }),
-        Err(e) => Err(e),
     }
+    let user = users::load_user(conn, &username)?;
+    let direct = (user.role_id != 0).then_some((user.role_id, user.role.as_str()));
+    let membership = packages::Membership::OfUser(user.id);
+    let sources = packages::sources(conn, catalog, membership, direct)?;
+    Ok(Operator {
+        username: user.username,
+        active: user.active,
+        grants: crate::domain::access::union(catalog, &sources),
+    })
 }
 
+/// The catalog's change number (bumped by triggers on `permissions`).
 fn catalog_seq(conn: &Db) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT catalog_seq FROM rolecall_meta WHERE id = 1")?
@@ -1196,7 +1302,55 @@ fn load_catalog(conn: &Db) -> Result<Catalog> {
             })
         })?
         .collect::<db::SqlResult<Vec<_>>>()?;
-    Ok(Catalog::from_stored(entries)?.with_stamp(stamp))
+    let operator = load_operator_keys(conn)?;
+    Ok(Catalog::from_stored(entries)?
+        .with_stamp(stamp)
+        .with_operator(operator))
+}
+
+/// The permissions `[operator]` named, over the defaults (SPEC §13). A file of an
+/// older schema has none.
+fn load_operator_keys(conn: &Db) -> Result<OperatorKeys> {
+    let mut keys = OperatorKeys::default();
+    let version = conn.schema_version()?;
+    if version < 5 {
+        return Ok(keys);
+    }
+    let stmt = conn.prepare_cached("SELECT right_name, permission FROM operator_permissions")?;
+    let rows = stmt.query_map(params![], |r| Ok((text(r, 0)?, text(r, 1)?)))?;
+    for row in rows {
+        let (right, permission) = row?;
+        match right.as_str() {
+            "users" => keys.users = permission,
+            "roles" => keys.roles = permission,
+            "audit" => keys.audit = permission,
+            _ => {}
+        }
+    }
+    Ok(keys)
+}
+
+/// Stores `keys` (only those that differ from the defaults), moving the catalog's
+/// change number on when they changed so every process reads them again.
+pub(crate) fn write_operator_keys(tx: &Db, keys: &OperatorKeys) -> Result<bool> {
+    if load_operator_keys(tx)? == *keys {
+        return Ok(false);
+    }
+    tx.execute("DELETE FROM operator_permissions", params![])?;
+    let defaults = OperatorKeys::default();
+    for right in Right::ALL {
+        if keys.permission(right) != defaults.permission(right) {
+            tx.execute(
+                "INSERT INTO operator_permissions (right_name, permission) VALUES (?1, ?2)",
+                params![right.name(), keys.permission(right)],
+            )?;
+        }
+    }
+    tx.execute(
+        "UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1",
+        params![],
+    )?;
+    Ok(true)
 }
 
 /// The tables in the connection's current schema.

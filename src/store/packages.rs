@@ -335,7 +335,7 @@ pub(super) fn bump_package(tx: &Tx<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
-fn bump_user(tx: &Tx<'_>, id: i64) -> Result<()> {
+pub(super) fn bump_user(tx: &Tx<'_>, id: i64) -> Result<()> {
     tx.tx
         .prepare_cached(
             "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
@@ -848,7 +848,7 @@ impl Store {
                         }
                     };
                     if insert.execute(params![id, user])? > 0 {
-                        tx.ensure_may_give((user, username), None, &[id])?;
+                        tx.ensure_may_give(None, &[id])?;
                         after.push(name);
                     }
                 }
@@ -1005,7 +1005,12 @@ impl Store {
         names: &[String],
         add: bool,
     ) -> Result<Package> {
-        self.write(Need::One(Right::Roles), |tx| {
+        // A package's roles are the roles right's; who is in it, the users right's.
+        let need = match part {
+            Part::Roles => Need::One(Right::Roles),
+            Part::Members => Need::One(Right::Users),
+        };
+        self.write(need, |tx| {
             let id = resolve_package(tx.tx, &package)?;
             let before = load_package(tx.tx, id)?;
             let mut set: BTreeSet<i64> = match part {
@@ -1021,6 +1026,9 @@ impl Store {
                     Part::Roles => resolve_role(tx.tx, &RoleRef::Typed(name.clone()), "role")?,
                     Part::Members => user_id(tx, name)?,
                 };
+                if add && matches!(part, Part::Members) && !set.contains(&item) {
+                    tx.ensure_may_give(None, &[id])?;
+                }
                 if add {
                     set.insert(item);
                 } else {
@@ -1268,7 +1276,7 @@ fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> 
                 }
             };
             if pairs.insert((user, id)) {
-                tx.ensure_may_give((user, username), None, &[id])?;
+                tx.ensure_may_give(None, &[id])?;
                 new_users.push(user);
                 new_packages.push(id);
                 after.push(name);

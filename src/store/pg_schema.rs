@@ -201,6 +201,13 @@ CREATE TABLE user_keys (
 );
 CREATE INDEX user_keys_by_user ON user_keys(user_id, added_at);
 
+-- The permissions a catalog file's [operator] names for the Administration rights;
+-- a right without a row keeps the default catalog's permission.
+CREATE TABLE operator_permissions (
+    right_name TEXT COLLATE "C" PRIMARY KEY CHECK (right_name IN ('users', 'roles', 'audit')),
+    permission TEXT COLLATE "C" NOT NULL
+);
+
 -- The views of SPEC §7, §10 and §11: the same names, columns and rows as SQLite's.
 CREATE VIEW user_permissions AS
 SELECT u.username AS username, g.permission_key AS permission_key

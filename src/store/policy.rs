@@ -55,6 +55,12 @@ fn read_snapshot(conn: &Db) -> Result<Snapshot> {
 }
 
 /// `[{key, label, description}]` of `keys` in `catalog`, for the audit log.
+/// `[operator]` as the audit log records it.
+fn operator_json(catalog: &Catalog) -> Value {
+    let keys = catalog.operator();
+    serde_json::json!({"users": keys.users, "roles": keys.roles, "audit": keys.audit})
+}
+
 fn nodes_json(catalog: &Catalog, keys: &[String]) -> Value {
     Value::Array(
         keys.iter()
@@ -728,6 +734,16 @@ impl Store {
                 &file.roles,
                 prune || dry_run,
             )?;
+            if super::write_operator_keys(ctx.tx, &file.operator)? {
+                ctx.audit(
+                    "catalog.operator",
+                    "catalog",
+                    Some(operator_json(&current)),
+                    Some(operator_json(
+                        &file.catalog.clone().with_operator(file.operator.clone()),
+                    )),
+                )?;
+            }
             if !dry_run && !prune {
                 if let Some((key, n)) = model.types_removed.iter().find(|(_, n)| *n > 0) {
                     return Err(Error::Refused(format!(

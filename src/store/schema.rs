@@ -404,6 +404,13 @@ CREATE TABLE user_keys (
     added_by    TEXT NOT NULL
 );
 CREATE INDEX user_keys_by_user ON user_keys(user_id, added_at);
+
+-- The permissions a catalog file's [operator] names for the Administration rights;
+-- a right without a row keeps the default catalog's permission.
+CREATE TABLE operator_permissions (
+    right_name TEXT PRIMARY KEY CHECK (right_name IN ('users', 'roles', 'audit')),
+    permission TEXT NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// The schema version from which role names are keyed with `text::name_key`; the
@@ -435,6 +442,7 @@ const REQUIRED_TABLES: &[(&str, i64)] = &[
     ("role_exceptions", 4),
     ("role_exception_grants", 4),
     ("user_keys", 5),
+    ("operator_permissions", 5),
 ];
 
 /// The tables a file of schema `version` must have.

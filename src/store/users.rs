@@ -226,6 +226,41 @@ fn set_packages(
     Ok((before, super::packages::packages_of(tx.tx, id)?))
 }
 
+/// The hand-out rule for an edit: the role it gives and the packages it joins
+/// (`Tx::ensure_may_give`).
+fn ensure_may_give_edit(
+    tx: &Tx<'_>,
+    before: &User,
+    (role_id, role_name): (Option<i64>, &str),
+    change: &UserChange,
+) -> Result<()> {
+    let new_role = role_id
+        .filter(|id| *id != before.role_id)
+        .map(|id| (id, role_name));
+    let joined: Vec<i64> = match &change.packages {
+        Some(packages) => {
+            let held = super::packages::package_ids_of(tx.tx, before.id)?;
+            packages
+                .iter()
+                .copied()
+                .filter(|p| !held.contains(p))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    tx.ensure_may_give(new_role, &joined)?;
+    // The sign-in fields and enabling make the user usable by whoever set them.
+    let email_changes = change
+        .email
+        .as_ref()
+        .is_some_and(|e| fold(e) != fold(&before.email));
+    let enables = change.active == Some(true) && !before.active;
+    if email_changes || enables {
+        tx.ensure_may_act_as(before.id, &before.username)?;
+    }
+    Ok(())
+}
+
 fn insert_user(
     tx: &Tx<'_>,
     username: &str,
@@ -308,6 +343,7 @@ fn insert_user(
         ),
         None => None,
     };
+    tx.ensure_may_give(role_id.zip(role_name.as_deref()), &[])?;
     let mut after = profile_json(profile);
     after.insert("username".into(), json!(username));
     after.insert("role".into(), json!(role_name));
@@ -423,6 +459,8 @@ impl Store {
             insert_user(tx, &username, &profile, new.role.as_ref(), hash)?;
             if !new.packages.is_empty() {
                 let id = load_user(tx.tx, &username)?.id;
+                let packages: Vec<i64> = new.packages.iter().copied().collect();
+                tx.ensure_may_give(None, &packages)?;
                 set_packages(tx, id, &new.packages)?;
             }
             load_user(tx.tx, &username)
@@ -504,17 +542,7 @@ impl Store {
             };
             let active = change.active.unwrap_or(before.active);
             user::ensure_owner_kept(&before, &role_name, active)?;
-            let new_role = role_id
-                .filter(|id| *id != before.role_id)
-                .map(|id| (id, role_name.as_str()));
-            let joined: Vec<i64> = match &change.packages {
-                Some(packages) => {
-                    let held = super::packages::package_ids_of(tx.tx, before.id)?;
-                    packages.iter().copied().filter(|p| !held.contains(p)).collect()
-                }
-                None => Vec::new(),
-            };
-            tx.ensure_may_give((before.id, &before.username), new_role, &joined)?;
+            ensure_may_give_edit(tx, &before, (role_id, &role_name), &change)?;
             if fold(&profile.email) != fold(&before.email) {
                 ensure_email_free(tx.tx, &profile.email, Some(before.id))?;
             }
@@ -572,13 +600,7 @@ impl Store {
         let role = role.into();
         self.write(Need::One(Right::Users), |tx| {
             let (role_id, role_name) = super::roles::resolve_user_role(tx, &role)?;
-            if tx.restricted() {
-                let role = role_id.map(|id| (id, role_name.as_str()));
-                for username in usernames {
-                    let user = load_user(tx.tx, username)?;
-                    tx.ensure_may_give((user.id, &user.username), role, &[])?;
-                }
-            }
+            tx.ensure_may_give(role_id.map(|id| (id, role_name.as_str())), &[])?;
             let name_json = |name: &str| {
                 if name.is_empty() {
                     json!(null)
@@ -604,6 +626,14 @@ impl Store {
     /// who changed. Returns how many changed; the owner rule refuses the whole batch.
     pub fn set_active_for(&mut self, usernames: &[String], active: bool) -> Result<usize> {
         self.write(Need::One(Right::Users), |tx| {
+            if active && tx.restricted() {
+                for username in usernames {
+                    let user = load_user(tx.tx, username)?;
+                    if !user.active {
+                        tx.ensure_may_act_as(user.id, &user.username)?;
+                    }
+                }
+            }
             change_each(tx, usernames, |before| {
                 (before.active != active).then(|| BulkChange {
                     column: "active",
@@ -623,6 +653,7 @@ impl Store {
         let hash = password::hash(password_text)?;
         self.write(Need::One(Right::Users), |tx| {
             let before = load_user(tx.tx, username)?;
+            tx.ensure_may_act_as(before.id, &before.username)?;
             tx.tx.execute(
                 "UPDATE users SET password_hash = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
                 params![hash, tx.seq, tx.at, tx.actor, before.id],
@@ -677,9 +708,7 @@ impl Store {
         self.write(Need::One(Right::Users), |tx| {
             let target = load_user(tx.tx, username)?;
             user::ensure_can_become_owner(&target)?;
-            if tx.reaches_an_operator(target.id, &target.username)? {
-                tx.ensure_may_hand_out("ownership", &Grants::all(tx.catalog))?;
-            }
+            tx.ensure_may_hand_out("ownership", &Grants::all(tx.catalog))?;
             let admin = administrator_id(tx)?;
             let previous: Option<String> = tx
                 .tx

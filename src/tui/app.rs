@@ -214,7 +214,12 @@ impl App {
             self.tab = Tab::Users;
         }
         self.users.load(store, &self.matcher)?;
-        self.audit.load(store, &self.matcher)?;
+        if self.tab == Tab::Audit || !self.rights.audit {
+            self.audit.load(store, &self.matcher)?;
+        } else {
+            self.audit.total = store.audit_count()?;
+            self.audit.stale = true;
+        }
         self.data_version = store.data_version()?;
         self.refresh_previews();
         Ok(())
@@ -403,7 +408,7 @@ impl App {
             _ => Right::Roles,
         };
         let operator = self.store.operator().unwrap_or_default();
-        Some(authz::lacking(operator, right).to_string())
+        Some(authz::lacking(operator, self.store.catalog(), right).to_string())
     }
 
     pub fn current_list(&self) -> &FilteredList {
@@ -663,6 +668,7 @@ impl App {
         self.tab = tab;
         let loaded = match tab {
             Tab::Packages if self.packages.stale => self.packages.load(&self.store, &self.matcher),
+            Tab::Audit if self.audit.stale => self.audit.load(&self.store, &self.matcher),
             _ => Ok(()),
         };
         if let Err(e) = loaded {

@@ -124,7 +124,7 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
         ""
     };
     // A served session says whose rights it acts with (SPEC §13).
-    let who = app
+    let mut who = app
         .store
         .operator()
         .map(|name| format!("as {}  ", display_safe(name)))
@@ -134,6 +134,11 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
         && let Some(name) = path.file_name()
     {
         right = format!("…/{}", display_safe(&name.to_string_lossy()));
+    }
+    // Still too long: who and read-only matter more than which file.
+    if !who.is_empty() && crate::text::width(&who) + crate::text::width(&right) + ro.len() > room {
+        right.clear();
+        who.truncate(who.trim_end().len());
     }
     right.insert_str(0, &who);
     right.push_str(ro);

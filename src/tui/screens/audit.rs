@@ -30,6 +30,10 @@ pub struct AuditScreen {
     pub total: usize,
     /// Why the log is not shown: a served operator without the right to read it.
     pub refused: Option<String>,
+    /// The rows are read again when the tab is next shown (only `total` is kept
+    /// current while it is hidden: a console left on another tab, or a served
+    /// session, does not hold thousands of audit rows it is not showing).
+    pub stale: bool,
 }
 
 impl AuditScreen {
@@ -46,6 +50,7 @@ impl AuditScreen {
             other => other?,
         };
         self.refused = None;
+        self.stale = false;
         self.total = store.audit_count()?;
         let on_newest = self.view.list.selected_position() == 0;
         self.view.load(rows, haystack, |a| a.id, matcher);

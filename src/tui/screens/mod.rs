@@ -199,16 +199,17 @@ pub fn list_and_preview(area: ratatui::layout::Rect) -> [ratatui::layout::Rect; 
 
 /// A list of rows with their filter haystacks and list model.
 pub struct ListView<T> {
-    pub rows: Vec<T>,
-    pub haystacks: Vec<String>,
+    /// Shared, not copied: the served consoles of one process hold one users list.
+    pub rows: std::sync::Arc<Vec<T>>,
+    pub haystacks: std::sync::Arc<Vec<String>>,
     pub list: FilteredList,
 }
 
 impl<T> Default for ListView<T> {
     fn default() -> Self {
         ListView {
-            rows: Vec::new(),
-            haystacks: Vec::new(),
+            rows: Default::default(),
+            haystacks: Default::default(),
             list: FilteredList::new(0),
         }
     }
@@ -222,15 +223,15 @@ impl<T> ListView<T> {
         key: impl Fn(&T) -> i64,
         matcher: &SkimMatcherV2,
     ) {
-        let haystacks = rows.iter().map(haystack).collect();
-        self.load_with(rows, haystacks, key, matcher);
+        let haystacks: Vec<String> = rows.iter().map(haystack).collect();
+        self.load_with(rows.into(), haystacks.into(), key, matcher);
     }
 
     /// Replaces the rows, keeping the filter and the selected row (found by `key`).
     pub(crate) fn load_with(
         &mut self,
-        rows: Vec<T>,
-        haystacks: Vec<String>,
+        rows: std::sync::Arc<Vec<T>>,
+        haystacks: std::sync::Arc<Vec<String>>,
         key: impl Fn(&T) -> i64,
         matcher: &SkimMatcherV2,
     ) {

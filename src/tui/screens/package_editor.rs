@@ -310,7 +310,7 @@ impl PackageEditor {
         if self.members.rows.iter().any(|(m, _)| *m == id) {
             return Vec::new();
         }
-        let mut rows = self.members.rows.clone();
+        let mut rows = self.members.rows.to_vec();
         rows.push((id, username.clone()));
         rows.sort_by(|a, b| a.1.cmp(&b.1));
         self.members
@@ -326,7 +326,7 @@ impl PackageEditor {
         let Some(pos) = self.members.list.selected_source() else {
             return Vec::new();
         };
-        let mut rows = self.members.rows.clone();
+        let mut rows = self.members.rows.to_vec();
         let (_, username) = rows.remove(pos);
         self.members
             .load(rows, |m| m.1.to_lowercase(), name_key, cx.matcher);
