@@ -1682,6 +1682,21 @@ fn sudo_user_set_by_an_ordinary_account_is_not_believed() {
         actor, "nobodyreally",
         "the account that ran it, not SUDO_USER"
     );
+
+    // Nor can $USER dress a local change up as a served session's.
+    db.run_env(
+        &["roles", "describe", "Spoofed", "x"],
+        &[
+            ("USER", "bob via ssh from 10.9.9.9"),
+            ("SSH_CONNECTION", "not-an-address 1 2 3"),
+        ],
+    )
+    .expect_code(0);
+    let actor = s(&db.json(&["audit", "--limit", "1"])[0]["actor"]);
+    assert!(
+        !actor.contains("via ssh") && !actor.contains(" from "),
+        "{actor}"
+    );
 }
 
 #[test]

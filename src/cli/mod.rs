@@ -516,6 +516,20 @@ impl Command {
         }
     }
 
+    /// The rights a command that reads a whole file of changes needs, checked before
+    /// the file is read (a dry run changes nothing and needs none).
+    pub(crate) fn whole_model_need(&self) -> Option<crate::domain::authz::Need> {
+        use crate::domain::authz::{Need, Right};
+        match self {
+            Command::Import { dry_run: false, .. }
+            | Command::Catalog(CatalogCommand::Load { dry_run: false, .. }) => Some(Need::All),
+            Command::Resources(resources::ResourcesCommand::Load { dry_run: false, .. }) => {
+                Some(Need::One(Right::Roles))
+            }
+            _ => None,
+        }
+    }
+
     /// True for commands that print JSON with `--json`.
     pub(crate) fn prints_json(&self) -> bool {
         match self {

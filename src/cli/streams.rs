@@ -61,10 +61,29 @@ pub(crate) fn write_err(bytes: &[u8]) -> io::Result<()> {
     })
 }
 
-/// Standard input to its end, as text.
+/// The most a served command reads from its standard input (an import of a million
+/// users is about 400 MB; the limit keeps one client from filling the server's memory).
+pub const MAX_SERVED_INPUT: u64 = 512 * 1024 * 1024;
+
+/// Standard input to its end, as text. A served command's input longer than
+/// [`MAX_SERVED_INPUT`] is refused, not cut.
 pub(crate) fn read_to_string(text: &mut String) -> io::Result<usize> {
     SERVED.with(|s| match s.borrow_mut().as_mut() {
-        Some(streams) => streams.input.read_to_string(text),
+        Some(streams) => {
+            let n = streams
+                .input
+                .by_ref()
+                .take(MAX_SERVED_INPUT + 1)
+                .read_to_string(text)?;
+            if n as u64 > MAX_SERVED_INPUT {
+                text.clear();
+                return Err(io::Error::other(format!(
+                    "more than {} MiB came in; over ssh, standard input is limited to that",
+                    MAX_SERVED_INPUT / (1024 * 1024)
+                )));
+            }
+            Ok(n)
+        }
         None => io::stdin().read_to_string(text),
     })
 }

@@ -25,9 +25,12 @@ pub enum Input {
     Eof,
 }
 
+/// What a write to a client that has gone fails with.
+pub const CLIENT_GONE: &str = "the client has gone";
+
 /// How many unread inputs a session may have before the connection stops reading
 /// from its client.
-pub const INPUT_QUEUE: usize = 256;
+pub const INPUT_QUEUE: usize = 32;
 
 /// Output to the client: standard output, or standard error (`ext` 1) of a command.
 pub struct ChannelOut {
@@ -36,6 +39,8 @@ pub struct ChannelOut {
     rt: runtime::Handle,
     ext: Option<u32>,
     buf: Vec<u8>,
+    /// The client has gone: later writes are dropped quietly (the first one said so).
+    gone: bool,
 }
 
 impl ChannelOut {
@@ -46,6 +51,7 @@ impl ChannelOut {
             rt,
             ext: None,
             buf: Vec::new(),
+            gone: false,
         }
     }
 
@@ -89,6 +95,9 @@ impl Write for ChannelOut {
             return Ok(());
         }
         let data = std::mem::take(&mut self.buf);
+        if self.gone {
+            return Ok(());
+        }
         let (handle, channel, ext) = (self.handle.clone(), self.channel, self.ext);
         let sent = self.rt.block_on(async move {
             match ext {
@@ -96,7 +105,10 @@ impl Write for ChannelOut {
                 Some(code) => handle.extended_data(channel, code, data).await,
             }
         });
-        sent.map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client has gone"))
+        sent.map_err(|_| {
+            self.gone = true;
+            io::Error::new(io::ErrorKind::BrokenPipe, CLIENT_GONE)
+        })
     }
 }
 

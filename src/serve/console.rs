@@ -12,7 +12,7 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
-use super::channel::{ChannelIn, ChannelOut, Input, Waited};
+use super::channel::{CLIENT_GONE, ChannelIn, ChannelOut, Input, Waited};
 use super::input::InputParser;
 use super::{Login, Shared};
 use crate::error::{Error, Result};
@@ -125,7 +125,7 @@ fn console(
             }
             Ok(Input::Resize(cols, rows)) => Ok(Some(Event::Resize(cols.max(1), rows.max(1)))),
             Ok(Input::Eof) | Err(Waited::Timeout) => Ok(None),
-            Err(Waited::Closed) => Err(ended("the client has gone".into())),
+            Err(Waited::Closed) => Err(ended(CLIENT_GONE.into())),
         }
     };
     let outcome = crate::tui::drive(&mut app, &mut terminal, &mut next);
@@ -136,6 +136,7 @@ fn console(
         // Ended for the operator (idle, the server stopping, the client gone):
         // nothing is half-saved, as every save is one committed transaction.
         (Err(_), Some(reason)) => Ok(Some(reason)),
+        (Err(e), None) if e.to_string().contains(CLIENT_GONE) => Ok(Some(CLIENT_GONE.into())),
         (Err(e), None) => Err(e),
         (Ok(()), _) => app.fatal.take().map_or(Ok(None), Err),
     }

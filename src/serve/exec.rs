@@ -30,9 +30,13 @@ pub fn run(
                 input: Box::new(BufReader::new(input)),
             };
             cli::streams::served(streams, || {
-                let outcome = shared
-                    .open_as(login, read_only)
-                    .and_then(|mut store| cli::run(&mut store, *command, json));
+                let outcome = shared.open_as(login, read_only).and_then(|mut store| {
+                    if let Some(need) = command.whole_model_need() {
+                        // Before its standard input is read, not after.
+                        store.require(need)?;
+                    }
+                    cli::run(&mut store, *command, json)
+                });
                 match outcome {
                     Ok(code) => code,
                     Err(e) => {

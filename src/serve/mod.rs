@@ -124,6 +124,11 @@ impl Shared {
 
 /// How many sessions (shell or exec requests) one connection may run at once.
 const SESSIONS_PER_CONNECTION: usize = 4;
+/// How many sessions the whole server runs at once.
+const MAX_SESSIONS: usize = 256;
+/// The largest terminal a session draws on.
+const MAX_COLS: u32 = 500;
+const MAX_ROWS: u32 = 250;
 /// How many failed authentication attempts one connection may make.
 const MAX_AUTH_ATTEMPTS: usize = 6;
 /// Input held back while the client is not reading its output, at most.
@@ -408,6 +413,15 @@ impl Connection {
             let _ = session.channel_failure(channel);
             return;
         }
+        if self.shared.sessions.load(Ordering::Relaxed) >= MAX_SESSIONS {
+            log(&format!(
+                "{} via ssh from {}: refused a session: {MAX_SESSIONS} are running",
+                login.username(),
+                login.from
+            ));
+            let _ = session.channel_failure(channel);
+            return;
+        }
         let (tx, rx) = mpsc::channel(INPUT_QUEUE);
         let shared = self.shared.clone();
         let handle = session.handle();
@@ -566,8 +580,8 @@ impl russh::server::Handler for Connection {
         if let Some(state) = self.channels.get_mut(&channel) {
             state.pty = Some(console::Pty {
                 term: term.to_string(),
-                cols: clamp(cols),
-                rows: clamp(rows),
+                cols: clamp_cols(cols),
+                rows: clamp_rows(rows),
             });
             session.channel_success(channel)?;
         }
@@ -669,7 +683,9 @@ impl russh::server::Handler for Connection {
         _session: &mut Session,
     ) -> std::result::Result<(), Self::Error> {
         if let Some(tx) = self.channels.get(&channel).and_then(|s| s.input.as_ref()) {
-            let _ = tx.send(Input::Resize(clamp(cols), clamp(rows))).await;
+            let _ = tx
+                .send(Input::Resize(clamp_cols(cols), clamp_rows(rows)))
+                .await;
         }
         Ok(())
     }
@@ -696,7 +712,13 @@ impl russh::server::Handler for Connection {
     }
 }
 
-/// A terminal dimension from the client, kept within what a terminal can be.
-fn clamp(n: u32) -> u16 {
-    n.clamp(1, 1000) as u16
+/// A terminal's width from the client, kept within what a screen shows (a session's
+/// frames are kept in memory, so 1000x1000 would cost one client 100 MB).
+fn clamp_cols(n: u32) -> u16 {
+    n.clamp(1, MAX_COLS) as u16
+}
+
+/// A terminal's height from the client, likewise.
+fn clamp_rows(n: u32) -> u16 {
+    n.clamp(1, MAX_ROWS) as u16
 }

@@ -128,17 +128,43 @@ pub fn default_path() -> Result<PathBuf> {
 pub fn actor_from_env() -> String {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     // SAFETY: getuid has no preconditions and cannot fail.
-    let root = unsafe { libc::getuid() } == 0;
-    let sudo = var("SUDO_USER").filter(|_| root);
+    let uid = unsafe { libc::getuid() };
+    let sudo = var("SUDO_USER").filter(|_| uid == 0);
     let name = sudo
-        .or_else(|| var("USER"))
-        .or_else(|| var("LOGNAME"))
+        .or_else(|| var("USER").filter(|n| may_name_self(n, uid)))
+        .or_else(|| var("LOGNAME").filter(|n| may_name_self(n, uid)))
         .or_else(login_name_from_passwd)
         .unwrap_or_else(|| "unknown".into());
-    match var("SSH_CONNECTION").and_then(|c| c.split_whitespace().next().map(str::to_string)) {
+    // Only an address: anything else in SSH_CONNECTION is not taken into the log.
+    let addr = var("SSH_CONNECTION")
+        .and_then(|c| c.split_whitespace().next().map(str::to_string))
+        .filter(|a| a.parse::<std::net::IpAddr>().is_ok());
+    match addr {
         Some(addr) => format!("{name} from {addr}"),
         None => name,
     }
+}
+
+/// Whether `$USER` (or `$LOGNAME`) may name the account with id `uid`: a login name,
+/// not text that reads like a served session's actor (`bob via ssh from ...`), and
+/// not the name of another account of this machine.
+fn may_name_self(name: &str, uid: libc::uid_t) -> bool {
+    let plain = name.len() <= 64
+        && !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '$'));
+    if !plain {
+        return false;
+    }
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: getpwnam reads a NUL-terminated name; its result is read at once, on
+    // this thread, before another call could reuse the static buffer.
+    let entry = unsafe { libc::getpwnam(c_name.as_ptr()) };
+    // A name this machine does not know (a container's, a test's) is taken as given.
+    entry.is_null() || unsafe { (*entry).pw_uid } == uid
 }
 
 /// The name /etc/passwd gives the process's user id, for sessions without `$USER`
@@ -638,6 +664,15 @@ impl Store {
         match &self.operator {
             Some(by) => Ok(read_operator(&self.conn, &self.catalog, by)?.rights(&self.catalog)),
             None => Ok(Rights::LOCAL),
+        }
+    }
+
+    /// Refuses, before anything is read or planned, a change this session's operator
+    /// lacks the rights for (the change itself checks again in its transaction).
+    pub fn require(&self, need: Need) -> Result<()> {
+        match &self.operator {
+            Some(by) => read_operator(&self.conn, &self.catalog, by)?.require(&self.catalog, need),
+            None => Ok(()),
         }
     }
 
