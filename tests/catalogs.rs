@@ -37,13 +37,12 @@ fn loaded(file: &str, roles: &[&str]) -> Db {
 }
 
 fn leaves(db: &Db) -> BTreeSet<String> {
-    db.conn()
-        .prepare("SELECT key FROM permissions p WHERE NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key)")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
+    db.sql_strings(
+        "SELECT key FROM permissions p WHERE NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key)",
+        &[],
+    )
+    .into_iter()
+    .collect()
 }
 
 /// Every fixed role of the file is marked fixed and refuses every edit (exit 3); the
@@ -531,13 +530,10 @@ fn iterable_default_roles_have_exactly_the_disabled_permissions_it_lists() {
     let db = loaded("iterable.toml", ITERABLE_ROLES);
     let all = leaves(&db);
     let key_of = |label: &str| -> String {
-        db.conn()
-            .query_row(
-                "SELECT key FROM permissions WHERE label = ?1",
-                [label],
-                |r| r.get(0),
-            )
-            .unwrap_or_else(|_| panic!("no permission labelled {label}"))
+        db.sql_strings("SELECT key FROM permissions WHERE label = ?1", &[label])
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no permission labelled {label}"))
     };
     let marketer_admin = [
         "Delete Lists",

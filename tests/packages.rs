@@ -91,19 +91,15 @@ fn a_members_permissions_are_the_union_of_the_direct_role_and_every_package() {
 fn check_the_view_and_the_sources_view_agree_for_every_user_and_leaf() {
     let db = fixture();
     let leaves = all_leaf_keys(&db.catalog());
-    let conn = db.conn();
     for user in ["alice", "bob", "carol", "dave"] {
         let from_view: BTreeSet<String> = db.view_grants(user).into_iter().collect();
-        let mut stmt = conn
-            .prepare(
+        let from_sources: BTreeSet<String> = db
+            .sql_strings(
                 "SELECT DISTINCT permission_key FROM user_permission_sources WHERE username = ?1",
+                &[user],
             )
-            .unwrap();
-        let from_sources: BTreeSet<String> = stmt
-            .query_map([user], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+            .into_iter()
+            .collect();
         assert_eq!(from_view, from_sources, "{user}");
         for key in &leaves {
             assert_eq!(
@@ -114,25 +110,18 @@ fn check_the_view_and_the_sources_view_agree_for_every_user_and_leaf() {
         }
     }
     // One row per path: bob reaches broadcasts.view directly and through Mail.
-    let paths: Vec<(String, Option<String>)> = conn
-        .prepare(
-            "SELECT role_name, package_name FROM user_permission_sources \
-             WHERE username = 'bob' AND permission_key = 'broadcasts.view' ORDER BY 2, 1",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let paths: Vec<String> = db.sql_strings(
+        "SELECT role_name || ' via ' || coalesce(package_name, '-') FROM user_permission_sources \
+         WHERE username = 'bob' AND permission_key = 'broadcasts.view' \
+         ORDER BY package_name NULLS FIRST, role_name",
+        &[],
+    );
     assert_eq!(
         paths,
         [
-            ("Read Only".to_string(), None),
-            (
-                "Campaign Manager".to_string(),
-                Some("EU Marketing".to_string())
-            ),
-            ("Mailer".to_string(), Some("Mail".to_string())),
+            "Read Only via -",
+            "Campaign Manager via EU Marketing",
+            "Mailer via Mail",
         ]
     );
 }

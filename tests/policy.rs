@@ -410,13 +410,10 @@ fn insert_raw_user(db: &Db, username: &str, email: &str, role: &str) {
         "--role",
         role,
     ]);
-    let n = db
-        .conn_rw()
-        .execute(
-            "UPDATE users SET username = ?1 WHERE username = 'placeholder'",
-            [username],
-        )
-        .expect("the raw update works");
+    let n = db.sql_exec(
+        "UPDATE users SET username = ?1 WHERE username = 'placeholder'",
+        &[username],
+    );
     assert_eq!(n, 1);
 }
 
@@ -1249,23 +1246,17 @@ fn existing_users_keep_their_passwords_and_new_users_have_none() {
             "alice's long secret\n",
         )
         .expect_code(0);
-    let hash_before: String = other
-        .conn()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let hash_before: String = other.sql_strings(
+        "SELECT password_hash FROM users WHERE username = 'alice'",
+        &[],
+    )[0]
+    .clone();
     other.ok(&["import", arg(&file)]);
-    let hash_after: String = other
-        .conn()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let hash_after: String = other.sql_strings(
+        "SELECT password_hash FROM users WHERE username = 'alice'",
+        &[],
+    )[0]
+    .clone();
     assert_eq!(hash_before, hash_after);
     assert_eq!(other.user("bob")["has_password"], false);
 }
@@ -1640,14 +1631,8 @@ fn emails_can_move_between_users_in_one_import() {
     db.ok(&["import", arg(&file)]);
     assert_eq!(db.user("carol")["email"], "dave@example.com");
     assert_eq!(db.user("dave")["email"], "carol@example.com");
-    let email_fold: Vec<String> = db
-        .conn()
-        .prepare("SELECT email_fold FROM users ORDER BY username")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let email_fold: Vec<String> =
+        db.sql_strings("SELECT email_fold FROM users ORDER BY username", &[]);
     assert!(email_fold.iter().all(|e| e.contains('@')), "{email_fold:?}");
 }
 

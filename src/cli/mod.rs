@@ -125,6 +125,15 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// Copy this whole database (users with their password hashes, roles, packages,
+    /// resources, the audit log) to another backend: a PostgreSQL database that has no
+    /// tables yet, or a SQLite file that does not exist yet.
+    Copy {
+        /// postgres://USER@HOST/DBNAME?sslmode=... naming an empty database, or the
+        /// path of a new file.
+        #[arg(long, value_name = "URL|PATH")]
+        to: PathBuf,
+    },
     /// Apply a rolecall/3, rolecall/2 or rolecall/1 JSON file: roles and packages matched by name,
     /// users by username, all in one transaction. Roles, packages and users the file does
     /// not list are left alone; a user's packages list, when present, is their whole
@@ -558,6 +567,7 @@ impl Command {
             | Command::Check { .. }
             | Command::Audit { .. }
             | Command::Export { .. }
+            | Command::Copy { .. }
             | Command::Completions { .. }
             | Command::Man => false,
             Command::Catalog(CatalogCommand::Load { dry_run, .. })
@@ -656,11 +666,18 @@ pub fn open(db: Option<&Path>, read_only: bool, create: bool) -> Result<Store> {
         None => store::default_path()?,
     };
     let text = path.to_string_lossy();
-    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-        return Err(Error::invalid(
-            "db",
-            "this rolecall keeps its data in a SQLite file and cannot use a PostgreSQL URL; pass a file path",
-        ));
+    let access = if read_only {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    if store::is_postgres_url(&text) {
+        // A server's database is set up on first use like a file; a reading
+        // command on an empty one is refused by the store, naming the URL.
+        return match create {
+            true => Store::open(&path, access),
+            false => Store::open_existing_db(&path, access),
+        };
     }
     let missing = matches!(std::fs::metadata(&path), Err(e) if e.kind() == io::ErrorKind::NotFound);
     if !create && missing {
@@ -669,11 +686,6 @@ pub fn open(db: Option<&Path>, read_only: bool, create: bool) -> Result<Store> {
             display_safe(&text)
         )));
     }
-    let access = if read_only {
-        Access::ReadOnly
-    } else {
-        Access::ReadWrite
-    };
     Store::open(&path, access)
 }
 
@@ -759,6 +771,26 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
             "completions, man and serve are handled before a store is opened".into(),
         )),
         Command::Export { format, output } => policy::export(store, format, output),
+        Command::Copy { to } => {
+            let copied = store.copy_to(&to)?;
+            let shown = match to.to_str().filter(|t| store::is_postgres_url(t)) {
+                Some(url) => store::redact_url(url),
+                None => display_safe(&to.display().to_string()).into_owned(),
+            };
+            if json {
+                out_json(&serde_json::json!({
+                    "to": shown,
+                    "users": copied.users,
+                    "roles": copied.roles,
+                    "audit_rows": copied.audit_rows,
+                }))
+            } else {
+                out(&format!(
+                    "copied {} users, {} roles and {} audit rows to {shown}\n",
+                    copied.users, copied.roles, copied.audit_rows
+                ))
+            }
+        }
         Command::Import { file, dry_run } => policy::import(store, &file, dry_run, json),
         Command::Catalog(CatalogCommand::Load {
             file,

@@ -2,7 +2,9 @@
 //! them, each change audited, and the lookup `rolecall serve` makes when a key is
 //! offered.
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags};
+
+use super::db::{Db, OptionalExtension, params};
 use serde_json::json;
 
 use super::users::load_user;
@@ -23,7 +25,7 @@ pub struct KeyOwner {
 const KEY_OWNER: &str = "SELECT u.id, u.username, u.active FROM user_keys k \
      JOIN users u ON u.id = k.user_id WHERE k.fingerprint = ?1";
 
-fn key_owner(conn: &Connection, fingerprint: &str) -> Result<Option<KeyOwner>> {
+fn key_owner(conn: &Db, fingerprint: &str) -> Result<Option<KeyOwner>> {
     Ok(conn
         .prepare_cached(KEY_OWNER)?
         .query_row([fingerprint], |r| {
@@ -39,16 +41,22 @@ fn key_owner(conn: &Connection, fingerprint: &str) -> Result<Option<KeyOwner>> {
 /// A small read-only connection for `rolecall serve` to decide logins and to see,
 /// while a session lasts, that its key and user are still there: no catalog is
 /// read, so it opens in well under a millisecond.
-pub struct KeyCheck(Connection);
+pub struct KeyCheck(Db);
 
 impl KeyCheck {
     pub fn open(path: &std::path::Path) -> Result<KeyCheck> {
+        if let Some(url) = path.to_str().filter(|t| super::pg::is_url(t)) {
+            let target = super::pg::parse(url)?;
+            let conn = Db::pg(super::pg::connect(&target)?);
+            conn.execute_batch("SET default_transaction_read_only = on")?;
+            return Ok(KeyCheck(conn));
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(KeyCheck(conn))
+        Ok(KeyCheck(Db::sqlite(conn)))
     }
 
     /// Whose key has `fingerprint`.
@@ -115,7 +123,7 @@ impl Store {
     /// The keys of `username`, oldest first.
     pub fn keys_of(&self, username: &str) -> Result<Vec<KeyEntry>> {
         let user = load_user(&self.conn, username)?;
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT fingerprint, comment, added_at FROM user_keys WHERE user_id = ?1 \
              ORDER BY added_at, id",
         )?;
@@ -126,7 +134,7 @@ impl Store {
                 added_at: text(r, 2)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     /// Removes the key with `fingerprint` (as `users keys list` shows it) from

@@ -3,8 +3,12 @@
 //! apply the domain rules inside the transaction that makes the change, together with
 //! its audit row, so a rule can never be skipped by either front end.
 
+mod copy;
+mod db;
 mod keys;
 mod packages;
+mod pg;
+mod pg_schema;
 mod policy;
 mod resources;
 mod roles;
@@ -17,10 +21,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::types::ValueRef;
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, OpenFlags};
+
+use db::{Db, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,8 +32,10 @@ use crate::domain::catalog::{Catalog, CatalogEntry, Grants};
 use crate::domain::role::ADMINISTRATOR;
 use crate::error::{Conflict, ConflictKind, Error, Result};
 
+pub use copy::Copied;
 pub use keys::{KeyCheck, KeyOwner};
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
+pub use pg::{is_url as is_postgres_url, redact as redact_url};
 pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
@@ -77,7 +82,7 @@ pub struct AuditFilter {
 
 /// The open database and the catalog read from it.
 pub struct Store {
-    conn: Connection,
+    conn: Db,
     /// The file is in WAL mode. A file in another journal mode is switched after
     /// its first write lands, not on open: the switch rewrites the header, and a
     /// file that is only read, or refused, must stay exactly as it was.
@@ -85,7 +90,10 @@ pub struct Store {
     catalog: Catalog,
     actor: String,
     access: Access,
+    /// Where the data is, as shown: the file, or the server's URL less its password.
     path: PathBuf,
+    /// Where the data is, as given (a URL keeps its password), to open it again.
+    target: PathBuf,
     /// What the resource parts (`rolecall/3`) of the last import changed.
     last_model_import: ModelImport,
     /// The rolecall user a served session acts as (SPEC §13); `None` for a local
@@ -194,6 +202,9 @@ impl Store {
     /// only). A file this build cannot use is refused with a storage error and left
     /// exactly as it was.
     pub fn open(path: &Path, access: Access) -> Result<Store> {
+        if let Some(url) = path.to_str().filter(|t| pg::is_url(t)) {
+            return Store::open_pg(url, access, true);
+        }
         match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 return Err(Error::Storage(format!(
@@ -215,7 +226,7 @@ impl Store {
                         shown(path)
                     )));
                 }
-                create(path)?;
+                create(path, &|db: &Db| seed(db, &Catalog::builtin()))?;
             }
             Err(e) => return Err(Error::Storage(format!("cannot read {}: {e}", shown(path)))),
         }
@@ -254,7 +265,7 @@ impl Store {
             }
             other => other,
         };
-        let (mut conn, version) = opened.map_err(|e| match e {
+        let (conn, version) = opened.map_err(|e| match e {
             OpenError::Sqlite(e) => storage("open", e),
             OpenError::Refused(e) => e,
         })?;
@@ -262,15 +273,17 @@ impl Store {
         // it (switching to WAL rewrites the header), so a refused file stays as it
         // was, byte for byte.
         check_tables(&conn, path, version)?;
+        let conn = Db::sqlite(conn);
         let mut catalog = match version {
             SCHEMA_VERSION => Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?),
             _ => None,
         };
-        conn.pragma_update(None, "foreign_keys", true)
+        let raw = conn.as_sqlite().expect("opened above as SQLite");
+        raw.pragma_update(None, "foreign_keys", true)
             .map_err(|e| storage("configure", e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        raw.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| storage("configure", e))?;
-        let journal: String = conn
+        let journal: String = raw
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .map_err(|e| storage("read", e))?;
         let mut wal = journal.eq_ignore_ascii_case("wal");
@@ -281,11 +294,11 @@ impl Store {
                     shown(path)
                 )));
             }
-            switch_to_wal(&conn).map_err(|e| storage("configure", e))?;
+            switch_to_wal(raw).map_err(|e| storage("configure", e))?;
             wal = true;
-            migrate(&mut conn, &Catalog::builtin())
+            migrate(&conn, Some(&Catalog::builtin()))
                 .map_err(|e| Error::Storage(format!("cannot upgrade {}: {e}", shown(path))))?;
-            check_tables(&conn, path, SCHEMA_VERSION)?;
+            check_tables(raw, path, SCHEMA_VERSION)?;
             catalog = Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?);
         }
         let Some(catalog) = catalog else {
@@ -298,9 +311,95 @@ impl Store {
             actor: actor_from_env(),
             access,
             path: path.to_path_buf(),
+            target: path.to_path_buf(),
             last_model_import: ModelImport::default(),
             operator: None,
         })
+    }
+
+    /// Opens a rolecall database on a PostgreSQL server, creating its schema (and
+    /// seeding it) when the database has no tables at all.
+    fn open_pg(url: &str, access: Access, create: bool) -> Result<Store> {
+        let target = pg::parse(url)?;
+        let shown = target.shown.clone();
+        let conn = Db::pg(pg::connect(&target)?);
+        let unreadable =
+            |e: db::DbError| Error::Storage(format!("cannot read {shown}: {}", Error::from(e)));
+        if access == Access::ReadOnly {
+            // The server enforces --read-only too, for anything that slips past the
+            // store's own refusal.
+            conn.execute_batch("SET default_transaction_read_only = on")
+                .map_err(unreadable)?;
+        }
+        let mut tables = pg_tables(&conn).map_err(unreadable)?;
+        if !tables.contains("rolecall_schema") {
+            if access == Access::ReadOnly {
+                return Err(Error::Storage(format!(
+                    "there is no rolecall database at {shown}; --read-only never creates one"
+                )));
+            }
+            if !create {
+                return Err(Error::Storage(format!(
+                    "no rolecall database at {shown} (it is created when you first open the console or add something)"
+                )));
+            }
+            create_pg(&conn, &shown, &|db: &Db| seed(db, &Catalog::builtin()))?;
+            tables = pg_tables(&conn).map_err(unreadable)?;
+        }
+        let version = conn.schema_version().map_err(unreadable)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Storage(format!(
+                "{shown} has schema version {version}, newer than this rolecall understands ({SCHEMA_VERSION}); use a newer rolecall"
+            )));
+        }
+        if version < SCHEMA_VERSION {
+            return Err(Error::Storage(format!(
+                "{shown} has schema version {version}, and this rolecall cannot upgrade a PostgreSQL database from it to {SCHEMA_VERSION}; use the rolecall that made it"
+            )));
+        }
+        if let Some(table) = pg_schema::required_tables().find(|t| !tables.contains(*t)) {
+            return Err(Error::Storage(format!(
+                "{shown} is damaged: the table \"{table}\" is missing"
+            )));
+        }
+        let catalog = load_catalog(&conn).map_err(|e| match e {
+            Error::Storage(m) => Error::Storage(format!("cannot read {shown}: {m}")),
+            other => Error::Storage(format!("{shown} holds an invalid catalog: {other}")),
+        })?;
+        Ok(Store {
+            conn,
+            wal: true,
+            catalog,
+            actor: actor_from_env(),
+            access,
+            path: PathBuf::from(&shown),
+            target: PathBuf::from(url),
+            last_model_import: ModelImport::default(),
+            operator: None,
+        })
+    }
+
+    /// Opens the same database again, as another connection, when called (the
+    /// console reads its long lists on a thread of their own).
+    pub fn opener(&self, access: Access) -> impl FnOnce() -> Result<Store> + Send + 'static {
+        let target = self.target.clone();
+        move || Store::open(&target, access)
+    }
+
+    /// Opens a database that must already exist: a PostgreSQL database without
+    /// rolecall's tables is refused, naming the URL, instead of being set up (the
+    /// commands that only read). A file is refused by the caller, which knows how
+    /// to say it.
+    pub fn open_existing_db(path: &Path, access: Access) -> Result<Store> {
+        match path.to_str().filter(|t| pg::is_url(t)) {
+            Some(url) => Store::open_pg(url, access, false),
+            None => Store::open(path, access),
+        }
+    }
+
+    /// True when the data is on a PostgreSQL server.
+    pub fn is_postgres(&self) -> bool {
+        self.conn.is_pg()
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -343,16 +442,16 @@ impl Store {
 
     /// A number that changes whenever another connection commits (`PRAGMA data_version`).
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+        Ok(self.conn.change_token()?)
     }
 
     /// The change number: it moves on with every change any rolecall process makes.
     pub fn change_seq(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("SELECT change_seq FROM rolecall_meta", [], |r| r.get(0))?)
+            .query_row("SELECT change_seq FROM rolecall_meta", params![], |r| {
+                r.get(0)
+            })?)
     }
 
     /// The newest audit rows first.
@@ -365,7 +464,7 @@ impl Store {
         self.require_to_read(Right::Audit)?;
         // Prefixes are compared with substr, not LIKE, so `%` and `_` in what the
         // operator typed mean themselves.
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT id, at, actor, action, target, before, after FROM audit \
              WHERE (?1 IS NULL OR actor = ?1 \
                     OR substr(actor, 1, length(?1) + 6) = ?1 || ' from ' \
@@ -395,15 +494,25 @@ impl Store {
                 after: json(opt_text(r, 6)?),
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<db::SqlResult<_>>()?)
     }
 
     /// Rows in the audit log. Rows are never deleted (triggers refuse it), so the
     /// highest id is the count, read from the index end instead of a full scan.
     pub fn audit_count(&self) -> Result<usize> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| r.get(0))?;
+        if self.conn.is_pg() {
+            // A PostgreSQL sequence skips the numbers of rolled-back inserts, so
+            // the highest id is not the count there.
+            let n: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM audit", params![], |r| r.get(0))?;
+            return Ok(n as usize);
+        }
+        let n: i64 =
+            self.conn
+                .query_row("SELECT coalesce(max(id), 0) FROM audit", params![], |r| {
+                    r.get(0)
+                })?;
         Ok(n as usize)
     }
 
@@ -423,15 +532,15 @@ impl Store {
                     .into(),
             ));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        ensure_schema(&tx, &self.path)?;
+        let tx = self.conn.begin_write()?;
+        // The first statement takes the change counter's row: on PostgreSQL its lock
+        // is what queues writers (SQLite's IMMEDIATE lock is already held).
         let (seq, catalog_at_start): (i64, i64) = tx.query_row(
             "UPDATE rolecall_meta SET change_seq = change_seq + 1 RETURNING change_seq, catalog_seq",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
+        ensure_schema(&tx, &self.path)?;
         if catalog_at_start != self.catalog.stamp() {
             self.catalog = load_catalog(&tx)?;
         }
@@ -470,7 +579,9 @@ impl Store {
         if !self.wal {
             // After the first write has landed, so a write refused on a damaged
             // file leaves it as it was.
-            switch_to_wal(&self.conn)?;
+            if let Some(conn) = self.conn.as_sqlite() {
+                switch_to_wal(conn)?;
+            }
             self.wal = true;
         }
         Ok(out)
@@ -483,20 +594,21 @@ impl Store {
     /// runs the dry run on a copy of the file in memory instead.
     fn dry_run<T>(&mut self, change: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let copy;
-        let conn = if self.access == Access::ReadOnly {
-            let mut memory = Connection::open_in_memory()?;
-            rusqlite::backup::Backup::new(&self.conn, &mut memory)?.run_to_completion(
-                1024,
-                Duration::ZERO,
-                None,
-            )?;
-            memory.pragma_update(None, "foreign_keys", true)?;
-            copy = memory;
-            &copy
-        } else {
-            &self.conn
+        let conn = match self.conn.as_sqlite() {
+            Some(file) if self.access == Access::ReadOnly => {
+                let mut memory = Connection::open_in_memory()?;
+                rusqlite::backup::Backup::new(file, &mut memory)?.run_to_completion(
+                    1024,
+                    Duration::ZERO,
+                    None,
+                )?;
+                memory.pragma_update(None, "foreign_keys", true)?;
+                copy = Db::sqlite(memory);
+                &copy
+            }
+            _ => &self.conn,
         };
-        let tx = conn.unchecked_transaction()?;
+        let tx = conn.begin_scratch()?;
         let ctx = Tx {
             tx: &tx,
             catalog: &self.catalog,
@@ -514,7 +626,9 @@ impl Store {
     /// writes (demo data, imports of 100,000 users) then stop re-reading pages they
     /// just wrote. The console and single commands keep SQLite's default.
     pub fn use_large_cache(&self) -> Result<()> {
-        self.conn.pragma_update(None, "cache_size", -65_536)?;
+        if let Some(conn) = self.conn.as_sqlite() {
+            conn.pragma_update(None, "cache_size", -65_536)?;
+        }
         Ok(())
     }
 
@@ -571,16 +685,19 @@ impl Store {
         }
     }
 
-    /// Raw access for tests and benchmarks that need to arrange unusual states.
+    /// Raw access to a SQLite store, for tests and benchmarks that need to arrange
+    /// unusual states. Panics on any other backend: such a test is SQLite's alone.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        self.conn
+            .as_sqlite()
+            .expect("raw connection access is for SQLite stores")
     }
 }
 
 /// A transaction in progress, with what every change needs: the catalog, the actor
 /// and one timestamp for all rows it writes.
 pub(crate) struct Tx<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Db,
     catalog: &'a Catalog,
     actor: &'a str,
     at: String,
@@ -629,7 +746,7 @@ impl Tx<'_> {
         }
         let mut role_ids: Vec<i64> = role.map(|(id, _)| id).into_iter().collect();
         for package in packages {
-            let mut stmt = self
+            let stmt = self
                 .tx
                 .prepare_cached("SELECT role_id FROM package_roles WHERE package_id = ?1")?;
             for id in stmt.query_map([package], |r| r.get(0))? {
@@ -660,7 +777,7 @@ impl Tx<'_> {
                  JOIN role_exception_grants eg ON eg.exception_id = e.id WHERE e.role_id = ?1",
             )?
             .query_map([id], |r| text(r, 0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<db::SqlResult<_>>()?;
         Ok((
             name,
             Grants::from_keys(self.catalog, keys.iter().map(String::as_str)),
@@ -764,7 +881,7 @@ impl Tx<'_> {
             .tx
             .query_row(
                 "SELECT actor, at FROM audit WHERE action IN ('catalog.load', 'import') ORDER BY id DESC LIMIT 1",
-                [],
+                params![],
                 |r| Ok((text(r, 0)?, text(r, 1)?)),
             )
             .optional()?;
@@ -898,25 +1015,18 @@ fn has_wal_content(path: &Path) -> bool {
 /// Text read from a column as it is, with any bytes that are not UTF-8 (written by
 /// another program) shown as U+FFFD: one bad value must not make the whole file
 /// unreadable, and the stand-in is visible wherever the value is shown.
-pub(crate) fn text(r: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
+pub(crate) fn text(r: &Row<'_>, idx: usize) -> db::SqlResult<String> {
     Ok(opt_text(r, idx)?.unwrap_or_default())
 }
 
 /// [`text`] for a column that may be NULL.
-pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
-    Ok(match r.get_ref(idx)? {
-        ValueRef::Null => None,
-        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
-            Some(String::from_utf8_lossy(bytes).into_owned())
-        }
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(f.to_string()),
-    })
+pub(crate) fn opt_text(r: &Row<'_>, idx: usize) -> db::SqlResult<Option<String>> {
+    r.text_lossy(idx)
 }
 
 /// The operator as stored now. One who was removed, or whose key was, holds nothing
 /// and is not active.
-fn read_operator(conn: &Connection, catalog: &Catalog, by: &ServedBy) -> Result<Operator> {
+fn read_operator(conn: &Db, catalog: &Catalog, by: &ServedBy) -> Result<Operator> {
     let gone = || Operator {
         username: by.username.clone(),
         active: false,
@@ -951,15 +1061,15 @@ fn read_operator(conn: &Connection, catalog: &Catalog, by: &ServedBy) -> Result<
 }
 
 /// The catalog's change number (bumped by triggers on `permissions`).
-fn catalog_seq(conn: &Connection) -> Result<i64> {
+fn catalog_seq(conn: &Db) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT catalog_seq FROM rolecall_meta WHERE id = 1")?
-        .query_row([], |r| r.get(0))?)
+        .query_row(params![], |r| r.get(0))?)
 }
 
 /// Refuses a file whose schema a newer rolecall has raised since it was opened.
-fn ensure_schema(conn: &Connection, path: &Path) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+fn ensure_schema(conn: &Db, path: &Path) -> Result<()> {
+    let version = conn.schema_version()?;
     if version == SCHEMA_VERSION {
         return Ok(());
     }
@@ -1002,7 +1112,7 @@ fn usable_version(conn: &Connection, path: &Path) -> Result<i64> {
 /// Creates a new database atomically: it is built and seeded under a temporary name
 /// in the same folder, then linked into place, so no other process ever sees a
 /// half-made file. If another process won the race, its file is used.
-fn create(path: &Path) -> Result<()> {
+fn create(path: &Path, fill: &dyn Fn(&Db) -> Result<()>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::DirBuilder::new()
             .recursive(true)
@@ -1029,9 +1139,18 @@ fn create(path: &Path) -> Result<()> {
             .mode(0o600)
             .open(&temp)
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", shown(path))))?;
-        let mut conn = Connection::open_with_flags(&temp, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let conn = Connection::open_with_flags(&temp, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        migrate(&mut conn, &Catalog::builtin()).map_err(|e| Error::Storage(e.to_string()))?;
+        let conn = Db::sqlite(conn);
+        migrate(&conn, None).map_err(|e| Error::Storage(e.to_string()))?;
+        {
+            let tx = conn.begin_write()?;
+            fill(&tx)?;
+            tx.commit()?;
+        }
+        let Db::Sqlite(conn) = conn else {
+            unreachable!("made as SQLite above")
+        };
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.close().map_err(|(_, e)| Error::from(e))?;
         match fs::hard_link(&temp, path) {
@@ -1049,18 +1168,21 @@ fn create(path: &Path) -> Result<()> {
 
 /// Applies the migrations this file lacks, one transaction each, with foreign keys
 /// off (a migration may rebuild a table) and checked before each commit. A fresh
-/// file gets every migration and its seed in one transaction.
-fn migrate(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
-    conn.pragma_update(None, "foreign_keys", false)?;
+/// file gets every migration in one transaction, and the seed with them when
+/// `catalog` is given (a copy brings its own rows instead).
+fn migrate(conn: &Db, catalog: Option<&Catalog>) -> Result<()> {
+    let raw = conn.as_sqlite().expect("SQLite migrations run on SQLite");
+    raw.pragma_update(None, "foreign_keys", false)?;
     let result = migrate_steps(conn, catalog);
-    conn.pragma_update(None, "foreign_keys", true)?;
+    raw.pragma_update(None, "foreign_keys", true)?;
     result
 }
 
-fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
+fn migrate_steps(conn: &Db, catalog: Option<&Catalog>) -> Result<()> {
+    let raw = conn.as_sqlite().expect("SQLite migrations run on SQLite");
     loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = conn.begin_write()?;
+        let version: i64 = raw.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let steps = match version {
             0 => schema::MIGRATIONS,
             v => match schema::MIGRATIONS.get(v as usize..) {
@@ -1074,13 +1196,13 @@ fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
                 rekey_role_names(&tx)?;
             }
         }
-        if version == 0 {
+        if let (0, Some(catalog)) = (version, catalog) {
             seed(&tx, catalog)?;
         }
         let broken: Option<String> = tx
             .query_row(
                 "SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1",
-                [],
+                params![],
                 |r| r.get(0),
             )
             .optional()?;
@@ -1089,7 +1211,7 @@ fn migrate_steps(conn: &mut Connection, catalog: &Catalog) -> Result<()> {
                 "the upgrade found rows of \"{table}\" that point at rows that do not exist; nothing was changed"
             )));
         }
-        tx.pragma_update(None, "user_version", version + steps.len() as i64)?;
+        raw.pragma_update(None, "user_version", version + steps.len() as i64)?;
         tx.commit()?;
     }
 }
@@ -1103,12 +1225,12 @@ pub(crate) fn name_key(name: &str) -> String {
 /// characters. Roles that only differed by such characters (fourteen that all read
 /// "Administrator") would now share a key: each after the first, in id order, is
 /// renamed `<visible name> (id N)`, with an audit row saying why.
-fn rekey_role_names(tx: &Transaction<'_>) -> Result<()> {
+fn rekey_role_names(tx: &Db) -> Result<()> {
     let roles: Vec<(i64, String)> = tx
         .prepare("SELECT id, name FROM roles ORDER BY id")?
-        .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    tx.execute("UPDATE roles SET name_fold = '~' || id", [])?;
+        .query_map(params![], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<db::SqlResult<_>>()?;
+    tx.execute("UPDATE roles SET name_fold = '~' || id", params![])?;
     let mut taken = std::collections::HashSet::new();
     for (id, name) in roles {
         let mut new_name = name.clone();
@@ -1141,11 +1263,11 @@ fn rekey_role_names(tx: &Transaction<'_>) -> Result<()> {
 
 /// The catalog, Administrator, the example roles of seed 001 and the default role,
 /// written as change number 1.
-fn seed(tx: &Transaction<'_>, catalog: &Catalog) -> Result<()> {
+fn seed(tx: &Db, catalog: &Catalog) -> Result<()> {
     write_catalog(tx, &catalog.entries())?;
     let seq: i64 = tx.query_row(
         "UPDATE rolecall_meta SET change_seq = change_seq + 1 RETURNING change_seq",
-        [],
+        params![],
         |r| r.get(0),
     )?;
     let catalog = catalog.clone().with_stamp(catalog_seq(tx)?);
@@ -1189,8 +1311,8 @@ fn seed(tx: &Transaction<'_>, catalog: &Catalog) -> Result<()> {
 }
 
 /// Writes catalog rows in order; `position` keeps the file's order.
-fn write_catalog(tx: &Transaction<'_>, entries: &[CatalogEntry]) -> Result<()> {
-    let mut stmt = tx.prepare(
+fn write_catalog(tx: &Db, entries: &[CatalogEntry]) -> Result<()> {
+    let stmt = tx.prepare(
         "INSERT INTO permissions (key, parent, label, description, position) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (pos, e) in entries.iter().enumerate() {
@@ -1203,19 +1325,18 @@ fn write_catalog(tx: &Transaction<'_>, entries: &[CatalogEntry]) -> Result<()> {
 /// The catalog as stored, stamped with its change number. Call it inside a
 /// transaction (or on a connection that writes nothing between) so the stamp and
 /// the rows agree.
-fn load_catalog(conn: &Connection) -> Result<Catalog> {
+fn load_catalog(conn: &Db) -> Result<Catalog> {
     let stamp = catalog_seq(conn)?;
-    let mut stmt =
-        conn.prepare("SELECT key, label, description FROM permissions ORDER BY position")?;
+    let stmt = conn.prepare("SELECT key, label, description FROM permissions ORDER BY position")?;
     let entries = stmt
-        .query_map([], |r| {
+        .query_map(params![], |r| {
             Ok(CatalogEntry {
                 key: text(r, 0)?,
                 label: text(r, 1)?,
                 description: text(r, 2)?,
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<db::SqlResult<Vec<_>>>()?;
     let operator = load_operator_keys(conn)?;
     Ok(Catalog::from_stored(entries)?
         .with_stamp(stamp)
@@ -1224,15 +1345,14 @@ fn load_catalog(conn: &Connection) -> Result<Catalog> {
 
 /// The permissions `[operator]` named, over the defaults (SPEC §13). A file of an
 /// older schema has none.
-fn load_operator_keys(conn: &Connection) -> Result<OperatorKeys> {
+fn load_operator_keys(conn: &Db) -> Result<OperatorKeys> {
     let mut keys = OperatorKeys::default();
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = conn.schema_version()?;
     if version < 5 {
         return Ok(keys);
     }
-    let mut stmt =
-        conn.prepare_cached("SELECT right_name, permission FROM operator_permissions")?;
-    let rows = stmt.query_map([], |r| Ok((text(r, 0)?, text(r, 1)?)))?;
+    let stmt = conn.prepare_cached("SELECT right_name, permission FROM operator_permissions")?;
+    let rows = stmt.query_map(params![], |r| Ok((text(r, 0)?, text(r, 1)?)))?;
     for row in rows {
         let (right, permission) = row?;
         match right.as_str() {
@@ -1247,11 +1367,11 @@ fn load_operator_keys(conn: &Connection) -> Result<OperatorKeys> {
 
 /// Stores `keys` (only those that differ from the defaults), moving the catalog's
 /// change number on when they changed so every process reads them again.
-pub(crate) fn write_operator_keys(tx: &Transaction<'_>, keys: &OperatorKeys) -> Result<bool> {
+pub(crate) fn write_operator_keys(tx: &Db, keys: &OperatorKeys) -> Result<bool> {
     if load_operator_keys(tx)? == *keys {
         return Ok(false);
     }
-    tx.execute("DELETE FROM operator_permissions", [])?;
+    tx.execute("DELETE FROM operator_permissions", params![])?;
     let defaults = OperatorKeys::default();
     for right in Right::ALL {
         if keys.permission(right) != defaults.permission(right) {
@@ -1261,6 +1381,52 @@ pub(crate) fn write_operator_keys(tx: &Transaction<'_>, keys: &OperatorKeys) -> 
             )?;
         }
     }
-    tx.execute("UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1", [])?;
+    tx.execute(
+        "UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1",
+        params![],
+    )?;
     Ok(true)
+}
+
+/// The tables in the connection's current schema.
+fn pg_tables(conn: &Db) -> db::SqlResult<std::collections::HashSet<String>> {
+    // pg_class, not information_schema.tables: the latter's view costs tens of
+    // milliseconds, on every start of every command.
+    conn.prepare(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+    )?
+    .query_map(params![], |r| text(r, 0))?
+    .collect()
+}
+
+/// Creates the schema in an empty PostgreSQL database and seeds it, in one
+/// transaction. Two processes that start on the same empty database at once queue
+/// on an advisory lock; the second finds the schema made and leaves it.
+fn create_pg(conn: &Db, shown: &str, fill: &dyn Fn(&Db) -> Result<()>) -> Result<()> {
+    let failed =
+        |e: db::DbError| Error::Storage(format!("cannot create {shown}: {}", Error::from(e)));
+    let tx = conn.begin_write().map_err(failed)?;
+    tx.execute_batch("SELECT pg_advisory_xact_lock(7242643412)")
+        .map_err(failed)?;
+    let tables = pg_tables(&tx).map_err(failed)?;
+    if tables.contains("rolecall_schema") {
+        return tx.commit().map_err(failed);
+    }
+    if !tables.is_empty() {
+        return Err(Error::Storage(format!(
+            "{shown} is a PostgreSQL database with other tables in it, not a rolecall one; pass an empty database"
+        )));
+    }
+    tx.execute_batch(pg_schema::CREATE).map_err(failed)?;
+    fill(&tx).map_err(|e| match e {
+        Error::Storage(m) => Error::Storage(format!("cannot create {shown}: {m}")),
+        other => other,
+    })?;
+    tx.execute(
+        "INSERT INTO rolecall_schema (id, version) VALUES (1, ?1)",
+        [SCHEMA_VERSION],
+    )
+    .map_err(failed)?;
+    tx.commit().map_err(failed)
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Db, OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::roles::{load_grants, resolve_role};
@@ -74,7 +74,7 @@ fn unknown_package(spec: &str) -> Error {
 }
 
 /// The id of the package `package` names, looked up through `conn`.
-pub(super) fn resolve_package(conn: &Connection, package: &PackageRef) -> Result<i64> {
+pub(super) fn resolve_package(conn: &Db, package: &PackageRef) -> Result<i64> {
     match package {
         PackageRef::Id(id) => conn
             .prepare_cached("SELECT id FROM packages WHERE id = ?1")?
@@ -115,7 +115,7 @@ pub(super) fn resolve_package(conn: &Connection, package: &PackageRef) -> Result
     }
 }
 
-pub(super) fn load_package(conn: &Connection, id: i64) -> Result<Package> {
+pub(super) fn load_package(conn: &Db, id: i64) -> Result<Package> {
     let mut package = conn
         .prepare_cached(
             "SELECT id, name, description, version, created_seq, created_at, updated_at, updated_by \
@@ -143,7 +143,7 @@ pub(super) fn load_package(conn: &Connection, id: i64) -> Result<Package> {
              WHERE pr.package_id = ?1",
         )?
         .query_map([id], |r| Ok((r.get(0)?, text(r, 1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     package.roles.sort_by(|a, b| a.1.cmp(&b.1));
     package.members = conn
         .prepare_cached(
@@ -151,31 +151,31 @@ pub(super) fn load_package(conn: &Connection, id: i64) -> Result<Package> {
              WHERE m.package_id = ?1",
         )?
         .query_map([id], |r| text(r, 0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     package.members.sort();
     Ok(package)
 }
 
 /// The names `sql` selects for `id`, sorted.
-fn sorted_names(conn: &Connection, sql: &str, id: i64) -> Result<Vec<String>> {
+fn sorted_names(conn: &Db, sql: &str, id: i64) -> Result<Vec<String>> {
     let mut names: Vec<String> = conn
         .prepare_cached(sql)?
         .query_map([id], |r| text(r, 0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     names.sort();
     Ok(names)
 }
 
 /// The names of the packages user `user_id` is in, sorted.
 /// The ids of the packages a user is in.
-pub(super) fn package_ids_of(conn: &Connection, user_id: i64) -> Result<Vec<i64>> {
+pub(super) fn package_ids_of(conn: &Db, user_id: i64) -> Result<Vec<i64>> {
     Ok(conn
         .prepare_cached("SELECT package_id FROM package_members WHERE user_id = ?1")?
         .query_map([user_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?)
+        .collect::<super::db::SqlResult<_>>()?)
 }
 
-pub(super) fn packages_of(conn: &Connection, user_id: i64) -> Result<Vec<String>> {
+pub(super) fn packages_of(conn: &Db, user_id: i64) -> Result<Vec<String>> {
     sorted_names(
         conn,
         "SELECT p.name FROM package_members m JOIN packages p ON p.id = m.package_id \
@@ -195,7 +195,7 @@ pub enum Membership<'a> {
 /// Every role a user holds and how: the direct role first, then each role of each
 /// package they are in, by package and role name.
 pub(super) fn sources(
-    conn: &Connection,
+    conn: &Db,
     catalog: &Catalog,
     membership: Membership<'_>,
     direct: Option<(i64, &str)>,
@@ -219,7 +219,7 @@ pub(super) fn sources(
             grants: grants(id)?,
         });
     }
-    let row = |r: &rusqlite::Row| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?));
+    let row = |r: &Row<'_>| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?));
     let mut paths: Vec<(String, String, i64)> = match membership {
         Membership::OfUser(user_id) => conn
             .prepare_cached(
@@ -229,9 +229,9 @@ pub(super) fn sources(
                  JOIN roles r ON r.id = pr.role_id WHERE m.user_id = ?1",
             )?
             .query_map([user_id], row)?
-            .collect::<rusqlite::Result<_>>()?,
+            .collect::<super::db::SqlResult<_>>()?,
         Membership::Packages(ids) => {
-            let mut stmt = conn.prepare_cached(
+            let stmt = conn.prepare_cached(
                 "SELECT p.name, r.name, r.id FROM packages p \
                  JOIN package_roles pr ON pr.package_id = p.id \
                  JOIN roles r ON r.id = pr.role_id WHERE p.id = ?1",
@@ -260,7 +260,7 @@ pub(super) fn sources(
 
 /// Names of the packages that include `role_id`, sorted, and how many users reach the
 /// role through them.
-pub(super) fn packages_including(conn: &Connection, role_id: i64) -> Result<(Vec<String>, usize)> {
+pub(super) fn packages_including(conn: &Db, role_id: i64) -> Result<(Vec<String>, usize)> {
     let names = package_names_including(conn, role_id)?;
     if names.is_empty() {
         return Ok((names, 0));
@@ -269,11 +269,11 @@ pub(super) fn packages_including(conn: &Connection, role_id: i64) -> Result<(Vec
     // sorts them in a temporary b-tree (55 ms for 30,000 members of 100,000 users).
     let mut seen: Vec<u64> = Vec::new();
     let mut users = 0usize;
-    let mut stmt = conn.prepare_cached(
+    let stmt = conn.prepare_cached(
         "SELECT m.user_id FROM package_roles pr \
          JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1",
     )?;
-    for user in stmt.query_map([role_id], |r| r.get::<_, i64>(0))? {
+    for user in stmt.query_map([role_id], |r| r.get::<i64>(0))? {
         let user = usize::try_from(user?).unwrap_or(0);
         let (word, bit) = (user / 64, 1u64 << (user % 64));
         if word >= seen.len() {
@@ -286,7 +286,7 @@ pub(super) fn packages_including(conn: &Connection, role_id: i64) -> Result<(Vec
 }
 
 /// Names of the packages that include `role_id`, sorted.
-pub(super) fn package_names_including(conn: &Connection, role_id: i64) -> Result<Vec<String>> {
+pub(super) fn package_names_including(conn: &Db, role_id: i64) -> Result<Vec<String>> {
     sorted_names(
         conn,
         "SELECT p.name FROM package_roles pr JOIN packages p ON p.id = pr.package_id \
@@ -306,14 +306,14 @@ pub(super) fn replace_role_in_packages(
         .tx
         .prepare("SELECT p.id, p.name FROM package_roles pr JOIN packages p ON p.id = pr.package_id WHERE pr.role_id = ?1")?
         .query_map([from.0], |r| Ok((r.get(0)?, text(r, 1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     for (id, name) in &packages {
         tx.tx.execute(
             "DELETE FROM package_roles WHERE package_id = ?1 AND role_id = ?2",
             params![id, from.0],
         )?;
         tx.tx.execute(
-            "INSERT OR IGNORE INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+            "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![id, to.0],
         )?;
         bump_package(tx, *id)?;
@@ -348,7 +348,7 @@ fn ensure_name_free(tx: &Tx<'_>, name: &str, except: Option<i64>) -> Result<()> 
     let clash: Option<String> = tx
         .tx
         .query_row(
-            "SELECT name FROM packages WHERE name_fold = ?1 AND id IS NOT ?2",
+            "SELECT name FROM packages WHERE name_fold = ?1 AND id IS DISTINCT FROM ?2",
             params![name_key(name), except],
             |r| text(r, 0),
         )
@@ -381,7 +381,7 @@ fn insert_package(
          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, ?6)",
         params![name, name_key(name), description, tx.seq, tx.at, tx.actor],
     )?;
-    let id = tx.tx.last_insert_rowid();
+    let id = tx.tx.last_insert_rowid()?;
     for role in roles {
         tx.tx.execute(
             "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
@@ -515,7 +515,7 @@ fn set_members(tx: &Tx<'_>, id: i64, members: &BTreeSet<i64>) -> Result<bool> {
         .tx
         .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
         .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     let mut changed = false;
     for (user, join) in members
         .difference(&current)
@@ -557,23 +557,23 @@ fn set_members(tx: &Tx<'_>, id: i64, members: &BTreeSet<i64>) -> Result<bool> {
 /// direct holders first, then each package's members by package name and role name,
 /// the order in which a user's paths are listed.
 fn paths_found(
-    conn: &Connection,
+    conn: &Db,
     granting: &[(usize, i64)],
     package_index: &HashMap<i64, usize>,
 ) -> Result<Vec<(u32, PathIndex)>> {
     let mut found: Vec<(u32, PathIndex)> = Vec::new();
-    let mut holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
+    let holders = conn.prepare_cached("SELECT id FROM users WHERE role_id = ?1")?;
     for &(r, role) in granting {
-        for user in holders.query_map([role], |row| row.get::<_, i64>(0))? {
+        for user in holders.query_map([role], |row| row.get::<i64>(0))? {
             found.push((user? as u32, (None, r)));
         }
     }
     // (package, role) pairs by package name, then role name.
     let mut including: Vec<(usize, usize, i64)> = Vec::new();
-    let mut packages_of_role =
+    let packages_of_role =
         conn.prepare_cached("SELECT package_id FROM package_roles WHERE role_id = ?1")?;
     for &(r, role) in granting {
-        for package in packages_of_role.query_map([role], |row| row.get::<_, i64>(0))? {
+        for package in packages_of_role.query_map([role], |row| row.get::<i64>(0))? {
             let package = package?;
             if let Some(&p) = package_index.get(&package) {
                 including.push((p, r, package));
@@ -581,12 +581,12 @@ fn paths_found(
         }
     }
     including.sort_unstable();
-    let mut members =
+    let members =
         conn.prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?;
     for pairs in including.chunk_by(|a, b| a.0 == b.0) {
         let users: Vec<i64> = members
             .query_map([pairs[0].2], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
         for &(p, r, _) in pairs {
             found.extend(users.iter().map(|u| (*u as u32, (Some(p), r))));
         }
@@ -660,21 +660,19 @@ impl Store {
         // ids only, so a popular permission held by most of 100,000 users costs no
         // string per path.
         let mut roles = BTreeSet::new();
-        let mut stmt =
+        let stmt =
             conn.prepare_cached("SELECT role_id FROM role_grants WHERE permission_key = ?1")?;
         for ord in node.leaves.clone() {
-            for role in
-                stmt.query_map([&self.catalog.leaf_node(ord).key], |r| r.get::<_, i64>(0))?
-            {
+            for role in stmt.query_map([&self.catalog.leaf_node(ord).key], |r| r.get::<i64>(0))? {
                 roles.insert(role?);
             }
         }
         // Names sorted once, so sorting a path's indices sorts it by name.
         let named = |sql: &str| -> Result<(Vec<String>, HashMap<i64, usize>)> {
-            let mut stmt = conn.prepare_cached(sql)?;
+            let stmt = conn.prepare_cached(sql)?;
             let mut rows: Vec<(String, i64)> = stmt
-                .query_map([], |r| Ok((text(r, 1)?, r.get(0)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .query_map(params![], |r| Ok((text(r, 1)?, r.get(0)?)))?
+                .collect::<super::db::SqlResult<_>>()?;
             rows.sort();
             let index = rows
                 .iter()
@@ -686,9 +684,9 @@ impl Store {
         let (role_names, role_index) = named("SELECT id, name FROM roles")?;
         let (package_names, package_index) = named("SELECT id, name FROM packages")?;
         let disabled: BTreeSet<i64> = conn
-            .prepare_cached("SELECT id FROM users WHERE active = 0")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .prepare_cached("SELECT id FROM users WHERE active = FALSE")?
+            .query_map(params![], |r| r.get(0))?
+            .collect::<super::db::SqlResult<_>>()?;
         let mut granting: Vec<(usize, i64)> = roles.iter().map(|r| (role_index[r], *r)).collect();
         granting.sort_unstable();
         let by_user = ByUser::group(paths_found(conn, &granting, &package_index)?);
@@ -707,14 +705,13 @@ impl Store {
         };
         if allowed_ids > 2_000 {
             // Many: walk the username index once, which gives them in order.
-            let mut stmt =
-                conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+            let stmt = conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
+            for row in stmt.query_map(params![], |r| Ok((r.get::<i64>(0)?, text(r, 1)?)))? {
                 let (id, name) = row?;
                 take(&mut out, id, name);
             }
         } else {
-            let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+            let seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
             let mut named: Vec<(String, i64)> = Vec::with_capacity(allowed_ids);
             for id in by_user.ids() {
                 named.push((seek.query_row([id], |r| text(r, 0))?, id));
@@ -730,10 +727,10 @@ impl Store {
     /// Every user's packages, by user id (users in none are left out).
     pub fn memberships(&self) -> Result<HashMap<i64, Vec<String>>> {
         let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT m.user_id, p.name FROM package_members m JOIN packages p ON p.id = m.package_id",
         )?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+        for row in stmt.query_map(params![], |r| Ok((r.get::<i64>(0)?, text(r, 1)?)))? {
             let (user, package) = row?;
             out.entry(user).or_default().push(package);
         }
@@ -748,8 +745,8 @@ impl Store {
         let mut rows: Vec<(i64, String)> = self
             .conn
             .prepare_cached("SELECT id, name FROM packages")?
-            .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![], |r| Ok((r.get(0)?, text(r, 1)?)))?
+            .collect::<super::db::SqlResult<_>>()?;
         rows.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(rows)
     }
@@ -764,18 +761,18 @@ impl Store {
                     (SELECT count(*) FROM package_members m WHERE m.package_id = p.id) \
                  FROM packages p",
             )?
-            .query_map([], |r| {
+            .query_map(params![], |r| {
                 Ok(PackageSummary {
                     id: r.get(0)?,
                     name: text(r, 1)?,
                     description: text(r, 2)?,
                     created_at: text(r, 3)?,
                     version: r.get(4)?,
-                    roles: r.get::<_, i64>(5)? as usize,
-                    members: r.get::<_, i64>(6)? as usize,
+                    roles: r.get::<i64>(5)? as usize,
+                    members: r.get::<i64>(6)? as usize,
                 })
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
         rows.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(rows)
     }
@@ -801,22 +798,25 @@ impl Store {
     /// already in a package stay; unknown names refuse the whole batch.
     pub fn join_packages(&mut self, memberships: &[(String, Vec<String>)]) -> Result<usize> {
         self.write(Need::One(Right::Users), |tx| {
+            if tx.tx.is_pg() {
+                return join_packages_batched(tx, memberships);
+            }
             let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
             // Everyone's packages before, read once for the whole batch.
             let mut current: HashMap<i64, Vec<String>> = HashMap::new();
             {
-                let mut stmt = tx.tx.prepare_cached(
+                let stmt = tx.tx.prepare_cached(
                     "SELECT m.user_id, p.name FROM package_members m JOIN packages p ON p.id = m.package_id",
                 )?;
-                for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+                for row in stmt.query_map(params![], |r| Ok((r.get::<i64>(0)?, text(r, 1)?)))? {
                     let (user, package) = row?;
                     current.entry(user).or_default().push(package);
                 }
             }
-            let mut insert = tx.tx.prepare_cached(
-                "INSERT OR IGNORE INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+            let insert = tx.tx.prepare_cached(
+                "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?;
-            let mut find_user = tx
+            let find_user = tx
                 .tx
                 .prepare_cached("SELECT id FROM users WHERE username = ?1")?;
             let mut joined = 0;
@@ -875,12 +875,12 @@ impl Store {
     /// The members of package `id` as (user id, username), by username: what the
     /// console's package editor edits.
     pub fn package_members(&self, id: i64) -> Result<Vec<(i64, String)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT u.id, u.username FROM package_members m JOIN users u ON u.id = m.user_id \
              WHERE m.package_id = ?1 ORDER BY u.username",
         )?;
         let rows = stmt.query_map([id], |r| Ok((r.get(0)?, text(r, 1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     /// Creates a package with its roles and members (ids) in one transaction: the
@@ -1019,7 +1019,7 @@ impl Store {
                     .tx
                     .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
                     .query_map([id], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?,
+                    .collect::<super::db::SqlResult<_>>()?,
             };
             for name in names {
                 let item = match part {
@@ -1089,7 +1089,7 @@ impl Store {
                      WHERE m.package_id = ?1 ORDER BY u.username",
                 )?
                 .query_map([id], |r| Ok((r.get(0)?, text(r, 1)?, r.get(2)?, text(r, 3)?, r.get(4)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<super::db::SqlResult<_>>()?;
             let mut lost = Grants::none(tx.catalog);
             for (user, _, role_id, role, _) in &member_ids {
                 let direct = role_id.map(|r| (r, role.as_str()));
@@ -1131,7 +1131,7 @@ impl Store {
                      ORDER BY res.type_key, res.key",
                 )?
                 .query_map([id], |r| text(r, 0))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<super::db::SqlResult<_>>()?;
             tx.tx.execute("DELETE FROM packages WHERE id = ?1", [id])?;
             let mut was = json!({
                 "id": id,
@@ -1160,13 +1160,13 @@ impl Store {
 /// Every package with its roles (by name) and members (usernames, sorted), in id
 /// order, read in three queries whatever the number of packages (export and import
 /// read them all at once).
-pub(super) fn all_packages(conn: &Connection) -> Result<Vec<Package>> {
+pub(super) fn all_packages(conn: &Db) -> Result<Vec<Package>> {
     let mut packages: Vec<Package> = conn
         .prepare_cached(
             "SELECT id, name, description, version, created_seq, created_at, updated_at, updated_by \
              FROM packages ORDER BY id",
         )?
-        .query_map([], |r| {
+        .query_map(params![], |r| {
             Ok(Package {
                 id: r.get(0)?,
                 name: text(r, 1)?,
@@ -1180,25 +1180,27 @@ pub(super) fn all_packages(conn: &Connection) -> Result<Vec<Package>> {
                 updated_by: text(r, 7)?,
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     let index: HashMap<i64, usize> = packages
         .iter()
         .enumerate()
         .map(|(i, p)| (p.id, i))
         .collect();
-    let mut roles = conn.prepare_cached(
+    let roles = conn.prepare_cached(
         "SELECT pr.package_id, r.id, r.name FROM package_roles pr JOIN roles r ON r.id = pr.role_id",
     )?;
-    for row in roles.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, text(r, 2)?)))? {
+    for row in roles.query_map(params![], |r| {
+        Ok((r.get::<i64>(0)?, r.get(1)?, text(r, 2)?))
+    })? {
         let (package, id, name) = row?;
         if let Some(&i) = index.get(&package) {
             packages[i].roles.push((id, name));
         }
     }
-    let mut members = conn.prepare_cached(
+    let members = conn.prepare_cached(
         "SELECT m.package_id, u.username FROM package_members m JOIN users u ON u.id = m.user_id",
     )?;
-    for row in members.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+    for row in members.query_map(params![], |r| Ok((r.get::<i64>(0)?, text(r, 1)?)))? {
         let (package, username) = row?;
         if let Some(&i) = index.get(&package) {
             packages[i].members.push(username);
@@ -1209,4 +1211,127 @@ pub(super) fn all_packages(conn: &Connection) -> Result<Vec<Package>> {
         p.members.sort();
     }
     Ok(packages)
+}
+
+/// [`Store::join_packages`] on PostgreSQL: the same outcome and audit rows, worked out
+/// here from the memberships read once, then written a few statements per batch
+/// instead of several per user (each statement is a round trip to the server).
+fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> Result<usize> {
+    use postgres::types::Type;
+    let mut current: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut pairs: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
+    for row in tx
+        .tx
+        .prepare(
+            "SELECT m.user_id, m.package_id, p.name FROM package_members m \
+             JOIN packages p ON p.id = m.package_id",
+        )?
+        .query_map(params![], |r| {
+            Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, text(r, 2)?))
+        })?
+    {
+        let (user, package, name) = row?;
+        current.entry(user).or_default().push(name);
+        pairs.insert((user, package));
+    }
+    let names: Vec<&str> = memberships.iter().map(|(u, _)| u.as_str()).collect();
+    let ids: HashMap<String, i64> = tx
+        .tx
+        .pg_query_strings(
+            "SELECT username || chr(1) || id FROM users WHERE username = ANY(?1)",
+            &names,
+        )?
+        .into_iter()
+        .filter_map(|row| {
+            let (name, id) = row.split_once('\u{1}')?;
+            Some((name.to_string(), id.parse().ok()?))
+        })
+        .collect();
+    let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
+    let (mut new_users, mut new_packages) = (Vec::new(), Vec::new());
+    let (mut changed, mut targets, mut befores, mut afters) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (username, packages) in memberships {
+        let user = *ids.get(username).ok_or_else(|| {
+            Error::invalid(
+                "username",
+                format!("there is no user \"{}\"", crate::text::excerpt(username)),
+            )
+        })?;
+        let mut before = current.remove(&user).unwrap_or_default();
+        before.sort();
+        let mut after = before.clone();
+        for package in packages {
+            let (id, name) = match package_ids.get(package) {
+                Some(found) => found.clone(),
+                None => {
+                    let id = resolve_package(tx.tx, &PackageRef::Typed(package.clone()))?;
+                    let name: String =
+                        tx.tx
+                            .query_row("SELECT name FROM packages WHERE id = ?1", [id], |r| {
+                                text(r, 0)
+                            })?;
+                    package_ids.insert(package.clone(), (id, name.clone()));
+                    (id, name)
+                }
+            };
+            if pairs.insert((user, id)) {
+                tx.ensure_may_give(None, &[id])?;
+                new_users.push(user);
+                new_packages.push(id);
+                after.push(name);
+            }
+        }
+        if after.len() == before.len() {
+            continue;
+        }
+        after.sort();
+        changed.push(user);
+        targets.push(username.as_str());
+        befores.push(json!({"packages": before}).to_string());
+        afters.push(json!({"packages": after}).to_string());
+    }
+    let at: &str = &tx.at;
+    let actor: &str = tx.actor;
+    for from in (0..new_users.len()).step_by(20_000) {
+        let to = (from + 20_000).min(new_users.len());
+        tx.tx.pg_execute(
+            "INSERT INTO package_members (package_id, user_id) \
+             SELECT p, u FROM unnest(?1::int8[], ?2::int8[]) AS t(p, u) ON CONFLICT DO NOTHING",
+            &[
+                (&&new_packages[from..to], Type::INT8_ARRAY),
+                (&&new_users[from..to], Type::INT8_ARRAY),
+            ],
+        )?;
+    }
+    for from in (0..changed.len()).step_by(20_000) {
+        let to = (from + 20_000).min(changed.len());
+        tx.tx.pg_execute(
+            "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ANY(?4::int8[])",
+            &[
+                (&tx.seq, Type::INT8),
+                (&at, Type::TEXT),
+                (&actor, Type::TEXT),
+                (&&changed[from..to], Type::INT8_ARRAY),
+            ],
+        )?;
+        let before_refs: Vec<&str> = befores[from..to].iter().map(String::as_str).collect();
+        let after_refs: Vec<&str> = afters[from..to].iter().map(String::as_str).collect();
+        tx.tx.pg_execute(
+            "INSERT INTO audit (at, actor, action, target, before, after) \
+             SELECT ?1, ?2, 'user.update', t, b, a \
+             FROM unnest(?3::text[], ?4::text[], ?5::text[]) WITH ORDINALITY AS x(t, b, a, n) ORDER BY n",
+            &[
+                (&at, Type::TEXT),
+                (&actor, Type::TEXT),
+                (&&targets[from..to], Type::TEXT_ARRAY),
+                (&before_refs, Type::TEXT_ARRAY),
+                (&after_refs, Type::TEXT_ARRAY),
+            ],
+        )?;
+    }
+    for (id, _) in package_ids.values() {
+        bump_package(tx, *id)?;
+    }
+    Ok(changed.len())
 }

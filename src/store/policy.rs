@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, params};
+use super::db::{Db, params};
 use serde_json::{Map, Value, json};
 
 use super::packages::all_packages;
@@ -23,24 +23,24 @@ use crate::error::{Error, Result};
 /// How often an import reports progress, in users.
 const PROGRESS_EVERY: usize = 1000;
 
-fn read_roles(conn: &Connection, catalog: &Catalog) -> Result<Vec<Role>> {
+fn read_roles(conn: &Db, catalog: &Catalog) -> Result<Vec<Role>> {
     let ids: Vec<i64> = conn
         .prepare_cached("SELECT id FROM roles ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .query_map(params![], |r| r.get(0))?
+        .collect::<super::db::SqlResult<_>>()?;
     ids.into_iter()
         .map(|id| load_role(conn, catalog, id))
         .collect()
 }
 
-fn read_snapshot(conn: &Connection) -> Result<Snapshot> {
+fn read_snapshot(conn: &Db) -> Result<Snapshot> {
     let catalog = load_catalog(conn)?;
     let roles = read_roles(conn, &catalog)?;
     let users = all_users(conn)?;
     let packages = all_packages(conn)?;
     let default_role = conn.query_row(
         "SELECT r.name FROM settings s JOIN roles r ON r.id = s.default_role_id WHERE s.id = 1",
-        [],
+        params![],
         |r| r.get(0),
     )?;
     let model = super::resources::read_model(conn)?;
@@ -94,7 +94,7 @@ fn apply_catalog(
             .execute([key])?;
     }
     {
-        let mut upsert = tx.prepare_cached(
+        let upsert = tx.prepare_cached(
             "INSERT INTO permissions (key, parent, label, description, position) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (key) DO UPDATE SET label = excluded.label, description = excluded.description, \
              position = excluded.position",
@@ -122,8 +122,8 @@ fn apply_catalog(
         if added.is_empty() && removed.is_empty() {
             continue;
         }
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+        let insert = tx.prepare_cached(
+            "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
         for key in &added {
             insert.execute(params![role.id, key])?;
@@ -282,8 +282,8 @@ fn add_role(ctx: &Tx<'_>, step: &policy::RoleStep) -> Result<i64> {
         ctx.actor,
         ctx.seq
     ])?;
-    let id = tx.last_insert_rowid();
-    let mut insert =
+    let id = tx.last_insert_rowid()?;
+    let insert =
         tx.prepare_cached("INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)")?;
     for ord in step.grants.ordinals() {
         insert.execute(params![id, catalog.leaf_node(ord).key])?;
@@ -325,13 +325,13 @@ fn update_role(ctx: &Tx<'_>, id: i64, step: &policy::RoleStep) -> Result<()> {
         id,
         ctx.seq
     ])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+    let insert = tx.prepare_cached(
+        "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
     )?;
     for key in &step.added {
         insert.execute(params![id, key])?;
     }
-    let mut delete =
+    let delete =
         tx.prepare_cached("DELETE FROM role_grants WHERE role_id = ?1 AND permission_key = ?2")?;
     for key in &step.removed {
         delete.execute(params![id, key])?;
@@ -406,7 +406,7 @@ fn apply_users(
         done += 1;
         tick(done);
     }
-    let mut bump = tx.prepare_cached(
+    let bump = tx.prepare_cached(
         "UPDATE packages SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
     )?;
     for id in members_changed {
@@ -478,7 +478,7 @@ fn add_user(ctx: &Tx<'_>, step: &policy::UserStep, role_id: Option<i64>) -> Resu
             ctx.actor,
             ctx.seq
         ])?;
-    let id = ctx.tx.last_insert_rowid();
+    let id = ctx.tx.last_insert_rowid()?;
     let mut after = policy::user_audit(step);
     after["has_password"] = json!(false);
     ctx.audit("import.user.add", &step.username, None, Some(after))?;
@@ -540,8 +540,8 @@ fn apply_packages(
                     ctx.at,
                     ctx.actor
                 ])?;
-                let id = tx.last_insert_rowid();
-                let mut insert = tx.prepare_cached(
+                let id = tx.last_insert_rowid()?;
+                let insert = tx.prepare_cached(
                     "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
                 )?;
                 for role in &step.roles {
@@ -573,13 +573,13 @@ fn apply_packages(
                     ctx.actor,
                     id
                 ])?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO package_roles (package_id, role_id) VALUES (?1, ?2)",
+                let insert = tx.prepare_cached(
+                    "INSERT INTO package_roles (package_id, role_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 )?;
                 for role in &step.roles_added {
                     insert.execute(params![id, role_id(role)?])?;
                 }
-                let mut delete = tx.prepare_cached(
+                let delete = tx.prepare_cached(
                     "DELETE FROM package_roles WHERE package_id = ?1 AND role_id = ?2",
                 )?;
                 for role in &step.roles_removed {
@@ -613,15 +613,15 @@ fn apply_packages(
 /// Puts user `user_id` into the packages `step` adds and takes them out of those it
 /// removes; the user's own audit row has said so already.
 fn apply_membership(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db,
     user_id: i64,
     step: &policy::UserStep,
     package_id: &dyn Fn(&str) -> Result<i64>,
     changed: &mut HashSet<i64>,
 ) -> Result<()> {
     if !step.packages_added.is_empty() {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO package_members (package_id, user_id) VALUES (?1, ?2)",
+        let insert = tx.prepare_cached(
+            "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
         for name in &step.packages_added {
             let id = package_id(name)?;
@@ -630,7 +630,7 @@ fn apply_membership(
         }
     }
     if !step.packages_removed.is_empty() {
-        let mut delete = tx
+        let delete = tx
             .prepare_cached("DELETE FROM package_members WHERE package_id = ?1 AND user_id = ?2")?;
         for name in &step.packages_removed {
             let id = package_id(name)?;
@@ -645,9 +645,9 @@ impl Store {
     /// Everything export needs, read in one transaction so that a concurrent change
     /// can never leave half its rows in an export.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.conn.begin_snapshot()?;
         let snapshot = read_snapshot(&tx)?;
-        tx.finish()?;
+        tx.commit()?;
         Ok(snapshot)
     }
 
@@ -701,10 +701,10 @@ impl Store {
 
     /// What loading `file` as the catalog would do (`catalog load --dry-run`).
     pub fn plan_catalog_load(&self, file: &Catalog) -> Result<CatalogPlan> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.conn.begin_snapshot()?;
         let current = load_catalog(&tx)?;
         let roles = read_roles(&tx, &current)?;
-        tx.finish()?;
+        tx.commit()?;
         policy::plan_catalog(&current, &roles, file, false)
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Db, OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -60,12 +60,12 @@ pub struct ExceptionView {
 }
 
 /// Every resource type, in catalog file order, with its scoped keys in file order.
-pub(super) fn resource_types(conn: &Connection) -> Result<Vec<ResourceType>> {
+pub(super) fn resource_types(conn: &Db) -> Result<Vec<ResourceType>> {
     let mut types: Vec<ResourceType> = conn
         .prepare_cached(
             "SELECT key, label, team_owned, bypass FROM resource_types ORDER BY position",
         )?
-        .query_map([], |r| {
+        .query_map(params![], |r| {
             Ok(ResourceType {
                 key: text(r, 0)?,
                 label: text(r, 1)?,
@@ -74,26 +74,26 @@ pub(super) fn resource_types(conn: &Connection) -> Result<Vec<ResourceType>> {
                 bypass: super::opt_text(r, 3)?,
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare_cached(
+        .collect::<super::db::SqlResult<_>>()?;
+    let stmt = conn.prepare_cached(
         "SELECT node_key FROM resource_type_scopes WHERE type_key = ?1 ORDER BY position",
     )?;
     for t in &mut types {
         t.scoped = stmt
             .query_map([&t.key], |r| text(r, 0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
     }
     Ok(types)
 }
 
-fn resource_type(conn: &Connection, key: &str) -> Result<ResourceType> {
+fn resource_type(conn: &Db, key: &str) -> Result<ResourceType> {
     resource_types(conn)?
         .into_iter()
         .find(|t| t.key == key)
         .ok_or_else(|| unknown_type(conn, key))
 }
 
-fn unknown_type(conn: &Connection, key: &str) -> Error {
+fn unknown_type(conn: &Db, key: &str) -> Error {
     let known: Vec<String> = resource_types(conn)
         .map(|ts| ts.into_iter().map(|t| t.key).collect())
         .unwrap_or_default();
@@ -125,7 +125,7 @@ fn unknown_resource(spec: &str) -> Error {
 }
 
 /// The resource `TYPE:KEY` names.
-pub(super) fn find_resource(conn: &Connection, spec: &str) -> Result<Resource> {
+pub(super) fn find_resource(conn: &Db, spec: &str) -> Result<Resource> {
     let (type_key, key) = parse_spec(spec)?;
     let found: Option<(i64, String)> = conn
         .prepare_cached("SELECT id, label FROM resources WHERE type_key = ?1 AND key = ?2")?
@@ -144,47 +144,44 @@ pub(super) fn find_resource(conn: &Connection, spec: &str) -> Result<Resource> {
     })
 }
 
-fn resource_packages(conn: &Connection, id: i64) -> Result<Vec<String>> {
+fn resource_packages(conn: &Db, id: i64) -> Result<Vec<String>> {
     let mut names: Vec<String> = conn
         .prepare_cached(
             "SELECT p.name FROM package_resources pr JOIN packages p ON p.id = pr.package_id \
              WHERE pr.resource_id = ?1",
         )?
         .query_map([id], |r| text(r, 0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     names.sort();
     Ok(names)
 }
 
 /// Every exception a resource holds: (role name, granted keys), by role name.
-fn resource_exceptions(conn: &Connection, id: i64) -> Result<Vec<(String, Vec<String>)>> {
+fn resource_exceptions(conn: &Db, id: i64) -> Result<Vec<(String, Vec<String>)>> {
     let rows: Vec<(i64, String)> = conn
         .prepare_cached(
             "SELECT e.id, r.name FROM role_exceptions e JOIN roles r ON r.id = e.role_id \
              WHERE e.resource_id = ?1 ORDER BY r.name",
         )?
         .query_map([id], |r| Ok((r.get(0)?, text(r, 1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     rows.into_iter()
         .map(|(e, role)| Ok((role, exception_keys(conn, e)?)))
         .collect()
 }
 
-fn exception_keys(conn: &Connection, exception_id: i64) -> Result<Vec<String>> {
+fn exception_keys(conn: &Db, exception_id: i64) -> Result<Vec<String>> {
     Ok(conn
         .prepare_cached(
             "SELECT permission_key FROM role_exception_grants WHERE exception_id = ?1 ORDER BY permission_key",
         )?
         .query_map([exception_id], |r| text(r, 0))?
-        .collect::<rusqlite::Result<_>>()?)
+        .collect::<super::db::SqlResult<_>>()?)
 }
 
 /// Every exception a role holds: (`TYPE:KEY`, granted keys), for the audit row of its
 /// deletion.
-pub(super) fn role_exceptions(
-    conn: &Connection,
-    role_id: i64,
-) -> Result<Vec<(String, Vec<String>)>> {
+pub(super) fn role_exceptions(conn: &Db, role_id: i64) -> Result<Vec<(String, Vec<String>)>> {
     let rows: Vec<(i64, String, String)> = conn
         .prepare_cached(
             "SELECT e.id, res.type_key, res.key FROM role_exceptions e \
@@ -192,7 +189,7 @@ pub(super) fn role_exceptions(
              ORDER BY res.type_key, res.key",
         )?
         .query_map([role_id], |r| Ok((r.get(0)?, text(r, 1)?, text(r, 2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     rows.into_iter()
         .map(|(e, t, k)| Ok((format!("{t}:{k}"), exception_keys(conn, e)?)))
         .collect()
@@ -200,7 +197,7 @@ pub(super) fn role_exceptions(
 
 /// The exception `role_id` holds for `resource_id`, as grants, if any.
 fn exception_of(
-    conn: &Connection,
+    conn: &Db,
     catalog: &Catalog,
     role_id: i64,
     resource_id: i64,
@@ -226,7 +223,7 @@ fn insert_resource(tx: &Tx<'_>, type_key: &str, key: &str, label: &str) -> Resul
              VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
         )?
         .execute(params![type_key, key, label, tx.at, tx.actor])?;
-    Ok(tx.tx.last_insert_rowid())
+    Ok(tx.tx.last_insert_rowid()?)
 }
 
 /// Links or unlinks packages; returns the names that changed.
@@ -242,7 +239,7 @@ fn link_packages(
         let n = if on {
             tx.tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                    "INSERT INTO package_resources (package_id, resource_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![id, resource_id])?
         } else {
@@ -368,7 +365,7 @@ fn upsert_resource(
             .execute("DELETE FROM package_resources WHERE resource_id = ?1", [id])?;
         for pid in ids {
             tx.tx.execute(
-                "INSERT OR IGNORE INTO package_resources (package_id, resource_id) VALUES (?1, ?2)",
+                "INSERT INTO package_resources (package_id, resource_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![pid, id],
             )?;
         }
@@ -404,7 +401,7 @@ fn upsert_resource(
 /// Makes `keys` the exception of `role_id` for `resource_id` (created if need be).
 fn write_exception(tx: &Tx<'_>, role_id: i64, resource_id: i64, keys: &[&str]) -> Result<()> {
     tx.tx.execute(
-        "INSERT OR IGNORE INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2)",
+        "INSERT INTO role_exceptions (role_id, resource_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![role_id, resource_id],
     )?;
     let id: i64 = tx.tx.query_row(
@@ -416,7 +413,7 @@ fn write_exception(tx: &Tx<'_>, role_id: i64, resource_id: i64, keys: &[&str]) -
         "DELETE FROM role_exception_grants WHERE exception_id = ?1",
         [id],
     )?;
-    let mut insert = tx.tx.prepare_cached(
+    let insert = tx.tx.prepare_cached(
         "INSERT INTO role_exception_grants (exception_id, permission_key) VALUES (?1, ?2)",
     )?;
     for key in keys {
@@ -478,12 +475,12 @@ impl Store {
                     packages: Vec::new(),
                 })
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
         let mut links: HashMap<i64, Vec<String>> = HashMap::new();
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT pr.resource_id, p.name FROM package_resources pr JOIN packages p ON p.id = pr.package_id",
         )?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+        for row in stmt.query_map(params![], |r| Ok((r.get::<i64>(0)?, text(r, 1)?)))? {
             let (id, name) = row?;
             links.entry(id).or_default().push(name);
         }
@@ -498,22 +495,22 @@ impl Store {
 
     /// The resources (ids) role `role_id` holds an exception for.
     pub fn exceptions_of_role(&self, role_id: i64) -> Result<std::collections::HashSet<i64>> {
-        let mut stmt = self
+        let stmt = self
             .conn
             .prepare_cached("SELECT resource_id FROM role_exceptions WHERE role_id = ?1")?;
         let ids = stmt.query_map([role_id], |r| r.get(0))?;
-        Ok(ids.collect::<rusqlite::Result<_>>()?)
+        Ok(ids.collect::<super::db::SqlResult<_>>()?)
     }
 
     /// How many exceptions each resource holds, by resource id.
     pub fn exception_counts(&self) -> Result<HashMap<i64, usize>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT resource_id, count(*) FROM role_exceptions GROUP BY resource_id",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as usize))
+        let rows = stmt.query_map(params![], |r| {
+            Ok((r.get::<i64>(0)?, r.get::<i64>(1)? as usize))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     /// The resource `TYPE:KEY` names (exit 2 when there is none).
@@ -660,8 +657,8 @@ impl Store {
             let all: Vec<(i64, String, String)> = tx
                 .tx
                 .prepare("SELECT id, type_key, key FROM resources ORDER BY type_key, key")?
-                .query_map([], |r| Ok((r.get(0)?, text(r, 1)?, text(r, 2)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .query_map(params![], |r| Ok((r.get(0)?, text(r, 1)?, text(r, 2)?)))?
+                .collect::<super::db::SqlResult<_>>()?;
             for (_, t, k) in all {
                 if !seen.contains(&(t.clone(), k.clone())) {
                     let spec = format!("{t}:{k}");
@@ -886,8 +883,8 @@ impl Store {
         let mask = resource::scope(&self.catalog, rtype);
         let roles: Vec<(i64, String)> = conn
             .prepare_cached("SELECT id, name FROM roles")?
-            .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![], |r| Ok((r.get(0)?, text(r, 1)?)))?
+            .collect::<super::db::SqlResult<_>>()?;
         let bypass = rtype
             .bypass
             .as_ref()
@@ -914,20 +911,20 @@ impl Store {
     /// through a package.
     fn users_who_see(&self, resource_id: i64, bypassing: &BTreeSet<i64>) -> Result<BTreeSet<i64>> {
         let conn = &self.conn;
-        let mut holders = conn.prepare_cached(ROLE_HOLDERS)?;
-        let mut members = conn.prepare_cached(ROLE_PACKAGE_MEMBERS)?;
+        let holders = conn.prepare_cached(ROLE_HOLDERS)?;
+        let members = conn.prepare_cached(ROLE_PACKAGE_MEMBERS)?;
         let mut ids: BTreeSet<i64> = conn
             .prepare_cached(
                 "SELECT m.user_id FROM package_resources pr \
                  JOIN package_members m ON m.package_id = pr.package_id WHERE pr.resource_id = ?1",
             )?
             .query_map([resource_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
         for &role in bypassing {
-            for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+            for user in holders.query_map([role], |r| r.get::<i64>(0))? {
                 ids.insert(user?);
             }
-            for row in members.query_map([role], |r| r.get::<_, i64>(1))? {
+            for row in members.query_map([role], |r| r.get::<i64>(1))? {
                 ids.insert(row?);
             }
         }
@@ -943,12 +940,12 @@ impl Store {
         visible: Option<&BTreeSet<i64>>,
     ) -> Result<GrantPaths> {
         let conn = &self.conn;
-        let mut holders = conn.prepare_cached(ROLE_HOLDERS)?;
-        let mut members = conn.prepare_cached(ROLE_PACKAGE_MEMBERS)?;
+        let holders = conn.prepare_cached(ROLE_HOLDERS)?;
+        let members = conn.prepare_cached(ROLE_PACKAGE_MEMBERS)?;
         let disabled: BTreeSet<i64> = conn
-            .prepare_cached("SELECT id FROM users WHERE active = 0")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .prepare_cached("SELECT id FROM users WHERE active = FALSE")?
+            .query_map(params![], |r| r.get(0))?
+            .collect::<super::db::SqlResult<_>>()?;
         let mut paths: GrantPaths = BTreeMap::new();
         let mut add = |user: i64, path: (Option<i64>, i64)| {
             let shown = visible.is_none_or(|v| v.contains(&user));
@@ -957,12 +954,10 @@ impl Store {
             }
         };
         for &role in granting.keys() {
-            for user in holders.query_map([role], |r| r.get::<_, i64>(0))? {
+            for user in holders.query_map([role], |r| r.get::<i64>(0))? {
                 add(user?, (None, role));
             }
-            for row in
-                members.query_map([role], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
-            {
+            for row in members.query_map([role], |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)))? {
                 let (package, user) = row?;
                 add(user, (Some(package), role));
             }
@@ -975,8 +970,10 @@ impl Store {
 const ROLE_HOLDERS: &str = "SELECT id FROM users WHERE role_id = ?1";
 
 /// The members of the packages that include a role: package id, user id.
+/// (CROSS JOIN keeps SQLite from starting at the members; the join condition sits in
+/// WHERE, where PostgreSQL accepts it too.)
 const ROLE_PACKAGE_MEMBERS: &str = "SELECT pr.package_id, m.user_id FROM package_roles pr \
-     CROSS JOIN package_members m ON m.package_id = pr.package_id WHERE pr.role_id = ?1";
+     CROSS JOIN package_members m WHERE m.package_id = pr.package_id AND pr.role_id = ?1";
 
 /// Users' paths to a permission on a resource: by user id, the (package id or `None`
 /// for a direct role, role id) pairs.
@@ -986,7 +983,7 @@ type GrantPaths = BTreeMap<i64, BTreeSet<(Option<i64>, i64)>>;
 /// by username, with their paths as indices into those lists (sorting the indices
 /// sorts a path by name). Names are read once, at the end.
 fn allowed_by_name(
-    conn: &Connection,
+    conn: &Db,
     granting: &BTreeMap<i64, String>,
     paths: &GrantPaths,
 ) -> Result<Allowed> {
@@ -1003,7 +1000,7 @@ fn allowed_by_name(
         .flat_map(|p| p.iter().filter_map(|(pk, _)| *pk))
         .collect();
     let mut package_names: Vec<(String, i64)> = Vec::with_capacity(used.len());
-    let mut package_name = conn.prepare_cached("SELECT name FROM packages WHERE id = ?1")?;
+    let package_name = conn.prepare_cached("SELECT name FROM packages WHERE id = ?1")?;
     for id in used {
         package_names.push((package_name.query_row([id], |r| text(r, 0))?, id));
     }
@@ -1023,15 +1020,15 @@ fn allowed_by_name(
         out
     };
     if paths.len() > 2_000 {
-        let mut stmt = conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))? {
+        let stmt = conn.prepare_cached("SELECT id, username FROM users ORDER BY username")?;
+        for row in stmt.query_map(params![], |r| Ok((r.get::<i64>(0)?, text(r, 1)?)))? {
             let (id, name) = row?;
             if let Some(found) = paths.get(&id) {
                 users.push((name, tidy(found)));
             }
         }
     } else {
-        let mut seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
+        let seek = conn.prepare_cached("SELECT username FROM users WHERE id = ?1")?;
         for (id, found) in paths {
             users.push((seek.query_row([id], |r| text(r, 0))?, tidy(found)));
         }
@@ -1071,7 +1068,7 @@ fn bump_role(tx: &Tx<'_>, role_id: i64) -> Result<()> {
 /// Every role a user holds, how, and its exception for one resource: the direct role
 /// first, then each role of each package, by package and role name.
 fn resource_paths(
-    conn: &Connection,
+    conn: &Db,
     catalog: &Catalog,
     user_id: i64,
     direct: Option<(i64, &str)>,
@@ -1103,7 +1100,7 @@ fn resource_paths(
              JOIN roles r ON r.id = pr.role_id WHERE m.user_id = ?1",
         )?
         .query_map([user_id], |r| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     paths.sort();
     for (package, role, role_id) in paths {
         add(
@@ -1155,12 +1152,12 @@ pub(super) fn apply_model(
     }
     let released: Vec<(i64, String)> = tx
         .tx
-        .prepare("SELECT id, name FROM roles WHERE fixed = 1 ORDER BY name")?
-        .query_map([], |r| Ok((r.get(0)?, text(r, 1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare("SELECT id, name FROM roles WHERE fixed = TRUE ORDER BY name")?
+        .query_map(params![], |r| Ok((r.get(0)?, text(r, 1)?)))?
+        .collect::<super::db::SqlResult<_>>()?;
     for (id, name) in released.into_iter().filter(|(id, _)| !kept.contains(id)) {
         tx.tx.execute(
-            "UPDATE roles SET fixed = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+            "UPDATE roles SET fixed = FALSE, version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
             params![tx.seq, tx.at, tx.actor, id],
         )?;
         tx.audit(
@@ -1201,7 +1198,7 @@ fn apply_resource_types(
             .tx
             .prepare("SELECT key FROM resources WHERE type_key = ?1 ORDER BY key")?
             .query_map([&old.key], |r| text(r, 0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
         plan.types_removed.push((old.key.clone(), keys.len()));
         if !keys.is_empty() && !prune {
             continue;
@@ -1260,7 +1257,7 @@ fn apply_fixed_role(
                 .tx
                 .prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1 ORDER BY permission_key")?
                 .query_map([id], |row| text(row, 0))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<super::db::SqlResult<_>>()?;
             if before == keys && description == r.description && name == r.name {
                 return Ok(id);
             }
@@ -1282,11 +1279,11 @@ fn apply_fixed_role(
         None => {
             tx.tx.execute(
                 "INSERT INTO roles (name, name_fold, description, builtin, fixed, version, created_seq, created_at, updated_at, updated_by) \
-                 VALUES (?1, ?2, ?3, 0, 1, ?4, ?4, ?5, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, FALSE, TRUE, ?4, ?4, ?5, ?5, ?6)",
                 params![r.name, super::name_key(&r.name), r.description, tx.seq, tx.at, tx.actor],
             )?;
             plan.roles_created.push(r.name.clone());
-            let id = tx.tx.last_insert_rowid();
+            let id = tx.tx.last_insert_rowid()?;
             tx.audit(
                 "role.create",
                 &r.name,
@@ -1296,7 +1293,7 @@ fn apply_fixed_role(
             id
         }
     };
-    let mut insert = tx
+    let insert = tx
         .tx
         .prepare_cached("INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2)")?;
     for key in &keys {
@@ -1307,11 +1304,11 @@ fn apply_fixed_role(
 
 /// The resource part of the database for an export: types, resources with their
 /// packages, every exception, and the fixed roles' names.
-pub(super) fn read_model(conn: &Connection) -> Result<crate::domain::resource::ResourceModel> {
+pub(super) fn read_model(conn: &Db) -> Result<crate::domain::resource::ResourceModel> {
     let types = resource_types(conn)?;
     let mut resources: Vec<Resource> = conn
         .prepare("SELECT id, type_key, key, label FROM resources ORDER BY type_key, key")?
-        .query_map([], |r| {
+        .query_map(params![], |r| {
             Ok(Resource {
                 id: r.get(0)?,
                 type_key: text(r, 1)?,
@@ -1320,7 +1317,7 @@ pub(super) fn read_model(conn: &Connection) -> Result<crate::domain::resource::R
                 packages: Vec::new(),
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     for r in &mut resources {
         r.packages = resource_packages(conn, r.id)?;
     }
@@ -1330,17 +1327,17 @@ pub(super) fn read_model(conn: &Connection) -> Result<crate::domain::resource::R
             "SELECT e.id, r.name, res.type_key, res.key FROM role_exceptions e \
              JOIN roles r ON r.id = e.role_id JOIN resources res ON res.id = e.resource_id",
         )?
-        .query_map([], |r| {
+        .query_map(params![], |r| {
             Ok((r.get(0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?))
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     for (id, role, t, k) in rows {
         exceptions.insert((role, format!("{t}:{k}")), exception_keys(conn, id)?);
     }
     let fixed_roles = conn
-        .prepare("SELECT name FROM roles WHERE fixed = 1")?
-        .query_map([], |r| text(r, 0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare("SELECT name FROM roles WHERE fixed = TRUE")?
+        .query_map(params![], |r| text(r, 0))?
+        .collect::<super::db::SqlResult<_>>()?;
     Ok(crate::domain::resource::ResourceModel {
         types,
         resources,

@@ -1,6 +1,6 @@
 //! Role queries and changes. Every change runs in one transaction with its audit row.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{Db, OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::{RowVersion, Store, Tx, name_key, text};
@@ -82,7 +82,7 @@ impl From<&str> for RoleRef {
 const ROLE_COLUMNS: &str = "r.id, r.name, r.description, r.builtin, r.version, r.created_at, r.updated_at, r.updated_by, \
      (SELECT count(*) FROM users u WHERE u.role_id = r.id), r.created_seq";
 
-fn role_without_grants(r: &Row<'_>) -> rusqlite::Result<Role> {
+fn role_without_grants(r: &Row<'_>) -> super::db::SqlResult<Role> {
     Ok(Role {
         id: r.get(0)?,
         name: text(r, 1)?,
@@ -92,7 +92,7 @@ fn role_without_grants(r: &Row<'_>) -> rusqlite::Result<Role> {
         created_at: text(r, 5)?,
         updated_at: text(r, 6)?,
         updated_by: text(r, 7)?,
-        users: r.get::<_, i64>(8)? as usize,
+        users: r.get::<i64>(8)? as usize,
         created_seq: r.get(9)?,
         grants: Grants::default(),
     })
@@ -111,11 +111,7 @@ fn unknown_role(field: &'static str, spec: &str) -> Error {
 /// The id of the role `role` names, looked up through `conn` (inside the caller's
 /// transaction for a change, so the role cannot be swapped between lookup and
 /// write). `field` names the flag in an error about typed text.
-pub(super) fn resolve_role(
-    conn: &rusqlite::Connection,
-    role: &RoleRef,
-    field: &'static str,
-) -> Result<i64> {
+pub(super) fn resolve_role(conn: &Db, role: &RoleRef, field: &'static str) -> Result<i64> {
     match role {
         RoleRef::Id(id) => conn
             .prepare_cached("SELECT id FROM roles WHERE id = ?1")?
@@ -153,7 +149,7 @@ pub(super) fn resolve_user_role(
 /// A role typed on the command line: by name (ignoring case and invisible
 /// characters), else by its exact stored name (a row another program wrote with a
 /// key of its own), else by numeric id.
-fn find_typed_role(conn: &rusqlite::Connection, spec: &str) -> Result<Option<i64>> {
+fn find_typed_role(conn: &Db, spec: &str) -> Result<Option<i64>> {
     let by_name: Option<i64> = conn
         .prepare_cached(
             "SELECT id FROM roles WHERE name_fold = ?1 \
@@ -175,14 +171,17 @@ fn find_typed_role(conn: &rusqlite::Connection, spec: &str) -> Result<Option<i64
 
 /// The conflict for a role the caller held by id that no longer exists, naming who
 /// deleted it when the audit log says.
-fn role_gone(conn: &rusqlite::Connection, id: i64) -> Error {
+fn role_gone(conn: &Db, id: i64) -> Error {
+    // The audit row keeps the JSON as text; each backend reads a field its own way.
+    let sql = if conn.is_pg() {
+        "SELECT target, actor, at FROM audit WHERE action = 'role.delete' \
+         AND (before::jsonb ->> 'id') = CAST(?1 AS TEXT) ORDER BY id DESC LIMIT 1"
+    } else {
+        "SELECT target, actor, at FROM audit WHERE action = 'role.delete' \
+         AND json_extract(before, '$.id') = ?1 ORDER BY id DESC LIMIT 1"
+    };
     let deleted: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT target, actor, at FROM audit WHERE action = 'role.delete' \
-             AND json_extract(before, '$.id') = ?1 ORDER BY id DESC LIMIT 1",
-            [id],
-            |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)),
-        )
+        .query_row(sql, [id], |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))
         .optional()
         .ok()
         .flatten();
@@ -204,7 +203,7 @@ fn role_gone(conn: &rusqlite::Connection, id: i64) -> Error {
     })
 }
 
-pub(super) fn load_role(conn: &rusqlite::Connection, catalog: &Catalog, id: i64) -> Result<Role> {
+pub(super) fn load_role(conn: &Db, catalog: &Catalog, id: i64) -> Result<Role> {
     let mut role = conn
         .query_row(
             &format!("SELECT {ROLE_COLUMNS} FROM roles r WHERE r.id = ?1"),
@@ -219,21 +218,16 @@ pub(super) fn load_role(conn: &rusqlite::Connection, catalog: &Catalog, id: i64)
 
 /// Just the grants of a role: what an access check needs, without the role's user
 /// count (a scan of its users).
-pub(super) fn load_grants(
-    conn: &rusqlite::Connection,
-    catalog: &Catalog,
-    id: i64,
-) -> Result<Grants> {
-    let mut stmt =
-        conn.prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1")?;
+pub(super) fn load_grants(conn: &Db, catalog: &Catalog, id: i64) -> Result<Grants> {
+    let stmt = conn.prepare_cached("SELECT permission_key FROM role_grants WHERE role_id = ?1")?;
     let keys = stmt
         .query_map([id], |r| text(r, 0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<super::db::SqlResult<Vec<_>>>()?;
     Ok(Grants::from_keys(catalog, keys.iter().map(String::as_str)))
 }
 
 /// Whether the role is a fixed role of the catalog (SPEC §11).
-pub(super) fn is_fixed(conn: &rusqlite::Connection, id: i64) -> Result<bool> {
+pub(super) fn is_fixed(conn: &Db, id: i64) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT fixed FROM roles WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -248,10 +242,10 @@ impl Store {
     }
 }
 
-fn default_role_id(conn: &rusqlite::Connection) -> Result<i64> {
+fn default_role_id(conn: &Db) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT default_role_id FROM settings WHERE id = 1",
-        [],
+        params![],
         |r| r.get(0),
     )?)
 }
@@ -286,7 +280,7 @@ pub(super) fn insert_role(
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, ?7)",
         params![name, name_key(name), description, builtin, tx.seq, tx.at, tx.actor],
     )?;
-    let id = tx.tx.last_insert_rowid();
+    let id = tx.tx.last_insert_rowid()?;
     tx.ensure_same_catalog(format!("role \"{name}\""), tx.seq, grants)?;
     write_grants(tx, id, grants.ordinals())?;
     let keys = grants.keys(tx.catalog);
@@ -302,8 +296,8 @@ pub(super) fn insert_role(
 }
 
 fn write_grants(tx: &Tx<'_>, role_id: i64, ordinals: impl Iterator<Item = usize>) -> Result<()> {
-    let mut stmt = tx.tx.prepare_cached(
-        "INSERT OR IGNORE INTO role_grants (role_id, permission_key) VALUES (?1, ?2)",
+    let stmt = tx.tx.prepare_cached(
+        "INSERT INTO role_grants (role_id, permission_key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
     )?;
     for ord in ordinals {
         stmt.execute(params![role_id, tx.catalog.leaf_node(ord).key])?;
@@ -312,7 +306,7 @@ fn write_grants(tx: &Tx<'_>, role_id: i64, ordinals: impl Iterator<Item = usize>
 }
 
 fn remove_grants(tx: &Tx<'_>, role_id: i64, ordinals: impl Iterator<Item = usize>) -> Result<()> {
-    let mut stmt = tx
+    let stmt = tx
         .tx
         .prepare_cached("DELETE FROM role_grants WHERE role_id = ?1 AND permission_key = ?2")?;
     for ord in ordinals {
@@ -334,13 +328,13 @@ impl Store {
     /// Every role with its user count and granted count, in id order.
     pub fn roles(&self) -> Result<Vec<RoleSummary>> {
         let total = self.catalog.leaf_count();
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT r.id, r.name, r.description, r.builtin, r.created_at, r.updated_at, r.version, \
                     (SELECT count(*) FROM users u WHERE u.role_id = r.id), \
                     (SELECT count(*) FROM role_grants g WHERE g.role_id = r.id), r.fixed \
              FROM roles r ORDER BY r.id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map(params![], |r| {
             Ok(RoleSummary {
                 id: r.get(0)?,
                 name: text(r, 1)?,
@@ -349,13 +343,13 @@ impl Store {
                 created_at: text(r, 4)?,
                 updated_at: text(r, 5)?,
                 version: r.get(6)?,
-                users: r.get::<_, i64>(7)? as usize,
-                granted_count: r.get::<_, i64>(8)? as usize,
+                users: r.get::<i64>(7)? as usize,
+                granted_count: r.get::<i64>(8)? as usize,
                 fixed: r.get(9)?,
                 total,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     /// One role with its grants.
@@ -578,14 +572,14 @@ impl Store {
 }
 
 /// Users holding the role, in username order, up to `limit`: (username, active).
-fn holders(conn: &rusqlite::Connection, role_id: i64, limit: usize) -> Result<Vec<(String, bool)>> {
-    let mut stmt = conn.prepare_cached(
+fn holders(conn: &Db, role_id: i64, limit: usize) -> Result<Vec<(String, bool)>> {
+    let stmt = conn.prepare_cached(
         "SELECT username, active FROM users WHERE role_id = ?1 ORDER BY username LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![role_id, limit.min(i64::MAX as usize) as i64], |r| {
         Ok((text(r, 0)?, r.get(1)?))
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<super::db::SqlResult<_>>()?)
 }
 
 /// Writes what `update` changes of `before` (already checked for the lock and the

@@ -1,6 +1,6 @@
 //! User queries and changes, with the owner rule applied inside each transaction.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{Db, OptionalExtension, Param, Row, params};
 use serde_json::{Map, Value, json};
 
 use super::roles::{RoleRef, load_role, resolve_role};
@@ -48,7 +48,7 @@ const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name
      u.timezone, u.language, coalesce(r.name, ''), coalesce(u.role_id, 0), u.active, u.owner, u.password_hash IS NOT NULL, \
      u.created_at, u.updated_at, u.version, u.updated_by, u.created_seq";
 
-fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+fn user_row(r: &Row<'_>) -> super::db::SqlResult<User> {
     Ok(User {
         id: r.get(0)?,
         username: text(r, 1)?,
@@ -72,7 +72,7 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-fn user_row_light(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+fn user_row_light(r: &Row<'_>) -> super::db::SqlResult<UserRow> {
     Ok(UserRow {
         id: r.get(0)?,
         username: text(r, 1)?,
@@ -80,7 +80,7 @@ fn user_row_light(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         last_name: text(r, 3)?,
         email: text(r, 4)?,
         // No direct role is NULL; the console's rows keep 0 for it.
-        role_id: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+        role_id: r.get::<Option<i64>>(5)?.unwrap_or(0),
         active: r.get(6)?,
         owner: r.get(7)?,
     })
@@ -96,7 +96,7 @@ fn unknown_user(name: &str) -> Error {
     )
 }
 
-pub(super) fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<User> {
+pub(super) fn load_user(conn: &Db, username: &str) -> Result<User> {
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"
     ))?
@@ -107,17 +107,19 @@ pub(super) fn load_user(conn: &rusqlite::Connection, username: &str) -> Result<U
 
 /// Every user in username order, read through `conn` (an import reads them inside
 /// its own transaction).
-pub(super) fn all_users(conn: &rusqlite::Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare_cached(&format!(
+pub(super) fn all_users(conn: &Db) -> Result<Vec<User>> {
+    let stmt = conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id ORDER BY u.username"
     ))?;
-    let rows = stmt.query_map([], user_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = stmt.query_map(params![], user_row)?;
+    Ok(rows.collect::<super::db::SqlResult<_>>()?)
 }
 
-fn ensure_email_free(conn: &rusqlite::Connection, email: &str, except: Option<i64>) -> Result<()> {
+fn ensure_email_free(conn: &Db, email: &str, except: Option<i64>) -> Result<()> {
     let holder: Option<String> = conn
-        .prepare_cached("SELECT username FROM users WHERE email_fold = ?1 AND id IS NOT ?2")?
+        .prepare_cached(
+            "SELECT username FROM users WHERE email_fold = ?1 AND id IS DISTINCT FROM ?2",
+        )?
         .query_row(params![fold(email), except], |r| text(r, 0))
         .optional()?;
     match holder {
@@ -144,8 +146,8 @@ fn profile_json(p: &Profile) -> Map<String, Value> {
 fn administrator_id(tx: &Tx<'_>) -> Result<i64> {
     Ok(tx
         .tx
-        .prepare_cached("SELECT id FROM roles WHERE builtin = 1 ORDER BY id LIMIT 1")?
-        .query_row([], |r| r.get(0))?)
+        .prepare_cached("SELECT id FROM roles WHERE builtin = TRUE ORDER BY id LIMIT 1")?
+        .query_row(params![], |r| r.get(0))?)
 }
 
 /// Moves every user of one role to another (used by reassign-then-delete), one audit
@@ -158,11 +160,11 @@ pub(super) fn move_users(
     to_name: &str,
 ) -> Result<usize> {
     let names: Vec<String> = {
-        let mut stmt = tx
+        let stmt = tx
             .tx
             .prepare("SELECT username FROM users WHERE role_id = ?1 ORDER BY username")?;
         stmt.query_map([from], |r| text(r, 0))?
-            .collect::<rusqlite::Result<_>>()?
+            .collect::<super::db::SqlResult<_>>()?
     };
     tx.tx.execute(
         "UPDATE users SET role_id = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE role_id = ?5",
@@ -194,7 +196,7 @@ fn set_packages(
         .tx
         .prepare_cached("SELECT package_id FROM package_members WHERE user_id = ?1")?
         .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::db::SqlResult<_>>()?;
     for package in packages.difference(&current) {
         let exists: bool = tx.tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM packages WHERE id = ?1)",
@@ -279,7 +281,9 @@ fn insert_user(
     ensure_email_free(tx.tx, &profile.email, None)?;
     let existing: i64 = tx
         .tx
-        .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+        .query_row("SELECT EXISTS (SELECT 1 FROM users)", params![], |r| {
+            r.get(0)
+        })?;
     let first = existing == 0;
     // `None`: the default role; `Some(None)`: no direct role.
     let requested = role
@@ -302,7 +306,7 @@ fn insert_user(
             Some(id) => id,
             None => Some(tx.tx.query_row(
                 "SELECT default_role_id FROM settings WHERE id = 1",
-                [],
+                params![],
                 |r| r.get(0),
             )?),
         }
@@ -312,7 +316,7 @@ fn insert_user(
             "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
                 timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
                 version, created_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?14, ?15, ?15)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, TRUE, ?11, ?12, ?13, ?13, ?14, ?15, ?15)",
         )?
         .execute(params![
             username,
@@ -353,7 +357,7 @@ fn insert_user(
 /// audit row need to know.
 struct BulkChange {
     column: &'static str,
-    value: rusqlite::types::Value,
+    value: Box<dyn Param>,
     /// The user's role and active flag after the change.
     role: String,
     active: bool,
@@ -401,24 +405,24 @@ impl Store {
             .filter(|_| !no_role)
             .map(|r| resolve_role(&self.conn, &r, "role"))
             .transpose()?;
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let stmt = self.conn.prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id \
              WHERE CASE WHEN ?2 THEN u.role_id IS NULL ELSE ?1 IS NULL OR u.role_id = ?1 END \
              ORDER BY u.username"
         ))?;
         let rows = stmt.query_map(params![role_id, no_role], user_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     /// Every user as the console's list needs them, in username order. One light
     /// query: no join, eight columns, read in table order and sorted here, which is
     /// several times faster than walking the username index and seeking each row.
     pub fn user_rows(&self) -> Result<Vec<UserRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT id, username, first_name, last_name, email, role_id, active, owner FROM users",
         )?;
-        let rows = stmt.query_map([], user_row_light)?;
-        let mut rows: Vec<UserRow> = rows.collect::<rusqlite::Result<_>>()?;
+        let rows = stmt.query_map(params![], user_row_light)?;
+        let mut rows: Vec<UserRow> = rows.collect::<super::db::SqlResult<_>>()?;
         rows.sort_unstable_by(|a, b| a.username.cmp(&b.username));
         Ok(rows)
     }
@@ -426,18 +430,18 @@ impl Store {
     /// The first `limit` users in username order, through the username index: what
     /// the console needs for its first frame before the whole list has loaded.
     pub fn user_rows_page(&self, limit: usize) -> Result<Vec<UserRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT id, username, first_name, last_name, email, role_id, active, owner FROM users \
              ORDER BY username LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], user_row_light)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::db::SqlResult<_>>()?)
     }
 
     pub fn user_count(&self) -> Result<usize> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+            .query_row("SELECT count(*) FROM users", params![], |r| r.get(0))?;
         Ok(n as usize)
     }
 
@@ -474,6 +478,11 @@ impl Store {
             checked.push((username, profile, new.role));
         }
         self.write(Need::One(Right::Users), |tx| {
+            // A server answers each statement over the network: many users go in
+            // batches there, checked by the same rules.
+            if tx.tx.is_pg() && checked.len() > 1 {
+                return add_users_batched(tx, &checked);
+            }
             for (username, profile, role) in &checked {
                 insert_user(tx, username, profile, role.as_ref(), None)?;
             }
@@ -602,7 +611,7 @@ impl Store {
             change_each(tx, usernames, |before| {
                 (before.role_id != role_id.unwrap_or(0)).then(|| BulkChange {
                     column: "role_id",
-                    value: role_id.map_or(rusqlite::types::Value::Null, Into::into),
+                    value: Box::new(role_id),
                     role: role_name.clone(),
                     active: before.active,
                     field: "role",
@@ -628,7 +637,7 @@ impl Store {
             change_each(tx, usernames, |before| {
                 (before.active != active).then(|| BulkChange {
                     column: "active",
-                    value: active.into(),
+                    value: Box::new(active),
                     role: before.role.clone(),
                     active,
                     field: "active",
@@ -703,14 +712,14 @@ impl Store {
             let admin = administrator_id(tx)?;
             let previous: Option<String> = tx
                 .tx
-                .query_row("SELECT username FROM users WHERE owner = 1", [], |r| text(r, 0))
+                .query_row("SELECT username FROM users WHERE owner = TRUE", params![], |r| text(r, 0))
                 .optional()?;
             tx.tx.execute(
-                "UPDATE users SET owner = 0, version = ?1, updated_at = ?2, updated_by = ?3 WHERE owner = 1",
+                "UPDATE users SET owner = FALSE, version = ?1, updated_at = ?2, updated_by = ?3 WHERE owner = TRUE",
                 params![tx.seq, tx.at, tx.actor],
             )?;
             tx.tx.execute(
-                "UPDATE users SET owner = 1, role_id = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
+                "UPDATE users SET owner = TRUE, role_id = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
                 params![admin, tx.seq, tx.at, tx.actor, target.id],
             )?;
             tx.audit(
@@ -801,14 +810,14 @@ impl Store {
         permission: &str,
         held: &[access::Source],
     ) -> Result<Vec<access::Elsewhere>> {
-        let mut stmt = self.conn.prepare_cached(
+        let stmt = self.conn.prepare_cached(
             "SELECT DISTINCT r.id, r.name FROM role_grants g JOIN roles r ON r.id = g.role_id \
              WHERE g.permission_key = ?1 OR substr(g.permission_key, 1, length(?1) + 1) = ?1 || '.' \
              ORDER BY r.name",
         )?;
         let roles: Vec<(i64, String)> = stmt
             .query_map([permission], |r| Ok((r.get(0)?, text(r, 1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::db::SqlResult<_>>()?;
         let held: std::collections::HashSet<&str> =
             held.iter().map(|s| s.via.role.as_str()).collect();
         roles
@@ -821,4 +830,176 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Users in one statement of a batched add.
+const USERS_PER_BATCH: usize = 5_000;
+
+/// [`insert_user`] for many users on PostgreSQL: the same checks (a username or email
+/// taken, in the database or earlier in the batch; the first user's role), then the
+/// rows and their audit rows written with `unnest`, a few thousand per statement.
+fn add_users_batched(tx: &Tx<'_>, users: &[(String, Profile, Option<RoleRef>)]) -> Result<usize> {
+    use postgres::types::Type;
+    let mut rest = users;
+    let empty: bool = !tx
+        .tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM users)", params![], |r| {
+            r.get::<bool>(0)
+        })?;
+    if empty {
+        // The first user becomes the owner: the single-user path says how.
+        let (username, profile, role) = &users[0];
+        insert_user(tx, username, profile, role.as_ref(), None)?;
+        rest = &users[1..];
+    }
+    let mut names = std::collections::HashSet::with_capacity(rest.len());
+    let mut emails = std::collections::HashMap::with_capacity(rest.len());
+    for (username, profile, _) in rest {
+        if !names.insert(username.as_str()) {
+            return Err(Error::invalid(
+                "username",
+                format!("\"{username}\" is already taken"),
+            ));
+        }
+        if let Some(other) = emails.insert(fold(&profile.email), username.as_str()) {
+            return Err(Error::invalid(
+                "email",
+                format!(
+                    "\"{}\" is already used by \"{}\"",
+                    crate::text::excerpt(&profile.email),
+                    display_safe(other)
+                ),
+            ));
+        }
+    }
+    let all_names: Vec<&str> = rest.iter().map(|(u, _, _)| u.as_str()).collect();
+    let all_emails: Vec<String> = rest.iter().map(|(_, p, _)| fold(&p.email)).collect();
+    let taken = pg_strings(
+        tx,
+        "SELECT username FROM users WHERE username = ANY(?1) LIMIT 1",
+        &all_names,
+    )?;
+    if let Some(name) = taken.into_iter().next() {
+        return Err(Error::invalid(
+            "username",
+            format!("\"{name}\" is already taken"),
+        ));
+    }
+    let email_refs: Vec<&str> = all_emails.iter().map(String::as_str).collect();
+    let holders = pg_strings(
+        tx,
+        "SELECT email_fold || chr(1) || username FROM users WHERE email_fold = ANY(?1) LIMIT 1",
+        &email_refs,
+    )?;
+    if let Some(found) = holders.into_iter().next() {
+        let (email, other) = found.split_once('\u{1}').unwrap_or((found.as_str(), ""));
+        return Err(Error::invalid(
+            "email",
+            format!(
+                "\"{}\" is already used by \"{}\"",
+                crate::text::excerpt(email),
+                display_safe(other)
+            ),
+        ));
+    }
+    let default_role: i64 = tx.tx.query_row(
+        "SELECT default_role_id FROM settings WHERE id = 1",
+        params![],
+        |r| r.get(0),
+    )?;
+    let default_name = load_role(tx.tx, tx.catalog, default_role)?.name;
+    let mut resolved: Vec<(Option<RoleRef>, Option<i64>, Option<String>)> = Vec::new();
+    let mut role_of = |role: &Option<RoleRef>| -> Result<(Option<i64>, Option<String>)> {
+        if let Some((_, id, name)) = resolved.iter().find(|(r, _, _)| r == role) {
+            return Ok((*id, name.clone()));
+        }
+        let (id, name) = match role {
+            None => (Some(default_role), Some(default_name.clone())),
+            Some(r) => {
+                let (id, name) = super::roles::resolve_user_role(tx, r)?;
+                (id, id.map(|_| name))
+            }
+        };
+        resolved.push((role.clone(), id, name.clone()));
+        Ok((id, name))
+    };
+    for chunk in rest.chunks(USERS_PER_BATCH) {
+        let mut cols: [Vec<&str>; 9] = Default::default();
+        let mut folds = Vec::with_capacity(chunk.len());
+        let mut role_ids: Vec<Option<i64>> = Vec::with_capacity(chunk.len());
+        let mut afters = Vec::with_capacity(chunk.len());
+        for (username, profile, role) in chunk {
+            let (role_id, role_name) = role_of(role)?;
+            folds.push(fold(&profile.email));
+            role_ids.push(role_id);
+            let mut after = profile_json(profile);
+            after.insert("username".into(), json!(username));
+            after.insert("role".into(), json!(role_name));
+            after.insert("active".into(), json!(true));
+            after.insert("owner".into(), json!(false));
+            after.insert("has_password".into(), json!(false));
+            afters.push(Value::from(after).to_string());
+        }
+        for (username, profile, _) in chunk {
+            let fields = [
+                username.as_str(),
+                &profile.email,
+                &profile.first_name,
+                &profile.last_name,
+                &profile.position,
+                &profile.signature,
+                &profile.timezone,
+                &profile.language,
+                username.as_str(),
+            ];
+            for (col, v) in cols.iter_mut().zip(fields) {
+                col.push(v);
+            }
+        }
+        let fold_refs: Vec<&str> = folds.iter().map(String::as_str).collect();
+        let after_refs: Vec<&str> = afters.iter().map(String::as_str).collect();
+        let at: &str = &tx.at;
+        let actor: &str = tx.actor;
+        tx.tx.pg_execute(
+            "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
+                timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
+                version, created_seq) \
+             SELECT u, e, f, fn, ln, p, s, tz, lang, r, TRUE, FALSE, NULL, ?11, ?11, ?12, ?13, ?13 \
+             FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], ?6::text[], \
+                         ?7::text[], ?8::text[], ?9::text[], ?10::int8[]) \
+                  WITH ORDINALITY AS t(u, e, f, fn, ln, p, s, tz, lang, r, n) ORDER BY n",
+            &[
+                (&cols[0], Type::TEXT_ARRAY),
+                (&cols[1], Type::TEXT_ARRAY),
+                (&fold_refs, Type::TEXT_ARRAY),
+                (&cols[2], Type::TEXT_ARRAY),
+                (&cols[3], Type::TEXT_ARRAY),
+                (&cols[4], Type::TEXT_ARRAY),
+                (&cols[5], Type::TEXT_ARRAY),
+                (&cols[6], Type::TEXT_ARRAY),
+                (&cols[7], Type::TEXT_ARRAY),
+                (&role_ids, Type::INT8_ARRAY),
+                (&at, Type::TEXT),
+                (&actor, Type::TEXT),
+                (&tx.seq, Type::INT8),
+            ],
+        )?;
+        tx.tx.pg_execute(
+            "INSERT INTO audit (at, actor, action, target, before, after) \
+             SELECT ?1, ?2, 'user.add', t, NULL, a \
+             FROM unnest(?3::text[], ?4::text[]) WITH ORDINALITY AS x(t, a, n) ORDER BY n",
+            &[
+                (&at, Type::TEXT),
+                (&actor, Type::TEXT),
+                (&cols[8], Type::TEXT_ARRAY),
+                (&after_refs, Type::TEXT_ARRAY),
+            ],
+        )?;
+    }
+    Ok(users.len())
+}
+
+/// Rows of one text column for a query taking one text array (PostgreSQL only).
+fn pg_strings(tx: &Tx<'_>, sql: &str, values: &[&str]) -> Result<Vec<String>> {
+    Ok(tx.tx.pg_query_strings(sql, values)?)
 }

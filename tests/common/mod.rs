@@ -132,6 +132,25 @@ pub struct Db {
     dir: TempDir,
     path: PathBuf,
     transcript: RefCell<Vec<Run>>,
+    /// The database on the test server, when the suite runs on PostgreSQL.
+    pg: Option<PgDatabase>,
+}
+
+/// True when this run of the suites is for PostgreSQL: `ROLECALL_TEST_BACKEND=postgres`
+/// (with `ROLECALL_TEST_PG` naming the server). `.ci/run` runs the store, CLI,
+/// policy and fault suites once per backend.
+pub fn on_postgres() -> bool {
+    std::env::var("ROLECALL_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// For a test that reads or damages the SQLite file itself: true (and says so) when
+/// the suite runs on PostgreSQL, where the test has nothing to check.
+pub fn sqlite_only(what: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipped on PostgreSQL: {what} is about the SQLite file");
+        return true;
+    }
+    false
 }
 
 impl Db {
@@ -141,12 +160,101 @@ impl Db {
             .prefix("rolecall-test")
             .tempdir()
             .expect("a temporary folder");
+        if on_postgres() {
+            let server =
+                pg_server().expect("ROLECALL_TEST_BACKEND=postgres needs ROLECALL_TEST_PG");
+            let pg = PgDatabase::create(&server);
+            return Db {
+                dir,
+                path: PathBuf::from(&pg.url),
+                transcript: RefCell::new(Vec::new()),
+                pg: Some(pg),
+            };
+        }
         let path = dir.path().join("rolecall.db");
         Db {
             dir,
             path,
             transcript: RefCell::new(Vec::new()),
+            pg: None,
         }
+    }
+
+    pub fn is_pg(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Rows of one text column of `sql` (`?N` placeholders, text parameters), read
+    /// straight from the database on either backend.
+    pub fn sql_strings(&self, sql: &str, params: &[&str]) -> Vec<String> {
+        match &self.pg {
+            Some(pg) => {
+                let args: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                pg.client()
+                    .query(&dollar_placeholders(sql), &args)
+                    .expect("the query runs")
+                    .iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect()
+            }
+            None => {
+                let conn = self.conn();
+                let mut stmt = conn.prepare(sql).expect("the query prepares");
+                stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(0)
+                })
+                .expect("the query runs")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows")
+            }
+        }
+    }
+
+    /// Runs a statement straight on the database, on either backend, to arrange a
+    /// state the program would not make; returns the rows it changed.
+    pub fn sql_exec<S: AsRef<str>>(&self, sql: &str, params: &[S]) -> u64 {
+        let params: Vec<&str> = params.iter().map(AsRef::as_ref).collect();
+        match &self.pg {
+            Some(pg) => {
+                let args: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                pg.client()
+                    .execute(&dollar_placeholders(sql), &args)
+                    .expect("the statement runs")
+            }
+            None => self
+                .conn_rw()
+                .execute(sql, rusqlite::params_from_iter(params))
+                .expect("the statement runs") as u64,
+        }
+    }
+
+    /// True once the database exists: the file, or rolecall's tables on the server.
+    pub fn has_database(&self) -> bool {
+        match &self.pg {
+            Some(pg) => pg
+                .client()
+                .query_one(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'rolecall_schema'",
+                    &[],
+                )
+                .map(|r| r.get::<_, i64>(0) > 0)
+                .unwrap_or(false),
+            None => self.path.exists(),
+        }
+    }
+
+    /// A client straight to the PostgreSQL database (the suite on PostgreSQL).
+    pub fn pg_client(&self) -> postgres::Client {
+        self.pg
+            .as_ref()
+            .expect("a PostgreSQL test database")
+            .client()
     }
 
     /// A new, seeded database, created the way a first write creates it (setting
@@ -154,7 +262,7 @@ impl Db {
     pub fn new() -> Db {
         let db = Db::empty();
         db.ok(&["roles", "set-default", "Read Only"]);
-        assert!(db.path.is_file(), "the database was created");
+        assert!(db.is_pg() || db.path.is_file(), "the database was created");
         db
     }
 
@@ -215,6 +323,10 @@ impl Db {
 
     /// A read-only connection straight to the file.
     pub fn conn(&self) -> Connection {
+        assert!(
+            !self.is_pg(),
+            "a SQLite connection to a PostgreSQL test database"
+        );
         Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("the database opens read-only")
     }
@@ -228,11 +340,26 @@ impl Db {
     /// Everything in the database as text: the schema version, and every row of every
     /// table (audit included), each table's rows sorted.
     pub fn dump(&self) -> String {
-        dump(&self.conn())
+        match &self.pg {
+            Some(pg) => pg_dump(&mut pg.client()),
+            None => dump(&self.conn()),
+        }
     }
 
     /// The leaves the `user_permissions` view grants `username`, sorted.
     pub fn view_grants(&self, username: &str) -> Vec<String> {
+        if let Some(pg) = &self.pg {
+            return pg
+                .client()
+                .query(
+                    "SELECT permission_key FROM user_permissions WHERE username = $1 ORDER BY permission_key",
+                    &[&username],
+                )
+                .expect("the user_permissions view can be queried")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+        }
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -247,6 +374,13 @@ impl Db {
 
     /// The number of audit rows.
     pub fn audit_rows(&self) -> i64 {
+        if let Some(pg) = &self.pg {
+            return pg
+                .client()
+                .query_one("SELECT count(*) FROM audit", &[])
+                .expect("the audit table")
+                .get(0);
+        }
         self.conn()
             .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
             .expect("the audit table")
@@ -431,4 +565,246 @@ pub fn assert_field_error(run: &Run, code: i32, field: &str) {
         "one line on stderr: {}",
         run.stderr
     );
+}
+
+// ---------------------------------------------------------------------------------
+// PostgreSQL
+// ---------------------------------------------------------------------------------
+
+/// The PostgreSQL server the tests may use: `ROLECALL_TEST_PG`, a URL whose database
+/// the tests may create other databases from (`.ci/run` starts a throwaway server and
+/// sets it). Without it a PostgreSQL test says it was skipped and passes; with `CI`
+/// set it fails instead, so CI cannot go green without having run them.
+pub fn pg_server() -> Option<String> {
+    match std::env::var("ROLECALL_TEST_PG")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(url) => Some(url),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("ROLECALL_TEST_PG is not set, and CI is: the PostgreSQL tests must run")
+        }
+        None => {
+            eprintln!(
+                "skipped: set ROLECALL_TEST_PG to a PostgreSQL server's URL to run this test"
+            );
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn pg_url_for(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    let query = tail.split_once('?').map(|(_, q)| q);
+    match query {
+        Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
+        None => format!("{scheme}://{authority}/{name}"),
+    }
+}
+
+/// A client on the server's own database, for creating test databases.
+pub fn pg_admin(server: &str) -> postgres::Client {
+    postgres::Client::connect(server, postgres::NoTls).expect("the test server accepts connections")
+}
+
+/// A new, empty database on the test server, dropped when the returned guard goes.
+pub struct PgDatabase {
+    server: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub fn create(server: &str) -> PgDatabase {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "rolecall_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        pg_admin(server)
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
+            ))
+            .expect("a test database");
+        PgDatabase {
+            server: server.to_string(),
+            url: pg_url_for(server, &name),
+            name,
+        }
+    }
+
+    /// A client on this database.
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).expect("the test database opens")
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// The backends a parametrized test runs on: SQLite always, PostgreSQL when the
+/// test server is there (see [`pg_server`]).
+pub fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite];
+    if let Some(server) = pg_server() {
+        out.push(Backend::Postgres(server));
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+/// A database on one backend, for tests that run the same steps on each: a file in a
+/// temporary folder, or a fresh database on the test server. `location` is what
+/// `--db` takes.
+pub struct Place {
+    pub dir: TempDir,
+    pub location: PathBuf,
+    pub pg: Option<PgDatabase>,
+}
+
+impl Place {
+    pub fn new(backend: &Backend) -> Place {
+        let dir = tempfile::Builder::new()
+            .prefix("rolecall-test")
+            .tempdir()
+            .expect("a temporary folder");
+        match backend {
+            Backend::Sqlite => Place {
+                location: dir.path().join("rolecall.db"),
+                dir,
+                pg: None,
+            },
+            Backend::Postgres(server) => {
+                let pg = PgDatabase::create(server);
+                Place {
+                    location: PathBuf::from(&pg.url),
+                    dir,
+                    pg: Some(pg),
+                }
+            }
+        }
+    }
+
+    pub fn is_pg(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Runs `rolecall --db LOCATION ARGS`, with `HOME` in this place's folder.
+    pub fn rc(&self, args: &[&str]) -> Output {
+        self.rc_env(args, &[])
+    }
+
+    pub fn rc_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = command(self.dir.path());
+        cmd.arg("--db").arg(&self.location).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = cmd.output().expect("rolecall runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked"),
+            "rolecall {args:?} panicked:\n{stderr}"
+        );
+        out
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.rc(args);
+        assert!(
+            out.status.success(),
+            "rolecall {args:?} on {}: exit {:?}\n{}",
+            self.location.display(),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Rows of one text column, through the backend's own client.
+    pub fn strings(&self, sql_sqlite: &str, sql_pg: &str) -> Vec<String> {
+        match &self.pg {
+            Some(pg) => pg
+                .client()
+                .query(sql_pg, &[])
+                .expect("the query runs")
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect(),
+            None => {
+                let conn =
+                    Connection::open_with_flags(&self.location, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                        .expect("the file opens");
+                let mut stmt = conn.prepare(sql_sqlite).expect("the query prepares");
+                stmt.query_map([], |r| r.get::<_, String>(0))
+                    .expect("the query runs")
+                    .collect::<rusqlite::Result<_>>()
+                    .expect("rows")
+            }
+        }
+    }
+}
+
+/// Every row of every rolecall table on PostgreSQL, plus the schema version, as text:
+/// [`dump`] for the other backend (without the SQL of the schema).
+pub fn pg_dump(client: &mut postgres::Client) -> String {
+    let mut out = String::new();
+    let version: i64 = client
+        .query_one("SELECT version FROM rolecall_schema", &[])
+        .expect("the schema version")
+        .get(0);
+    out.push_str(&format!("user_version {version}\n"));
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+            &[],
+        )
+        .expect("the tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for name in tables {
+        let rows = client
+            .query(&format!("SELECT to_jsonb(t)::text FROM \"{name}\" t"), &[])
+            .expect("table rows");
+        let mut rows: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        rows.sort();
+        out.push_str(&format!("-- {name}: {} rows\n", rows.len()));
+        for row in rows {
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// SQLite's `?N` as PostgreSQL's `$N`.
+pub fn dollar_placeholders(sql: &str) -> String {
+    sql.replace('?', "$")
 }

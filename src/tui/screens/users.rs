@@ -149,10 +149,10 @@ impl UsersScreen {
             self.view.load(page, haystack, |u| u.id, matcher);
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let path = store.path().to_path_buf();
+        let reopen = store.opener(crate::store::Access::ReadOnly);
         let served = store.operator().is_some();
         std::thread::spawn(move || {
-            let load = Store::open(&path, crate::store::Access::ReadOnly).and_then(|store| {
+            let load = reopen().and_then(|store| {
                 if served {
                     return shared_rows(&store);
                 }

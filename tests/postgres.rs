@@ -1,0 +1,623 @@
+//! SPEC §12 on both backends: the same steps against a SQLite file and a PostgreSQL
+//! database (when `ROLECALL_TEST_PG` names a server; see `common::pg_server`), several
+//! processes at once on one database, the change counter another process's console
+//! polls, and what only PostgreSQL has (the URL shown without its password, its
+//! append-only audit triggers, a newer schema refused).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::thread;
+
+use common::*;
+use rolecall::store::{Access, Store};
+use serde_json::Value;
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(place: &Place, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&place.ok(&all)).expect("JSON output")
+}
+
+/// Starts every command at once on `place` and waits for all of them.
+fn at_once(place: &Place, commands: &[Vec<String>]) -> Vec<std::process::Output> {
+    let children: Vec<Child> = commands
+        .iter()
+        .map(|args| {
+            command(place.dir.path())
+                .arg("--db")
+                .arg(&place.location)
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("rolecall starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("rolecall finishes"))
+        .collect()
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_views_answer_the_same_on_both_backends() {
+    for backend in backends() {
+        let place = Place::new(&backend);
+        place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+        place.ok(&[
+            "users",
+            "add",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--role",
+            "Basic Access",
+        ]);
+        place.ok(&["roles", "create", "Exporters"]);
+        place.ok(&["roles", "grant", "Exporters", "contacts.export"]);
+        place.ok(&["packages", "create", "Team"]);
+        place.ok(&["packages", "add-role", "Team", "Exporters"]);
+        place.ok(&["packages", "add-user", "Team", "bob"]);
+        let grants = place.strings(
+            "SELECT permission_key FROM user_permissions WHERE username = 'bob' ORDER BY 1",
+            "SELECT permission_key FROM user_permissions WHERE username = 'bob' ORDER BY 1",
+        );
+        assert!(
+            grants.contains(&"contacts.export".to_string()),
+            "{backend:?}: {grants:?}"
+        );
+        assert!(
+            grants.contains(&"contacts.view".to_string()),
+            "{backend:?}: {grants:?}"
+        );
+        let sources = place.strings(
+            "SELECT role_name || '/' || coalesce(package_name, '-') FROM user_permission_sources \
+             WHERE username = 'bob' AND permission_key = 'contacts.export'",
+            "SELECT role_name || '/' || coalesce(package_name, '-') FROM user_permission_sources \
+             WHERE username = 'bob' AND permission_key = 'contacts.export'",
+        );
+        assert_eq!(sources, vec!["Exporters/Team"], "{backend:?}");
+        assert_eq!(
+            place.ok(&["check", "bob", "contacts.export"]).trim(),
+            "allowed"
+        );
+        place.ok(&["users", "set", "bob", "--active", "false"]);
+        let out = place.rc(&["check", "bob", "contacts.export"]);
+        assert_eq!(code(&out), 1, "{backend:?}: a disabled user is denied");
+        let left = place.strings(
+            "SELECT permission_key FROM user_permissions WHERE username = 'bob'",
+            "SELECT permission_key FROM user_permissions WHERE username = 'bob'",
+        );
+        assert!(left.is_empty(), "{backend:?}: {left:?}");
+    }
+}
+
+#[test]
+fn lists_sort_alike_on_both_backends() {
+    // Punctuation sorts by byte here ('-' < '.' < '_'), where a language's collation
+    // would ignore it and put "bob_1" first.
+    let names = ["zoe", "bob_1", "alice", "bob.3", "bob-2", "bob", "b0b", "a"];
+    let mut listed = Vec::new();
+    for backend in backends() {
+        let place = Place::new(&backend);
+        for name in names {
+            let email = format!("{}@example.com", name.replace(['_', '.', '-'], "x"));
+            place.ok(&["users", "add", name, "--email", &email]);
+        }
+        let users = json(&place, &["users", "list"]);
+        let order: Vec<String> = users
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect();
+        listed.push(order);
+    }
+    let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    expected.sort();
+    for order in &listed {
+        assert_eq!(order, &expected, "byte order from every backend");
+    }
+}
+
+#[test]
+fn racing_first_adds_make_exactly_one_owner() {
+    for backend in backends() {
+        let place = Place::new(&backend);
+        place.ok(&["roles", "set-default", "Read Only"]);
+        let commands: Vec<Vec<String>> = (0..6)
+            .map(|i| {
+                let name = format!("racer{i}");
+                strs(&[
+                    "users",
+                    "add",
+                    &name,
+                    "--email",
+                    &format!("{name}@example.com"),
+                ])
+            })
+            .collect();
+        for out in at_once(&place, &commands) {
+            assert_eq!(code(&out), 0, "{backend:?}: {}", stderr(&out));
+        }
+        let users = json(&place, &["users", "list"]);
+        let users = users.as_array().unwrap();
+        assert_eq!(users.len(), 6, "{backend:?}");
+        assert_eq!(
+            users.iter().filter(|u| u["owner"] == true).count(),
+            1,
+            "{backend:?}: exactly one of the racing first adds became the owner"
+        );
+    }
+}
+
+#[test]
+fn two_writers_from_one_version_exactly_one_wins_on_both_backends() {
+    for backend in backends() {
+        let place = Place::new(&backend);
+        place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+        place.ok(&["roles", "create", "Shared"]);
+        let leaves = [
+            "contacts.add",
+            "contacts.edit",
+            "contacts.export",
+            "contacts.import",
+        ];
+        for round in 0..2 {
+            let role = json(&place, &["roles", "show", "Shared"]);
+            let v = role["version"].as_i64().unwrap().to_string();
+            let (a, b) = (leaves[2 * round], leaves[2 * round + 1]);
+            let outs = at_once(
+                &place,
+                &[
+                    strs(&["roles", "grant", "Shared", a, "--if-version", &v]),
+                    strs(&["roles", "grant", "Shared", b, "--if-version", &v]),
+                ],
+            );
+            let codes: BTreeSet<i32> = outs.iter().map(code).collect();
+            assert_eq!(codes, BTreeSet::from([0, 3]), "{backend:?}: {outs:#?}");
+            let loser = outs.iter().find(|o| code(o) == 3).unwrap();
+            assert!(
+                stderr(loser).contains("was changed by"),
+                "{}",
+                stderr(loser)
+            );
+        }
+        // Without --if-version, grants of different leaves at once all land.
+        let fresh = [
+            "broadcasts.add",
+            "broadcasts.edit",
+            "broadcasts.view",
+            "statistics.broadcasts",
+        ];
+        let commands: Vec<Vec<String>> = fresh
+            .iter()
+            .map(|leaf| strs(&["roles", "grant", "Shared", leaf]))
+            .collect();
+        for out in at_once(&place, &commands) {
+            assert_eq!(code(&out), 0, "{backend:?}: {}", stderr(&out));
+        }
+        let granted = json(&place, &["roles", "show", "Shared"]);
+        let granted: Vec<&str> = granted["granted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for leaf in fresh {
+            assert!(
+                granted.contains(&leaf),
+                "{backend:?}: the grant of {leaf} was lost"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_console_sees_another_process_change_through_the_change_token() {
+    for backend in backends() {
+        let place = Place::new(&backend);
+        place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+        let store = Store::open(&place.location, Access::ReadOnly).unwrap();
+        let before = store.data_version().unwrap();
+        assert_eq!(
+            store.data_version().unwrap(),
+            before,
+            "{backend:?}: no change, no new token"
+        );
+        place.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+        // What the console's poll (every few hundred milliseconds) reads next.
+        let after = store.data_version().unwrap();
+        assert_ne!(
+            after, before,
+            "{backend:?}: another process's add changes the token"
+        );
+        assert_eq!(store.users(None).unwrap().len(), 2, "{backend:?}");
+        // A write that changes nothing leaves the token as it was.
+        place.ok(&["roles", "set-default", "Read Only"]);
+        assert_eq!(store.data_version().unwrap(), after, "{backend:?}");
+    }
+}
+
+#[test]
+fn postgres_urls_are_shown_without_their_password() {
+    let Some(server) = pg_server() else { return };
+    let db = PgDatabase::create(&server);
+    let with_password = db.url.replacen("postgres@", "postgres:hunter2@", 1);
+    let place = Place {
+        dir: tempfile::tempdir().unwrap(),
+        location: with_password.clone().into(),
+        pg: None,
+    };
+    place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+    let store = Store::open(&place.location, Access::ReadWrite).unwrap();
+    let shown = store.path().display().to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains(&db.name), "{shown}");
+    // An error names the database without the password either.
+    let out = place.rc(&["users", "show", "nobody"]);
+    assert_eq!(code(&out), 2);
+    let bad = with_password.replace(&db.name, "no_such_database");
+    let out = command(place.dir.path())
+        .args(["--db", &bad, "users", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no_such_database"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn postgres_audit_rows_cannot_be_changed_deleted_or_truncated() {
+    let Some(server) = pg_server() else { return };
+    let db = PgDatabase::create(&server);
+    let place = Place {
+        dir: tempfile::tempdir().unwrap(),
+        location: db.url.clone().into(),
+        pg: None,
+    };
+    place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+    let mut client = db.client();
+    let before: i64 = client
+        .query_one("SELECT count(*) FROM audit", &[])
+        .unwrap()
+        .get(0);
+    for sql in [
+        "UPDATE audit SET actor = 'mallory'",
+        "DELETE FROM audit",
+        "TRUNCATE audit",
+    ] {
+        let err = client.batch_execute(sql).expect_err(sql);
+        let message = err
+            .as_db_error()
+            .map(|e| e.message().to_string())
+            .unwrap_or_default();
+        assert!(
+            message.starts_with("audit rows cannot be"),
+            "{sql}: {message}"
+        );
+    }
+    let after: i64 = client
+        .query_one("SELECT count(*) FROM audit", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_newer_postgres_schema_is_refused_with_exit_4_and_left_alone() {
+    let Some(server) = pg_server() else { return };
+    let db = PgDatabase::create(&server);
+    let place = Place {
+        dir: tempfile::tempdir().unwrap(),
+        location: db.url.clone().into(),
+        pg: None,
+    };
+    place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+    let mut client = db.client();
+    client
+        .batch_execute("UPDATE rolecall_schema SET version = version + 1")
+        .unwrap();
+    let before = pg_dump(&mut client);
+    for args in [
+        &["users", "list"][..],
+        &["users", "add", "bob", "--email", "b@example.com"],
+    ] {
+        let out = place.rc(args);
+        assert_eq!(code(&out), 4, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("newer than this rolecall"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(pg_dump(&mut client), before);
+}
+
+#[test]
+fn a_postgres_database_with_other_tables_is_not_taken_over() {
+    let Some(server) = pg_server() else { return };
+    let db = PgDatabase::create(&server);
+    let mut client = db.client();
+    client
+        .batch_execute("CREATE TABLE invoices (id BIGINT)")
+        .unwrap();
+    let place = Place {
+        dir: tempfile::tempdir().unwrap(),
+        location: db.url.clone().into(),
+        pg: None,
+    };
+    let out = place.rc(&["users", "add", "alice", "--email", "alice@example.com"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a rolecall one"),
+        "{}",
+        stderr(&out)
+    );
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        tables, 1,
+        "nothing was created beside the other application's table"
+    );
+}
+
+#[test]
+fn a_reading_command_on_an_empty_postgres_database_exits_4_and_creates_nothing() {
+    let Some(server) = pg_server() else { return };
+    let db = PgDatabase::create(&server);
+    let place = Place {
+        dir: tempfile::tempdir().unwrap(),
+        location: db.url.clone().into(),
+        pg: None,
+    };
+    let out = place.rc(&["users", "list"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&db.name), "{}", stderr(&out));
+    let tables: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0);
+}
+
+#[test]
+fn many_processes_adding_users_on_postgres_all_succeed() {
+    let Some(server) = pg_server() else { return };
+    let db = PgDatabase::create(&server);
+    let place = Place {
+        dir: tempfile::tempdir().unwrap(),
+        location: db.url.clone().into(),
+        pg: None,
+    };
+    place.ok(&["roles", "set-default", "Read Only"]);
+    let outs: Vec<std::process::Output> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let place = &place;
+                scope.spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let name = format!("w{w}u{i:02}");
+                            place.rc(&[
+                                "users",
+                                "add",
+                                &name,
+                                "--email",
+                                &format!("{name}@example.com"),
+                            ])
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    for out in &outs {
+        assert_eq!(code(out), 0, "{}", stderr(out));
+    }
+    let users = json(&place, &["users", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 40);
+    let adds: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM audit WHERE action = 'user.add'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(adds, 40, "one audit row per add");
+}
+
+/// Data of every kind: users with and without passwords, a disabled one, a deleted
+/// one (its id must not come back), roles, a package, grants, the audit log.
+fn fill(place: &Place) {
+    place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+    let out = command(place.dir.path())
+        .arg("--db")
+        .arg(&place.location)
+        .args([
+            "users",
+            "add",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"correct horse battery staple\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    place.ok(&[
+        "users",
+        "add",
+        "carol",
+        "--email",
+        "carol@example.com",
+        "--role",
+        "Basic Access",
+    ]);
+    place.ok(&["users", "add", "gone", "--email", "gone@example.com"]);
+    place.ok(&["users", "remove", "gone"]);
+    place.ok(&[
+        "users",
+        "set",
+        "carol",
+        "--active",
+        "false",
+        "--position",
+        "Émigré \"quoted\"",
+    ]);
+    place.ok(&[
+        "roles",
+        "create",
+        "Exporters",
+        "--description",
+        "Export, nothing else",
+    ]);
+    place.ok(&[
+        "roles",
+        "grant",
+        "Exporters",
+        "contacts.export",
+        "segmentation",
+    ]);
+    place.ok(&["packages", "create", "Team"]);
+    place.ok(&["packages", "add-role", "Team", "Exporters"]);
+    place.ok(&["packages", "add-user", "Team", "carol"]);
+    place.ok(&["roles", "set-default", "Basic Access"]);
+}
+
+/// What must survive a copy: the export, the audit log, the password hashes.
+fn state(place: &Place) -> (String, String, Vec<String>) {
+    let export = place.ok(&["export"]);
+    let audit = place.ok(&["audit", "--limit", "100000", "--json"]);
+    let hashes = place.strings(
+        "SELECT username || ' ' || coalesce(password_hash, '-') FROM users ORDER BY username",
+        "SELECT username || ' ' || coalesce(password_hash, '-') FROM users ORDER BY username",
+    );
+    (export, audit, hashes)
+}
+
+#[test]
+fn copy_moves_a_database_both_ways_and_keeps_everything() {
+    let Some(server) = pg_server() else { return };
+    let sqlite = Place::new(&Backend::Sqlite);
+    fill(&sqlite);
+    let original = state(&sqlite);
+    assert!(
+        original.2.iter().any(|h| h.starts_with("bob $argon2")),
+        "{:?}",
+        original.2
+    );
+
+    // SQLite to PostgreSQL.
+    let pg = Place::new(&Backend::Postgres(server));
+    let out = sqlite.rc(&["copy", "--to", pg.location.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("copied 3 users, 6 roles and"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        state(&pg),
+        original,
+        "the export, audit log and hashes are the same on PostgreSQL"
+    );
+    assert_eq!(pg.ok(&["check", "bob", "contacts.view"]).trim(), "allowed");
+
+    // And back, to a new file.
+    let back = Place::new(&Backend::Sqlite);
+    let out = pg.rc(&["copy", "--to", back.location.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        state(&back),
+        original,
+        "the export, audit log and hashes came back unchanged"
+    );
+
+    // The copies go on numbering where the original stopped: the removed user's id
+    // is not handed out again.
+    for place in [&pg, &back] {
+        place.ok(&["users", "add", "dave", "--email", "dave@example.com"]);
+        let ids = place.strings(
+            "SELECT CAST(id AS TEXT) FROM users WHERE username = 'dave'",
+            "SELECT CAST(id AS TEXT) FROM users WHERE username = 'dave'",
+        );
+        assert_eq!(ids, vec!["5"], "ids 1 to 4 were used by the original");
+    }
+}
+
+#[test]
+fn copy_refuses_a_target_that_is_not_empty_and_leaves_it_alone() {
+    for backend in backends() {
+        let source = Place::new(&backend);
+        fill(&source);
+        // An existing file, even a rolecall one.
+        let other = Place::new(&Backend::Sqlite);
+        other.ok(&["users", "add", "zed", "--email", "zed@example.com"]);
+        let before = std::fs::read(&other.location).unwrap();
+        let out = source.rc(&["copy", "--to", other.location.to_str().unwrap()]);
+        assert_eq!(code(&out), 3, "{backend:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+        assert_eq!(std::fs::read(&other.location).unwrap(), before);
+        // A PostgreSQL database with any table in it.
+        if let Some(server) = pg_server() {
+            let db = PgDatabase::create(&server);
+            db.client()
+                .batch_execute("CREATE TABLE invoices (id BIGINT)")
+                .unwrap();
+            let out = source.rc(&["copy", "--to", &db.url]);
+            assert_eq!(code(&out), 3, "{backend:?}: {}", stderr(&out));
+            assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
+            let tables: i64 = db
+                .client()
+                .query_one(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(tables, 1);
+        }
+    }
+}
