@@ -78,6 +78,9 @@ pub struct Shared {
     idle_timeout: Duration,
     stopping: AtomicBool,
     sessions: AtomicUsize,
+    /// Connections open now: a stopping server waits for them to close, so what its
+    /// sessions last wrote (the terminal put back, why they ended) reaches the client.
+    connections: AtomicUsize,
     rt: tokio::runtime::Handle,
 }
 
@@ -179,6 +182,7 @@ pub fn run(options: Options) -> Result<()> {
         idle_timeout: options.idle_timeout,
         stopping: AtomicBool::new(false),
         sessions: AtomicUsize::new(0),
+        connections: AtomicUsize::new(0),
         rt: runtime.handle().clone(),
     });
     let config = russh::server::Config {
@@ -229,7 +233,11 @@ async fn serve(
     log("stopping: ending every session");
     shared.stopping.store(true, Ordering::Relaxed);
     let deadline = Instant::now() + STOP_GRACE;
-    while shared.sessions.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+    let busy = || {
+        shared.sessions.load(Ordering::Relaxed) > 0
+            || shared.connections.load(Ordering::Relaxed) > 0
+    };
+    while busy() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.shutdown("rolecall serve is stopping".into());
@@ -312,6 +320,7 @@ impl russh::server::Server for Server {
     type Handler = Connection;
 
     fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
+        self.shared.connections.fetch_add(1, Ordering::Relaxed);
         Connection {
             shared: self.shared.clone(),
             peer: peer.map_or_else(|| "an unknown address".into(), |p| p.ip().to_string()),
@@ -327,6 +336,12 @@ struct Connection {
     peer: String,
     login: Option<Login>,
     channels: HashMap<ChannelId, SessionChannel>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One session channel of a connection.
@@ -371,6 +386,9 @@ fn authorize(
 }
 
 impl Connection {
+    /// [`authorize`] on a thread of its own: the database may be PostgreSQL, whose
+    /// synchronous client runs a runtime of its own and cannot be called from this
+    /// one's threads (nor should a key check block them).
     async fn check(
         &self,
         user: &str,
@@ -378,9 +396,12 @@ impl Connection {
     ) -> std::result::Result<store::ServedBy, String> {
         let shared = self.shared.clone();
         let (user, key) = (user.to_string(), key.clone());
-        tokio::task::spawn_blocking(move || authorize(&shared, &user, &key))
-            .await
-            .unwrap_or_else(|e| Err(format!("the key check failed: {e}")))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(authorize(&shared, &user, &key));
+        });
+        rx.await
+            .unwrap_or_else(|_| Err("the key check failed".to_string()))
     }
 
     /// Starts the thread that runs `work` on `channel`.
@@ -389,21 +410,6 @@ impl Connection {
             let _ = session.channel_failure(channel);
             return;
         };
-        // The key and the user are checked again for every session a connection
-        // starts: a connection outlives the key it logged in with otherwise.
-        let revoked = match KeyCheck::open(&self.shared.db) {
-            Ok(check) => self.shared.revoked(&check, &login),
-            Err(e) => Some(format!("the key could not be checked ({e})")),
-        };
-        if let Some(why) = revoked {
-            log(&format!(
-                "{} via ssh from {}: refused a session: {why}",
-                login.username(),
-                login.from
-            ));
-            let _ = session.channel_failure(channel);
-            return;
-        }
         let Some(state) = self.channels.get_mut(&channel) else {
             let _ = session.channel_failure(channel);
             return;
@@ -437,6 +443,27 @@ impl Connection {
             .name("rolecall-session".into())
             .spawn(move || {
                 let started = Instant::now();
+                // The key and the user are checked again for every session a
+                // connection starts: a connection outlives the key it logged in
+                // with otherwise.
+                let revoked = match KeyCheck::open(&shared.db) {
+                    Ok(check) => shared.revoked(&check, &login),
+                    Err(e) => Some(format!("the key could not be checked ({e})")),
+                };
+                if let Some(why) = revoked {
+                    log(&format!(
+                        "{} via ssh from {}: refused a session: {why}",
+                        login.username(),
+                        login.from
+                    ));
+                    let mut err = closer.stderr();
+                    let _ = writeln!(err, "rolecall: {}", display_safe(&why));
+                    let _ = err.flush();
+                    let mut closer = closer;
+                    closer.finish(3);
+                    shared.sessions.fetch_sub(1, Ordering::Relaxed);
+                    return;
+                }
                 let run = std::panic::AssertUnwindSafe(|| match work {
                     Work::Console(pty, no_color) => {
                         console::run(&shared, &login, pty, no_color, out, input)
