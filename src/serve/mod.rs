@@ -136,6 +136,8 @@ const MAX_ROWS: u32 = 250;
 const MAX_AUTH_ATTEMPTS: usize = 6;
 /// Input held back while the client is not reading its output, at most.
 const HELD_INPUT: usize = 64 * 1024;
+/// How much longer than a session's idle timeout an idle connection is kept.
+const CONNECTION_GRACE: Duration = Duration::from_secs(30);
 /// How long a stopping server waits for its sessions to put their clients'
 /// terminals back.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -191,7 +193,10 @@ pub fn run(options: Options) -> Result<()> {
         max_auth_attempts: MAX_AUTH_ATTEMPTS,
         auth_rejection_time: Duration::from_millis(500),
         auth_rejection_time_initial: Some(Duration::ZERO),
-        inactivity_timeout: Some(options.idle_timeout),
+        // A backstop for connections that never start a session: a console ends
+        // itself at the idle timeout, and must do so first, to put the client's
+        // terminal back and say why, before the connection is dropped under it.
+        inactivity_timeout: Some(options.idle_timeout + CONNECTION_GRACE),
         nodelay: true,
         ..Default::default()
     };
