@@ -36,6 +36,7 @@ pub struct Pty {
 pub fn run(
     shared: &Shared,
     login: &Login,
+    check: KeyCheck,
     pty: Pty,
     no_color: Option<String>,
     out: ChannelOut,
@@ -43,7 +44,7 @@ pub fn run(
 ) -> u32 {
     let mut err = out.stderr();
     let mut out = out;
-    let outcome = console(shared, login, &pty, no_color, &mut out, &mut input);
+    let outcome = console(shared, login, &check, &pty, no_color, &mut out, &mut input);
     // Whatever happened, the client's terminal is put back as it was.
     let _ = queue!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
     let _ = out.flush();
@@ -68,6 +69,7 @@ pub fn run(
 fn console(
     shared: &Shared,
     login: &Login,
+    check: &KeyCheck,
     pty: &Pty,
     no_color: Option<String>,
     out: &mut ChannelOut,
@@ -90,7 +92,6 @@ fn console(
     let idle = shared.idle_timeout;
     // The key and the user are looked at again every few seconds: a key removed or a
     // user disabled ends the session, not only its next change.
-    let check = KeyCheck::open(&shared.db)?;
     let mut last_check = Instant::now();
     // Set when the session is ended for the operator rather than by them.
     let mut ended_because: Option<String> = None;
@@ -107,7 +108,7 @@ fn console(
         }
         if last_check.elapsed() >= KEY_CHECK_EVERY {
             last_check = Instant::now();
-            if let Some(why) = shared.revoked(&check, login) {
+            if let Some(why) = shared.revoked(check, login) {
                 return Err(ended(why));
             }
         }

@@ -451,8 +451,9 @@ impl Connection {
                 // The key and the user are checked again for every session a
                 // connection starts: a connection outlives the key it logged in
                 // with otherwise.
-                let revoked = match KeyCheck::open(&shared.db) {
-                    Ok(check) => shared.revoked(&check, &login),
+                let check = KeyCheck::open(&shared.db);
+                let revoked = match &check {
+                    Ok(check) => shared.revoked(check, &login),
                     Err(e) => Some(format!("the key could not be checked ({e})")),
                 };
                 if let Some(why) = revoked {
@@ -471,7 +472,9 @@ impl Connection {
                 }
                 let run = std::panic::AssertUnwindSafe(|| match work {
                     Work::Console(pty, no_color) => {
-                        console::run(&shared, &login, pty, no_color, out, input)
+                        // The same connection watches the key while the console lasts.
+                        let check = check.expect("a failed check ended the session above");
+                        console::run(&shared, &login, check, pty, no_color, out, input)
                     }
                     Work::Exec(line) => exec::run(&shared, &login, &line, out, input),
                 });

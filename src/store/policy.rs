@@ -54,13 +54,12 @@ fn read_snapshot(conn: &Db) -> Result<Snapshot> {
     })
 }
 
-/// `[{key, label, description}]` of `keys` in `catalog`, for the audit log.
 /// `[operator]` as the audit log records it.
-fn operator_json(catalog: &Catalog) -> Value {
-    let keys = catalog.operator();
+fn operator_json(keys: &crate::domain::authz::OperatorKeys) -> Value {
     serde_json::json!({"users": keys.users, "roles": keys.roles, "audit": keys.audit})
 }
 
+/// `[{key, label, description}]` of `keys` in `catalog`, for the audit log.
 fn nodes_json(catalog: &Catalog, keys: &[String]) -> Value {
     Value::Array(
         keys.iter()
@@ -738,10 +737,8 @@ impl Store {
                 ctx.audit(
                     "catalog.operator",
                     "catalog",
-                    Some(operator_json(&current)),
-                    Some(operator_json(
-                        &file.catalog.clone().with_operator(file.operator.clone()),
-                    )),
+                    Some(operator_json(current.operator())),
+                    Some(operator_json(&file.operator)),
                 )?;
             }
             if !dry_run && !prune {
