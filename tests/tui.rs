@@ -1551,13 +1551,26 @@ fn a_long_users_list_shows_its_first_page_then_loads_the_rest_in_the_background(
     h.app.users.load_in_background_above = 5;
     h.app.users.view.rows = Default::default();
     h.app.reload().unwrap();
-    assert!(h.app.is_loading_users());
+    assert!(h.app.is_loading_in_background());
     assert_eq!(h.app.users.total, 14, "the tab counts every user at once");
     h.draw();
     assert!(h.screen().contains("Users (14)"));
+    assert!(
+        h.screen().contains(" 4 Audit  "),
+        "the log is counted in the background too, and not shown uncounted\n{}",
+        h.screen()
+    );
     assert!(h.app.poll_background(true), "the rest arrives");
-    assert!(!h.app.is_loading_users());
+    assert!(!h.app.is_loading_in_background());
     assert_eq!(h.app.users.view.rows.len(), 14);
+    h.draw();
+    let logged = h.app.store.audit_count().unwrap();
+    assert!(logged > 0);
+    assert!(
+        h.screen().contains(&format!(" 4 Audit ({logged}) ")),
+        "{}",
+        h.screen()
+    );
     let names: Vec<&str> = h
         .app
         .users

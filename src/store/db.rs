@@ -69,6 +69,10 @@ fn pg_error(e: &postgres::Error) -> crate::error::Error {
             "the database cannot be written (a read-only server or replica); nothing was changed"
                 .to_string()
         }
+        Some(c) if *c == SqlState::UNDEFINED_TABLE => format!(
+            "the database is damaged or is not a rolecall database: {}; nothing was changed",
+            pg_message(e)
+        ),
         Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => format!(
             "the database refused this login: {}; nothing was changed",
             pg_message(e)

@@ -331,6 +331,22 @@ impl Store {
             conn.execute_batch("SET default_transaction_read_only = on")
                 .map_err(unreadable)?;
         }
+        // A current database answers in one round trip; anything else (no schema
+        // yet, another version, a missing table) takes the slow path, which says
+        // what is wrong.
+        if let Some(catalog) = pg_current_catalog(&conn).map_err(unreadable)? {
+            return Ok(Store {
+                conn,
+                wal: true,
+                catalog,
+                actor: actor_from_env(),
+                access,
+                path: PathBuf::from(&shown),
+                target: PathBuf::from(url),
+                last_model_import: ModelImport::default(),
+                operator: None,
+            });
+        }
         let mut tables = pg_tables(&conn).map_err(unreadable)?;
         if !tables.contains("rolecall_schema") {
             if access == Access::ReadOnly {
@@ -1346,15 +1362,21 @@ fn load_catalog(conn: &Db) -> Result<Catalog> {
 /// The permissions `[operator]` named, over the defaults (SPEC §13). A file of an
 /// older schema has none.
 fn load_operator_keys(conn: &Db) -> Result<OperatorKeys> {
-    let mut keys = OperatorKeys::default();
     let version = conn.schema_version()?;
     if version < 5 {
-        return Ok(keys);
+        return Ok(OperatorKeys::default());
     }
     let stmt = conn.prepare_cached("SELECT right_name, permission FROM operator_permissions")?;
-    let rows = stmt.query_map(params![], |r| Ok((text(r, 0)?, text(r, 1)?)))?;
-    for row in rows {
-        let (right, permission) = row?;
+    let rows = stmt
+        .query_map(params![], |r| Ok((text(r, 0)?, text(r, 1)?)))?
+        .collect::<db::SqlResult<Vec<_>>>()?;
+    Ok(operator_keys(rows))
+}
+
+/// The defaults, with the rights the stored rows name.
+fn operator_keys(rows: impl IntoIterator<Item = (String, String)>) -> OperatorKeys {
+    let mut keys = OperatorKeys::default();
+    for (right, permission) in rows {
         match right.as_str() {
             "users" => keys.users = permission,
             "roles" => keys.roles = permission,
@@ -1362,7 +1384,59 @@ fn load_operator_keys(conn: &Db) -> Result<OperatorKeys> {
             _ => {}
         }
     }
-    Ok(keys)
+    keys
+}
+
+/// The catalog of a PostgreSQL database whose schema is this build's and whole, read
+/// with its version in one statement: one round trip and one snapshot, for a command
+/// such as `check` pays for every trip to the server and for every table a new
+/// server process reads for the first time. `None` when the database is anything
+/// else: no schema, another version, a catalog that does not validate. A table
+/// dropped from a current schema by hand is not looked for here: the first
+/// statement that needs it says the database is damaged, naming it.
+fn pg_current_catalog(conn: &Db) -> db::SqlResult<Option<Catalog>> {
+    let sql = "SELECT s.version, m.catalog_seq, \
+           coalesce((SELECT json_agg(json_build_array(key, label, description) ORDER BY position) \
+             FROM permissions)::text, '[]'), \
+           coalesce((SELECT json_agg(json_build_array(right_name, permission)) \
+             FROM operator_permissions)::text, '[]') \
+         FROM rolecall_schema s, rolecall_meta m WHERE s.id = 1 AND m.id = 1";
+    let found = conn.query_row(sql, params![], |r| {
+        Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, text(r, 2)?, text(r, 3)?))
+    });
+    let (version, stamp, entries, operator) = match found {
+        Ok(found) => found,
+        Err(db::DbError::Pg(e))
+            if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) =>
+        {
+            return Ok(None);
+        }
+        Err(db::DbError::NoRows) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if version != SCHEMA_VERSION {
+        return Ok(None);
+    }
+    let bad =
+        |e: serde_json::Error| db::DbError::Column(format!("the catalog could not be read: {e}"));
+    let entries: Vec<(String, String, String)> = serde_json::from_str(&entries).map_err(bad)?;
+    let operator: Vec<(String, String)> = serde_json::from_str(&operator).map_err(bad)?;
+    let entries = entries
+        .into_iter()
+        .map(|(key, label, description)| CatalogEntry {
+            key,
+            label,
+            description,
+        });
+    // A stored catalog that does not validate takes the slow path, which says why.
+    let Ok(catalog) = Catalog::from_stored(entries) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        catalog
+            .with_stamp(stamp)
+            .with_operator(operator_keys(operator)),
+    ))
 }
 
 /// Stores `keys` (only those that differ from the defaults), moving the catalog's

@@ -410,7 +410,17 @@ fn tls(target: &Target) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
 /// Connects to `target`, trying its hosts in turn as the driver does.
 pub fn connect(target: &Target) -> Result<postgres::Client> {
     let tls = tls(target)?;
-    target.config.connect(tls).map_err(|e| {
+    let mut config = target.config.clone();
+    if config
+        .get_hosts()
+        .iter()
+        .all(|h| matches!(h, Host::Unix(_)))
+    {
+        // As libpq: a unix socket never carries TLS, so it is not asked for (one
+        // round trip less on every start).
+        config.ssl_mode(SslMode::Disable);
+    }
+    config.connect(tls).map_err(|e| {
         Error::Storage(format!(
             "cannot connect to {}: {}",
             target.shown,

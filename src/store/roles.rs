@@ -327,29 +327,49 @@ pub(super) fn role_version(role: &Role) -> RowVersion<'_> {
 impl Store {
     /// Every role with its user count and granted count, in id order.
     pub fn roles(&self) -> Result<Vec<RoleSummary>> {
+        Ok(self.roles_and_user_count()?.0)
+    }
+
+    /// Every role with its counts, and the number of users: both from one pass over
+    /// the users' role index (on a server, counting each role's holders and then all
+    /// users took twice as long as this one pass; the console's first frame waits
+    /// for it).
+    pub fn roles_and_user_count(&self) -> Result<(Vec<RoleSummary>, usize)> {
+        let mut holders: std::collections::HashMap<Option<i64>, usize> = Default::default();
+        let stmt = self
+            .conn
+            .prepare_cached("SELECT role_id, count(*) FROM users GROUP BY role_id")?;
+        for row in stmt.query_map(params![], |r| {
+            Ok((r.get::<Option<i64>>(0)?, r.get::<i64>(1)?))
+        })? {
+            let (role, n) = row?;
+            holders.insert(role, n as usize);
+        }
+        let users = holders.values().sum();
         let total = self.catalog.leaf_count();
         let stmt = self.conn.prepare_cached(
             "SELECT r.id, r.name, r.description, r.builtin, r.created_at, r.updated_at, r.version, \
-                    (SELECT count(*) FROM users u WHERE u.role_id = r.id), \
                     (SELECT count(*) FROM role_grants g WHERE g.role_id = r.id), r.fixed \
              FROM roles r ORDER BY r.id",
         )?;
         let rows = stmt.query_map(params![], |r| {
+            let id: i64 = r.get(0)?;
             Ok(RoleSummary {
-                id: r.get(0)?,
+                id,
                 name: text(r, 1)?,
                 description: text(r, 2)?,
                 builtin: r.get(3)?,
                 created_at: text(r, 4)?,
                 updated_at: text(r, 5)?,
                 version: r.get(6)?,
-                users: r.get::<i64>(7)? as usize,
-                granted_count: r.get::<i64>(8)? as usize,
-                fixed: r.get(9)?,
+                users: holders.get(&Some(id)).copied().unwrap_or(0),
+                granted_count: r.get::<i64>(7)? as usize,
+                fixed: r.get(8)?,
                 total,
             })
         })?;
-        Ok(rows.collect::<super::db::SqlResult<_>>()?)
+        let roles = rows.collect::<super::db::SqlResult<_>>()?;
+        Ok((roles, users))
     }
 
     /// One role with its grants.

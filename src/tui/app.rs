@@ -187,7 +187,7 @@ impl App {
     pub fn reload(&mut self) -> Result<(), Error> {
         self.rights = self.store.rights()?;
         let store = &self.store;
-        self.roles.load(store, &self.matcher)?;
+        let users = self.roles.load(store, &self.matcher)?;
         // The Packages tab's list (with its counts) is read when it is shown.
         if self.tab == Tab::Packages {
             self.packages.load(store, &self.matcher)?;
@@ -213,34 +213,47 @@ impl App {
         } else if self.tab == Tab::Resources {
             self.tab = Tab::Users;
         }
-        self.users.load(store, &self.matcher)?;
-        if self.tab == Tab::Audit || !self.rights.audit {
+        let audit_now = self.tab == Tab::Audit || !self.rights.audit;
+        // A database large enough to read its users in the background counts its
+        // log there too.
+        let in_background = self.users.load(store, &self.matcher, users, !audit_now)?;
+        if audit_now {
             self.audit.load(store, &self.matcher)?;
         } else {
-            self.audit.total = store.audit_count()?;
             self.audit.stale = true;
+            self.audit.counting = in_background;
+            if !in_background {
+                self.audit.total = store.audit_count()?;
+            }
         }
         self.data_version = store.data_version()?;
         self.refresh_previews();
         Ok(())
     }
 
-    /// True while the whole users list is still being read.
-    pub fn is_loading_users(&self) -> bool {
+    /// True while the whole users list (and with it the audit log's count) is still
+    /// being read.
+    pub fn is_loading_in_background(&self) -> bool {
         self.users.is_loading()
     }
 
-    /// Takes the background load of the users list when it has arrived; true when
-    /// the list changed. Waits for it when `block` is set (tests, benchmarks).
+    /// Takes what the background read (the users list, the audit count) has
+    /// brought; true when it arrived. Waits for it when `block` is set (tests,
+    /// benchmarks).
     pub fn poll_background(&mut self, block: bool) -> bool {
-        match self.users.poll(block, &self.matcher) {
-            None => false,
-            Some(Ok(())) => true,
-            Some(Err(e)) => {
+        let Some((users, audit_count)) = self.users.poll(block, &self.matcher) else {
+            return false;
+        };
+        // A count that never came (the read failed, and says so) leaves the tab
+        // without one until the next reload.
+        self.audit.counting = false;
+        let counted = audit_count.map(|count| self.audit.counted(count));
+        for arrived in [Some(users), counted].into_iter().flatten() {
+            if let Err(e) = arrived {
                 self.apply(vec![Effect::Error(e)]);
-                true
             }
         }
+        true
     }
 
     /// The fuzzy matcher, for views that highlight matched letters.

@@ -241,7 +241,11 @@ pub fn drive<W: Write>(
             dirty = false;
         }
         // While the users list loads in the background, look for it often.
-        let cap = if app.is_loading_users() { 20 } else { 250 };
+        let cap = if app.is_loading_in_background() {
+            20
+        } else {
+            250
+        };
         let wait = next_tick
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(cap));
@@ -260,7 +264,7 @@ pub fn drive<W: Write>(
             }
             None => {}
         }
-        if app.is_loading_users() && app.poll_background(false) {
+        if app.is_loading_in_background() && app.poll_background(false) {
             dirty = true;
         }
         if Instant::now() >= next_tick {

@@ -97,7 +97,9 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
         };
         let label = match tab {
             // A served operator who may not read the log is not told its size.
-            Tab::Audit if app.audit.refused.is_some() => format!(" {} {} ", i + 1, tab.title()),
+            Tab::Audit if app.audit.refused.is_some() || app.audit.is_counting() => {
+                format!(" {} {} ", i + 1, tab.title())
+            }
             _ => format!(" {} {} ({}) ", i + 1, tab.title(), count),
         };
         let style = if *tab == app.tab {

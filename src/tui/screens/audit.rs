@@ -34,9 +34,24 @@ pub struct AuditScreen {
     /// current while it is hidden: a console left on another tab, or a served
     /// session, does not hold thousands of audit rows it is not showing).
     pub stale: bool,
+    /// The count is on its way from the users list's background read.
+    pub counting: bool,
 }
 
 impl AuditScreen {
+    /// The count the users list's background read brings; until it arrives the tab
+    /// shows none.
+    pub fn counted(&mut self, count: Result<usize, Error>) -> Result<(), Error> {
+        self.counting = false;
+        self.total = count?;
+        Ok(())
+    }
+
+    /// True while the count is being made in the background.
+    pub fn is_counting(&self) -> bool {
+        self.counting
+    }
+
     /// Reads the newest rows again, keeping the operator on the newest one when they
     /// were there.
     pub fn load(&mut self, store: &Store, matcher: &SkimMatcherV2) -> Result<(), Error> {
@@ -51,6 +66,7 @@ impl AuditScreen {
         };
         self.refused = None;
         self.stale = false;
+        self.counting = false;
         self.total = store.audit_count()?;
         let on_newest = self.view.list.selected_position() == 0;
         self.view.load(rows, haystack, |a| a.id, matcher);

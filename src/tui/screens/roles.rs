@@ -40,13 +40,15 @@ pub struct RolesScreen {
 
 impl RolesScreen {
     /// Reads the roles again, keeping the selection and the filter.
-    pub fn load(&mut self, store: &Store, matcher: &SkimMatcherV2) -> Result<(), Error> {
-        let roles = store.roles()?;
+    /// Reads the roles again; returns the number of users, counted in the same pass
+    /// as each role's holders.
+    pub fn load(&mut self, store: &Store, matcher: &SkimMatcherV2) -> Result<usize, Error> {
+        let (roles, users) = store.roles_and_user_count()?;
         self.view
             .load(roles, |r| r.name.to_lowercase(), |r| r.id, matcher);
         // Read again when the tab is shown (the router asks).
         self.preview = None;
-        Ok(())
+        Ok(users)
     }
 
     /// Reads the selected role for the preview when the selection moved to another

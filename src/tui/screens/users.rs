@@ -40,6 +40,14 @@ const FIRST_PAGE: usize = 300;
 /// The whole users list and its haystacks, read on another thread.
 type UsersLoad = Result<(Arc<Vec<UserRow>>, Arc<Vec<String>>), Error>;
 
+/// What the background read brings: the whole list and, when asked for, the audit
+/// log's row count for the tab bar (a large log takes tens of milliseconds to count
+/// on a server, so the first frame does not wait for it either).
+struct Arrival {
+    users: UsersLoad,
+    audit_count: Option<Result<usize, Error>>,
+}
+
 /// What the users filter matches: username, name and email, lowercased once.
 pub(crate) fn haystack(u: &UserRow) -> String {
     format!(
@@ -59,7 +67,7 @@ pub struct UsersScreen {
     /// Lists longer than this load in the background ([`LOAD_IN_BACKGROUND_ABOVE`]).
     pub load_in_background_above: usize,
     /// The whole list, while a background thread reads it.
-    loading: Option<Receiver<UsersLoad>>,
+    loading: Option<Receiver<Arrival>>,
 }
 
 impl Default for UsersScreen {
@@ -134,15 +142,24 @@ fn shared_rows(store: &Store) -> UsersLoad {
 impl UsersScreen {
     /// Loads the list: at once when it is small; otherwise the first page now and the
     /// rest from a background thread with its own read-only connection, so the first
-    /// frame never waits for 100,000 rows.
-    pub fn load(&mut self, store: &Store, matcher: &SkimMatcherV2) -> Result<(), Error> {
-        self.total = store.user_count()?;
+    /// frame never waits for 100,000 rows. `total` is the number of users, as just
+    /// counted. True when the rest comes from the background; that read counts the
+    /// audit log too when `count_audit` is set ([`UsersScreen::poll`] hands the
+    /// count over).
+    pub fn load(
+        &mut self,
+        store: &Store,
+        matcher: &SkimMatcherV2,
+        total: usize,
+        count_audit: bool,
+    ) -> Result<bool, Error> {
+        self.total = total;
         if self.total <= self.load_in_background_above {
             let users = store.user_rows()?;
             self.view.load(users, haystack, |u| u.id, matcher);
             self.forget_gone_tags();
             self.loading = None;
-            return Ok(());
+            return Ok(false);
         }
         if self.view.rows.is_empty() {
             let page = store.user_rows_page(FIRST_PAGE)?;
@@ -152,18 +169,28 @@ impl UsersScreen {
         let reopen = store.opener(crate::store::Access::ReadOnly);
         let served = store.operator().is_some();
         std::thread::spawn(move || {
-            let load = reopen().and_then(|store| {
+            let read = |store: &Store| -> UsersLoad {
                 if served {
-                    return shared_rows(&store);
+                    return shared_rows(store);
                 }
                 let rows = store.user_rows()?;
                 let haystacks: Vec<String> = rows.iter().map(haystack).collect();
                 Ok((Arc::new(rows), Arc::new(haystacks)))
-            });
-            let _ = tx.send(load);
+            };
+            let arrival = match reopen() {
+                Err(e) => Arrival {
+                    users: Err(e),
+                    audit_count: None,
+                },
+                Ok(store) => Arrival {
+                    users: read(&store),
+                    audit_count: count_audit.then(|| store.audit_count()),
+                },
+            };
+            let _ = tx.send(arrival);
         });
         self.loading = Some(rx);
-        Ok(())
+        Ok(true)
     }
 
     /// True while the whole list is still being read.
@@ -172,20 +199,27 @@ impl UsersScreen {
     }
 
     /// Takes the background load when it has arrived (waiting for it when `block`
-    /// is set: tests, benchmarks). `None` when nothing arrived.
-    pub fn poll(&mut self, block: bool, matcher: &SkimMatcherV2) -> Option<Result<(), Error>> {
+    /// is set: tests, benchmarks): whether the list loaded, and the audit count when
+    /// one was asked for. `None` when nothing arrived.
+    #[allow(clippy::type_complexity)]
+    pub fn poll(
+        &mut self,
+        block: bool,
+        matcher: &SkimMatcherV2,
+    ) -> Option<(Result<(), Error>, Option<Result<usize, Error>>)> {
         let rx = self.loading.as_ref()?;
-        let load = if block {
+        let arrival = if block {
             rx.recv().ok()
         } else {
             rx.try_recv().ok()
         }?;
         self.loading = None;
-        Some(load.map(|(rows, haystacks)| {
+        let users = arrival.users.map(|(rows, haystacks)| {
             self.total = rows.len();
             self.view.load_with(rows, haystacks, |u| u.id, matcher);
             self.forget_gone_tags();
-        }))
+        });
+        Some((users, arrival.audit_count))
     }
 
     fn forget_gone_tags(&mut self) {
