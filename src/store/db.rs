@@ -500,7 +500,10 @@ impl Db {
         match self {
             Db::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
             Db::Pg(_) => self.execute_batch(
-                "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = '10s'",
+                // Not `READ WRITE`: that would override the session's
+                // `default_transaction_read_only`, which `--read-only` sets and a
+                // server that takes no writes has on.
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10s'",
             )?,
         }
         Ok(TxGuard {

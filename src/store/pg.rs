@@ -36,11 +36,44 @@ enum Verify {
 
 /// A parsed connection string.
 pub struct Target {
-    pub config: postgres::Config,
+    /// Everything but where to connect: each of `hosts` is tried with a copy of it.
+    config: postgres::Config,
+    /// The servers to try, in order (libpq's host list).
+    hosts: Vec<Endpoint>,
+    /// Why a password file was passed over, for the error when a password is missing.
+    password_note: Option<String>,
     verify: Verify,
     root_cert: Option<PathBuf>,
     /// The string as shown: the operator's URL less its password.
     pub shown: String,
+}
+
+/// One server of the host list, with the password `.pgpass` keeps for it when the
+/// URL and `PGPASSWORD` give none (libpq looks the file up for each host it tries).
+#[derive(Debug, Clone, PartialEq)]
+struct Endpoint {
+    host: Option<Host>,
+    hostaddr: Option<std::net::IpAddr>,
+    port: u16,
+    password: Option<String>,
+}
+
+impl Endpoint {
+    /// `host:port` as the error names it.
+    fn shown(&self) -> String {
+        let host = match (&self.host, &self.hostaddr) {
+            (Some(Host::Tcp(h)), _) => h.clone(),
+            (Some(Host::Unix(p)), _) => p.display().to_string(),
+            (None, Some(a)) => a.to_string(),
+            (None, None) => String::new(),
+        };
+        let host = if host.contains(':') && !host.starts_with('/') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        crate::text::display_safe(&format!("{host}:{}", self.port)).into_owned()
+    }
 }
 
 fn bad_url(shown: &str, why: impl std::fmt::Display) -> Error {
@@ -152,7 +185,9 @@ pub fn parse(url: &str) -> Result<Target> {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    let mut config = postgres::Config::from_str(&rest).map_err(|e| bad_url(&shown, e))?;
+    let full = postgres::Config::from_str(&rest).map_err(|e| bad_url(&shown, e))?;
+    let mut config =
+        postgres::Config::from_str(&without_hosts(&rest)).map_err(|e| bad_url(&shown, e))?;
     config.ssl_mode(mode);
     if config.get_user().is_none() {
         let user = std::env::var("PGUSER")
@@ -164,14 +199,8 @@ pub fn parse(url: &str) -> Result<Target> {
             });
         config.user(&user);
     }
-    if config.get_hosts().is_empty() {
-        // libpq's default: the local server's socket.
-        config.host_path("/var/run/postgresql");
-    }
     if config.get_password().is_none() {
         if let Some(p) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {
-            config.password(p);
-        } else if let Some(p) = pgpass(&config) {
             config.password(p);
         }
     }
@@ -179,42 +208,164 @@ pub fn parse(url: &str) -> Result<Target> {
         config.connect_timeout(std::time::Duration::from_secs(10));
     }
     config.application_name("rolecall");
+    let mut hosts = endpoints(&full).map_err(|why| bad_url(&shown, why))?;
+    let mut password_note = None;
+    if config.get_password().is_none() {
+        match pgpass_file() {
+            Ok(Some(text)) => {
+                for host in &mut hosts {
+                    host.password = pgpass(&text, &config, host);
+                }
+            }
+            Ok(None) => {}
+            Err(note) => password_note = Some(note),
+        }
+    }
     Ok(Target {
         config,
+        hosts,
+        password_note,
         verify,
         root_cert,
         shown,
     })
 }
 
-/// The password `.pgpass` (or `PGPASSFILE`) gives this user on the first host, as
-/// libpq reads it: `host:port:database:user:password`, `*` matching anything, `\`
-/// escaping `:` and `\`; a unix socket is `localhost`. A file others can read is
-/// ignored, as libpq does.
-fn pgpass(config: &postgres::Config) -> Option<String> {
+/// `url` without where to connect: its authority's host list and the `host`,
+/// `hostaddr` and `port` parameters left out (the user part stays).
+fn without_hosts(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let user = match authority.rsplit_once('@') {
+        Some((user, _)) => format!("{user}@"),
+        None => String::new(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| {
+                    let key = kv.split_once('=').map_or(*kv, |(k, _)| k);
+                    !matches!(key, "host" | "hostaddr" | "port")
+                })
+                .collect();
+            if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{user}{tail}")
+}
+
+/// The servers `config` names, in the order they are tried: libpq's pairing of
+/// hosts, host addresses and ports (one port serves every host), and the local
+/// socket when nothing is named. `load_balance_hosts=random` shuffles them.
+fn endpoints(config: &postgres::Config) -> std::result::Result<Vec<Endpoint>, String> {
+    let hosts = config.get_hosts();
+    let addrs = config.get_hostaddrs();
+    let ports = config.get_ports();
+    if !hosts.is_empty() && !addrs.is_empty() && hosts.len() != addrs.len() {
+        return Err(format!(
+            "it names {} hosts and {} hostaddrs; give one address per host",
+            hosts.len(),
+            addrs.len()
+        ));
+    }
+    let count = hosts.len().max(addrs.len());
+    if ports.len() > 1 && ports.len() != count {
+        return Err(format!(
+            "it names {count} hosts and {} ports; give one port, or one per host",
+            ports.len()
+        ));
+    }
+    if count == 0 {
+        // libpq's default: the local server's socket.
+        return Ok(vec![Endpoint {
+            host: Some(Host::Unix(PathBuf::from(DEFAULT_SOCKET_DIR))),
+            hostaddr: None,
+            port: ports.first().copied().unwrap_or(5432),
+            password: None,
+        }]);
+    }
+    let mut out: Vec<Endpoint> = (0..count)
+        .map(|i| Endpoint {
+            host: hosts.get(i).cloned(),
+            hostaddr: addrs.get(i).copied(),
+            port: ports.get(i).or(ports.first()).copied().unwrap_or(5432),
+            password: None,
+        })
+        .collect();
+    if config.get_load_balance_hosts() == postgres::config::LoadBalanceHosts::Random {
+        shuffle(&mut out);
+    }
+    Ok(out)
+}
+
+/// Fisher-Yates with a clock-seeded xorshift: spreading logins over the hosts needs
+/// no better randomness.
+fn shuffle<T>(items: &mut [T]) {
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ u64::from(std::process::id())
+        | 1;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
+
+/// Where this system's libpq looks for the local server's socket by default.
+const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+
+/// The text of `PGPASSFILE`, else `~/.pgpass`; `Ok(None)` when there is none. A file
+/// others can read is passed over, as libpq does, and the reason returned, so that
+/// the error for the password the server then misses can say why.
+fn pgpass_file() -> std::result::Result<Option<String>, String> {
     use std::os::unix::fs::PermissionsExt;
     let file = std::env::var_os("PGPASSFILE")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
-    let meta = std::fs::metadata(&file).ok()?;
-    if !meta.is_file() || meta.permissions().mode() & 0o077 != 0 {
-        return None;
-    }
-    let text = std::fs::read_to_string(&file).ok()?;
-    let host = match config.get_hosts().first()? {
-        Host::Tcp(h) => h.clone(),
-        Host::Unix(_) => "localhost".to_string(),
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpass")));
+    let Some(file) = file else { return Ok(None) };
+    let Ok(meta) = std::fs::metadata(&file) else {
+        return Ok(None);
     };
-    let port = config
-        .get_ports()
-        .first()
-        .copied()
-        .unwrap_or(5432)
-        .to_string();
+    let shown = crate::text::display_safe(&file.display().to_string()).into_owned();
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "the password file {shown} was ignored because others can read it (chmod 600 it)"
+        ));
+    }
+    Ok(std::fs::read_to_string(&file).ok())
+}
+
+/// The password a password file's `text` gives `config`'s user on `host`, as libpq
+/// reads it: `host:port:database:user:password`, `*` matching anything, `\`
+/// escaping `:` and `\`. The host is the name the URL gives it (or its address);
+/// the default socket folder is `localhost`, another socket folder its path.
+fn pgpass(text: &str, config: &postgres::Config, host: &Endpoint) -> Option<String> {
+    let name = match (&host.host, &host.hostaddr) {
+        (Some(Host::Tcp(h)), _) => h.clone(),
+        (Some(Host::Unix(p)), _) if p == Path::new(DEFAULT_SOCKET_DIR) => "localhost".into(),
+        (Some(Host::Unix(p)), _) => p.to_string_lossy().into_owned(),
+        (None, Some(addr)) => addr.to_string(),
+        (None, None) => "localhost".into(),
+    };
+    let port = host.port.to_string();
     let user = config.get_user()?.to_string();
     let db = config.get_dbname().unwrap_or(&user).to_string();
-    let wanted = [host.as_str(), port.as_str(), db.as_str(), user.as_str()];
+    let wanted = [name.as_str(), port.as_str(), db.as_str(), user.as_str()];
     text.lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .find_map(|line| {
@@ -241,6 +392,8 @@ fn split_pgpass(line: &str) -> Vec<String> {
                 }
             }
             ':' if fields.len() < 5 => fields.push(String::new()),
+            // As libpq: the password ends at the next unescaped colon.
+            ':' => break,
             _ => {
                 if let Some(f) = fields.last_mut() {
                     f.push(c)
@@ -407,26 +560,68 @@ fn tls(target: &Target) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-/// Connects to `target`, trying its hosts in turn as the driver does.
+/// Connects to `target`, trying its hosts in turn as libpq does: the first that
+/// answers, takes the login and (with `target_session_attrs`) is the kind of server
+/// asked for. When none will do, the error says what each one answered.
 pub fn connect(target: &Target) -> Result<postgres::Client> {
     let tls = tls(target)?;
-    let mut config = target.config.clone();
-    if config
-        .get_hosts()
-        .iter()
-        .all(|h| matches!(h, Host::Unix(_)))
-    {
-        // As libpq: a unix socket never carries TLS, so it is not asked for (one
-        // round trip less on every start).
-        config.ssl_mode(SslMode::Disable);
+    let mut failures = Vec::new();
+    for host in &target.hosts {
+        let mut config = target.config.clone();
+        match &host.host {
+            Some(Host::Tcp(name)) => config.host(name),
+            // As libpq: a unix socket never carries TLS, so it is not asked for
+            // (one round trip less on every start).
+            Some(Host::Unix(path)) => config.host_path(path).ssl_mode(SslMode::Disable),
+            None => &mut config,
+        };
+        if let Some(addr) = host.hostaddr {
+            config.hostaddr(addr);
+        }
+        config.port(host.port);
+        if let Some(password) = &host.password {
+            config.password(password);
+        }
+        match config.connect(tls.clone()) {
+            Ok(client) => return Ok(client),
+            Err(e) => failures.push((host, refusal(&e, target.password_note.as_deref()))),
+        }
     }
-    config.connect(tls).map_err(|e| {
-        Error::Storage(format!(
-            "cannot connect to {}: {}",
-            target.shown,
-            super::db::pg_message(&e)
-        ))
-    })
+    let why = match failures.as_slice() {
+        [(_, why)] => why.clone(),
+        all => all
+            .iter()
+            .map(|(host, why)| format!("{}: {why}", host.shown()))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    Err(Error::Storage(format!(
+        "cannot connect to {}: {why}",
+        target.shown
+    )))
+}
+
+/// What one server answered, in one clause: the server's own message when it sent
+/// one, else the driver's with its causes (the driver's top line alone, such as
+/// "error performing TLS handshake", does not say what went wrong).
+fn refusal(e: &postgres::Error, password_note: Option<&str>) -> String {
+    if let Some(db) = e.as_db_error() {
+        return crate::text::display_safe(db.message()).into_owned();
+    }
+    let mut why = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        why.push_str(": ");
+        why.push_str(&c.to_string());
+        cause = c.source();
+    }
+    if why.ends_with("password missing") {
+        why = "the server asks for a password and none was given (in the URL, PGPASSWORD or a password file line for this host)".into();
+        if let Some(note) = password_note {
+            why = format!("{why}; {note}");
+        }
+    }
+    crate::text::display_safe(&why).into_owned()
 }
 
 #[cfg(test)]
@@ -458,10 +653,72 @@ mod tests {
     }
 
     #[test]
+    fn every_host_of_the_list_is_tried_with_its_own_port() {
+        let t =
+            parse("postgres://u@h1:5433,h2,[::1]:5435/db?target_session_attrs=read-write").unwrap();
+        let shown: Vec<String> = t.hosts.iter().map(Endpoint::shown).collect();
+        assert_eq!(shown, ["h1:5433", "h2:5432", "[::1]:5435"]);
+        assert!(
+            t.config.get_hosts().is_empty(),
+            "hosts stay out of the shared part"
+        );
+        assert_eq!(t.config.get_user(), Some("u"));
+        assert_eq!(t.config.get_dbname(), Some("db"));
+        assert_eq!(
+            t.config.get_target_session_attrs(),
+            postgres::config::TargetSessionAttrs::ReadWrite
+        );
+        let t = parse("postgres://u@/db?host=/tmp/a&host=/tmp/b&port=6000").unwrap();
+        let shown: Vec<String> = t.hosts.iter().map(Endpoint::shown).collect();
+        assert_eq!(shown, ["/tmp/a:6000", "/tmp/b:6000"]);
+        let t = parse("postgres://u@/db").unwrap();
+        assert_eq!(t.hosts.len(), 1);
+        assert_eq!(t.hosts[0].shown(), "/var/run/postgresql:5432");
+        let err = parse("postgres://u@h1:1,h2:2/db?port=3").err().unwrap();
+        assert!(err.to_string().contains("ports"), "{err}");
+    }
+
+    #[test]
+    fn without_hosts_keeps_the_rest_of_the_url() {
+        assert_eq!(
+            without_hosts("postgres://u:p@h1:1,h2/db?host=x&sslmode=require&port=2"),
+            "postgres://u:p@/db?sslmode=require"
+        );
+        assert_eq!(without_hosts("postgresql://h/db"), "postgresql:///db");
+    }
+
+    #[test]
+    fn pgpass_is_looked_up_for_each_host() {
+        let text = "# comment\n\
+                    h1:5432:db:u:first\n\
+                    h2:*:*:u:second\n\
+                    /tmp/sock:5432:*:u:socket\n\
+                    localhost:5432:*:u:local\n";
+        let t = parse("postgres://u@h1,h2,h3/db").unwrap();
+        let found: Vec<Option<String>> =
+            t.hosts.iter().map(|h| pgpass(text, &t.config, h)).collect();
+        assert_eq!(found, [Some("first".into()), Some("second".into()), None]);
+        // A socket folder is matched by its path; only the default one is localhost.
+        let t = parse("postgres://u@/db?host=/tmp/sock").unwrap();
+        assert_eq!(
+            pgpass(text, &t.config, &t.hosts[0]).as_deref(),
+            Some("socket")
+        );
+        let t = parse("postgres://u@/db").unwrap();
+        assert_eq!(
+            pgpass(text, &t.config, &t.hosts[0]).as_deref(),
+            Some("local")
+        );
+        // The database defaults to the user's name.
+        let t = parse("postgres://u@h1").unwrap();
+        assert_eq!(pgpass(text, &t.config, &t.hosts[0]), None);
+    }
+
+    #[test]
     fn pgpass_lines_split_as_libpq_reads_them() {
         assert_eq!(
             split_pgpass(r"db\:1:5432:*:alice:pa\:ss:word"),
-            vec!["db:1", "5432", "*", "alice", "pa:ss:word"]
+            vec!["db:1", "5432", "*", "alice", "pa:ss"]
         );
     }
 }
