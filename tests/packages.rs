@@ -457,3 +457,71 @@ fn role_none_is_refused_where_a_role_is_needed() {
         "nothing was added"
     );
 }
+
+/// Users added together join their packages in the same write (the demo's path):
+/// every membership lands, each package's version moves once, the hand-out rule and
+/// a missing package refuse the whole batch, and a password is refused rather than
+/// dropped. Several users at once take the batched path on PostgreSQL.
+#[test]
+fn users_added_together_join_their_packages_in_the_same_write() {
+    use rolecall::store::{Access, NewUser, Store};
+    let db = fixture();
+    let mut store = Store::open(db.path(), Access::ReadWrite).unwrap();
+    let eu = store.package("EU Marketing").unwrap();
+    let mail = store.package("Mail").unwrap();
+    let new = |name: &str, packages: &[i64]| NewUser {
+        username: name.into(),
+        profile: rolecall::domain::user::Profile {
+            email: format!("{name}@example.com"),
+            ..Default::default()
+        },
+        role: None,
+        password: None,
+        packages: packages.iter().copied().collect(),
+    };
+    store
+        .add_users(vec![
+            new("erin", &[eu.id, mail.id]),
+            new("frank", &[mail.id]),
+            new("gina", &[]),
+        ])
+        .unwrap();
+    let members = |package: &str| -> BTreeSet<String> {
+        db.sql_strings(
+            "SELECT u.username FROM package_members m JOIN users u ON u.id = m.user_id \
+             JOIN packages p ON p.id = m.package_id WHERE p.name = ?1",
+            &[package],
+        )
+        .into_iter()
+        .collect()
+    };
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(members("EU Marketing"), set(&["bob", "dave", "erin"]));
+    assert_eq!(members("Mail"), set(&["bob", "carol", "erin", "frank"]));
+    let (eu_after, mail_after) = (
+        store.package("EU Marketing").unwrap(),
+        store.package("Mail").unwrap(),
+    );
+    assert!(
+        eu_after.version > eu.version && mail_after.version > mail.version,
+        "a package that gained members is a newer version (an open editor sees the change)"
+    );
+    assert_eq!(eu_after.version, mail_after.version, "one write");
+    assert_eq!(db.ok(&["check", "frank", "broadcasts"]).trim(), "allowed");
+
+    // A package deleted meanwhile refuses the batch: nobody is added.
+    let err = store
+        .add_users(vec![new("hana", &[mail.id]), new("ivan", &[mail.id + 100])])
+        .unwrap_err();
+    assert!(err.to_string().contains("no package with id"), "{err}");
+    let mut with_password = new("jo", &[]);
+    with_password.password = Some("correct horse battery".into());
+    let err = store
+        .add_users(vec![new("kai", &[]), with_password])
+        .unwrap_err();
+    assert!(err.to_string().contains("password"), "{err}");
+    let names = db.sql_strings("SELECT username FROM users", &[]);
+    for gone in ["hana", "ivan", "jo", "kai"] {
+        assert!(!names.iter().any(|n| n == gone), "{gone} was added");
+    }
+}

@@ -607,7 +607,7 @@ fn demo(db: Option<PathBuf>, read_only: bool, count: usize, no_tui: bool) -> Res
         )));
     }
     store.use_large_cache()?;
-    let users = crate::demo::users(count);
+    let mut users = crate::demo::users(count);
     let disabled = crate::demo::disabled(&users);
     let memberships = crate::demo::memberships(&users);
     // Roles and packages of the same names that are already there are used as
@@ -626,9 +626,23 @@ fn demo(db: Option<PathBuf>, read_only: bool, count: usize, no_tui: bool) -> Res
             store.set_package_roles(*name, &roles, true)?;
         }
     }
+    // Each user joins their packages as they are added: one write, and no second
+    // version and audit row per member.
+    let mut package_ids = std::collections::HashMap::new();
+    for (name, ..) in crate::demo::PACKAGES {
+        package_ids.insert(*name, store.package(*name)?.id);
+    }
+    let position: std::collections::HashMap<String, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.username.clone(), i))
+        .collect();
+    for (username, packages) in &memberships {
+        let user = &mut users[position[username]];
+        user.packages = packages.iter().map(|p| package_ids[p.as_str()]).collect();
+    }
     store.add_users(users)?;
     store.set_active_for(&disabled, false)?;
-    store.join_packages(&memberships)?;
     if no_tui {
         let _ = writeln!(
             io::stdout(),

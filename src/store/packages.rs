@@ -327,6 +327,33 @@ pub(super) fn replace_role_in_packages(
     Ok(packages.len())
 }
 
+/// Writes the memberships `packages[i]` ∋ `users[i]` (pairs already there are left
+/// as they are): in `unnest` batches on a server, one prepared insert each on a file.
+pub(super) fn insert_members(conn: &Db, packages: &[i64], users: &[i64]) -> Result<()> {
+    use postgres::types::Type;
+    if conn.is_pg() {
+        for from in (0..users.len()).step_by(20_000) {
+            let to = (from + 20_000).min(users.len());
+            conn.pg_execute(
+                "INSERT INTO package_members (package_id, user_id) \
+                 SELECT p, u FROM unnest(?1::int8[], ?2::int8[]) AS t(p, u) ON CONFLICT DO NOTHING",
+                &[
+                    (&&packages[from..to], Type::INT8_ARRAY),
+                    (&&users[from..to], Type::INT8_ARRAY),
+                ],
+            )?;
+        }
+        return Ok(());
+    }
+    let stmt = conn.prepare_cached(
+        "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    for (package, user) in packages.iter().zip(users) {
+        stmt.execute(params![package, user])?;
+    }
+    Ok(())
+}
+
 pub(super) fn bump_package(tx: &Tx<'_>, id: i64) -> Result<()> {
     tx.tx.execute(
         "UPDATE packages SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
@@ -1235,18 +1262,7 @@ fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> 
         pairs.insert((user, package));
     }
     let names: Vec<&str> = memberships.iter().map(|(u, _)| u.as_str()).collect();
-    let ids: HashMap<String, i64> = tx
-        .tx
-        .pg_query_strings(
-            "SELECT username || chr(1) || id FROM users WHERE username = ANY(?1)",
-            &names,
-        )?
-        .into_iter()
-        .filter_map(|row| {
-            let (name, id) = row.split_once('\u{1}')?;
-            Some((name.to_string(), id.parse().ok()?))
-        })
-        .collect();
+    let ids = super::users::user_ids(tx.tx, &names)?;
     let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
     let (mut new_users, mut new_packages) = (Vec::new(), Vec::new());
     let (mut changed, mut targets, mut befores, mut afters) =
@@ -1293,17 +1309,7 @@ fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> 
     }
     let at: &str = &tx.at;
     let actor: &str = tx.actor;
-    for from in (0..new_users.len()).step_by(20_000) {
-        let to = (from + 20_000).min(new_users.len());
-        tx.tx.pg_execute(
-            "INSERT INTO package_members (package_id, user_id) \
-             SELECT p, u FROM unnest(?1::int8[], ?2::int8[]) AS t(p, u) ON CONFLICT DO NOTHING",
-            &[
-                (&&new_packages[from..to], Type::INT8_ARRAY),
-                (&&new_users[from..to], Type::INT8_ARRAY),
-            ],
-        )?;
-    }
+    insert_members(tx.tx, &new_packages, &new_users)?;
     for from in (0..changed.len()).step_by(20_000) {
         let to = (from + 20_000).min(changed.len());
         tx.tx.pg_execute(

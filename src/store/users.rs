@@ -353,6 +353,80 @@ fn insert_user(
     tx.audit("user.add", username, None, Some(after.into()))
 }
 
+/// Puts users just added, in this transaction, into their packages: each package
+/// checked once (it is there, and the operator may hand it out), the memberships
+/// written together (in `unnest` batches on a server), and each package's version
+/// moved on once, not once per member.
+fn join_added(tx: &Tx<'_>, joins: &[(String, std::collections::BTreeSet<i64>)]) -> Result<()> {
+    if joins.is_empty() {
+        return Ok(());
+    }
+    let packages: std::collections::BTreeSet<i64> =
+        joins.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    for package in &packages {
+        let exists: bool = tx.tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM packages WHERE id = ?1)",
+            [package],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(Error::invalid(
+                "package",
+                format!("there is no package with id {package}; it may have been deleted"),
+            ));
+        }
+    }
+    tx.ensure_may_give(None, &packages.iter().copied().collect::<Vec<_>>())?;
+    let names: Vec<&str> = joins.iter().map(|(u, _)| u.as_str()).collect();
+    let ids = user_ids(tx.tx, &names)?;
+    let (mut members, mut of) = (Vec::new(), Vec::new());
+    for (username, joined) in joins {
+        let Some(&id) = ids.get(username) else {
+            return Err(Error::invalid(
+                "username",
+                format!("there is no user \"{}\"", crate::text::excerpt(username)),
+            ));
+        };
+        for package in joined {
+            members.push(id);
+            of.push(*package);
+        }
+    }
+    super::packages::insert_members(tx.tx, &of, &members)?;
+    for package in &packages {
+        super::packages::bump_package(tx, *package)?;
+    }
+    Ok(())
+}
+
+/// The ids of the users named, by exact username: one round trip on a server.
+pub(super) fn user_ids(
+    conn: &Db,
+    names: &[&str],
+) -> Result<std::collections::HashMap<String, i64>> {
+    if conn.is_pg() {
+        return Ok(conn
+            .pg_query_strings(
+                "SELECT username || chr(1) || id FROM users WHERE username = ANY(?1)",
+                names,
+            )?
+            .into_iter()
+            .filter_map(|row| {
+                let (name, id) = row.split_once('\u{1}')?;
+                Some((name.to_string(), id.parse().ok()?))
+            })
+            .collect());
+    }
+    let stmt = conn.prepare_cached("SELECT id FROM users WHERE username = ?1")?;
+    let mut ids = std::collections::HashMap::with_capacity(names.len());
+    for name in names {
+        if let Some(id) = stmt.query_row([*name], |r| r.get::<i64>(0)).optional()? {
+            ids.insert(name.to_string(), id);
+        }
+    }
+    Ok(ids)
+}
+
 /// One column set on one user by a bulk change, with what the owner rule and the
 /// audit row need to know.
 struct BulkChange {
@@ -472,20 +546,32 @@ impl Store {
     /// Passwords are not taken here; set them afterwards.
     pub fn add_users(&mut self, users: Vec<NewUser>) -> Result<usize> {
         let mut checked = Vec::with_capacity(users.len());
+        let mut joins = Vec::new();
         for new in users {
+            if new.password.is_some() {
+                return Err(Error::invalid(
+                    "password",
+                    "users added together are added without passwords; set each one with `users passwd`",
+                ));
+            }
             let username = validate::username(&new.username)?;
             let profile = new.profile.validated()?;
+            if !new.packages.is_empty() {
+                joins.push((username.clone(), new.packages));
+            }
             checked.push((username, profile, new.role));
         }
         self.write(Need::One(Right::Users), |tx| {
             // A server answers each statement over the network: many users go in
             // batches there, checked by the same rules.
             if tx.tx.is_pg() && checked.len() > 1 {
-                return add_users_batched(tx, &checked);
+                add_users_batched(tx, &checked)?;
+            } else {
+                for (username, profile, role) in &checked {
+                    insert_user(tx, username, profile, role.as_ref(), None)?;
+                }
             }
-            for (username, profile, role) in &checked {
-                insert_user(tx, username, profile, role.as_ref(), None)?;
-            }
+            join_added(tx, &joins)?;
             Ok(checked.len())
         })
     }
