@@ -556,6 +556,29 @@ impl Db {
         Ok(n)
     }
 
+    /// PostgreSQL only: the rows of `sql` (`?N` placeholders) with parameters the
+    /// store's [`Param`] does not cover, such as arrays (`INSERT ... SELECT FROM
+    /// unnest(...) RETURNING ...`), in one round trip; the rows count as written.
+    pub(crate) fn pg_query_typed(
+        &self,
+        sql: &str,
+        args: &[(&(dyn ToSql + Sync), Type)],
+    ) -> SqlResult<Vec<postgres::Row>> {
+        let Db::Pg(pg) = self else {
+            return Err(DbError::Column(
+                "a PostgreSQL statement was sent to a SQLite database".into(),
+            ));
+        };
+        let rows = pg
+            .client
+            .borrow_mut()
+            .query_typed(&numbered_placeholders(sql), args)?;
+        if writes(sql) {
+            pg.changes.set(pg.changes.get() + rows.len() as u64);
+        }
+        Ok(rows)
+    }
+
     /// PostgreSQL only: one text column of `sql`, whose one parameter is an array of
     /// text (`= ANY(?1)`): a batch checked in one round trip.
     pub(crate) fn pg_query_strings(&self, sql: &str, values: &[&str]) -> SqlResult<Vec<String>> {

@@ -390,6 +390,9 @@ fn apply_users(
                 .execute([id])?;
         }
     }
+    // Users already there first (their emails are free to move now), then the new
+    // ones together: 100,000 of them are not 100,000 round trips to a server.
+    let mut added = Vec::new();
     for step in &plan.users {
         match (step.outcome, step.id) {
             (Outcome::Unchanged, _) => {}
@@ -398,12 +401,42 @@ fn apply_users(
                 apply_membership(tx, id, step, package_id, &mut members_changed)?;
             }
             (Outcome::Added, _) | (Outcome::Changed, None) => {
-                let id = add_user(ctx, step, user_role_id(&step.role)?)?;
-                apply_membership(tx, id, step, package_id, &mut members_changed)?;
+                added.push((step, user_role_id(&step.role)?));
+                continue;
             }
         }
         done += 1;
         tick(done);
+    }
+    // A file is written in process: there each user goes in with their packages
+    // and audit row together, which keeps SQLite's pages warm (batches of 5,000
+    // took a third longer there).
+    let at_once = if tx.is_pg() { ADD_USERS_AT_ONCE } else { 1 };
+    for chunk in added.chunks(at_once) {
+        let ids = add_users(ctx, chunk)?;
+        let (mut packages, mut members) = (Vec::new(), Vec::new());
+        for ((step, _), id) in chunk.iter().zip(&ids) {
+            for name in &step.packages_added {
+                let package = package_id(name)?;
+                packages.push(package);
+                members.push(*id);
+                members_changed.insert(package);
+            }
+        }
+        super::packages::insert_members(tx, &packages, &members)?;
+        let audit: Vec<(&str, Value)> = chunk
+            .iter()
+            .map(|(step, _)| {
+                let mut after = policy::user_audit(step);
+                after["has_password"] = json!(false);
+                (step.username.as_str(), after)
+            })
+            .collect();
+        ctx.audit_added("import.user.add", audit)?;
+        for _ in chunk {
+            done += 1;
+            tick(done);
+        }
     }
     let bump = tx.prepare_cached(
         "UPDATE packages SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
@@ -449,39 +482,111 @@ fn update_user(ctx: &Tx<'_>, id: i64, step: &policy::UserStep, role_id: Option<i
     )
 }
 
-/// Creates the user of `step`, without a password, with its role `role_id` (`None`:
-/// no direct role), and an `import.user.add` row; returns the new id.
-fn add_user(ctx: &Tx<'_>, step: &policy::UserStep, role_id: Option<i64>) -> Result<i64> {
-    let p = &step.profile;
-    ctx.tx
-        .prepare_cached(
-            "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
-                timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
-                version, created_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?13, ?14, ?15, ?15)",
-        )?
-        .execute(params![
-            step.username,
-            p.email,
-            fold(&p.email),
-            p.first_name,
-            p.last_name,
-            p.position,
-            p.signature,
-            p.timezone,
-            p.language,
-            role_id,
-            step.active,
-            step.owner,
-            ctx.at,
-            ctx.actor,
-            ctx.seq
-        ])?;
-    let id = ctx.tx.last_insert_rowid()?;
-    let mut after = policy::user_audit(step);
-    after["has_password"] = json!(false);
-    ctx.audit("import.user.add", &step.username, None, Some(after))?;
-    Ok(id)
+/// New users written together on a server.
+const ADD_USERS_AT_ONCE: usize = 5_000;
+
+/// Creates the users of `steps`, without passwords, each with its role (`None`: no
+/// direct role); returns their new ids in the same order. On a server, in one
+/// `unnest` statement; on a file, one prepared insert each.
+fn add_users(ctx: &Tx<'_>, steps: &[(&policy::UserStep, Option<i64>)]) -> Result<Vec<i64>> {
+    const COLUMNS: &str = "INSERT INTO users (username, email, email_fold, first_name, last_name, \
+        position, signature, timezone, language, role_id, active, owner, password_hash, created_at, \
+        updated_at, updated_by, version, created_seq)";
+    if !ctx.tx.is_pg() {
+        let insert = ctx.tx.prepare_cached(&format!(
+            "{COLUMNS} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?13, ?14, ?15, ?15)"
+        ))?;
+        let mut ids = Vec::with_capacity(steps.len());
+        for (step, role_id) in steps {
+            let p = &step.profile;
+            insert.execute(params![
+                step.username,
+                p.email,
+                fold(&p.email),
+                p.first_name,
+                p.last_name,
+                p.position,
+                p.signature,
+                p.timezone,
+                p.language,
+                role_id,
+                step.active,
+                step.owner,
+                ctx.at,
+                ctx.actor,
+                ctx.seq
+            ])?;
+            ids.push(ctx.tx.last_insert_rowid()?);
+        }
+        return Ok(ids);
+    }
+    use postgres::types::Type;
+    let mut text: [Vec<&str>; 8] = Default::default();
+    let folds: Vec<String> = steps.iter().map(|(s, _)| fold(&s.profile.email)).collect();
+    let (mut roles, mut active, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+    for (step, role_id) in steps {
+        let p = &step.profile;
+        let fields = [
+            step.username.as_str(),
+            &p.email,
+            &p.first_name,
+            &p.last_name,
+            &p.position,
+            &p.signature,
+            &p.timezone,
+            &p.language,
+        ];
+        for (column, value) in text.iter_mut().zip(fields) {
+            column.push(value);
+        }
+        roles.push(*role_id);
+        active.push(step.active);
+        owner.push(step.owner);
+    }
+    let (at, actor, seq): (&str, &str, i64) = (&ctx.at, ctx.actor, ctx.seq);
+    let rows = ctx.tx.pg_query_typed(
+        &format!(
+            "{COLUMNS} SELECT u, e, ef, fn, ln, p, s, tz, lang, r, act, own, NULL, ?13, ?13, ?14, ?15, ?15 \
+             FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], ?6::text[], \
+                         ?7::text[], ?8::text[], ?9::text[], ?10::int8[], ?11::bool[], ?12::bool[]) \
+                  WITH ORDINALITY AS t(u, e, ef, fn, ln, p, s, tz, lang, r, act, own, n) ORDER BY n \
+             RETURNING id, username"
+        ),
+        &[
+            (&text[0], Type::TEXT_ARRAY),
+            (&text[1], Type::TEXT_ARRAY),
+            (&folds, Type::TEXT_ARRAY),
+            (&text[2], Type::TEXT_ARRAY),
+            (&text[3], Type::TEXT_ARRAY),
+            (&text[4], Type::TEXT_ARRAY),
+            (&text[5], Type::TEXT_ARRAY),
+            (&text[6], Type::TEXT_ARRAY),
+            (&text[7], Type::TEXT_ARRAY),
+            (&roles, Type::INT8_ARRAY),
+            (&active, Type::BOOL_ARRAY),
+            (&owner, Type::BOOL_ARRAY),
+            (&at, Type::TEXT),
+            (&actor, Type::TEXT),
+            (&seq, Type::INT8),
+        ],
+    )?;
+    // RETURNING's order is not promised: the ids are matched by username.
+    let by_name: HashMap<String, i64> = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<_, String>(1)?, r.try_get::<_, i64>(0)?)))
+        .collect::<std::result::Result<_, postgres::Error>>()
+        .map_err(super::db::DbError::from)?;
+    steps
+        .iter()
+        .map(|(step, _)| {
+            by_name.get(&step.username).copied().ok_or_else(|| {
+                Error::Storage(format!(
+                    "the new user \"{}\" was not written; nothing was changed",
+                    crate::text::excerpt(&step.username)
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The `import` row that sums up a plan that changed anything: how many permissions,
