@@ -767,3 +767,79 @@ fn a_copy_refuses_a_postgres_target_that_was_filled_while_it_waited_to_create() 
         .get(0);
     assert_eq!(tables, 1, "the copy wrote nothing");
 }
+
+#[test]
+fn a_postgres_database_missing_a_table_is_called_damaged_naming_the_table() {
+    let Some(server) = pg_server() else { return };
+    let place = Place::new(&Backend::Postgres(server));
+    fill(&place);
+    place
+        .pg
+        .as_ref()
+        .unwrap()
+        .client()
+        .batch_execute("DROP TABLE package_roles CASCADE")
+        .unwrap();
+    let damaged = |args: &[&str]| -> Option<String> {
+        let out = place.rc(args);
+        let err = stderr(&out);
+        if code(&out) == 0 {
+            return None;
+        }
+        assert_eq!(code(&out), 4, "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+        assert!(
+            err.starts_with("rolecall: ") && err.contains("damaged"),
+            "{args:?}: {err}"
+        );
+        Some(err)
+    };
+    // Commands that need the table say so, naming it.
+    for args in [
+        &["packages", "list"][..],
+        &["packages", "show", "Team"],
+        &["packages", "add-role", "Team", "Basic Access"],
+        &["check", "alice", "contacts.export"],
+        &["export"],
+    ] {
+        let err = damaged(args).unwrap_or_else(|| panic!("{args:?} succeeded"));
+        assert!(
+            err.contains("\"package_roles\""),
+            "{args:?} names the table: {err}"
+        );
+    }
+    // The rest do not need it and keep working.
+    for args in [
+        &["users", "list"][..],
+        &["users", "show", "carol"],
+        &["roles", "list"],
+        &["users", "add", "dave", "--email", "dave@example.com"],
+        &["audit"],
+    ] {
+        assert_eq!(damaged(args), None, "{args:?}");
+    }
+    // The console opens, and its packages tab shows the damage instead of panicking.
+    let store = Store::open(&place.location, Access::ReadWrite).unwrap();
+    let mut app =
+        rolecall::tui::app::App::new(store, rolecall::tui::theme::Theme::monochrome()).unwrap();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    for (key, shown) in [
+        ('3', "\"package_roles\" does not exist"),
+        ('1', "alice@example.com"),
+    ] {
+        let key = crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(key),
+            crossterm::event::KeyModifiers::NONE,
+        );
+        if let Some(msg) = app.key_to_msg(key) {
+            app.update(msg);
+        }
+        term.draw(|f| rolecall::tui::views::draw(&app, f)).unwrap();
+        let screen = term.backend().to_string();
+        assert!(screen.contains(shown), "{shown}:\n{screen}");
+    }
+}
