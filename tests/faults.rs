@@ -196,18 +196,54 @@ const PASSWORDS: [&str; 3] = [
 #[track_caller]
 fn assert_no_secrets(db_path: &Path, dir: &Path, outputs: &[&[u8]]) -> usize {
     let conn = Connection::open(db_path).expect("the database opens");
-    let hashes: Vec<String> = {
-        let mut stmt = conn
-            .prepare("SELECT password_hash FROM users WHERE password_hash IS NOT NULL")
-            .unwrap();
+    let column = |sql: &str| -> Vec<String> {
+        let mut stmt = conn.prepare(sql).unwrap();
         stmt.query_map([], |r| r.get(0))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap()
     };
+    let hashes = column(HASHES_SQL);
+    let audit = column(AUDIT_TEXT_SQL);
+    drop(conn);
+    let db_name = db_path.file_name().unwrap().to_string_lossy().into_owned();
+    check_no_secrets(&hashes, &audit, dir, Some(&db_name), outputs)
+}
+
+/// [`assert_no_secrets`] for a test database on either backend: the hashes and the
+/// audit rows are read through `Db::sql_strings`, and every file in the test's
+/// folder is searched (on PostgreSQL none of them is the database).
+#[track_caller]
+fn assert_no_secrets_in(db: &Db, outputs: &[&[u8]]) -> usize {
+    let hashes = db.sql_strings(HASHES_SQL, &[]);
+    let audit = db.sql_strings(AUDIT_TEXT_SQL, &[]);
+    let db_name = (!db.is_pg()).then(|| {
+        db.path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    });
+    check_no_secrets(&hashes, &audit, db.dir(), db_name.as_deref(), outputs)
+}
+
+const HASHES_SQL: &str = "SELECT password_hash FROM users WHERE password_hash IS NOT NULL";
+const AUDIT_TEXT_SQL: &str = "SELECT actor || action || target || coalesce(before, '') \
+                              || coalesce(after, '') FROM audit";
+
+/// The searches of [`assert_no_secrets`], given the stored hashes and audit rows;
+/// files whose name starts with `db_name` are the database, which may hold hashes.
+#[track_caller]
+fn check_no_secrets(
+    hashes: &[String],
+    audit: &[String],
+    dir: &Path,
+    db_name: Option<&str>,
+    outputs: &[&[u8]],
+) -> usize {
     let mut needles: Vec<String> = PASSWORDS.iter().map(|p| p.to_string()).collect();
     needles.push("$argon2".into());
-    for hash in &hashes {
+    for hash in hashes {
         needles.push(hash.clone());
         // The salt and the digest on their own, as another encoder might print them.
         for part in hash.rsplit('$').take(2) {
@@ -226,16 +262,7 @@ fn assert_no_secrets(db_path: &Path, dir: &Path, outputs: &[&[u8]]) -> usize {
             );
         }
     }
-    let audit: Vec<String> = {
-        let mut stmt = conn
-            .prepare("SELECT actor || action || target || coalesce(before, '') || coalesce(after, '') FROM audit")
-            .unwrap();
-        stmt.query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
-    };
-    for row in &audit {
+    for row in audit {
         for needle in &needles {
             assert!(
                 !contains(row.as_bytes(), needle),
@@ -243,8 +270,6 @@ fn assert_no_secrets(db_path: &Path, dir: &Path, outputs: &[&[u8]]) -> usize {
             );
         }
     }
-    drop(conn);
-    let db_name = db_path.file_name().unwrap().to_string_lossy().into_owned();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {
         for entry in fs::read_dir(&folder).unwrap().flatten() {
@@ -255,7 +280,7 @@ fn assert_no_secrets(db_path: &Path, dir: &Path, outputs: &[&[u8]]) -> usize {
             }
             let Ok(bytes) = fs::read(&path) else { continue };
             let name = entry.file_name().to_string_lossy().into_owned();
-            let is_db = name.starts_with(&db_name);
+            let is_db = db_name.is_some_and(|db| name.starts_with(db));
             for needle in &needles {
                 // The database holds the hashes by design; never a plain password.
                 if is_db && !PASSWORDS.contains(&needle.as_str()) {
@@ -835,19 +860,16 @@ fn crash_catalog() -> String {
     out
 }
 
-/// The categories of `role_id` whose every leaf is granted; panics when one is half
-/// granted.
+/// The categories of the role `role` whose every leaf is granted, read straight from
+/// the database on either backend; panics when one is half granted.
 #[track_caller]
-fn granted_categories(conn: &Connection, role_id: i64) -> BTreeSet<String> {
+fn granted_categories(db: &Db, role: &str) -> BTreeSet<String> {
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    let mut stmt = conn
-        .prepare("SELECT permission_key FROM role_grants WHERE role_id = ?1")
-        .unwrap();
-    for key in stmt
-        .query_map([role_id], |r| r.get::<_, String>(0))
-        .unwrap()
-    {
-        let key = key.unwrap();
+    for key in db.sql_strings(
+        "SELECT g.permission_key FROM role_grants g JOIN roles r ON r.id = g.role_id \
+         WHERE r.name = ?1",
+        &[role],
+    ) {
         let category = key.split('.').next().unwrap().to_string();
         *counts.entry(category).or_default() += 1;
     }
@@ -860,22 +882,27 @@ fn granted_categories(conn: &Connection, role_id: i64) -> BTreeSet<String> {
     counts.into_keys().collect()
 }
 
+/// The role's version and how many `role.update` audit rows name it, read straight
+/// from the database on either backend.
+fn version_and_updates(db: &Db, role: &str) -> (i64, i64) {
+    let number = |sql: &str| -> i64 { db.sql_strings(sql, &[role])[0].parse().expect("a number") };
+    (
+        number("SELECT CAST(version AS TEXT) FROM roles WHERE name = ?1"),
+        number(
+            "SELECT CAST(count(*) AS TEXT) FROM audit WHERE action = 'role.update' AND target = ?1",
+        ),
+    )
+}
+
 #[test]
 fn sigkill_at_random_points_never_leaves_a_category_half_applied() {
-    if sqlite_only("a torn SQLite file after SIGKILL") {
-        return;
-    }
+    // On both backends: a killed writer leaves SQLite's file, or PostgreSQL's open
+    // transaction, as it was. The checks read the rows through `Db::sql_strings`.
     let db = Db::with_owner();
     let catalog = db.dir().join("crash.toml");
     fs::write(&catalog, crash_catalog()).unwrap();
     db.ok(&["catalog", "load", catalog.to_str().unwrap(), "--prune"]);
     db.ok(&["roles", "create", "Crash"]);
-    let role_id: i64 = db
-        .conn()
-        .query_row("SELECT id FROM roles WHERE name = 'Crash'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
     let categories: Vec<String> = (0..CRASH_CATEGORIES)
         .map(|c| format!("area_{c:02}"))
         .collect();
@@ -903,15 +930,7 @@ fn sigkill_at_random_points_never_leaves_a_category_half_applied() {
     let mut state = BTreeSet::new();
     let (mut kills, mut finished, mut unchanged, mut applied) = (0, 0, 0, 0);
     let mut iterations = 0;
-    let mut seen: (i64, i64) = Connection::open(db.path())
-        .unwrap()
-        .query_row(
-            "SELECT version, (SELECT count(*) FROM audit WHERE action = 'role.update' AND target = 'Crash') \
-             FROM roles WHERE id = ?1",
-            [role_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let mut seen = version_and_updates(&db, "Crash");
     while kills < 40 {
         iterations += 1;
         assert!(iterations < 400, "only {kills} kills landed in 400 runs");
@@ -938,13 +957,12 @@ fn sigkill_at_random_points_never_leaves_a_category_half_applied() {
         // The leftovers of a killed writer are as private as the file.
         for suffix in ["", "-wal", "-shm"] {
             let p = sibling(db.path(), suffix);
-            if p.exists() {
+            if !db.is_pg() && p.exists() {
                 assert_eq!(mode(&p), 0o600, "{}", p.display());
             }
         }
         assert_intact(db.path());
-        let conn = Connection::open(db.path()).unwrap();
-        let now = granted_categories(&conn, role_id);
+        let now = granted_categories(&db, "Crash");
         let mut target = state.clone();
         for c in &chosen {
             if on {
@@ -963,14 +981,7 @@ fn sigkill_at_random_points_never_leaves_a_category_half_applied() {
             applied += 1;
         }
         // Each committed change bumped the version and wrote its audit row with it.
-        let (version, updates): (i64, i64) = conn
-            .query_row(
-                "SELECT version, (SELECT count(*) FROM audit WHERE action = 'role.update' AND target = 'Crash') \
-                 FROM roles WHERE id = ?1",
-                [role_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
+        let (version, updates) = version_and_updates(&db, "Crash");
         // Versions are change numbers shared by all rows: each committed change
         // raised this role's and wrote one audit row; a killed one did neither.
         let (last_version, last_updates) = seen;
@@ -982,13 +993,13 @@ fn sigkill_at_random_points_never_leaves_a_category_half_applied() {
         );
         seen = (version, updates);
         if updates > 0 {
-            let last: String = conn
-                .query_row(
-                    "SELECT after FROM audit WHERE action = 'role.update' AND target = 'Crash' ORDER BY id DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
+            let last = db
+                .sql_strings(
+                    "SELECT after FROM audit WHERE action = 'role.update' AND target = ?1 \
+                     ORDER BY id DESC LIMIT 1",
+                    &["Crash"],
                 )
-                .unwrap();
+                .remove(0);
             let last: Value = serde_json::from_str(&last).unwrap();
             assert_eq!(
                 last["granted_count"].as_u64(),
@@ -1080,15 +1091,11 @@ fn eight_processes_adding_25_users_each_all_succeed() {
     assert_eq!(adds, 200, "one audit row per add");
     assert!(lockout_problem_in(&db).is_none());
     assert_intact(db.path());
-    if db.is_pg() {
-        // assert_no_secrets reads the SQLite file's bytes.
-        return;
-    }
     let outputs: Vec<&[u8]> = runs
         .iter()
         .flat_map(|r| [r.raw_stdout.as_slice(), r.raw_stderr.as_slice()])
         .collect();
-    assert_eq!(assert_no_secrets(db.path(), db.dir(), &outputs), 40);
+    assert_eq!(assert_no_secrets_in(&db, &outputs), 40);
 }
 
 // ---------------------------------------------------------------------------------
@@ -2590,9 +2597,7 @@ proptest! {
 
 #[test]
 fn no_sequence_of_cli_commands_leaves_no_active_owner_on_administrator() {
-    if sqlite_only("the store's raw SQLite connection in its checks") {
-        return;
-    }
+    // On both backends: the checks read the rows through `Db::sql_strings`.
     let db = Db::new();
     let mut rng = Rng(0x10C0_0017_AB1E_0009);
     let file = db.dir().join("import.json");
@@ -2637,7 +2642,7 @@ fn no_sequence_of_cli_commands_leaves_no_active_owner_on_administrator() {
             run.stderr
         );
         *codes.entry(run.code).or_default() += 1;
-        if let Some(problem) = lockout_problem(&db.conn()) {
+        if let Some(problem) = lockout_problem_in(&db) {
             panic!("after rolecall {args:?}: {problem}");
         }
     }
@@ -2650,7 +2655,7 @@ fn no_sequence_of_cli_commands_leaves_no_active_owner_on_administrator() {
         .iter()
         .flat_map(|r| [r.raw_stdout.as_slice(), r.raw_stderr.as_slice()])
         .collect();
-    assert!(assert_no_secrets(db.path(), db.dir(), &outputs) > 0);
+    assert!(assert_no_secrets_in(&db, &outputs) > 0);
 }
 
 // ---------------------------------------------------------------------------------

@@ -621,3 +621,225 @@ fn copy_refuses_a_target_that_is_not_empty_and_leaves_it_alone() {
         }
     }
 }
+
+/// Starts `rolecall --db SOURCE copy --to TO` for every source at once and waits.
+fn copies_at_once(sources: &[&Place], to: &str) -> Vec<std::process::Output> {
+    let children: Vec<Child> = sources
+        .iter()
+        .map(|source| {
+            command(source.dir.path())
+                .arg("--db")
+                .arg(&source.location)
+                .args(["copy", "--to", to])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("rolecall starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("rolecall finishes"))
+        .collect()
+}
+
+/// Two sources that differ, each a small database of its own.
+fn two_sources() -> (Place, Place) {
+    let a = Place::new(&Backend::Sqlite);
+    a.ok(&["users", "add", "anna", "--email", "anna@example.com"]);
+    a.ok(&["roles", "create", "From A"]);
+    let b = Place::new(&Backend::Sqlite);
+    b.ok(&["users", "add", "bert", "--email", "bert@example.com"]);
+    b.ok(&["users", "add", "bea", "--email", "bea@example.com"]);
+    b.ok(&["roles", "create", "From B"]);
+    (a, b)
+}
+
+#[test]
+fn two_copies_into_one_new_target_at_once_one_wins_and_the_other_is_refused() {
+    let (a, b) = two_sources();
+    let exports = [a.ok(&["export"]), b.ok(&["export"])];
+    assert_ne!(exports[0], exports[1]);
+    for backend in backends() {
+        // Several rounds: each starts both copies on a new, empty target, so both
+        // usually find it empty and race to create it.
+        for round in 0..4 {
+            let target = Place::new(&backend);
+            let to = target.location.to_str().unwrap().to_string();
+            let outs = copies_at_once(&[&a, &b], &to);
+            let codes: Vec<i32> = outs.iter().map(code).collect();
+            let winners: Vec<usize> = (0..2).filter(|&i| codes[i] == 0).collect();
+            assert_eq!(
+                winners.len(),
+                1,
+                "{backend:?} round {round}: exactly one copy succeeds: {outs:#?}"
+            );
+            let (winner, loser) = (winners[0], 1 - winners[0]);
+            let refusal = stderr(&outs[loser]);
+            assert_eq!(codes[loser], 3, "{backend:?}: {refusal}");
+            assert_eq!(refusal.trim_end().lines().count(), 1, "one line: {refusal}");
+            let named = match &target.pg {
+                Some(pg) => refusal.contains(&pg.name) && refusal.contains("is not empty"),
+                None => refusal.contains(&to) && refusal.contains("already exists"),
+            };
+            assert!(
+                named,
+                "{backend:?}: the refusal names the target: {refusal}"
+            );
+            assert_eq!(
+                target.ok(&["export"]),
+                exports[winner],
+                "{backend:?} round {round}: the target holds exactly the winner's data"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_copy_refuses_a_postgres_target_that_was_filled_while_it_waited_to_create() {
+    let Some(server) = pg_server() else { return };
+    let (source, _) = two_sources();
+    let target = PgDatabase::create(&server);
+    // Another process is creating rolecall's schema in the target: it holds the lock
+    // under which every creation looks at the tables.
+    let mut holder = target.client();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("SELECT pg_advisory_xact_lock(7242643412)")
+        .unwrap();
+    let child = command(source.dir.path())
+        .arg("--db")
+        .arg(&source.location)
+        .args(["copy", "--to", &target.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The copy found the target empty and now waits for the lock.
+    let mut admin = pg_admin(&server);
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = $1)",
+                &[&target.name],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the copy never waited for the creation lock"
+        );
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // What a first open leaves once its creation commits (rolecall_schema is the
+    // table a creation takes for "already made").
+    tx.batch_execute(
+        "CREATE TABLE rolecall_schema (id INT PRIMARY KEY, version BIGINT NOT NULL); \
+         INSERT INTO rolecall_schema VALUES (1, 1)",
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let refusal = stderr(&out);
+    assert_eq!(
+        code(&out),
+        3,
+        "the copy must not report rows it never wrote:\n{}{refusal}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        refusal.trim_end(),
+        format!(
+            "rolecall: {} is not empty (it has 1 table); copy only into an empty database.",
+            target.url
+        )
+    );
+    let tables: i64 = holder
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 1, "the copy wrote nothing");
+}
+
+#[test]
+fn a_postgres_database_missing_a_table_is_called_damaged_naming_the_table() {
+    let Some(server) = pg_server() else { return };
+    let place = Place::new(&Backend::Postgres(server));
+    fill(&place);
+    place
+        .pg
+        .as_ref()
+        .unwrap()
+        .client()
+        .batch_execute("DROP TABLE package_roles CASCADE")
+        .unwrap();
+    let damaged = |args: &[&str]| -> Option<String> {
+        let out = place.rc(args);
+        let err = stderr(&out);
+        if code(&out) == 0 {
+            return None;
+        }
+        assert_eq!(code(&out), 4, "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+        assert!(
+            err.starts_with("rolecall: ") && err.contains("damaged"),
+            "{args:?}: {err}"
+        );
+        Some(err)
+    };
+    // Commands that need the table say so, naming it.
+    for args in [
+        &["packages", "list"][..],
+        &["packages", "show", "Team"],
+        &["packages", "add-role", "Team", "Basic Access"],
+        &["check", "alice", "contacts.export"],
+        &["export"],
+    ] {
+        let err = damaged(args).unwrap_or_else(|| panic!("{args:?} succeeded"));
+        assert!(
+            err.contains("\"package_roles\""),
+            "{args:?} names the table: {err}"
+        );
+    }
+    // The rest do not need it and keep working.
+    for args in [
+        &["users", "list"][..],
+        &["users", "show", "carol"],
+        &["roles", "list"],
+        &["users", "add", "dave", "--email", "dave@example.com"],
+        &["audit"],
+    ] {
+        assert_eq!(damaged(args), None, "{args:?}");
+    }
+    // The console opens, and its packages tab shows the damage instead of panicking.
+    let store = Store::open(&place.location, Access::ReadWrite).unwrap();
+    let mut app =
+        rolecall::tui::app::App::new(store, rolecall::tui::theme::Theme::monochrome()).unwrap();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    for (key, shown) in [
+        ('3', "\"package_roles\" does not exist"),
+        ('1', "alice@example.com"),
+    ] {
+        let key = crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(key),
+            crossterm::event::KeyModifiers::NONE,
+        );
+        if let Some(msg) = app.key_to_msg(key) {
+            app.update(msg);
+        }
+        term.draw(|f| rolecall::tui::views::draw(&app, f)).unwrap();
+        let screen = term.backend().to_string();
+        assert!(screen.contains(shown), "{shown}:\n{screen}");
+    }
+}

@@ -13,6 +13,8 @@ use rolecall::tui::theme::Theme;
 use rolecall::tui::views;
 use tempfile::TempDir;
 
+mod common;
+
 struct Harness {
     _dir: TempDir,
     db: std::path::PathBuf,
@@ -3399,4 +3401,62 @@ fn a_package_that_changed_after_the_delete_dialog_is_not_deleted_on_that_answer(
         1,
         "chen was not dropped unasked"
     );
+}
+
+/// The title bar of a console on PostgreSQL names the database: the URL (never its
+/// password) when it fits, else shorter forms of it ending in the database's name,
+/// never the socket folder of a `?host=` parameter (which is the last segment of
+/// the URL's text, taken for a file name before).
+#[test]
+fn the_title_names_a_postgres_database_not_its_socket_folder() {
+    let Some(server) = common::pg_server() else {
+        return;
+    };
+    if !server.contains("host=/") {
+        eprintln!("skipped: the test server is not reached through a socket folder");
+        return;
+    }
+    let pg = common::PgDatabase::create(&server);
+    let url = std::path::PathBuf::from(&pg.url);
+    let socket_folder = server
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    {
+        let mut store = Store::open(&url, Access::ReadWrite).unwrap();
+        store.set_actor("tester");
+        add(&mut store, "olivia", "Olivia", "Owner", None);
+    }
+    let mut h = Harness::on(TempDir::new().unwrap(), url, 120, 30);
+    let title = |h: &Harness| {
+        h.term
+            .backend()
+            .to_string()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    for (width, want) in [
+        // Room for the URL less its parameters.
+        (120, pg.url.split('?').next().unwrap().to_string()),
+        // Room for the database's name, cut at its end.
+        (80, "…/rolecall_test_".to_string()),
+    ] {
+        h.resize(width, 30);
+        let top = title(&h);
+        assert!(top.contains(&want), "at {width} columns: {top}");
+        assert!(
+            !top.contains(&socket_folder),
+            "at {width} columns the title names the socket folder: {top}"
+        );
+        assert!(top.contains(" 1 Users (1) "), "the tabs are whole: {top}");
+    }
+    // Wide enough, the whole URL.
+    h.resize(220, 30);
+    assert!(title(&h).contains(&pg.url), "{}", title(&h));
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use postgres::types::Type;
 
 use super::db::{Db, Param, PgValue, Row, SqlResult, params};
-use super::{Store, pg};
-use crate::error::{Error, Result};
+use super::{OnExisting, Store, pg};
+use crate::error::Result;
 
 /// How a column is read and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,24 +394,17 @@ impl Store {
             Some(url) => {
                 let target = pg::parse(url)?;
                 let conn = Db::pg(pg::connect(&target)?);
-                let tables = super::pg_tables(&conn).map_err(Error::from)?;
-                if !tables.is_empty() {
-                    return Err(Error::Refused(format!(
-                        "{} is not empty (it has {} tables); copy only into an empty database",
-                        target.shown,
-                        tables.len()
-                    )));
-                }
-                super::create_pg(&conn, &target.shown, &fill)?;
+                // Emptiness is judged under the creation's lock, in its transaction:
+                // a process that fills the database first makes this copy refuse.
+                super::create_pg(&conn, &target.shown, &fill, OnExisting::Refuse)?;
             }
             None => {
+                // Refused early when the file is there already; a file another
+                // process links into place while this copy is made is refused too.
                 if std::fs::symlink_metadata(to).is_ok() {
-                    return Err(Error::Refused(format!(
-                        "{} already exists; copy only to a new file",
-                        super::shown(to)
-                    )));
+                    return Err(super::copy_target_exists(to));
                 }
-                super::create(to, &fill)?;
+                super::create(to, &fill, OnExisting::Refuse)?;
             }
         }
         Ok(copied)

@@ -226,7 +226,11 @@ impl Store {
                         shown(path)
                     )));
                 }
-                create(path, &|db: &Db| seed(db, &Catalog::builtin()))?;
+                create(
+                    path,
+                    &|db: &Db| seed(db, &Catalog::builtin()),
+                    OnExisting::Use,
+                )?;
             }
             Err(e) => return Err(Error::Storage(format!("cannot read {}: {e}", shown(path)))),
         }
@@ -359,7 +363,12 @@ impl Store {
                     "no rolecall database at {shown} (it is created when you first open the console or add something)"
                 )));
             }
-            create_pg(&conn, &shown, &|db: &Db| seed(db, &Catalog::builtin()))?;
+            create_pg(
+                &conn,
+                &shown,
+                &|db: &Db| seed(db, &Catalog::builtin()),
+                OnExisting::Use,
+            )?;
             tables = pg_tables(&conn).map_err(unreadable)?;
         }
         let version = conn.schema_version().map_err(unreadable)?;
@@ -1156,10 +1165,38 @@ fn usable_version(conn: &Connection, path: &Path) -> Result<i64> {
     Ok(version)
 }
 
+/// What creating a database does when another process made one there first, after
+/// the caller looked and before this one was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnExisting {
+    /// Opening: the other process's database serves as well as this one's would.
+    Use,
+    /// Copying: the target must hold the copy and nothing else, so it is refused
+    /// (exit 3, as a target found not empty at the start is).
+    Refuse,
+}
+
+/// The refusal of a copy to a file that exists.
+fn copy_target_exists(path: &Path) -> Error {
+    Error::Refused(format!(
+        "{} already exists; copy only to a new file",
+        shown(path)
+    ))
+}
+
+/// The refusal of a copy to a PostgreSQL database that has tables.
+fn copy_target_not_empty(shown: &str, tables: usize) -> Error {
+    let noun = if tables == 1 { "table" } else { "tables" };
+    Error::Refused(format!(
+        "{shown} is not empty (it has {tables} {noun}); copy only into an empty database"
+    ))
+}
+
 /// Creates a new database atomically: it is built and seeded under a temporary name
 /// in the same folder, then linked into place, so no other process ever sees a
-/// half-made file. If another process won the race, its file is used.
-fn create(path: &Path, fill: &dyn Fn(&Db) -> Result<()>) -> Result<()> {
+/// half-made file. If another process won the race, its file is used, or with
+/// [`OnExisting::Refuse`] refused.
+fn create(path: &Path, fill: &dyn Fn(&Db) -> Result<()>, on_existing: OnExisting) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::DirBuilder::new()
             .recursive(true)
@@ -1202,7 +1239,10 @@ fn create(path: &Path, fill: &dyn Fn(&Db) -> Result<()>) -> Result<()> {
         conn.close().map_err(|(_, e)| Error::from(e))?;
         match fs::hard_link(&temp, path) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => match on_existing {
+                OnExisting::Use => Ok(()),
+                OnExisting::Refuse => Err(copy_target_exists(path)),
+            },
             Err(e) => Err(Error::Storage(format!(
                 "cannot create {}: {e}",
                 shown(path)
@@ -1505,16 +1545,27 @@ fn pg_tables(conn: &Db) -> db::SqlResult<std::collections::HashSet<String>> {
     .collect()
 }
 
-/// Creates the schema in an empty PostgreSQL database and seeds it, in one
+/// Creates the schema in an empty PostgreSQL database and fills it, in one
 /// transaction. Two processes that start on the same empty database at once queue
-/// on an advisory lock; the second finds the schema made and leaves it.
-fn create_pg(conn: &Db, shown: &str, fill: &dyn Fn(&Db) -> Result<()>) -> Result<()> {
+/// on an advisory lock, and the second looks at the tables only once it holds it:
+/// it finds the schema made and uses it, or with [`OnExisting::Refuse`] (a copy,
+/// which must not report rows it never wrote) refuses any table it finds.
+fn create_pg(
+    conn: &Db,
+    shown: &str,
+    fill: &dyn Fn(&Db) -> Result<()>,
+    on_existing: OnExisting,
+) -> Result<()> {
     let failed =
         |e: db::DbError| Error::Storage(format!("cannot create {shown}: {}", Error::from(e)));
     let tx = conn.begin_write().map_err(failed)?;
     tx.execute_batch("SELECT pg_advisory_xact_lock(7242643412)")
         .map_err(failed)?;
+    // READ COMMITTED: this statement sees whatever the lock's last holder committed.
     let tables = pg_tables(&tx).map_err(failed)?;
+    if on_existing == OnExisting::Refuse && !tables.is_empty() {
+        return Err(copy_target_not_empty(shown, tables.len()));
+    }
     if tables.contains("rolecall_schema") {
         return tx.commit().map_err(failed);
     }

@@ -117,7 +117,8 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     };
     app.hit.set(hit);
     let path = app.store.path();
-    let mut right = display_safe(&path.display().to_string()).into_owned();
+    let is_pg = app.store.is_postgres();
+    let mut right = location_forms(path, is_pg).remove(0);
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = (area.width as usize).saturating_sub(used + 1);
     let ro = if app.store.is_read_only() {
@@ -131,11 +132,11 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
         .operator()
         .map(|name| format!("as {}  ", display_safe(name)))
         .unwrap_or_default();
-    // A long path gives way to its file name, which is what tells files apart.
-    if crate::text::width(&who) + crate::text::width(&right) + ro.len() > room
-        && let Some(name) = path.file_name()
-    {
-        right = format!("…/{}", display_safe(&name.to_string_lossy()));
+    // A long location gives way to a shorter form of it: a file's name, a URL's
+    // database (what tells databases apart).
+    let fixed = crate::text::width(&who) + ro.len();
+    if fixed + crate::text::width(&right) > room {
+        right = fitted_location(path, is_pg, room.saturating_sub(fixed));
     }
     // Still too long: who and read-only matter more than which file.
     if !who.is_empty() && crate::text::width(&who) + crate::text::width(&right) + ro.len() > room {
@@ -150,6 +151,59 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     ));
     spans.push(Span::styled(right, t.dim));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The ways the title bar can name the database, longest first: a file's path, then
+/// `…/` and its file name; a PostgreSQL URL without its password, then without its
+/// parameters (`?host=/socket/folder`, `sslmode`), then `postgres://…/` and the
+/// database's name, then `…/` and the name alone. A URL's path names its database;
+/// the socket folder a `host=` parameter names is never shown as if it were one.
+pub fn location_forms(path: &std::path::Path, is_pg: bool) -> Vec<String> {
+    let full = path.display().to_string();
+    let mut forms = Vec::new();
+    if is_pg {
+        // The store shows URLs without their password already; redacting again costs
+        // nothing and keeps the title safe whatever a caller passes.
+        let url = crate::store::redact_url(&full);
+        let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", &url));
+        let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_path = before_query
+            .split_once('/')
+            .map(|(_, db)| db)
+            .filter(|db| !db.is_empty());
+        let database = in_path.or_else(|| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("dbname="))
+                .filter(|db| !db.is_empty())
+        });
+        forms.push(url.clone());
+        // Without its parameters only while that keeps the database's name.
+        if in_path.is_some() && !query.is_empty() {
+            forms.push(format!("{scheme}://{before_query}"));
+        }
+        if let Some(database) = database {
+            forms.push(format!("{scheme}://…/{database}"));
+            forms.push(format!("…/{database}"));
+        }
+    } else {
+        forms.push(display_safe(&full).into_owned());
+        if let Some(name) = path.file_name() {
+            forms.push(format!("…/{}", display_safe(&name.to_string_lossy())));
+        }
+    }
+    forms.dedup();
+    forms
+}
+
+/// The longest of [`location_forms`] that fits in `room` columns, else the shortest
+/// (the title bar cuts it, or leaves it out for the operator's name).
+pub fn fitted_location(path: &std::path::Path, is_pg: bool, room: usize) -> String {
+    let mut forms = location_forms(path, is_pg);
+    match forms.iter().position(|f| crate::text::width(f) <= room) {
+        Some(i) => forms.swap_remove(i),
+        None => forms.pop().unwrap_or_default(),
+    }
 }
 
 /// The status line takes a second row when its text is longer than one.
@@ -236,4 +290,71 @@ fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {}  ", b.what), Style::default()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const SOCKET_URL: &str = "postgresql://postgres@/rolecall_prod?host=/tmp/rolecall-pg.Xy12ab";
+
+    #[test]
+    fn a_postgres_url_gives_way_to_its_database_never_its_socket_folder() {
+        let url = Path::new(SOCKET_URL);
+        assert_eq!(fitted_location(url, true, 200), SOCKET_URL);
+        let cases = [
+            (60, "postgresql://postgres@/rolecall_prod"),
+            (30, "postgresql://…/rolecall_prod"),
+            (20, "…/rolecall_prod"),
+        ];
+        for (room, want) in cases {
+            let got = fitted_location(url, true, room);
+            assert_eq!(got, want, "in {room} columns");
+            assert!(crate::text::width(&got) <= room, "{got} fits in {room}");
+        }
+        // Too narrow for any form: the shortest, which the title bar cuts.
+        assert_eq!(fitted_location(url, true, 5), "…/rolecall_prod");
+        // Shortened, no form keeps the socket folder (the whole URL names it as
+        // its host, where it belongs).
+        for room in 0..SOCKET_URL.len() {
+            let got = fitted_location(url, true, room);
+            assert!(
+                !got.contains("rolecall-pg") && got.ends_with("rolecall_prod"),
+                "in {room} columns: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_postgres_url_is_shown_without_its_password_in_every_form() {
+        let url = Path::new(
+            "postgres://alice:s3cret@db.example:5432/app?sslmode=require&password=hunter2",
+        );
+        let forms = location_forms(url, true);
+        assert_eq!(
+            forms,
+            [
+                "postgres://alice@db.example:5432/app?sslmode=require",
+                "postgres://alice@db.example:5432/app",
+                "postgres://…/app",
+                "…/app",
+            ]
+        );
+        // A database named only by a parameter.
+        let by_param = Path::new("postgres://bob@/?dbname=policy&host=/run/pg");
+        assert_eq!(fitted_location(by_param, true, 20), "postgres://…/policy");
+    }
+
+    #[test]
+    fn a_file_gives_way_to_its_name() {
+        let file = Path::new("/srv/teams/marketing/rolecall.db");
+        assert_eq!(
+            fitted_location(file, false, 80),
+            "/srv/teams/marketing/rolecall.db"
+        );
+        assert_eq!(fitted_location(file, false, 20), "…/rolecall.db");
+        assert_eq!(fitted_location(file, false, 3), "…/rolecall.db");
+    }
 }
