@@ -70,7 +70,7 @@ fn pg_error(e: &postgres::Error) -> crate::error::Error {
                 .to_string()
         }
         Some(c) if *c == SqlState::UNDEFINED_TABLE => format!(
-            "the database is damaged or is not a rolecall database: {}; nothing was changed",
+            "the database is damaged or is not a rolecall database ({}); nothing was written to it",
             pg_message(e)
         ),
         Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => format!(
