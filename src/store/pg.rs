@@ -564,14 +564,16 @@ fn tls(target: &Target) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
 /// answers, takes the login and (with `target_session_attrs`) is the kind of server
 /// asked for. When none will do, the error says what each one answered.
 pub fn connect(target: &Target) -> Result<postgres::Client> {
-    let tls = tls(target)?;
+    // TLS is set up once, and only when a host is reached over the network: as
+    // libpq, a unix socket never carries TLS, so it is not asked for (one round trip
+    // and the TLS set-up less on every start of every command).
+    let mut tls_setup = None;
     let mut failures = Vec::new();
     for host in &target.hosts {
         let mut config = target.config.clone();
+        let local = matches!(host.host, Some(Host::Unix(_)));
         match &host.host {
             Some(Host::Tcp(name)) => config.host(name),
-            // As libpq: a unix socket never carries TLS, so it is not asked for
-            // (one round trip less on every start).
             Some(Host::Unix(path)) => config.host_path(path).ssl_mode(SslMode::Disable),
             None => &mut config,
         };
@@ -582,7 +584,18 @@ pub fn connect(target: &Target) -> Result<postgres::Client> {
         if let Some(password) = &host.password {
             config.password(password);
         }
-        match config.connect(tls.clone()) {
+        let connected = if local {
+            config.connect(postgres::NoTls)
+        } else {
+            if tls_setup.is_none() {
+                tls_setup = Some(tls(target)?);
+            }
+            let Some(tls) = &tls_setup else {
+                unreachable!("set up just above")
+            };
+            config.connect(tls.clone())
+        };
+        match connected {
             Ok(client) => return Ok(client),
             Err(e) => failures.push((host, refusal(&e, target.password_note.as_deref()))),
         }
