@@ -582,16 +582,8 @@ impl Db {
     /// PostgreSQL only: one text column of `sql`, whose one parameter is an array of
     /// text (`= ANY(?1)`): a batch checked in one round trip.
     pub(crate) fn pg_query_strings(&self, sql: &str, values: &[&str]) -> SqlResult<Vec<String>> {
-        let Db::Pg(pg) = self else {
-            return Err(DbError::Column(
-                "a PostgreSQL statement was sent to a SQLite database".into(),
-            ));
-        };
-        let rows = pg
-            .client
-            .borrow_mut()
-            .query_typed(&numbered_placeholders(sql), &[(&values, Type::TEXT_ARRAY)])?;
-        rows.iter()
+        self.pg_query_typed(sql, &[(&values, Type::TEXT_ARRAY)])?
+            .iter()
             .map(|r| Ok(r.try_get::<_, String>(0)?))
             .collect()
     }

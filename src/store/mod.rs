@@ -335,21 +335,22 @@ impl Store {
             conn.execute_batch("SET default_transaction_read_only = on")
                 .map_err(unreadable)?;
         }
+        let opened = |conn: Db, catalog: Catalog| Store {
+            conn,
+            wal: true,
+            catalog,
+            actor: actor_from_env(),
+            access,
+            path: PathBuf::from(&shown),
+            target: PathBuf::from(url),
+            last_model_import: ModelImport::default(),
+            operator: None,
+        };
         // A current database answers in one round trip; anything else (no schema
-        // yet, another version, a missing table) takes the slow path, which says
-        // what is wrong.
+        // yet, another version, a catalog that does not validate) takes the slow
+        // path, which says what is wrong.
         if let Some(catalog) = pg_current_catalog(&conn).map_err(unreadable)? {
-            return Ok(Store {
-                conn,
-                wal: true,
-                catalog,
-                actor: actor_from_env(),
-                access,
-                path: PathBuf::from(&shown),
-                target: PathBuf::from(url),
-                last_model_import: ModelImport::default(),
-                operator: None,
-            });
+            return Ok(opened(conn, catalog));
         }
         let mut tables = pg_tables(&conn).map_err(unreadable)?;
         if !tables.contains("rolecall_schema") {
@@ -391,17 +392,7 @@ impl Store {
             Error::Storage(m) => Error::Storage(format!("cannot read {shown}: {m}")),
             other => Error::Storage(format!("{shown} holds an invalid catalog: {other}")),
         })?;
-        Ok(Store {
-            conn,
-            wal: true,
-            catalog,
-            actor: actor_from_env(),
-            access,
-            path: PathBuf::from(&shown),
-            target: PathBuf::from(url),
-            last_model_import: ModelImport::default(),
-            operator: None,
-        })
+        Ok(opened(conn, catalog))
     }
 
     /// Opens the same database again, as another connection, when called (the

@@ -198,17 +198,7 @@ fn set_packages(
         .query_map([id], |r| r.get(0))?
         .collect::<super::db::SqlResult<_>>()?;
     for package in packages.difference(&current) {
-        let exists: bool = tx.tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM packages WHERE id = ?1)",
-            [package],
-            |r| r.get(0),
-        )?;
-        if !exists {
-            return Err(Error::invalid(
-                "package",
-                format!("there is no package with id {package}; it may have been deleted"),
-            ));
-        }
+        ensure_package_exists(tx.tx, *package)?;
         tx.tx.execute(
             "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2)",
             params![package, id],
@@ -224,6 +214,22 @@ fn set_packages(
         super::packages::bump_package(tx, *package)?;
     }
     Ok((before, super::packages::packages_of(tx.tx, id)?))
+}
+
+/// Refuses a package id that is not (or no longer) there.
+fn ensure_package_exists(conn: &Db, id: i64) -> Result<()> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM packages WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "package",
+        format!("there is no package with id {id}; it may have been deleted"),
+    ))
 }
 
 /// The hand-out rule for an edit: the role it gives and the packages it joins
@@ -364,17 +370,7 @@ fn join_added(tx: &Tx<'_>, joins: &[(String, std::collections::BTreeSet<i64>)]) 
     let packages: std::collections::BTreeSet<i64> =
         joins.iter().flat_map(|(_, p)| p.iter().copied()).collect();
     for package in &packages {
-        let exists: bool = tx.tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM packages WHERE id = ?1)",
-            [package],
-            |r| r.get(0),
-        )?;
-        if !exists {
-            return Err(Error::invalid(
-                "package",
-                format!("there is no package with id {package}; it may have been deleted"),
-            ));
-        }
+        ensure_package_exists(tx.tx, *package)?;
     }
     tx.ensure_may_give(None, &packages.iter().copied().collect::<Vec<_>>())?;
     let names: Vec<&str> = joins.iter().map(|(u, _)| u.as_str()).collect();
