@@ -508,6 +508,25 @@ fn users_added_together_join_their_packages_in_the_same_write() {
     );
     assert_eq!(eu_after.version, mail_after.version, "one write");
     assert_eq!(db.ok(&["check", "frank", "broadcasts"]).trim(), "allowed");
+    let added = |name: &str| -> Value {
+        let rows = db.sql_strings(
+            "SELECT after FROM audit WHERE action = 'user.add' AND target = ?1",
+            &[name],
+        );
+        assert_eq!(rows.len(), 1, "one user.add row for {name}");
+        serde_json::from_str(&rows[0]).unwrap()
+    };
+    assert_eq!(
+        added("erin")["packages"],
+        serde_json::json!(["EU Marketing", "Mail"]),
+        "the log says which packages a user joined as they were added"
+    );
+    assert_eq!(added("frank")["packages"], serde_json::json!(["Mail"]));
+    assert!(added("gina").get("packages").is_none());
+    // One user at a time (the console's user form) says it the same way.
+    store.add_user(new("lee", &[mail.id])).unwrap();
+    assert_eq!(added("lee")["packages"], serde_json::json!(["Mail"]));
+    assert!(members("Mail").contains("lee"));
 
     // A package deleted meanwhile refuses the batch: nobody is added.
     let err = store

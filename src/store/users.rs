@@ -273,6 +273,7 @@ fn insert_user(
     profile: &Profile,
     role: Option<&RoleRef>,
     hash: Option<String>,
+    packages: &[String],
 ) -> Result<()> {
     let taken: bool = tx
         .tx
@@ -356,7 +357,33 @@ fn insert_user(
     after.insert("active".into(), json!(true));
     after.insert("owner".into(), json!(first));
     after.insert("has_password".into(), json!(hash.is_some()));
+    if !packages.is_empty() {
+        after.insert("packages".into(), json!(packages));
+    }
     tx.audit("user.add", username, None, Some(after.into()))
+}
+
+/// The names of the packages `ids`, sorted, for the audit row of a user who joins
+/// them as they are added; an id that is not (or no longer) there is refused.
+fn package_names(
+    tx: &Db,
+    ids: &std::collections::BTreeSet<i64>,
+    known: &mut std::collections::HashMap<i64, String>,
+) -> Result<Vec<String>> {
+    let mut names = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !known.contains_key(id) {
+            ensure_package_exists(tx, *id)?;
+            let name: String =
+                tx.query_row("SELECT name FROM packages WHERE id = ?1", [id], |r| {
+                    text(r, 0)
+                })?;
+            known.insert(*id, name);
+        }
+        names.push(known[id].clone());
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Puts users just added, in this transaction, into their packages: each package
@@ -526,7 +553,8 @@ impl Store {
         let profile = new.profile.validated()?;
         let hash = new.password.as_deref().map(password::hash).transpose()?;
         self.write(Need::One(Right::Users), |tx| {
-            insert_user(tx, &username, &profile, new.role.as_ref(), hash)?;
+            let joined = package_names(tx.tx, &new.packages, &mut Default::default())?;
+            insert_user(tx, &username, &profile, new.role.as_ref(), hash, &joined)?;
             if !new.packages.is_empty() {
                 let id = load_user(tx.tx, &username)?.id;
                 let packages: Vec<i64> = new.packages.iter().copied().collect();
@@ -543,6 +571,7 @@ impl Store {
     pub fn add_users(&mut self, users: Vec<NewUser>) -> Result<usize> {
         let mut checked = Vec::with_capacity(users.len());
         let mut joins = Vec::new();
+        let mut joining = Vec::with_capacity(users.len());
         for new in users {
             if new.password.is_some() {
                 return Err(Error::invalid(
@@ -552,19 +581,25 @@ impl Store {
             }
             let username = validate::username(&new.username)?;
             let profile = new.profile.validated()?;
+            joining.push(new.packages.clone());
             if !new.packages.is_empty() {
                 joins.push((username.clone(), new.packages));
             }
             checked.push((username, profile, new.role));
         }
         self.write(Need::One(Right::Users), |tx| {
+            let mut known = std::collections::HashMap::new();
+            let joined = joining
+                .iter()
+                .map(|ids| package_names(tx.tx, ids, &mut known))
+                .collect::<Result<Vec<_>>>()?;
             // A server answers each statement over the network: many users go in
             // batches there, checked by the same rules.
             if tx.tx.is_pg() && checked.len() > 1 {
-                add_users_batched(tx, &checked)?;
+                add_users_batched(tx, &checked, &joined)?;
             } else {
-                for (username, profile, role) in &checked {
-                    insert_user(tx, username, profile, role.as_ref(), None)?;
+                for ((username, profile, role), joined) in checked.iter().zip(&joined) {
+                    insert_user(tx, username, profile, role.as_ref(), None, joined)?;
                 }
             }
             join_added(tx, &joins)?;
@@ -920,9 +955,14 @@ const USERS_PER_BATCH: usize = 5_000;
 /// [`insert_user`] for many users on PostgreSQL: the same checks (a username or email
 /// taken, in the database or earlier in the batch; the first user's role), then the
 /// rows and their audit rows written with `unnest`, a few thousand per statement.
-fn add_users_batched(tx: &Tx<'_>, users: &[(String, Profile, Option<RoleRef>)]) -> Result<usize> {
+fn add_users_batched(
+    tx: &Tx<'_>,
+    users: &[(String, Profile, Option<RoleRef>)],
+    joined: &[Vec<String>],
+) -> Result<usize> {
     use postgres::types::Type;
     let mut rest = users;
+    let mut rest_joined = joined;
     let empty: bool = !tx
         .tx
         .query_row("SELECT EXISTS (SELECT 1 FROM users)", params![], |r| {
@@ -931,8 +971,9 @@ fn add_users_batched(tx: &Tx<'_>, users: &[(String, Profile, Option<RoleRef>)]) 
     if empty {
         // The first user becomes the owner: the single-user path says how.
         let (username, profile, role) = &users[0];
-        insert_user(tx, username, profile, role.as_ref(), None)?;
+        insert_user(tx, username, profile, role.as_ref(), None, &joined[0])?;
         rest = &users[1..];
+        rest_joined = &joined[1..];
     }
     let mut names = std::collections::HashSet::with_capacity(rest.len());
     let mut emails = std::collections::HashMap::with_capacity(rest.len());
@@ -1005,12 +1046,15 @@ fn add_users_batched(tx: &Tx<'_>, users: &[(String, Profile, Option<RoleRef>)]) 
         resolved.push((role.clone(), id, name.clone()));
         Ok((id, name))
     };
-    for chunk in rest.chunks(USERS_PER_BATCH) {
+    for (chunk, chunk_joined) in rest
+        .chunks(USERS_PER_BATCH)
+        .zip(rest_joined.chunks(USERS_PER_BATCH))
+    {
         let mut cols: [Vec<&str>; 9] = Default::default();
         let mut folds = Vec::with_capacity(chunk.len());
         let mut role_ids: Vec<Option<i64>> = Vec::with_capacity(chunk.len());
         let mut afters = Vec::with_capacity(chunk.len());
-        for (username, profile, role) in chunk {
+        for ((username, profile, role), joined) in chunk.iter().zip(chunk_joined) {
             let (role_id, role_name) = role_of(role)?;
             folds.push(fold(&profile.email));
             role_ids.push(role_id);
@@ -1020,6 +1064,9 @@ fn add_users_batched(tx: &Tx<'_>, users: &[(String, Profile, Option<RoleRef>)]) 
             after.insert("active".into(), json!(true));
             after.insert("owner".into(), json!(false));
             after.insert("has_password".into(), json!(false));
+            if !joined.is_empty() {
+                after.insert("packages".into(), json!(joined));
+            }
             afters.push(Value::from(after).to_string());
         }
         for (username, profile, _) in chunk {
