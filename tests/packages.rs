@@ -523,6 +523,30 @@ fn users_added_together_join_their_packages_in_the_same_write() {
     );
     assert_eq!(added("frank")["packages"], serde_json::json!(["Mail"]));
     assert!(added("gina").get("packages").is_none());
+    // Joining afterwards, many at once: only a membership that is new changes a
+    // user, with a user.update row naming the packages before and after.
+    let joined = store
+        .join_packages(&[
+            ("gina".to_string(), vec!["Mail".to_string()]),
+            ("erin".to_string(), vec!["mail".to_string()]),
+        ])
+        .unwrap();
+    assert_eq!(joined, 1, "erin was in Mail already");
+    assert!(members("Mail").contains("gina"));
+    let updates = db.sql_strings(
+        "SELECT after FROM audit WHERE action = 'user.update' AND target = ?1",
+        &["gina"],
+    );
+    assert_eq!(updates.len(), 1);
+    let update: Value = serde_json::from_str(&updates[0]).unwrap();
+    assert_eq!(update["packages"], serde_json::json!(["Mail"]));
+    assert!(
+        db.sql_strings(
+            "SELECT after FROM audit WHERE action = 'user.update' AND target = ?1",
+            &["erin"],
+        )
+        .is_empty()
+    );
     // One user at a time (the console's user form) says it the same way.
     store.add_user(new("lee", &[mail.id])).unwrap();
     assert_eq!(added("lee")["packages"], serde_json::json!(["Mail"]));

@@ -937,28 +937,32 @@ impl Tx<'_> {
 
     /// Audit rows of one action, in the order given: in `unnest` batches on a
     /// server (one round trip per 5,000 rows), one prepared insert each on a file.
-    /// Each row is its target and its `after`.
-    fn audit_added(&self, action: &str, rows: Vec<(&str, Value)>) -> Result<()> {
+    /// Each row is its target, its `before` and its `after`.
+    fn audit_many(&self, action: &str, rows: Vec<AuditRow<'_>>) -> Result<()> {
         if !self.tx.is_pg() {
-            for (target, after) in rows {
-                self.audit(action, target, None, Some(after))?;
+            for (target, before, after) in rows {
+                self.audit(action, target, before, after)?;
             }
             return Ok(());
         }
         use postgres::types::Type;
+        let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
         for chunk in rows.chunks(5_000) {
-            let targets: Vec<&str> = chunk.iter().map(|(t, _)| *t).collect();
-            let afters: Vec<String> = chunk.iter().map(|(_, a)| a.to_string()).collect();
+            let targets: Vec<&str> = chunk.iter().map(|(t, _, _)| *t).collect();
+            let befores: Vec<Option<String>> = chunk.iter().map(|(_, b, _)| json(b)).collect();
+            let afters: Vec<Option<String>> = chunk.iter().map(|(_, _, a)| json(a)).collect();
             let (at, actor): (&str, &str) = (&self.at, self.actor);
             self.tx.pg_execute(
                 "INSERT INTO audit (at, actor, action, target, before, after) \
-                 SELECT ?1, ?2, ?3, t, NULL, a \
-                 FROM unnest(?4::text[], ?5::text[]) WITH ORDINALITY AS x(t, a, n) ORDER BY n",
+                 SELECT ?1, ?2, ?3, t, b, a \
+                 FROM unnest(?4::text[], ?5::text[], ?6::text[]) WITH ORDINALITY AS x(t, b, a, n) \
+                 ORDER BY n",
                 &[
                     (&at, Type::TEXT),
                     (&actor, Type::TEXT),
                     (&action, Type::TEXT),
                     (&targets, Type::TEXT_ARRAY),
+                    (&befores, Type::TEXT_ARRAY),
                     (&afters, Type::TEXT_ARRAY),
                 ],
             )?;
@@ -966,6 +970,9 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+/// One audit row of [`Tx::audit_many`]: its target, `before` and `after`.
+type AuditRow<'a> = (&'a str, Option<Value>, Option<Value>);
 
 /// WAL lets the console read while another process writes.
 fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {

@@ -824,79 +824,7 @@ impl Store {
     /// user gets one `user.update` row naming all the packages they joined. Users
     /// already in a package stay; unknown names refuse the whole batch.
     pub fn join_packages(&mut self, memberships: &[(String, Vec<String>)]) -> Result<usize> {
-        self.write(Need::One(Right::Users), |tx| {
-            if tx.tx.is_pg() {
-                return join_packages_batched(tx, memberships);
-            }
-            let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
-            // Everyone's packages before, read once for the whole batch.
-            let mut current: HashMap<i64, Vec<String>> = HashMap::new();
-            {
-                let stmt = tx.tx.prepare_cached(
-                    "SELECT m.user_id, p.name FROM package_members m JOIN packages p ON p.id = m.package_id",
-                )?;
-                for row in stmt.query_map(params![], |r| Ok((r.get::<i64>(0)?, text(r, 1)?)))? {
-                    let (user, package) = row?;
-                    current.entry(user).or_default().push(package);
-                }
-            }
-            let insert = tx.tx.prepare_cached(
-                "INSERT INTO package_members (package_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )?;
-            let find_user = tx
-                .tx
-                .prepare_cached("SELECT id FROM users WHERE username = ?1")?;
-            let mut joined = 0;
-            for (username, packages) in memberships {
-                let user: i64 = find_user
-                    .query_row([username], |r| r.get(0))
-                    .optional()?
-                    .ok_or_else(|| {
-                        Error::invalid(
-                            "username",
-                            format!("there is no user \"{}\"", crate::text::excerpt(username)),
-                        )
-                    })?;
-                let mut before = current.remove(&user).unwrap_or_default();
-                before.sort();
-                let mut after = before.clone();
-                for package in packages {
-                    let (id, name) = match package_ids.get(package) {
-                        Some(found) => found.clone(),
-                        None => {
-                            let id = resolve_package(tx.tx, &PackageRef::Typed(package.clone()))?;
-                            let name: String = tx
-                                .tx
-                                .query_row("SELECT name FROM packages WHERE id = ?1", [id], |r| {
-                                    text(r, 0)
-                                })?;
-                            package_ids.insert(package.clone(), (id, name.clone()));
-                            (id, name)
-                        }
-                    };
-                    if insert.execute(params![id, user])? > 0 {
-                        tx.ensure_may_give(None, &[id])?;
-                        after.push(name);
-                    }
-                }
-                if after.len() == before.len() {
-                    continue;
-                }
-                after.sort();
-                bump_user(tx, user)?;
-                tx.audit(
-                    "user.update",
-                    username,
-                    Some(json!({"packages": before})),
-                    Some(json!({"packages": after})),
-                )?;
-                joined += 1;
-            }
-            for (id, _) in package_ids.values() {
-                bump_package(tx, *id)?;
-            }
-            Ok(joined)
-        })
+        self.write(Need::One(Right::Users), |tx| join_all(tx, memberships))
     }
 
     /// The members of package `id` as (user id, username), by username: what the
@@ -1240,11 +1168,11 @@ pub(super) fn all_packages(conn: &Db) -> Result<Vec<Package>> {
     Ok(packages)
 }
 
-/// [`Store::join_packages`] on PostgreSQL: the same outcome and audit rows, worked out
-/// here from the memberships read once, then written a few statements per batch
-/// instead of several per user (each statement is a round trip to the server).
-fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> Result<usize> {
-    use postgres::types::Type;
+/// [`Store::join_packages`]: everything is read and checked first (everyone's
+/// memberships in one query, the users' ids in one round trip on a server), then
+/// written together: the new memberships, the users' versions and their
+/// `user.update` rows (batched on a server), each package's version once.
+fn join_all(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> Result<usize> {
     let mut current: HashMap<i64, Vec<String>> = HashMap::new();
     let mut pairs: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
     for row in tx
@@ -1265,8 +1193,7 @@ fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> 
     let ids = super::users::user_ids(tx.tx, &names)?;
     let mut package_ids: HashMap<String, (i64, String)> = HashMap::new();
     let (mut new_users, mut new_packages) = (Vec::new(), Vec::new());
-    let (mut changed, mut targets, mut befores, mut afters) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut changed, mut audit) = (Vec::new(), Vec::new());
     for (username, packages) in memberships {
         let user = *ids.get(username).ok_or_else(|| {
             Error::invalid(
@@ -1303,41 +1230,42 @@ fn join_packages_batched(tx: &Tx<'_>, memberships: &[(String, Vec<String>)]) -> 
         }
         after.sort();
         changed.push(user);
-        targets.push(username.as_str());
-        befores.push(json!({"packages": before}).to_string());
-        afters.push(json!({"packages": after}).to_string());
+        audit.push((
+            username.as_str(),
+            Some(json!({"packages": before})),
+            Some(json!({"packages": after})),
+        ));
     }
-    let at: &str = &tx.at;
-    let actor: &str = tx.actor;
     insert_members(tx.tx, &new_packages, &new_users)?;
-    for from in (0..changed.len()).step_by(20_000) {
-        let to = (from + 20_000).min(changed.len());
+    bump_users(tx, &changed)?;
+    tx.audit_many("user.update", audit)?;
+    for (id, _) in package_ids.values() {
+        bump_package(tx, *id)?;
+    }
+    Ok(changed.len())
+}
+
+/// Moves the users `ids` to this write's version: in batches of 20,000 on a server,
+/// one prepared update each on a file.
+fn bump_users(tx: &Tx<'_>, ids: &[i64]) -> Result<()> {
+    if !tx.tx.is_pg() {
+        for id in ids {
+            bump_user(tx, *id)?;
+        }
+        return Ok(());
+    }
+    use postgres::types::Type;
+    let (at, actor): (&str, &str) = (&tx.at, tx.actor);
+    for chunk in ids.chunks(20_000) {
         tx.tx.pg_execute(
             "UPDATE users SET version = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ANY(?4::int8[])",
             &[
                 (&tx.seq, Type::INT8),
                 (&at, Type::TEXT),
                 (&actor, Type::TEXT),
-                (&&changed[from..to], Type::INT8_ARRAY),
-            ],
-        )?;
-        let before_refs: Vec<&str> = befores[from..to].iter().map(String::as_str).collect();
-        let after_refs: Vec<&str> = afters[from..to].iter().map(String::as_str).collect();
-        tx.tx.pg_execute(
-            "INSERT INTO audit (at, actor, action, target, before, after) \
-             SELECT ?1, ?2, 'user.update', t, b, a \
-             FROM unnest(?3::text[], ?4::text[], ?5::text[]) WITH ORDINALITY AS x(t, b, a, n) ORDER BY n",
-            &[
-                (&at, Type::TEXT),
-                (&actor, Type::TEXT),
-                (&&targets[from..to], Type::TEXT_ARRAY),
-                (&before_refs, Type::TEXT_ARRAY),
-                (&after_refs, Type::TEXT_ARRAY),
+                (&chunk, Type::INT8_ARRAY),
             ],
         )?;
     }
-    for (id, _) in package_ids.values() {
-        bump_package(tx, *id)?;
-    }
-    Ok(changed.len())
+    Ok(())
 }

@@ -424,15 +424,15 @@ fn apply_users(
             }
         }
         super::packages::insert_members(tx, &packages, &members)?;
-        let audit: Vec<(&str, Value)> = chunk
+        let audit = chunk
             .iter()
             .map(|(step, _)| {
                 let mut after = policy::user_audit(step);
                 after["has_password"] = json!(false);
-                (step.username.as_str(), after)
+                (step.username.as_str(), None, Some(after))
             })
             .collect();
-        ctx.audit_added("import.user.add", audit)?;
+        ctx.audit_many("import.user.add", audit)?;
         for _ in chunk {
             done += 1;
             tick(done);

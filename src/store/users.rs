@@ -1050,10 +1050,10 @@ fn add_users_batched(
         .chunks(USERS_PER_BATCH)
         .zip(rest_joined.chunks(USERS_PER_BATCH))
     {
-        let mut cols: [Vec<&str>; 9] = Default::default();
+        let mut cols: [Vec<&str>; 8] = Default::default();
         let mut folds = Vec::with_capacity(chunk.len());
         let mut role_ids: Vec<Option<i64>> = Vec::with_capacity(chunk.len());
-        let mut afters = Vec::with_capacity(chunk.len());
+        let mut audit = Vec::with_capacity(chunk.len());
         for ((username, profile, role), joined) in chunk.iter().zip(chunk_joined) {
             let (role_id, role_name) = role_of(role)?;
             folds.push(fold(&profile.email));
@@ -1067,7 +1067,7 @@ fn add_users_batched(
             if !joined.is_empty() {
                 after.insert("packages".into(), json!(joined));
             }
-            afters.push(Value::from(after).to_string());
+            audit.push((username.as_str(), None, Some(Value::from(after))));
         }
         for (username, profile, _) in chunk {
             let fields = [
@@ -1079,14 +1079,12 @@ fn add_users_batched(
                 &profile.signature,
                 &profile.timezone,
                 &profile.language,
-                username.as_str(),
             ];
             for (col, v) in cols.iter_mut().zip(fields) {
                 col.push(v);
             }
         }
         let fold_refs: Vec<&str> = folds.iter().map(String::as_str).collect();
-        let after_refs: Vec<&str> = afters.iter().map(String::as_str).collect();
         let at: &str = &tx.at;
         let actor: &str = tx.actor;
         tx.tx.pg_execute(
@@ -1113,17 +1111,7 @@ fn add_users_batched(
                 (&tx.seq, Type::INT8),
             ],
         )?;
-        tx.tx.pg_execute(
-            "INSERT INTO audit (at, actor, action, target, before, after) \
-             SELECT ?1, ?2, 'user.add', t, NULL, a \
-             FROM unnest(?3::text[], ?4::text[]) WITH ORDINALITY AS x(t, a, n) ORDER BY n",
-            &[
-                (&at, Type::TEXT),
-                (&actor, Type::TEXT),
-                (&cols[8], Type::TEXT_ARRAY),
-                (&after_refs, Type::TEXT_ARRAY),
-            ],
-        )?;
+        tx.audit_many("user.add", audit)?;
     }
     Ok(users.len())
 }
