@@ -386,8 +386,8 @@ fn package_names(
     Ok(names)
 }
 
-/// Puts users just added, in this transaction, into their packages: each package
-/// checked once (it is there, and the operator may hand it out), the memberships
+/// Puts users just added, in this transaction, into their packages (each already
+/// found by [`package_names`]): the operator may hand them out, the memberships
 /// written together (in `unnest` batches on a server), and each package's version
 /// moved on once, not once per member.
 fn join_added(tx: &Tx<'_>, joins: &[(String, std::collections::BTreeSet<i64>)]) -> Result<()> {
@@ -396,9 +396,7 @@ fn join_added(tx: &Tx<'_>, joins: &[(String, std::collections::BTreeSet<i64>)]) 
     }
     let packages: std::collections::BTreeSet<i64> =
         joins.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-    for package in &packages {
-        ensure_package_exists(tx.tx, *package)?;
-    }
+    // Each package was found when its name was read for the audit rows.
     tx.ensure_may_give(None, &packages.iter().copied().collect::<Vec<_>>())?;
     let names: Vec<&str> = joins.iter().map(|(u, _)| u.as_str()).collect();
     let ids = user_ids(tx.tx, &names)?;
