@@ -442,6 +442,18 @@ pub fn main() -> i32 {
         })
         .map(|()| 0),
         Some(Command::Demo { users, no_tui }) => demo(db, cli.read_only, users, no_tui).map(|()| 0),
+        Some(Command::Check {
+            username,
+            permission,
+            explain,
+            on: None,
+        }) if let Some(url) = db
+            .as_deref()
+            .and_then(Path::to_str)
+            .filter(|t| store::is_postgres_url(t)) =>
+        {
+            check_on_server(url, cli.read_only, username, permission, explain, cli.json)
+        }
         Some(command) => open(db.as_deref(), cli.read_only, command.writes())
             .and_then(|mut store| run(&mut store, command, cli.json)),
         None => open(db.as_deref(), cli.read_only, true)
@@ -861,11 +873,48 @@ fn check(
     explain: bool,
     json: bool,
 ) -> Result<i32> {
-    let decision = store.check(username, permission)?;
-    if json {
-        out_json(&decision)?;
+    print_decision(&store.check(username, permission)?, explain, json)
+}
+
+/// `check` (without `--on`) on a PostgreSQL server: one statement when the server's
+/// policy snapshot is current, else the store opened on the same connection.
+fn check_on_server(
+    url: &str,
+    read_only: bool,
+    username: String,
+    permission: String,
+    explain: bool,
+    json: bool,
+) -> Result<i32> {
+    let access = if read_only {
+        Access::ReadOnly
     } else {
-        out(&decision_text(&decision, explain))?;
+        Access::ReadWrite
+    };
+    match Store::check_on_server(url, access, &username, &permission)? {
+        store::Checked::Decided(decision) => print_decision(&decision, explain, json),
+        store::Checked::Open(mut store) => {
+            let command = Command::Check {
+                username,
+                permission,
+                explain,
+                on: None,
+            };
+            run(&mut store, command, json)
+        }
+    }
+}
+
+/// Prints a decision and gives `check`'s exit code.
+fn print_decision(
+    decision: &crate::domain::access::Decision,
+    explain: bool,
+    json: bool,
+) -> Result<i32> {
+    if json {
+        out_json(decision)?;
+    } else {
+        out(&decision_text(decision, explain))?;
     }
     Ok(if decision.allowed { 0 } else { 1 })
 }

@@ -8,6 +8,7 @@ mod db;
 mod keys;
 mod packages;
 mod pg;
+mod pg_policy;
 mod pg_schema;
 mod policy;
 mod resources;
@@ -99,6 +100,15 @@ pub struct Store {
     /// The rolecall user a served session acts as (SPEC §13); `None` for a local
     /// run, which may change anything the file system lets it write.
     operator: Option<ServedBy>,
+    /// PostgreSQL: this store has seen the policy snapshot ([`pg_policy`]) in the
+    /// database, or made it; until then its first write looks, and makes it.
+    policy_snapshot: bool,
+}
+
+/// What [`Store::check_on_server`] found: the decision, or the store to ask.
+pub enum Checked {
+    Decided(crate::domain::access::Decision),
+    Open(Box<Store>),
 }
 
 /// Whom a served session acts as: the user's id, so that a user removed and made
@@ -318,6 +328,7 @@ impl Store {
             target: path.to_path_buf(),
             last_model_import: ModelImport::default(),
             operator: None,
+            policy_snapshot: false,
         })
     }
 
@@ -325,8 +336,40 @@ impl Store {
     /// seeding it) when the database has no tables at all.
     fn open_pg(url: &str, access: Access, create: bool) -> Result<Store> {
         let target = pg::parse(url)?;
-        let shown = target.shown.clone();
         let conn = Db::pg(pg::connect(&target)?);
+        Store::open_pg_on(conn, url, target.shown, access, create)
+    }
+
+    /// `check USERNAME PERMISSION` on a PostgreSQL database: decided in one statement
+    /// from the policy snapshot when it is current ([`pg_policy`]), else the store,
+    /// opened on the same connection, to decide the usual way.
+    pub fn check_on_server(
+        url: &str,
+        access: Access,
+        username: &str,
+        permission: &str,
+    ) -> Result<Checked> {
+        let target = pg::parse(url)?;
+        let conn = Db::pg(pg::connect(&target)?);
+        match pg_policy::check(&conn, username, permission) {
+            Ok(Some(decision)) => Ok(Checked::Decided(decision)),
+            Ok(None) => Store::open_pg_on(conn, url, target.shown, access, false)
+                .map(|store| Checked::Open(Box::new(store))),
+            Err(Error::Storage(m)) => {
+                Err(Error::Storage(format!("cannot read {}: {m}", target.shown)))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Opens the rolecall database `conn` is connected to (`url`, shown as `shown`).
+    fn open_pg_on(
+        conn: Db,
+        url: &str,
+        shown: String,
+        access: Access,
+        create: bool,
+    ) -> Result<Store> {
         let unreadable =
             |e: db::DbError| Error::Storage(format!("cannot read {shown}: {}", Error::from(e)));
         if access == Access::ReadOnly {
@@ -345,6 +388,7 @@ impl Store {
             target: PathBuf::from(url),
             last_model_import: ModelImport::default(),
             operator: None,
+            policy_snapshot: false,
         };
         // A current database answers in one round trip; anything else (no schema
         // yet, another version, a catalog that does not validate) takes the slow
@@ -588,7 +632,14 @@ impl Store {
             stamp if stamp == catalog_at_start => None,
             _ => Some(load_catalog(&tx)?),
         };
+        if tx.is_pg() {
+            if !self.policy_snapshot && !pg_policy::exists(&tx)? {
+                pg_policy::create(&tx)?;
+            }
+            pg_policy::refresh(&tx)?;
+        }
         tx.commit()?;
+        self.policy_snapshot = self.conn.is_pg();
         if let Some(catalog) = fresh {
             self.catalog = catalog;
         }
@@ -1443,7 +1494,7 @@ fn load_operator_keys(conn: &Db) -> Result<OperatorKeys> {
 }
 
 /// The defaults, with the rights the stored rows name.
-fn operator_keys(rows: impl IntoIterator<Item = (String, String)>) -> OperatorKeys {
+pub(super) fn operator_keys(rows: impl IntoIterator<Item = (String, String)>) -> OperatorKeys {
     let mut keys = OperatorKeys::default();
     for (right, permission) in rows {
         match right.as_str() {
@@ -1490,6 +1541,17 @@ fn pg_current_catalog(conn: &Db) -> db::SqlResult<Option<Catalog>> {
         |e: serde_json::Error| db::DbError::Column(format!("the catalog could not be read: {e}"));
     let entries: Vec<(String, String, String)> = serde_json::from_str(&entries).map_err(bad)?;
     let operator: Vec<(String, String)> = serde_json::from_str(&operator).map_err(bad)?;
+    // A stored catalog that does not validate takes the slow path, which says why.
+    Ok(catalog_from_stored(entries, stamp, operator_keys(operator)))
+}
+
+/// The catalog of stored (key, label, description) rows in position order, with its
+/// change number and operator permissions; `None` when the rows do not validate.
+pub(super) fn catalog_from_stored(
+    entries: Vec<(String, String, String)>,
+    stamp: i64,
+    operator: OperatorKeys,
+) -> Option<Catalog> {
     let entries = entries
         .into_iter()
         .map(|(key, label, description)| CatalogEntry {
@@ -1497,15 +1559,8 @@ fn pg_current_catalog(conn: &Db) -> db::SqlResult<Option<Catalog>> {
             label,
             description,
         });
-    // A stored catalog that does not validate takes the slow path, which says why.
-    let Ok(catalog) = Catalog::from_stored(entries) else {
-        return Ok(None);
-    };
-    Ok(Some(
-        catalog
-            .with_stamp(stamp)
-            .with_operator(operator_keys(operator)),
-    ))
+    let catalog = Catalog::from_stored(entries).ok()?;
+    Some(catalog.with_stamp(stamp).with_operator(operator))
 }
 
 /// Stores `keys` (only those that differ from the defaults), moving the catalog's
@@ -1573,6 +1628,7 @@ fn create_pg(
         )));
     }
     tx.execute_batch(pg_schema::CREATE).map_err(failed)?;
+    pg_policy::create(&tx).map_err(failed)?;
     fill(&tx).map_err(|e| match e {
         Error::Storage(m) => Error::Storage(format!("cannot create {shown}: {m}")),
         other => other,
@@ -1582,5 +1638,6 @@ fn create_pg(
         [SCHEMA_VERSION],
     )
     .map_err(failed)?;
+    pg_policy::refresh(&tx).map_err(failed)?;
     tx.commit().map_err(failed)
 }

@@ -200,27 +200,8 @@ pub(super) fn sources(
     membership: Membership<'_>,
     direct: Option<(i64, &str)>,
 ) -> Result<Vec<Source>> {
-    let mut grants_of: HashMap<i64, Grants> = HashMap::new();
-    let mut grants = |role_id: i64| -> Result<Grants> {
-        if let Some(g) = grants_of.get(&role_id) {
-            return Ok(g.clone());
-        }
-        let g = load_grants(conn, catalog, role_id)?;
-        grants_of.insert(role_id, g.clone());
-        Ok(g)
-    };
-    let mut out = Vec::new();
-    if let Some((id, name)) = direct {
-        out.push(Source {
-            via: Via {
-                role: name.to_string(),
-                package: None,
-            },
-            grants: grants(id)?,
-        });
-    }
     let row = |r: &Row<'_>| Ok((text(r, 0)?, text(r, 1)?, r.get(2)?));
-    let mut paths: Vec<(String, String, i64)> = match membership {
+    let paths: Vec<(String, String, i64)> = match membership {
         Membership::OfUser(user_id) => conn
             .prepare_cached(
                 "SELECT p.name, r.name, r.id FROM package_members m \
@@ -245,6 +226,36 @@ pub(super) fn sources(
             all
         }
     };
+    assemble_sources(direct, paths, |role_id| load_grants(conn, catalog, role_id))
+}
+
+/// The sources of a user whose direct role is `direct` (id and name) and who reaches
+/// `paths` (package name, role name, role id) through packages: the direct role
+/// first, then the package paths in name order. Each role's grants are asked for once.
+pub(super) fn assemble_sources(
+    direct: Option<(i64, &str)>,
+    mut paths: Vec<(String, String, i64)>,
+    mut grants_of: impl FnMut(i64) -> Result<Grants>,
+) -> Result<Vec<Source>> {
+    let mut known: HashMap<i64, Grants> = HashMap::new();
+    let mut grants = |role_id: i64| -> Result<Grants> {
+        if let Some(g) = known.get(&role_id) {
+            return Ok(g.clone());
+        }
+        let g = grants_of(role_id)?;
+        known.insert(role_id, g.clone());
+        Ok(g)
+    };
+    let mut out = Vec::new();
+    if let Some((id, name)) = direct {
+        out.push(Source {
+            via: Via {
+                role: name.to_string(),
+                package: None,
+            },
+            grants: grants(id)?,
+        });
+    }
     paths.sort();
     for (package, role, role_id) in paths {
         out.push(Source {

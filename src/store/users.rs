@@ -7,7 +7,7 @@ use super::roles::{RoleRef, load_role, resolve_role};
 use super::{RowVersion, Store, Tx, fold, text};
 use crate::domain::access::{self, Decision};
 use crate::domain::authz::{Need, Right};
-use crate::domain::catalog::Grants;
+use crate::domain::catalog::{Catalog, Grants};
 use crate::domain::password;
 use crate::domain::role::ADMINISTRATOR;
 use crate::domain::user::{self, Profile, User, UserRow};
@@ -44,11 +44,31 @@ pub struct UserChange {
     pub packages: Option<std::collections::BTreeSet<i64>>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name, u.position, u.signature, \
-     u.timezone, u.language, coalesce(r.name, ''), coalesce(u.role_id, 0), u.active, u.owner, u.password_hash IS NOT NULL, \
-     u.created_at, u.updated_at, u.version, u.updated_by, u.created_seq";
+/// The columns [`user_row`] reads from `users u`, with `$role_name` for the direct
+/// role's name.
+macro_rules! user_columns {
+    ($role_name:literal) => {
+        concat!(
+            "u.id, u.username, u.email, u.first_name, u.last_name, u.position, u.signature, \
+             u.timezone, u.language, ",
+            $role_name,
+            ", coalesce(u.role_id, 0), u.active, u.owner, u.password_hash IS NOT NULL, \
+             u.created_at, u.updated_at, u.version, u.updated_by, u.created_seq"
+        )
+    };
+}
 
-fn user_row(r: &Row<'_>) -> super::db::SqlResult<User> {
+/// A user's columns, the direct role's name read through `roles r`.
+const USER_COLUMNS: &str = user_columns!("coalesce(r.name, '')");
+
+/// A user's columns for a statement that does not join `roles`: the role's name is
+/// left empty for the caller to fill in.
+pub(super) const USER_COLUMNS_UNNAMED_ROLE: &str = user_columns!("''");
+
+/// How many columns [`user_row`] reads.
+pub(super) const USER_COLUMN_COUNT: usize = 19;
+
+pub(super) fn user_row(r: &Row<'_>) -> super::db::SqlResult<User> {
     Ok(User {
         id: r.get(0)?,
         username: text(r, 1)?,
@@ -86,7 +106,7 @@ fn user_row_light(r: &Row<'_>) -> super::db::SqlResult<UserRow> {
     })
 }
 
-fn unknown_user(name: &str) -> Error {
+pub(super) fn unknown_user(name: &str) -> Error {
     Error::invalid(
         "username",
         format!(
@@ -853,16 +873,7 @@ impl Store {
     /// `check` and the view never disagree about who is asked about.
     pub fn check(&self, username: &str, permission: &str) -> Result<Decision> {
         let user = load_user(&self.conn, username)?;
-        if user.username != username {
-            return Err(Error::invalid(
-                "username",
-                format!(
-                    "there is no user \"{}\"; usernames are matched exactly (did you mean \"{}\"?)",
-                    crate::text::excerpt(username),
-                    display_safe(&user.username)
-                ),
-            ));
-        }
+        ensure_exact(&user, username)?;
         self.explain(&user, permission)
     }
 
@@ -882,14 +893,9 @@ impl Store {
         sources: &[access::Source],
         permission: &str,
     ) -> Result<Decision> {
-        let sources = sources.to_vec();
-        let decision = access::decide_sources(&self.catalog, user, &sources, permission, &[])?;
-        if decision.allowed || !user.active {
-            return Ok(decision);
-        }
-        // Denied: find the missing link, the roles that would grant it.
-        let elsewhere = self.roles_granting(permission, &sources)?;
-        access::decide_sources(&self.catalog, user, &sources, permission, &elsewhere)
+        decide_explaining(&self.catalog, user, sources, permission, |held| {
+            self.roles_granting(permission, held)
+        })
     }
 
     /// Every role `user` holds and how (direct, or through which package).
@@ -933,18 +939,63 @@ impl Store {
         let roles: Vec<(i64, String)> = stmt
             .query_map([permission], |r| Ok((r.get(0)?, text(r, 1)?)))?
             .collect::<super::db::SqlResult<_>>()?;
-        let held: std::collections::HashSet<&str> =
-            held.iter().map(|s| s.via.role.as_str()).collect();
-        roles
-            .into_iter()
-            .filter(|(_, name)| !held.contains(name.as_str()))
-            .take(crate::error::IN_USE_SAMPLE)
-            .map(|(id, role)| {
-                let packages = super::packages::package_names_including(&self.conn, id)?;
-                Ok(access::Elsewhere { role, packages })
-            })
-            .collect()
+        elsewhere(roles, held, |id| {
+            super::packages::package_names_including(&self.conn, id)
+        })
     }
+}
+
+/// Refuses `user`, found for `asked`, when the names differ in more than case: users
+/// are matched exactly, as the `user_permissions` view matches them, so `check` and
+/// the view never disagree about who is asked about.
+pub(super) fn ensure_exact(user: &User, asked: &str) -> Result<()> {
+    if user.username == asked {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "username",
+        format!(
+            "there is no user \"{}\"; usernames are matched exactly (did you mean \"{}\"?)",
+            crate::text::excerpt(asked),
+            display_safe(&user.username)
+        ),
+    ))
+}
+
+/// The decision for `user` holding `sources`; on a denial of an active user, with
+/// the missing link: the roles `granting` finds that would grant the permission.
+pub(super) fn decide_explaining(
+    catalog: &Catalog,
+    user: &User,
+    sources: &[access::Source],
+    permission: &str,
+    granting: impl FnOnce(&[access::Source]) -> Result<Vec<access::Elsewhere>>,
+) -> Result<Decision> {
+    let decision = access::decide_sources(catalog, user, sources, permission, &[])?;
+    if decision.allowed || !user.active {
+        return Ok(decision);
+    }
+    let elsewhere = granting(sources)?;
+    access::decide_sources(catalog, user, sources, permission, &elsewhere)
+}
+
+/// The roles of `candidates` (id and name, in name order) that `held` does not
+/// already hold, up to ten, each with the packages that include it.
+pub(super) fn elsewhere(
+    candidates: Vec<(i64, String)>,
+    held: &[access::Source],
+    mut packages_including: impl FnMut(i64) -> Result<Vec<String>>,
+) -> Result<Vec<access::Elsewhere>> {
+    let held: std::collections::HashSet<&str> = held.iter().map(|s| s.via.role.as_str()).collect();
+    candidates
+        .into_iter()
+        .filter(|(_, name)| !held.contains(name.as_str()))
+        .take(crate::error::IN_USE_SAMPLE)
+        .map(|(id, role)| {
+            let packages = packages_including(id)?;
+            Ok(access::Elsewhere { role, packages })
+        })
+        .collect()
 }
 
 /// Users in one statement of a batched add.
