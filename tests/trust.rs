@@ -730,6 +730,8 @@ fn help_names_the_exit_codes_and_the_default_database() {
         &["--help"][..],
         &["users", "add", "--help"],
         &["check", "--help"],
+        &["users", "-h"],
+        &["help", "roles", "grant"],
     ] {
         let out = command(db.dir()).args(args).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);

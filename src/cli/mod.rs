@@ -416,7 +416,18 @@ pub fn main() -> i32 {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let matches = command().get_matches();
+    // The closing help (the database's default path, the exit codes) is added to
+    // every command only when help may be printed: building it costs a second pass
+    // over every command, on every start of every command, `check` included.
+    let wants_help = std::env::args_os()
+        .skip(1)
+        .any(|a| a == "-h" || a == "--help" || a == "help");
+    let parser = if wants_help {
+        command()
+    } else {
+        Cli::command()
+    };
+    let matches = parser.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // An empty `ROLECALL_DB=` (or `--db ""`) means "not set", not a file named "".
     let db = cli.db.filter(|p| !p.as_os_str().is_empty());
