@@ -11,13 +11,21 @@
 //! never exported, copied or audited, and a database made before it existed gains it
 //! on its next write.
 //!
-//! Being derived, it must never be believed when stale. A statement trigger on every
-//! table it is made from moves `changes` on, whoever writes (this program, another
-//! version of it, or `psql`); `built_at` is the `changes` the body was built at, and
-//! the body is used only while the two are equal. Every write of this program rebuilds
-//! a stale body just before it commits, after taking the snapshot row's lock, so the
-//! rebuild's own read sees every change whose trigger ran before it, and a change that
-//! commits after it leaves the snapshot stale again.
+//! Being derived, it must never be believed when stale:
+//! - A statement trigger on every table it is made from moves `changes` on, whoever
+//!   writes (this program, another version of it, or `psql`); `built_at` is the
+//!   `changes` the body was built at, and the body is used only while they are equal.
+//! - It is read through the view `rolecall_policy_current`, which names every source
+//!   table, so PostgreSQL records that it depends on them: a source table cannot be
+//!   dropped while the view stands, and dropping one with `CASCADE` (or by making it
+//!   again) drops the view, so the snapshot is no longer read. A table's name costs
+//!   nothing to check this way; looking the tables up by name on each `check` costs
+//!   a millisecond.
+//! - Every write of this program rebuilds a stale body just before it commits, after
+//!   taking the snapshot row's lock, so the rebuild's own read sees every change
+//!   whose trigger ran before it, and a change that commits after it leaves the
+//!   snapshot stale again. A write that finds the view gone gives every source table
+//!   its trigger again, makes the view again and rebuilds.
 
 use serde::Deserialize;
 
@@ -44,17 +52,7 @@ const SOURCES: [(&str, &str); 8] = [
 
 const ANY_CHANGE: &str = "INSERT OR UPDATE OR DELETE OR TRUNCATE";
 
-/// The source tables' ids, as the snapshot keeps them: a table dropped (NULL) or
-/// dropped and made again by hand (another id, and none of its triggers) is noticed.
-fn source_ids() -> String {
-    let names: Vec<String> = SOURCES
-        .iter()
-        .map(|(table, _)| format!("to_regclass('{table}')"))
-        .collect();
-    format!("ARRAY[{}]::oid[]", names.join(", "))
-}
-
-/// Creates the snapshot's table and trigger function, and the triggers; run in a
+/// Creates the snapshot's table, trigger function, triggers and view; run in a
 /// write transaction, on a new database or on one made before the snapshot existed.
 pub(super) fn create(tx: &Db) -> SqlResult<()> {
     tx.execute_batch(
@@ -63,10 +61,9 @@ CREATE TABLE rolecall_policy (
     id       BIGINT PRIMARY KEY CHECK (id = 1),
     changes  BIGINT NOT NULL,
     built_at BIGINT NOT NULL,
-    tables   OID[] NOT NULL,
     body     TEXT COLLATE "C" NOT NULL
 );
-INSERT INTO rolecall_policy (id, changes, built_at, tables, body) VALUES (1, 1, 0, '{}', '');
+INSERT INTO rolecall_policy (id, changes, built_at, body) VALUES (1, 1, 0, '');
 CREATE FUNCTION rolecall_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE rolecall_policy SET changes = changes + 1 WHERE id = 1;
@@ -74,13 +71,14 @@ BEGIN
 END $$;
 "#,
     )?;
-    add_triggers(tx, &[])
+    guard(tx, &[])
 }
 
-/// Adds the trigger to every source table but those in `have`. They fire `ALWAYS`:
-/// also for rows a logical replication subscriber applies, so a subscriber's
-/// snapshot is never believed over the rows it receives.
-fn add_triggers(tx: &Db, have: &[String]) -> SqlResult<()> {
+/// Gives every source table but those in `have` its trigger, and makes the view the
+/// snapshot is read through. The triggers fire `ALWAYS`: also for rows a logical
+/// replication subscriber applies, so a subscriber's snapshot is never believed over
+/// the rows it receives.
+fn guard(tx: &Db, have: &[String]) -> SqlResult<()> {
     let mut sql = String::new();
     for (table, events) in SOURCES {
         if have.iter().any(|t| t == table) {
@@ -92,6 +90,15 @@ fn add_triggers(tx: &Db, have: &[String]) -> SqlResult<()> {
              ALTER TABLE {table} ENABLE ALWAYS TRIGGER policy_changed;\n"
         ));
     }
+    let named: Vec<String> = SOURCES
+        .iter()
+        .map(|(table, _)| format!("'{table}'::regclass"))
+        .collect();
+    sql.push_str(&format!(
+        "CREATE VIEW rolecall_policy_current AS SELECT id, changes, built_at, body \
+         FROM rolecall_policy WHERE ARRAY[{}] IS NOT NULL;\n",
+        named.join(", ")
+    ));
     tx.execute_batch(&sql)
 }
 
@@ -108,23 +115,36 @@ pub(super) fn exists(conn: &Db) -> SqlResult<bool> {
 /// Rebuilds the snapshot when it is stale; run in a write transaction just before it
 /// commits. The row's lock is taken first, in its own statement, so the rebuild (a
 /// new statement, reading everything committed by then) cannot miss a change whose
-/// trigger ran before it. A database missing a source table keeps its stale
-/// snapshot (never used) and its writes that do not need the table go on.
+/// trigger ran before it. A database missing a source table keeps its snapshot
+/// unread, and its writes that do not need the table go on.
 pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
-    let ids = source_ids();
-    let (stale, whole): (bool, bool) = tx.query_row(
-        &format!(
-            "SELECT changes <> built_at OR tables IS DISTINCT FROM {ids}, \
-             array_position({ids}, NULL) IS NULL \
-             FROM rolecall_policy WHERE id = 1 FOR UPDATE"
-        ),
+    let (stale, viewed): (bool, bool) = tx.query_row(
+        "SELECT changes <> built_at, to_regclass('rolecall_policy_current') IS NOT NULL \
+         FROM rolecall_policy WHERE id = 1 FOR UPDATE",
         params![],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    if !stale || !whole {
+    if viewed {
+        if stale {
+            tx.execute(BUILD, params![])?;
+        }
         return Ok(());
     }
-    // A table made again by hand lacks its trigger: give it one before building.
+    // The view was dropped with a source table: give each table its trigger again
+    // (one made again by hand has none), make the view again and rebuild.
+    let tables: Vec<String> = tx
+        .prepare(
+            "SELECT c.relname::text FROM pg_class c \
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')",
+        )?
+        .query_map(params![], |r| text(r, 0))?
+        .collect::<SqlResult<_>>()?;
+    if SOURCES
+        .iter()
+        .any(|(table, _)| !tables.iter().any(|t| t == table))
+    {
+        return Ok(());
+    }
     let have: Vec<String> = tx
         .prepare(
             "SELECT c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
@@ -132,8 +152,8 @@ pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
         )?
         .query_map(params![], |r| text(r, 0))?
         .collect::<SqlResult<_>>()?;
-    add_triggers(tx, &have)?;
-    tx.execute(&format!("{BUILD}, tables = {ids} WHERE id = 1"), params![])?;
+    guard(tx, &have)?;
+    tx.execute(BUILD, params![])?;
     Ok(())
 }
 
@@ -151,7 +171,7 @@ const BUILD: &str = "UPDATE rolecall_policy SET built_at = changes, body = json_
     'packages', coalesce((SELECT json_agg(json_build_array(p.id, p.name, \
         coalesce((SELECT json_agg(pr.role_id) FROM package_roles pr WHERE pr.package_id = p.id), '[]'))) \
         FROM packages p), '[]')\
-    )::text";
+    )::text WHERE id = 1";
 
 /// The body as [`BUILD`] writes it.
 #[derive(Deserialize)]
@@ -172,10 +192,9 @@ struct Body {
 pub(super) fn check(conn: &Db, username: &str, permission: &str) -> Result<Option<Decision>> {
     let sql = format!(
         "SELECT {USER_COLUMNS_UNNAMED_ROLE}, \
-         coalesce(p.changes = p.built_at AND p.tables = {}, FALSE), p.body, \
+         coalesce(p.changes = p.built_at, FALSE), p.body, \
          (SELECT json_agg(m.package_id) FROM package_members m WHERE m.user_id = u.id)::text \
-         FROM rolecall_policy p LEFT JOIN users u ON u.username = ?1 WHERE p.id = 1",
-        source_ids()
+         FROM rolecall_policy_current p LEFT JOIN users u ON u.username = ?1 WHERE p.id = 1"
     );
     let found = conn.query_row(&sql, params![fold(username)], |r| {
         let user = match r.get::<Option<i64>>(0)? {
@@ -189,8 +208,8 @@ pub(super) fn check(conn: &Db, username: &str, permission: &str) -> Result<Optio
     });
     let (user, current, body, packages) = match found {
         Ok(found) => found,
-        // No snapshot table (a database made before it), or a schema this statement
-        // does not fit: the usual way says what it is.
+        // No snapshot view (a database made before it, or a source table dropped),
+        // or a schema this statement does not fit: the usual way says what it is.
         Err(DbError::Pg(e)) if e.code().is_some() => return Ok(None),
         Err(DbError::NoRows) => return Ok(None),
         Err(e) => return Err(e.into()),
