@@ -1088,3 +1088,103 @@ fn a_postgres_database_made_before_the_policy_snapshot_gains_it_on_its_next_writ
     let out = place.rc(&["check", "carol", "contacts.export"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+/// A throwaway PgBouncer (`scripts/pgbouncer-throwaway`) in front of the test server:
+/// transaction pooling, one server connection per database. `None` (the test is
+/// skipped) without PgBouncer, unless `CI` is set.
+struct Pooler {
+    dir: String,
+    url: String,
+}
+
+impl Pooler {
+    fn start(server: &str) -> Option<Pooler> {
+        let socket_dir = server
+            .split(['?', '&'])
+            .find_map(|part| part.strip_prefix("host="))
+            .expect("the test server is reached through a Unix socket folder (?host=)");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pgbouncer-throwaway");
+        let out = std::process::Command::new(script)
+            .arg(socket_dir)
+            .output()
+            .expect("the script runs");
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            assert!(std::env::var_os("CI").is_none(), "PgBouncer: {why}");
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        Some(Pooler {
+            dir: lines.next().unwrap().to_string(),
+            url: lines.next().unwrap().to_string(),
+        })
+    }
+
+    fn url_for(&self, database: &str) -> String {
+        self.url.replace("DBNAME", database)
+    }
+}
+
+impl Drop for Pooler {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pgbouncer-throwaway");
+        let _ = std::process::Command::new(script)
+            .args(["stop", &self.dir])
+            .status();
+    }
+}
+
+#[test]
+fn read_only_sessions_behind_pgbouncer_leave_the_shared_server_connection_writable() {
+    let Some(server) = pg_server() else { return };
+    let Some(pooler) = Pooler::start(&server) else {
+        return;
+    };
+    let place = Place::new(&Backend::Postgres(server));
+    fill(&place);
+    let via = Place {
+        dir: tempfile::tempdir().unwrap(),
+        location: pooler.url_for(&place.pg.as_ref().unwrap().name).into(),
+        pg: None,
+    };
+    // Every client of this database shares one server connection: what a read-only
+    // session left on it would reach the writers after it.
+    for args in [
+        &["--read-only", "users", "list"][..],
+        &["--read-only", "check", "alice", "contacts.export"],
+        &["--read-only", "roles", "show", "Exporters"],
+    ] {
+        let out = via.rc(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+    }
+    let out = via.rc(&[
+        "--read-only",
+        "users",
+        "add",
+        "mallory",
+        "--email",
+        "m@example.com",
+    ]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    // A dry run writes what it plans and rolls it back, read-only session or not.
+    let export = via.dir.path().join("export.json");
+    std::fs::write(&export, via.ok(&["export"])).unwrap();
+    let out = via.ok(&[
+        "--read-only",
+        "import",
+        export.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert!(out.contains("dry run"), "{out}");
+    via.ok(&["users", "add", "dave", "--email", "dave@example.com"]);
+    via.ok(&["roles", "grant", "Exporters", "statistics.export"]);
+    // check answers through the pooler as it does directly.
+    for (user, key) in [("carol", "contacts.export"), ("dave", "statistics")] {
+        let pooled = via.rc(&["check", user, key, "--explain", "--json"]);
+        let direct = place.rc(&["check", user, key, "--explain", "--json"]);
+        assert_eq!(code(&pooled), code(&direct), "{}", stderr(&pooled));
+        assert_eq!(pooled.stdout, direct.stdout);
+    }
+}

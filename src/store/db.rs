@@ -17,6 +17,8 @@ pub(crate) enum DbError {
     Pg(postgres::Error),
     NoRows,
     Column(String),
+    /// A statement that writes, outside a transaction, on a read-only session.
+    ReadOnly,
 }
 
 impl std::fmt::Display for DbError {
@@ -26,6 +28,7 @@ impl std::fmt::Display for DbError {
             DbError::Pg(e) => write!(f, "{}", pg_message(e)),
             DbError::Column(m) => write!(f, "{m}"),
             DbError::NoRows => write!(f, "the query returned no rows"),
+            DbError::ReadOnly => write!(f, "a write was refused on a read-only session"),
         }
     }
 }
@@ -98,6 +101,10 @@ impl From<DbError> for crate::error::Error {
             DbError::Column(m) => crate::error::Error::Storage(format!("database error: {m}")),
             DbError::NoRows => crate::error::Error::Storage(
                 "database error: a row the store expected is missing".into(),
+            ),
+            DbError::ReadOnly => crate::error::Error::Refused(
+                "read-only: this session was opened with --read-only, so nothing can be changed"
+                    .into(),
             ),
         }
     }
@@ -383,6 +390,15 @@ pub(crate) struct Pg {
     client: RefCell<postgres::Client>,
     /// Rows written by this session's statements, for [`Db::total_changes`].
     changes: Cell<u64>,
+    /// A read-only session (`--read-only`, or `rolecall serve`'s key checks): each
+    /// transaction is begun `READ ONLY`, so the server refuses any write in it, and a
+    /// statement run to write outside a transaction is refused here. Never a session
+    /// setting (`SET default_transaction_read_only`): behind a pooler in transaction
+    /// mode (PgBouncer) a session's settings stay on the server connection and reach
+    /// whichever client gets it next, making their writes fail.
+    read_only: bool,
+    /// A transaction is open on this session.
+    in_tx: Cell<bool>,
 }
 
 /// A statement: its SQL, ready for the backend it runs on.
@@ -401,10 +417,38 @@ impl Db {
     }
 
     pub(crate) fn pg(client: postgres::Client) -> Db {
+        Db::pg_session(client, false)
+    }
+
+    /// A PostgreSQL session that writes nothing (see [`Pg::read_only`]).
+    pub(crate) fn pg_read_only(client: postgres::Client) -> Db {
+        Db::pg_session(client, true)
+    }
+
+    fn pg_session(client: postgres::Client, read_only: bool) -> Db {
         Db::Pg(Box::new(Pg {
             client: RefCell::new(client),
             changes: Cell::new(0),
+            read_only,
+            in_tx: Cell::new(false),
         }))
+    }
+
+    /// Refuses a statement run to write on a read-only session outside a
+    /// transaction (inside one, the transaction is `READ ONLY` and the server
+    /// refuses it).
+    fn writable(pg: &Pg) -> SqlResult<()> {
+        match pg.read_only && !pg.in_tx.get() {
+            true => Err(DbError::ReadOnly),
+            false => Ok(()),
+        }
+    }
+
+    /// Begins a PostgreSQL transaction with `begin` (`BEGIN ...` and its settings).
+    fn begin_pg(&self, pg: &Pg, begin: &str) -> SqlResult<()> {
+        self.execute_batch(begin)?;
+        pg.in_tx.set(true);
+        Ok(())
     }
 
     /// The SQLite connection, for what only SQLite has (pragmas, backups).
@@ -499,10 +543,14 @@ impl Db {
     pub(crate) fn begin_write(&self) -> SqlResult<TxGuard<'_>> {
         match self {
             Db::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
-            Db::Pg(_) => self.execute_batch(
-                // Not `READ WRITE`: that would override the session's
-                // `default_transaction_read_only`, which `--read-only` sets and a
-                // server that takes no writes has on.
+            // Not `READ WRITE` for a session that may write: that would override the
+            // `default_transaction_read_only` of a server that takes no writes.
+            Db::Pg(pg) if pg.read_only => self.begin_pg(
+                pg,
+                "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SET LOCAL lock_timeout = '10s'",
+            )?,
+            Db::Pg(pg) => self.begin_pg(
+                pg,
                 "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10s'",
             )?,
         }
@@ -517,7 +565,7 @@ impl Db {
     pub(crate) fn begin_snapshot(&self) -> SqlResult<TxGuard<'_>> {
         match self {
             Db::Sqlite(c) => c.execute_batch("BEGIN DEFERRED")?,
-            Db::Pg(_) => self.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
+            Db::Pg(pg) => self.begin_pg(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
         }
         Ok(TxGuard {
             db: self,
@@ -547,6 +595,7 @@ impl Db {
                 "a PostgreSQL statement was sent to a SQLite database".into(),
             ));
         };
+        Db::writable(pg)?;
         use postgres::fallible_iterator::FallibleIterator;
         let mut client = pg.client.borrow_mut();
         let mut rows = client.query_typed_raw(&numbered_placeholders(sql), args.iter().cloned())?;
@@ -592,7 +641,9 @@ impl Db {
     pub(crate) fn begin_scratch(&self) -> SqlResult<TxGuard<'_>> {
         match self {
             Db::Sqlite(c) => c.execute_batch("BEGIN DEFERRED")?,
-            Db::Pg(_) => self.execute_batch("BEGIN READ WRITE")?,
+            // READ WRITE on a read-only session too: a dry run writes what it plans
+            // and is always rolled back (a server that takes no writes refuses it).
+            Db::Pg(pg) => self.begin_pg(pg, "BEGIN READ WRITE")?,
         }
         Ok(TxGuard {
             db: self,
@@ -630,13 +681,19 @@ pub(crate) struct TxGuard<'a> {
 
 impl TxGuard<'_> {
     pub(crate) fn commit(mut self) -> SqlResult<()> {
-        self.open = false;
-        self.db.execute_batch("COMMIT")
+        self.end("COMMIT")
     }
 
     pub(crate) fn rollback(mut self) -> SqlResult<()> {
+        self.end("ROLLBACK")
+    }
+
+    fn end(&mut self, how: &str) -> SqlResult<()> {
         self.open = false;
-        self.db.execute_batch("ROLLBACK")
+        if let Db::Pg(pg) = self.db {
+            pg.in_tx.set(false);
+        }
+        self.db.execute_batch(how)
     }
 }
 
@@ -650,7 +707,7 @@ impl std::ops::Deref for TxGuard<'_> {
 impl Drop for TxGuard<'_> {
     fn drop(&mut self) {
         if self.open {
-            let _ = self.db.execute_batch("ROLLBACK");
+            let _ = self.end("ROLLBACK");
         }
     }
 }
@@ -743,6 +800,7 @@ impl Stmt<'_> {
                 params.with(|p| Ok(stmt.execute(rusqlite::params_from_iter(p))?))
             }
             Db::Pg(pg) => {
+                Db::writable(pg)?;
                 let n = params.with(|p| {
                     let values: Vec<PgValue<'_>> = p.iter().map(|v| v.pg()).collect();
                     let args: Vec<(&(dyn ToSql + Sync), Type)> =

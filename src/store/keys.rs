@@ -47,9 +47,7 @@ impl KeyCheck {
     pub fn open(path: &std::path::Path) -> Result<KeyCheck> {
         if let Some(url) = path.to_str().filter(|t| super::pg::is_url(t)) {
             let target = super::pg::parse(url)?;
-            let conn = Db::pg(super::pg::connect(&target)?);
-            conn.execute_batch("SET default_transaction_read_only = on")?;
-            return Ok(KeyCheck(conn));
+            return Ok(KeyCheck(Db::pg_read_only(super::pg::connect(&target)?)));
         }
         let conn = Connection::open_with_flags(
             path,

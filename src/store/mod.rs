@@ -105,6 +105,16 @@ pub struct Store {
     policy_snapshot: bool,
 }
 
+/// A session on the server `target` names; with `--read-only`, one whose every
+/// transaction the server itself keeps from writing (see `db::Pg`).
+fn pg_session(target: &pg::Target, access: Access) -> Result<Db> {
+    let client = pg::connect(target)?;
+    Ok(match access {
+        Access::ReadOnly => Db::pg_read_only(client),
+        Access::ReadWrite => Db::pg(client),
+    })
+}
+
 /// What [`Store::check_on_server`] found: the decision, or the store to ask.
 pub enum Checked {
     Decided(crate::domain::access::Decision),
@@ -336,7 +346,7 @@ impl Store {
     /// seeding it) when the database has no tables at all.
     fn open_pg(url: &str, access: Access, create: bool) -> Result<Store> {
         let target = pg::parse(url)?;
-        let conn = Db::pg(pg::connect(&target)?);
+        let conn = pg_session(&target, access)?;
         Store::open_pg_on(conn, url, target.shown, access, create)
     }
 
@@ -350,7 +360,7 @@ impl Store {
         permission: &str,
     ) -> Result<Checked> {
         let target = pg::parse(url)?;
-        let conn = Db::pg(pg::connect(&target)?);
+        let conn = pg_session(&target, access)?;
         match pg_policy::check(&conn, username, permission) {
             Ok(Some(decision)) => Ok(Checked::Decided(decision)),
             Ok(None) => Store::open_pg_on(conn, url, target.shown, access, false)
@@ -372,12 +382,6 @@ impl Store {
     ) -> Result<Store> {
         let unreadable =
             |e: db::DbError| Error::Storage(format!("cannot read {shown}: {}", Error::from(e)));
-        if access == Access::ReadOnly {
-            // The server enforces --read-only too, for anything that slips past the
-            // store's own refusal.
-            conn.execute_batch("SET default_transaction_read_only = on")
-                .map_err(unreadable)?;
-        }
         let opened = |conn: Db, catalog: Catalog| Store {
             conn,
             wal: true,
