@@ -526,6 +526,18 @@ fn fill(place: &Place) {
     place.ok(&["roles", "set-default", "Basic Access"]);
 }
 
+/// A PostgreSQL database of [`fill`], then changed by hand (as another program would)
+/// with `sql`.
+fn filled_then(server: String, sql: &str) -> Place {
+    let place = Place::new(&Backend::Postgres(server));
+    fill(&place);
+    let mut client = place.pg.as_ref().unwrap().client();
+    client
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    place
+}
+
 /// What must survive a copy: the export, the audit log, the password hashes.
 fn state(place: &Place) -> (String, String, Vec<String>) {
     let export = place.ok(&["export"]);
@@ -771,15 +783,7 @@ fn a_copy_refuses_a_postgres_target_that_was_filled_while_it_waited_to_create() 
 #[test]
 fn a_postgres_database_missing_a_table_is_called_damaged_naming_the_table() {
     let Some(server) = pg_server() else { return };
-    let place = Place::new(&Backend::Postgres(server));
-    fill(&place);
-    place
-        .pg
-        .as_ref()
-        .unwrap()
-        .client()
-        .batch_execute("DROP TABLE package_roles CASCADE")
-        .unwrap();
+    let place = filled_then(server, "DROP TABLE package_roles CASCADE");
     let damaged = |args: &[&str]| -> Option<String> {
         let out = place.rc(args);
         let err = stderr(&out);
@@ -1057,18 +1061,11 @@ fn a_policy_change_made_outside_rolecall_is_never_answered_from_a_stale_snapshot
 #[test]
 fn a_postgres_database_made_before_the_policy_snapshot_gains_it_on_its_next_write() {
     let Some(server) = pg_server() else { return };
-    let place = Place::new(&Backend::Postgres(server));
-    fill(&place);
-    place
-        .pg
-        .as_ref()
-        .unwrap()
-        .client()
-        .batch_execute(
-            "DROP VIEW rolecall_policy_current; DROP TABLE rolecall_policy; \
-             DROP FUNCTION rolecall_policy_changed() CASCADE",
-        )
-        .unwrap();
+    let place = filled_then(
+        server,
+        "DROP VIEW rolecall_policy_current; DROP TABLE rolecall_policy; \
+         DROP FUNCTION rolecall_policy_changed() CASCADE",
+    );
     // Read as before, from the tables; a reading command adds nothing.
     assert_eq!(
         check_from_snapshot(&place, "carol", "contacts.export"),
