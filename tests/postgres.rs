@@ -30,14 +30,21 @@ fn json(place: &Place, args: &[&str]) -> Value {
 
 /// Starts every command at once on `place` and waits for all of them.
 fn at_once(place: &Place, commands: &[Vec<String>]) -> Vec<std::process::Output> {
+    all_at_once(commands.iter().map(|args| {
+        let mut c = command(place.dir.path());
+        c.arg("--db").arg(&place.location).args(args);
+        c
+    }))
+}
+
+/// Starts every command at once, capturing its output, and waits for all of them.
+fn all_at_once(
+    commands: impl IntoIterator<Item = std::process::Command>,
+) -> Vec<std::process::Output> {
     let children: Vec<Child> = commands
-        .iter()
-        .map(|args| {
-            command(place.dir.path())
-                .arg("--db")
-                .arg(&place.location)
-                .args(args)
-                .stdout(Stdio::piped())
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("rolecall starts")
@@ -636,23 +643,13 @@ fn copy_refuses_a_target_that_is_not_empty_and_leaves_it_alone() {
 
 /// Starts `rolecall --db SOURCE copy --to TO` for every source at once and waits.
 fn copies_at_once(sources: &[&Place], to: &str) -> Vec<std::process::Output> {
-    let children: Vec<Child> = sources
-        .iter()
-        .map(|source| {
-            command(source.dir.path())
-                .arg("--db")
-                .arg(&source.location)
-                .args(["copy", "--to", to])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("rolecall starts")
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|c| c.wait_with_output().expect("rolecall finishes"))
-        .collect()
+    all_at_once(sources.iter().map(|source| {
+        let mut c = command(source.dir.path());
+        c.arg("--db")
+            .arg(&source.location)
+            .args(["copy", "--to", to]);
+        c
+    }))
 }
 
 /// Two sources that differ, each a small database of its own.

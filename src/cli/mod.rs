@@ -703,11 +703,7 @@ pub fn open(db: Option<&Path>, read_only: bool, create: bool) -> Result<Store> {
         None => store::default_path()?,
     };
     let text = path.to_string_lossy();
-    let access = if read_only {
-        Access::ReadOnly
-    } else {
-        Access::ReadWrite
-    };
+    let access = access(read_only);
     if store::is_postgres_url(&text) {
         // A server's database is set up on first use like a file; a reading
         // command on an empty one is refused by the store, naming the URL.
@@ -724,6 +720,15 @@ pub fn open(db: Option<&Path>, read_only: bool, create: bool) -> Result<Store> {
         )));
     }
     Store::open(&path, access)
+}
+
+/// The access `--read-only` asks for.
+fn access(read_only: bool) -> Access {
+    if read_only {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    }
 }
 
 fn out(text: &str) -> Result<i32> {
@@ -897,12 +902,7 @@ fn check_on_server(
     explain: bool,
     json: bool,
 ) -> Result<i32> {
-    let access = if read_only {
-        Access::ReadOnly
-    } else {
-        Access::ReadWrite
-    };
-    match Store::check_on_server(url, access, &username, &permission)? {
+    match Store::check_on_server(url, access(read_only), &username, &permission)? {
         store::Checked::Decided(decision) => print_decision(&decision, explain, json),
         store::Checked::Open(mut store) => {
             let command = Command::Check {

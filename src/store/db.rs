@@ -618,6 +618,9 @@ impl Db {
                 "a PostgreSQL statement was sent to a SQLite database".into(),
             ));
         };
+        if writes(sql) {
+            Db::writable(pg)?;
+        }
         let rows = pg
             .client
             .borrow_mut()

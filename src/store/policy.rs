@@ -520,73 +520,17 @@ fn add_users(ctx: &Tx<'_>, steps: &[(&policy::UserStep, Option<i64>)]) -> Result
         }
         return Ok(ids);
     }
-    use postgres::types::Type;
-    let mut text: [Vec<&str>; 8] = Default::default();
-    let folds: Vec<String> = steps.iter().map(|(s, _)| fold(&s.profile.email)).collect();
-    let (mut roles, mut active, mut owner) = (Vec::new(), Vec::new(), Vec::new());
-    for (step, role_id) in steps {
-        let p = &step.profile;
-        let fields = [
-            step.username.as_str(),
-            &p.email,
-            &p.first_name,
-            &p.last_name,
-            &p.position,
-            &p.signature,
-            &p.timezone,
-            &p.language,
-        ];
-        for (column, value) in text.iter_mut().zip(fields) {
-            column.push(value);
-        }
-        roles.push(*role_id);
-        active.push(step.active);
-        owner.push(step.owner);
-    }
-    let (at, actor, seq): (&str, &str, i64) = (&ctx.at, ctx.actor, ctx.seq);
-    let rows = ctx.tx.pg_query_typed(
-        &format!(
-            "{COLUMNS} SELECT u, e, ef, fn, ln, p, s, tz, lang, r, act, own, NULL, ?13, ?13, ?14, ?15, ?15 \
-             FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], ?6::text[], \
-                         ?7::text[], ?8::text[], ?9::text[], ?10::int8[], ?11::bool[], ?12::bool[]) \
-                  WITH ORDINALITY AS t(u, e, ef, fn, ln, p, s, tz, lang, r, act, own, n) ORDER BY n \
-             RETURNING id, username"
-        ),
-        &[
-            (&text[0], Type::TEXT_ARRAY),
-            (&text[1], Type::TEXT_ARRAY),
-            (&folds, Type::TEXT_ARRAY),
-            (&text[2], Type::TEXT_ARRAY),
-            (&text[3], Type::TEXT_ARRAY),
-            (&text[4], Type::TEXT_ARRAY),
-            (&text[5], Type::TEXT_ARRAY),
-            (&text[6], Type::TEXT_ARRAY),
-            (&text[7], Type::TEXT_ARRAY),
-            (&roles, Type::INT8_ARRAY),
-            (&active, Type::BOOL_ARRAY),
-            (&owner, Type::BOOL_ARRAY),
-            (&at, Type::TEXT),
-            (&actor, Type::TEXT),
-            (&seq, Type::INT8),
-        ],
-    )?;
-    // RETURNING's order is not promised: the ids are matched by username.
-    let by_name: HashMap<String, i64> = rows
+    let rows: Vec<super::users::NewRow<'_>> = steps
         .iter()
-        .map(|r| Ok((r.try_get::<_, String>(1)?, r.try_get::<_, i64>(0)?)))
-        .collect::<std::result::Result<_, postgres::Error>>()
-        .map_err(super::db::DbError::from)?;
-    steps
-        .iter()
-        .map(|(step, _)| {
-            by_name.get(&step.username).copied().ok_or_else(|| {
-                Error::Storage(format!(
-                    "the new user \"{}\" was not written; nothing was changed",
-                    crate::text::excerpt(&step.username)
-                ))
-            })
+        .map(|(step, role_id)| super::users::NewRow {
+            username: &step.username,
+            profile: &step.profile,
+            role_id: *role_id,
+            active: step.active,
+            owner: step.owner,
         })
-        .collect()
+        .collect();
+    super::users::insert_users_unnest(ctx, &rows)
 }
 
 /// The `import` row that sums up a plan that changed anything: how many permissions,

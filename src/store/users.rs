@@ -1009,7 +1009,6 @@ fn add_users_batched(
     users: &[(String, Profile, Option<RoleRef>)],
     joined: &[Vec<String>],
 ) -> Result<usize> {
-    use postgres::types::Type;
     let mut rest = users;
     let mut rest_joined = joined;
     let empty: bool = !tx
@@ -1099,13 +1098,10 @@ fn add_users_batched(
         .chunks(USERS_PER_BATCH)
         .zip(rest_joined.chunks(USERS_PER_BATCH))
     {
-        let mut cols: [Vec<&str>; 8] = Default::default();
-        let mut folds = Vec::with_capacity(chunk.len());
         let mut role_ids: Vec<Option<i64>> = Vec::with_capacity(chunk.len());
         let mut audit = Vec::with_capacity(chunk.len());
         for ((username, profile, role), joined) in chunk.iter().zip(chunk_joined) {
             let (role_id, role_name) = role_of(role)?;
-            folds.push(fold(&profile.email));
             role_ids.push(role_id);
             let mut after = profile_json(profile);
             after.insert("username".into(), json!(username));
@@ -1118,51 +1114,104 @@ fn add_users_batched(
             }
             audit.push((username.as_str(), None, Some(Value::from(after))));
         }
-        for (username, profile, _) in chunk {
-            let fields = [
-                username.as_str(),
-                &profile.email,
-                &profile.first_name,
-                &profile.last_name,
-                &profile.position,
-                &profile.signature,
-                &profile.timezone,
-                &profile.language,
-            ];
-            for (col, v) in cols.iter_mut().zip(fields) {
-                col.push(v);
-            }
-        }
-        let fold_refs: Vec<&str> = folds.iter().map(String::as_str).collect();
-        let at: &str = &tx.at;
-        let actor: &str = tx.actor;
-        tx.tx.pg_execute(
-            "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
-                timezone, language, role_id, active, owner, password_hash, created_at, updated_at, updated_by, \
-                version, created_seq) \
-             SELECT u, e, f, fn, ln, p, s, tz, lang, r, TRUE, FALSE, NULL, ?11, ?11, ?12, ?13, ?13 \
-             FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], ?6::text[], \
-                         ?7::text[], ?8::text[], ?9::text[], ?10::int8[]) \
-                  WITH ORDINALITY AS t(u, e, f, fn, ln, p, s, tz, lang, r, n) ORDER BY n",
-            &[
-                (&cols[0], Type::TEXT_ARRAY),
-                (&cols[1], Type::TEXT_ARRAY),
-                (&fold_refs, Type::TEXT_ARRAY),
-                (&cols[2], Type::TEXT_ARRAY),
-                (&cols[3], Type::TEXT_ARRAY),
-                (&cols[4], Type::TEXT_ARRAY),
-                (&cols[5], Type::TEXT_ARRAY),
-                (&cols[6], Type::TEXT_ARRAY),
-                (&cols[7], Type::TEXT_ARRAY),
-                (&role_ids, Type::INT8_ARRAY),
-                (&at, Type::TEXT),
-                (&actor, Type::TEXT),
-                (&tx.seq, Type::INT8),
-            ],
-        )?;
+        let rows: Vec<NewRow<'_>> = chunk
+            .iter()
+            .zip(&role_ids)
+            .map(|((username, profile, _), role_id)| NewRow {
+                username,
+                profile,
+                role_id: *role_id,
+                active: true,
+                owner: false,
+            })
+            .collect();
+        insert_users_unnest(tx, &rows)?;
         tx.audit_many("user.add", audit)?;
     }
     Ok(users.len())
+}
+
+/// A new user's row for [`insert_users_unnest`].
+pub(super) struct NewRow<'a> {
+    pub username: &'a str,
+    pub profile: &'a Profile,
+    /// `None`: no direct role.
+    pub role_id: Option<i64>,
+    pub active: bool,
+    pub owner: bool,
+}
+
+/// Inserts `rows` on PostgreSQL, without passwords, in one `unnest` statement (one
+/// round trip however many), and returns their new ids in the same order. The
+/// caller has checked them as [`insert_user`] checks one.
+pub(super) fn insert_users_unnest(tx: &Tx<'_>, rows: &[NewRow<'_>]) -> Result<Vec<i64>> {
+    use postgres::types::Type;
+    let mut text: [Vec<&str>; 8] = Default::default();
+    let folds: Vec<String> = rows.iter().map(|r| fold(&r.profile.email)).collect();
+    let (mut roles, mut active, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        let p = row.profile;
+        let fields = [
+            row.username,
+            &p.email,
+            &p.first_name,
+            &p.last_name,
+            &p.position,
+            &p.signature,
+            &p.timezone,
+            &p.language,
+        ];
+        for (column, value) in text.iter_mut().zip(fields) {
+            column.push(value);
+        }
+        roles.push(row.role_id);
+        active.push(row.active);
+        owner.push(row.owner);
+    }
+    let (at, actor, seq): (&str, &str, i64) = (&tx.at, tx.actor, tx.seq);
+    let written = tx.tx.pg_query_typed(
+        "INSERT INTO users (username, email, email_fold, first_name, last_name, position, signature, \
+            timezone, language, role_id, active, owner, password_hash, created_at, updated_at, \
+            updated_by, version, created_seq) \
+         SELECT u, e, ef, fn, ln, p, s, tz, lang, r, act, own, NULL, ?13, ?13, ?14, ?15, ?15 \
+         FROM unnest(?1::text[], ?2::text[], ?3::text[], ?4::text[], ?5::text[], ?6::text[], \
+                     ?7::text[], ?8::text[], ?9::text[], ?10::int8[], ?11::bool[], ?12::bool[]) \
+              WITH ORDINALITY AS t(u, e, ef, fn, ln, p, s, tz, lang, r, act, own, n) ORDER BY n \
+         RETURNING id, username",
+        &[
+            (&text[0], Type::TEXT_ARRAY),
+            (&text[1], Type::TEXT_ARRAY),
+            (&folds, Type::TEXT_ARRAY),
+            (&text[2], Type::TEXT_ARRAY),
+            (&text[3], Type::TEXT_ARRAY),
+            (&text[4], Type::TEXT_ARRAY),
+            (&text[5], Type::TEXT_ARRAY),
+            (&text[6], Type::TEXT_ARRAY),
+            (&text[7], Type::TEXT_ARRAY),
+            (&roles, Type::INT8_ARRAY),
+            (&active, Type::BOOL_ARRAY),
+            (&owner, Type::BOOL_ARRAY),
+            (&at, Type::TEXT),
+            (&actor, Type::TEXT),
+            (&seq, Type::INT8),
+        ],
+    )?;
+    // RETURNING's order is not promised: the ids are matched by username.
+    let by_name: std::collections::HashMap<String, i64> = written
+        .iter()
+        .map(|r| Ok((r.try_get::<_, String>(1)?, r.try_get::<_, i64>(0)?)))
+        .collect::<std::result::Result<_, postgres::Error>>()
+        .map_err(super::db::DbError::from)?;
+    rows.iter()
+        .map(|row| {
+            by_name.get(row.username).copied().ok_or_else(|| {
+                Error::Storage(format!(
+                    "the new user \"{}\" was not written; nothing was changed",
+                    crate::text::excerpt(row.username)
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Rows of one text column for a query taking one text array (PostgreSQL only).
