@@ -2434,10 +2434,10 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
                 packages: Default::default(),
             })
             .map(drop),
-        Action::Remove(u) => store.remove_user(&name(u)),
+        Action::Remove(u) => store.remove_user(name(u)),
         Action::SetRole(u, r) => store
             .update_user(
-                &name(u),
+                name(u),
                 None,
                 UserChange {
                     role: Some(ROLE_NAMES[*r].into()),
@@ -2447,7 +2447,7 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
             .map(drop),
         Action::SetActive(u, a) => store
             .update_user(
-                &name(u),
+                name(u),
                 None,
                 UserChange {
                     active: Some(*a),
@@ -2456,12 +2456,15 @@ fn apply(store: &mut Store, action: &Action) -> rolecall::error::Result<()> {
             )
             .map(drop),
         Action::SetRoleFor(us, r) => store
-            .set_role_for(&us.iter().map(name).collect::<Vec<_>>(), ROLE_NAMES[*r])
+            .set_role_for(
+                &us.iter().map(|u| name(u).into()).collect::<Vec<_>>(),
+                ROLE_NAMES[*r],
+            )
             .map(drop),
         Action::SetActiveFor(us, a) => store
-            .set_active_for(&us.iter().map(name).collect::<Vec<_>>(), *a)
+            .set_active_for(&us.iter().map(|u| name(u).into()).collect::<Vec<_>>(), *a)
             .map(drop),
-        Action::Transfer(u) => store.transfer_ownership(&name(u)).map(drop),
+        Action::Transfer(u) => store.transfer_ownership(name(u)).map(drop),
         Action::DeleteRole(r, to) => store
             .delete_role(ROLE_NAMES[*r], to.map(|t| ROLE_NAMES[t].into()))
             .map(drop),

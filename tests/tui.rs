@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rolecall::domain::catalog::CheckState;
 use rolecall::domain::user::Profile;
-use rolecall::store::{Access, NewUser, RoleRef, Store};
+use rolecall::store::{Access, NewUser, RoleRef, Store, UserChange, UserRef};
 use rolecall::tui::app::{App, Msg, Overlay, Pending};
 use rolecall::tui::theme::Theme;
 use rolecall::tui::views;
@@ -2459,7 +2459,7 @@ fn a_members_pane_counts_and_explains_what_their_packages_give() {
         .unwrap();
     h.app
         .store
-        .set_package_members("Exports", &["misaki".to_string()], true)
+        .set_package_members("Exports", &["misaki".into()], true)
         .unwrap();
     h.app.reload().unwrap();
     h.press("/misaki");
@@ -3459,4 +3459,97 @@ fn the_title_names_a_postgres_database_not_its_socket_folder() {
     // Wide enough, the whole URL.
     h.resize(220, 30);
     assert!(title(&h).contains(&pg.url), "{}", title(&h));
+}
+
+/// A user deleted and added again under the same name while a dialog is open is not
+/// the user the operator chose: the answer is refused as a conflict and the new user
+/// is left as they were (the review found `d`, `x` and `r` acting on the new row).
+#[test]
+fn a_dialog_for_a_user_deleted_and_added_again_spares_the_new_user() {
+    for key in ["d", "x"] {
+        let mut h = Harness::new(120, 40);
+        h.press("/lena");
+        h.code(KeyCode::Enter);
+        h.press(key);
+        assert!(
+            matches!(h.app.overlay(), Some(Overlay::Confirm { .. })),
+            "{key}: {}",
+            h.screen()
+        );
+        let old = h.app.store.user("lena").unwrap();
+        let mut other = fresh_store(&h);
+        other.remove_user("lena").unwrap();
+        add(&mut other, "lena", "Another", "Lena", None);
+        let new = other.user("lena").unwrap();
+        assert_ne!(new.id, old.id);
+        h.press("y");
+        let after = fresh_store(&h).user("lena").unwrap();
+        assert_eq!(after.id, new.id, "{key}: the new user is still there");
+        assert!(after.active, "{key}: the new user was not disabled");
+        assert_eq!(
+            after.version, new.version,
+            "{key}: nothing was written to them"
+        );
+        assert!(
+            h.screen().contains("user \"lena\" was deleted"),
+            "{key}: {}",
+            h.screen()
+        );
+    }
+}
+
+/// The same for the store calls the console makes with the rows it read: a role,
+/// a package or an edit saved over the form's version (overwrite) never reaches a
+/// user who only shares the name.
+#[test]
+fn changes_for_a_user_row_read_before_never_reach_a_new_user_of_that_name() {
+    let h = Harness::new(120, 40);
+    let mut store = fresh_store(&h);
+    store.create_package("Exports", "", None).unwrap();
+    let old = store.user("lena").unwrap();
+    let row = UserRef::Row {
+        id: old.id,
+        username: old.username.clone(),
+    };
+    store.remove_user("lena").unwrap();
+    add(&mut store, "lena", "Another", "Lena", None);
+    let new = store.user("lena").unwrap();
+    let deleted = |e: rolecall::error::Error| {
+        assert!(e.to_string().contains("user \"lena\" was deleted"), "{e}");
+    };
+    deleted(
+        store
+            .set_role_for(std::slice::from_ref(&row), "Administrator")
+            .unwrap_err(),
+    );
+    deleted(
+        store
+            .set_active_for(std::slice::from_ref(&row), false)
+            .unwrap_err(),
+    );
+    deleted(
+        store
+            .set_package_members("Exports", std::slice::from_ref(&row), true)
+            .unwrap_err(),
+    );
+    deleted(store.transfer_ownership(row.clone()).unwrap_err());
+    let change = UserChange {
+        email: Some("old@example.com".into()),
+        ..UserChange::default()
+    };
+    let refused = store
+        .update_user(row.clone(), Some(new.version), change)
+        .unwrap_err();
+    match &refused {
+        rolecall::error::Error::Conflict(c) => assert!(!c.can_overwrite(), "{refused}"),
+        other => panic!("{other}"),
+    }
+    deleted(store.remove_user(row).unwrap_err());
+    let after = store.user("lena").unwrap();
+    assert_eq!(
+        after.version, new.version,
+        "nothing was written to the new lena"
+    );
+    assert_eq!(after.email, new.email);
+    assert!(store.package("Exports").unwrap().members.is_empty());
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::domain::user::Profile;
 use crate::error::{Error, Result};
-use crate::store::{self, Access, NewUser, RoleRef, Store, UserChange};
+use crate::store::{self, Access, NewUser, RoleRef, Store, UserChange, UserRef};
 use crate::text::{display_safe, json_terminal_safe};
 
 /// A terminal console for an application's users, roles and permissions.
@@ -665,7 +665,7 @@ fn demo(db: Option<PathBuf>, read_only: bool, count: usize, no_tui: bool) -> Res
         user.packages = packages.iter().map(|p| package_ids[p.as_str()]).collect();
     }
     store.add_users(users)?;
-    store.set_active_for(&disabled, false)?;
+    store.set_active_for(&UserRef::typed_all(&disabled), false)?;
     if no_tui {
         let _ = writeln!(
             io::stdout(),

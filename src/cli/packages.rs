@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{done, out, out_json, print};
 use crate::domain::package::Package;
 use crate::error::Result;
-use crate::store::{PackageRef, PackageUpdate, Store};
+use crate::store::{PackageRef, PackageUpdate, Store, UserRef};
 use crate::text::display_safe;
 
 #[derive(Debug, Subcommand)]
@@ -190,12 +190,17 @@ pub(super) fn run(store: &mut Store, cmd: PackagesCommand, json: bool) -> Result
             done(json, &package_json(&p), includes(&p))
         }
         PackagesCommand::AddUser { package, usernames } => {
-            let p = store.set_package_members(typed(package), &usernames, true)?;
+            let p =
+                store.set_package_members(typed(package), &UserRef::typed_all(&usernames), true)?;
             let sentence = format!("package \"{}\" has {} members", p.name, p.members.len());
             done(json, &package_json(&p), sentence)
         }
         PackagesCommand::RemoveUser { package, usernames } => {
-            let p = store.set_package_members(typed(package), &usernames, false)?;
+            let p = store.set_package_members(
+                typed(package),
+                &UserRef::typed_all(&usernames),
+                false,
+            )?;
             let sentence = format!("package \"{}\" has {} members", p.name, p.members.len());
             done(json, &package_json(&p), sentence)
         }

@@ -40,7 +40,7 @@ pub use pg::{is_url as is_postgres_url, redact as redact_url};
 pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
-pub use users::{NewUser, UserChange};
+pub use users::{NewUser, UserChange, UserRef};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;

@@ -8,7 +8,7 @@ use super::db::{Db, OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::roles::{load_grants, resolve_role};
-use super::users::load_user;
+use super::users::{UserRef, load_ref};
 use super::{RowVersion, Store, Tx, name_key, text};
 use crate::domain::access::{Allowed, PathIndex, Source, Via};
 use crate::domain::authz::{Need, Right};
@@ -51,9 +51,10 @@ pub struct PackageUpdate {
 
 /// The part of a package a list of names changes.
 #[derive(Debug, Clone, Copy)]
-enum Part {
-    Roles,
-    Members,
+enum Part<'a> {
+    /// Roles as typed.
+    Roles(&'a [String]),
+    Members(&'a [UserRef]),
 }
 
 /// What a delete did: the package and the users who were in it.
@@ -675,10 +676,6 @@ impl ByUser {
     }
 }
 
-fn user_id(tx: &Tx<'_>, username: &str) -> Result<i64> {
-    Ok(load_user(tx.tx, username)?.id)
-}
-
 impl Store {
     /// Every active user allowed `permission` (any leaf under it, for a category), by
     /// username, each with every path that grants it.
@@ -949,50 +946,55 @@ impl Store {
         roles: &[String],
         include: bool,
     ) -> Result<Package> {
-        self.change_package_set(package.into(), Part::Roles, roles, include)
+        self.change_package_set(package.into(), Part::Roles(roles), include)
     }
 
-    /// Puts users into (`join`) or takes them out of a package, by username.
+    /// Puts users into (`join`) or takes them out of a package.
     pub fn set_package_members(
         &mut self,
         package: impl Into<PackageRef>,
-        usernames: &[String],
+        users: &[UserRef],
         join: bool,
     ) -> Result<Package> {
-        self.change_package_set(package.into(), Part::Members, usernames, join)
+        self.change_package_set(package.into(), Part::Members(users), join)
     }
 
-    /// Adds (`add`) or takes out the roles or users `names` names, resolved inside the
+    /// Adds (`add`) or takes out the roles or users `part` names, resolved inside the
     /// transaction, then applies the package's new set as one update.
     fn change_package_set(
         &mut self,
         package: PackageRef,
         part: Part,
-        names: &[String],
         add: bool,
     ) -> Result<Package> {
         // A package's roles are the roles right's; who is in it, the users right's.
         let need = match part {
-            Part::Roles => Need::One(Right::Roles),
-            Part::Members => Need::One(Right::Users),
+            Part::Roles(_) => Need::One(Right::Roles),
+            Part::Members(_) => Need::One(Right::Users),
         };
         self.write(need, |tx| {
             let id = resolve_package(tx.tx, &package)?;
             let before = load_package(tx.tx, id)?;
             let mut set: BTreeSet<i64> = match part {
-                Part::Roles => before.roles.iter().map(|(id, _)| *id).collect(),
-                Part::Members => tx
+                Part::Roles(_) => before.roles.iter().map(|(id, _)| *id).collect(),
+                Part::Members(_) => tx
                     .tx
                     .prepare_cached("SELECT user_id FROM package_members WHERE package_id = ?1")?
                     .query_map([id], |r| r.get(0))?
                     .collect::<super::db::SqlResult<_>>()?,
             };
-            for name in names {
-                let item = match part {
-                    Part::Roles => resolve_role(tx.tx, &RoleRef::Typed(name.clone()), "role")?,
-                    Part::Members => user_id(tx, name)?,
-                };
-                if add && matches!(part, Part::Members) && !set.contains(&item) {
+            let items: Vec<i64> = match part {
+                Part::Roles(names) => names
+                    .iter()
+                    .map(|name| resolve_role(tx.tx, &RoleRef::Typed(name.clone()), "role"))
+                    .collect::<Result<_>>()?,
+                Part::Members(users) => users
+                    .iter()
+                    .map(|who| Ok(load_ref(tx.tx, who)?.id))
+                    .collect::<Result<_>>()?,
+            };
+            for item in items {
+                if add && matches!(part, Part::Members(_)) && !set.contains(&item) {
                     tx.ensure_may_give(None, &[id])?;
                 }
                 if add {
@@ -1002,11 +1004,11 @@ impl Store {
                 }
             }
             let update = match part {
-                Part::Roles => PackageUpdate {
+                Part::Roles(_) => PackageUpdate {
                     roles: Some(set),
                     ..PackageUpdate::default()
                 },
-                Part::Members => PackageUpdate {
+                Part::Members(_) => PackageUpdate {
                     members: Some(set),
                     ..PackageUpdate::default()
                 },

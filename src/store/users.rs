@@ -116,6 +116,93 @@ pub(super) fn unknown_user(name: &str) -> Error {
     )
 }
 
+/// Who a change is for. The command line names users as typed; the console names
+/// the rows it showed, which only those rows answer: ids are never reused, so a user
+/// deleted and added again under the same name is not the one the operator chose,
+/// and a change meant for the first is refused rather than made to the second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// A username as typed (ignoring case).
+    Typed(String),
+    /// A row the caller read: that row, or a conflict when it was deleted.
+    Row { id: i64, username: String },
+}
+
+impl From<&str> for UserRef {
+    fn from(name: &str) -> UserRef {
+        UserRef::Typed(name.to_string())
+    }
+}
+
+impl From<&String> for UserRef {
+    fn from(name: &String) -> UserRef {
+        UserRef::Typed(name.clone())
+    }
+}
+
+impl From<String> for UserRef {
+    fn from(name: String) -> UserRef {
+        UserRef::Typed(name)
+    }
+}
+
+impl UserRef {
+    /// The username the caller gave or read.
+    pub fn username(&self) -> &str {
+        match self {
+            UserRef::Typed(name) | UserRef::Row { username: name, .. } => name,
+        }
+    }
+
+    /// Usernames as typed, one reference each.
+    pub fn typed_all(names: &[String]) -> Vec<UserRef> {
+        names.iter().map(UserRef::from).collect()
+    }
+
+    /// Whether this names the row with `id`.
+    pub fn is_row(&self, id: i64) -> bool {
+        matches!(self, UserRef::Row { id: row, .. } if *row == id)
+    }
+}
+
+/// The user `who` names, as stored now.
+pub(super) fn load_ref(conn: &Db, who: &UserRef) -> Result<User> {
+    match who {
+        UserRef::Typed(name) => load_user(conn, name),
+        UserRef::Row { id, username } => conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id WHERE u.id = ?1"
+            ))?
+            .query_row([*id], user_row)
+            .optional()?
+            .ok_or_else(|| user_gone(conn, username)),
+    }
+}
+
+/// The conflict for a user the caller read who is no longer there, naming who
+/// removed them when the audit log says (a user of that name may exist again).
+fn user_gone(conn: &Db, username: &str) -> Error {
+    let removed: Option<(String, String)> = conn
+        .query_row(
+            "SELECT actor, at FROM audit WHERE action = 'user.remove' AND target = ?1 \
+             ORDER BY id DESC LIMIT 1",
+            [username],
+            |r| Ok((text(r, 0)?, text(r, 1)?)),
+        )
+        .optional()
+        .ok()
+        .flatten();
+    let (changed_by, changed_at) = removed.unwrap_or_default();
+    Error::Conflict(crate::error::Conflict {
+        kind: crate::error::ConflictKind::Deleted,
+        target: format!("user \"{username}\""),
+        expected_version: 0,
+        current_version: 0,
+        changed_by,
+        changed_at,
+    })
+}
+
 pub(super) fn load_user(conn: &Db, username: &str) -> Result<User> {
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id WHERE u.username = ?1"
@@ -486,12 +573,12 @@ struct BulkChange {
 /// version updated, and one audit row written. Returns how many changed.
 fn change_each(
     tx: &Tx<'_>,
-    usernames: &[String],
+    users: &[UserRef],
     change: impl Fn(&User) -> Option<BulkChange>,
 ) -> Result<usize> {
     let mut changed = 0;
-    for name in usernames {
-        let before = load_user(tx.tx, name)?;
+    for who in users {
+        let before = load_ref(tx.tx, who)?;
         let Some(c) = change(&before) else { continue };
         user::ensure_owner_kept(&before, &c.role, c.active)?;
         tx.tx.execute(
@@ -565,6 +652,11 @@ impl Store {
         load_user(&self.conn, username)
     }
 
+    /// The user `who` names: for a row read before, that row or a conflict.
+    pub fn user_by_ref(&self, who: &UserRef) -> Result<User> {
+        load_ref(&self.conn, who)
+    }
+
     /// Adds a user. The first user becomes the owner, on Administrator.
     pub fn add_user(&mut self, new: NewUser) -> Result<User> {
         let username = validate::username(&new.username)?;
@@ -629,12 +721,14 @@ impl Store {
     /// validation, the owner rule, then the change and its audit row.
     pub fn update_user(
         &mut self,
-        username: &str,
+        who: impl Into<UserRef>,
         expected_version: Option<i64>,
         change: UserChange,
     ) -> Result<User> {
+        let who = who.into();
+        let username = who.username();
         self.write(Need::One(Right::Users), |tx| {
-            let before = match (load_user(tx.tx, username), expected_version) {
+            let before = match (load_ref(tx.tx, &who), expected_version) {
                 // A version was read, so the user existed: they are gone now.
                 (Err(Error::Invalid { .. }), Some(v)) => {
                     return Err(tx.deleted(format!("user \"{username}\""), "user.remove", username, v));
@@ -727,11 +821,7 @@ impl Store {
 
     /// Gives several users one role in one transaction, one audit row per user who
     /// changed. Returns how many changed; the owner rule refuses the whole batch.
-    pub fn set_role_for(
-        &mut self,
-        usernames: &[String],
-        role: impl Into<RoleRef>,
-    ) -> Result<usize> {
+    pub fn set_role_for(&mut self, users: &[UserRef], role: impl Into<RoleRef>) -> Result<usize> {
         let role = role.into();
         self.write(Need::One(Right::Users), |tx| {
             let (role_id, role_name) = super::roles::resolve_user_role(tx, &role)?;
@@ -743,7 +833,7 @@ impl Store {
                     json!(name)
                 }
             };
-            change_each(tx, usernames, |before| {
+            change_each(tx, users, |before| {
                 (before.role_id != role_id.unwrap_or(0)).then(|| BulkChange {
                     column: "role_id",
                     value: Box::new(role_id),
@@ -759,17 +849,17 @@ impl Store {
 
     /// Enables or disables several users in one transaction, one audit row per user
     /// who changed. Returns how many changed; the owner rule refuses the whole batch.
-    pub fn set_active_for(&mut self, usernames: &[String], active: bool) -> Result<usize> {
+    pub fn set_active_for(&mut self, users: &[UserRef], active: bool) -> Result<usize> {
         self.write(Need::One(Right::Users), |tx| {
             if active && tx.restricted() {
-                for username in usernames {
-                    let user = load_user(tx.tx, username)?;
+                for who in users {
+                    let user = load_ref(tx.tx, who)?;
                     if !user.active {
                         tx.ensure_may_act_as(user.id, &user.username)?;
                     }
                 }
             }
-            change_each(tx, usernames, |before| {
+            change_each(tx, users, |before| {
                 (before.active != active).then(|| BulkChange {
                     column: "active",
                     value: Box::new(active),
@@ -817,9 +907,10 @@ impl Store {
     }
 
     /// Removes a user who is not the owner.
-    pub fn remove_user(&mut self, username: &str) -> Result<()> {
+    pub fn remove_user(&mut self, who: impl Into<UserRef>) -> Result<()> {
+        let who = who.into();
         self.write(Need::One(Right::Users), |tx| {
-            let before = load_user(tx.tx, username)?;
+            let before = load_ref(tx.tx, &who)?;
             user::ensure_removable(&before)?;
             tx.tx
                 .execute("DELETE FROM users WHERE id = ?1", [before.id])?;
@@ -839,9 +930,10 @@ impl Store {
     }
 
     /// Moves the owner mark to `username`, who is given Administrator.
-    pub fn transfer_ownership(&mut self, username: &str) -> Result<User> {
+    pub fn transfer_ownership(&mut self, who: impl Into<UserRef>) -> Result<User> {
+        let who = who.into();
         self.write(Need::One(Right::Users), |tx| {
-            let target = load_user(tx.tx, username)?;
+            let target = load_ref(tx.tx, &who)?;
             user::ensure_can_become_owner(&target)?;
             tx.ensure_may_hand_out("ownership", &Grants::all(tx.catalog))?;
             let admin = administrator_id(tx)?;

@@ -163,12 +163,8 @@ impl App {
     /// A choice from a picker, handed to the screen that opened it.
     fn picked(&mut self, purpose: PickPurpose, id: i64, name: String) -> Vec<Effect> {
         match purpose {
-            PickPurpose::AssignRole { usernames } => {
-                self.users.give_role(usernames, id, name, cx!(self))
-            }
-            PickPurpose::Package { usernames } => {
-                self.users.package_picked(usernames, id, cx!(self))
-            }
+            PickPurpose::AssignRole { users } => self.users.give_role(users, id, name, cx!(self)),
+            PickPurpose::Package { users } => self.users.package_picked(users, id, cx!(self)),
             PickPurpose::CompareWith { role_id } => roles::compare(role_id, id, cx!(self)),
             PickPurpose::FormRole => match self.form.as_mut() {
                 Some(form) => form.set_role(id, cx!(self)),

@@ -25,7 +25,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::domain::role::Role;
 use crate::error::{Conflict, RoleInUse};
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, UserRef};
 use crate::tui::app::App;
 use crate::tui::keys::{Action, Scope};
 use crate::tui::screens::role_editor::SaveSummary;
@@ -44,7 +44,7 @@ pub enum Pending {
         name: String,
     },
     DeleteUser {
-        username: String,
+        user: UserRef,
     },
     DeletePackage {
         id: i64,
@@ -57,21 +57,21 @@ pub enum Pending {
         version: i64,
     },
     SetActive {
-        usernames: Vec<String>,
+        users: Vec<UserRef>,
         active: bool,
     },
     MakeOwner {
-        username: String,
+        user: UserRef,
     },
     /// Give a role that grants more than the users have now.
     GiveRole {
-        usernames: Vec<String>,
+        users: Vec<UserRef>,
         role_id: i64,
         role_name: String,
     },
     /// Put users into a package that grants more than they have now.
     JoinPackage {
-        usernames: Vec<String>,
+        users: Vec<UserRef>,
         package_id: i64,
     },
     /// Clear the tags of many users.
@@ -176,7 +176,7 @@ pub enum Retry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PickPurpose {
     /// Give these users the role, in one transaction.
-    AssignRole { usernames: Vec<String> },
+    AssignRole { users: Vec<UserRef> },
     /// Compare this role with the one picked.
     CompareWith { role_id: i64 },
     /// The role field of the user form.
@@ -184,7 +184,7 @@ pub enum PickPurpose {
     /// The packages field of the user form: join or leave the package picked.
     FormPackage,
     /// `g` on Users: put these users into the package picked, or take them out.
-    Package { usernames: Vec<String> },
+    Package { users: Vec<UserRef> },
     /// A user to add to the members in the package editor.
     Member,
     /// A resource whose exception the role editor opens.

@@ -86,20 +86,20 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
         )));
     }
     let what = match purpose {
-        PickPurpose::AssignRole { usernames } => format!(
+        PickPurpose::AssignRole { users } => format!(
             "give the role to {} user{}",
-            usernames.len(),
-            if usernames.len() == 1 { "" } else { "s" }
+            users.len(),
+            if users.len() == 1 { "" } else { "s" }
         ),
         PickPurpose::CompareWith { .. } => "compare".to_string(),
         PickPurpose::FormRole | PickPurpose::Member => "choose".to_string(),
         PickPurpose::ExceptionFor => "edit its exception".to_string(),
         PickPurpose::WhoCanOn { .. } => "show who can".to_string(),
         PickPurpose::FormPackage => "join / leave".to_string(),
-        PickPurpose::Package { usernames } => format!(
+        PickPurpose::Package { users } => format!(
             "put {} user{} in, or take them out",
-            usernames.len(),
-            if usernames.len() == 1 { "" } else { "s" }
+            users.len(),
+            if users.len() == 1 { "" } else { "s" }
         ),
     };
     let keys = keys_line(

@@ -11,7 +11,7 @@ use crate::domain::catalog::Grants;
 use crate::domain::user::{Profile, User};
 use crate::domain::validate;
 use crate::error::Error;
-use crate::store::{NewUser, RoleRef, Store, UserChange};
+use crate::store::{NewUser, RoleRef, Store, UserChange, UserRef};
 use crate::text::display_safe;
 use crate::tui::app::Tab;
 use crate::tui::dialogs::{Overlay, Pending, PickPurpose, Retry, role_pick};
@@ -953,11 +953,20 @@ impl UserForm {
                 .add_user(self.new_user_request())
                 .map(|u| ("added", u)),
             Mode::Edit {
-                username, version, ..
+                id,
+                username,
+                version,
+                ..
             } => {
                 let expected = overwrite_version.unwrap_or(*version);
+                // This row, not whoever has its name now: a user deleted and added
+                // again under it is a conflict that cannot be overwritten.
+                let row = UserRef::Row {
+                    id: *id,
+                    username: username.clone(),
+                };
                 cx.store
-                    .update_user(username, Some(expected), self.change_request())
+                    .update_user(row, Some(expected), self.change_request())
                     .map(|u| ("saved", u))
             }
         };

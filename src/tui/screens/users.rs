@@ -16,7 +16,7 @@ use ratatui::layout::Rect;
 use crate::domain::catalog::Grants;
 use crate::domain::user::{User, UserRow};
 use crate::error::Error;
-use crate::store::{PackageRef, RoleRef, Store};
+use crate::store::{PackageRef, RoleRef, Store, UserRef};
 use crate::tui::dialogs::{Overlay, Pending, PickPurpose, role_pick};
 use crate::tui::keys::Action;
 use crate::tui::screens::user_form::UserForm;
@@ -239,8 +239,10 @@ impl UsersScreen {
             .collect()
     }
 
-    fn target_names(&self) -> Vec<String> {
-        self.targets().iter().map(|u| u.username.clone()).collect()
+    /// The targets as the rows they are: a change is made to these rows or refused,
+    /// never to another user who has since been given one of their names.
+    fn chosen(&self) -> Vec<UserRef> {
+        self.targets().into_iter().map(row_ref).collect()
     }
 
     /// Says when tagged users are hidden by the filter, so an action on "all tagged"
@@ -264,9 +266,9 @@ impl UsersScreen {
     }
 
     /// "alice" or "3 tagged users", with a note on tags the filter hides.
-    fn who(&self, usernames: &[String]) -> String {
-        match usernames {
-            [one] => format!("\"{one}\""),
+    fn who(&self, users: &[UserRef]) -> String {
+        match users {
+            [one] => format!("\"{}\"", one.username()),
             many => format!("{} tagged users{}", many.len(), self.note_hidden_tags()),
         }
     }
@@ -429,9 +431,9 @@ impl UsersScreen {
         };
         let current = first.role_id;
         let same = targets.iter().all(|u| u.role_id == current);
-        let usernames = self.target_names();
-        let title = match usernames.as_slice() {
-            [one] => format!("Role for \"{one}\""),
+        let users = self.chosen();
+        let title = match users.as_slice() {
+            [one] => format!("Role for \"{}\"", one.username()),
             many => format!(
                 "Role for {} tagged users{}",
                 many.len(),
@@ -439,7 +441,7 @@ impl UsersScreen {
             ),
         };
         vec![Effect::Open(role_pick(
-            PickPurpose::AssignRole { usernames },
+            PickPurpose::AssignRole { users },
             title,
             cx.names.roles.clone(),
             same.then_some(current),
@@ -450,7 +452,7 @@ impl UsersScreen {
     /// them, else after a dialog naming who gains what.
     pub fn give_role(
         &mut self,
-        usernames: Vec<String>,
+        users: Vec<UserRef>,
         role_id: i64,
         role_name: String,
         cx: &mut Ctx,
@@ -463,7 +465,7 @@ impl UsersScreen {
             .view
             .rows
             .iter()
-            .filter(|u| usernames.contains(&u.username))
+            .filter(|u| users.iter().any(|c| c.is_row(u.id)))
             .collect();
         let mut gaining: Vec<String> = Vec::new();
         let mut gains = Grants::none(cx.store.catalog());
@@ -481,7 +483,7 @@ impl UsersScreen {
             }
         }
         if gaining.is_empty() {
-            return self.set_role_now(usernames, role_id, role_name, cx);
+            return self.set_role_now(users, role_id, role_name, cx);
         }
         let what = if role.builtin {
             "every permission, also ones added to the catalog later".to_string()
@@ -502,8 +504,8 @@ impl UsersScreen {
             format!("  {}", name_users(&gaining)),
             format!(
                 "{changing} of {} chosen user{} {}.",
-                usernames.len(),
-                plural(usernames.len()),
+                users.len(),
+                plural(users.len()),
                 if changing == 1 {
                     "changes role"
                 } else {
@@ -515,7 +517,7 @@ impl UsersScreen {
             format!("Give \"{role_name}\"? It grants more"),
             lines,
             Pending::GiveRole {
-                usernames,
+                users,
                 role_id,
                 role_name,
             },
@@ -524,18 +526,18 @@ impl UsersScreen {
 
     pub fn set_role_now(
         &mut self,
-        usernames: Vec<String>,
+        users: Vec<UserRef>,
         role_id: i64,
         role_name: String,
         cx: &mut Ctx,
     ) -> Vec<Effect> {
-        Effect::from_result(cx.store.set_role_for(&usernames, role_id), |n| {
+        Effect::from_result(cx.store.set_role_for(&users, role_id), |n| {
             self.tagged.clear();
             vec![
                 Effect::Info(format!(
                     "gave \"{role_name}\" to {n} user{} ({} already had it)",
                     plural(n),
-                    usernames.len() - n
+                    users.len() - n
                 )),
                 Effect::Reload,
             ]
@@ -595,10 +597,10 @@ impl UsersScreen {
                 (*id, format!("{name}{note}"))
             })
             .collect();
-        let usernames = self.target_names();
-        let title = format!("Package for {}", self.who(&usernames));
+        let users = self.chosen();
+        let title = format!("Package for {}", self.who(&users));
         vec![Effect::Open(role_pick(
-            PickPurpose::Package { usernames },
+            PickPurpose::Package { users },
             title,
             choices,
             None,
@@ -609,7 +611,7 @@ impl UsersScreen {
     /// join it, after a dialog when that gives someone permissions they lack.
     pub fn package_picked(
         &mut self,
-        usernames: Vec<String>,
+        users: Vec<UserRef>,
         package_id: i64,
         cx: &mut Ctx,
     ) -> Vec<Effect> {
@@ -617,13 +619,13 @@ impl UsersScreen {
             Ok(p) => p,
             Err(e) => return vec![Effect::Error(e)],
         };
-        let outside: Vec<String> = usernames
+        let outside: Vec<UserRef> = users
             .iter()
-            .filter(|u| !package.members.contains(u))
+            .filter(|u| !package.members.iter().any(|m| m == u.username()))
             .cloned()
             .collect();
         if outside.is_empty() {
-            return self.set_membership(usernames, package_id, false, cx);
+            return self.set_membership(users, package_id, false, cx);
         }
         let gains = match gains_from_package(cx, &outside, &package.roles) {
             Ok(g) => g,
@@ -644,9 +646,9 @@ impl UsersScreen {
             format!(
                 "{} of {} chosen user{} {}.",
                 outside.len(),
-                usernames.len(),
-                plural(usernames.len()),
-                match usernames.len() - outside.len() {
+                users.len(),
+                plural(users.len()),
+                match users.len() - outside.len() {
                     0 if outside.len() == 1 => "joins",
                     0 => "join",
                     _ if outside.len() == 1 => "joins; the rest are in it already",
@@ -658,7 +660,7 @@ impl UsersScreen {
             format!("Put users into \"{}\"? It grants more", package.name),
             lines,
             Pending::JoinPackage {
-                usernames: outside,
+                users: outside,
                 package_id,
             },
         )]
@@ -667,7 +669,7 @@ impl UsersScreen {
     /// Puts users into (`join`) or takes them out of a package, in one transaction.
     pub fn set_membership(
         &mut self,
-        usernames: Vec<String>,
+        users: Vec<UserRef>,
         package_id: i64,
         join: bool,
         cx: &mut Ctx,
@@ -678,7 +680,7 @@ impl UsersScreen {
             .map(|p| p.members.len());
         let result = before.and_then(|before| {
             cx.store
-                .set_package_members(PackageRef::Id(package_id), &usernames, join)
+                .set_package_members(PackageRef::Id(package_id), &users, join)
                 .map(|p| (before, p))
         });
         Effect::from_result(result, |(before, package)| {
@@ -694,10 +696,10 @@ impl UsersScreen {
     }
 
     fn ask_enable_disable(&self, cx: &mut Ctx) -> Vec<Effect> {
-        let chosen: Vec<(String, bool, bool)> = self
+        let chosen: Vec<(UserRef, bool, bool)> = self
             .targets()
-            .iter()
-            .map(|u| (u.username.clone(), u.active, u.owner))
+            .into_iter()
+            .map(|u| (row_ref(u), u.active, u.owner))
             .collect();
         if chosen.is_empty() {
             return Vec::new();
@@ -707,18 +709,18 @@ impl UsersScreen {
         if let Some((owner, _, _)) = chosen.iter().find(|(_, _, o)| *o && !active) {
             let refusal = cx
                 .store
-                .user(owner)
+                .user_by_ref(owner)
                 .and_then(|o| crate::domain::user::ensure_owner_kept(&o, &o.role, false));
             if let Err(err) = refusal {
                 return vec![Effect::Error(err)];
             }
         }
-        let usernames: Vec<String> = chosen.iter().map(|(n, _, _)| n.clone()).collect();
         let changing: Vec<String> = chosen
             .iter()
             .filter(|(_, a, _)| *a != active)
-            .map(|(n, _, _)| n.clone())
+            .map(|(u, _, _)| u.username().to_string())
             .collect();
+        let users: Vec<UserRef> = chosen.into_iter().map(|(u, _, _)| u).collect();
         let verb = if active { "Enable" } else { "Disable" };
         let effect = if active {
             "They regain the permissions of their roles at once."
@@ -726,7 +728,7 @@ impl UsersScreen {
             "They lose every permission at once; their data and roles are kept."
         };
         let mut lines = vec![effect.to_string()];
-        if usernames.len() > 1 {
+        if users.len() > 1 {
             lines.push(format!(
                 "{} change{}: {}",
                 changing.len(),
@@ -735,19 +737,14 @@ impl UsersScreen {
             ));
         }
         vec![Effect::confirm(
-            format!("{verb} {}?", self.who(&usernames)),
+            format!("{verb} {}?", self.who(&users)),
             lines,
-            Pending::SetActive { usernames, active },
+            Pending::SetActive { users, active },
         )]
     }
 
-    pub fn set_active(
-        &mut self,
-        usernames: Vec<String>,
-        active: bool,
-        cx: &mut Ctx,
-    ) -> Vec<Effect> {
-        Effect::from_result(cx.store.set_active_for(&usernames, active), |n| {
+    pub fn set_active(&mut self, users: Vec<UserRef>, active: bool, cx: &mut Ctx) -> Vec<Effect> {
+        Effect::from_result(cx.store.set_active_for(&users, active), |n| {
             self.tagged.clear();
             let what = if active { "enabled" } else { "disabled" };
             vec![
@@ -758,11 +755,11 @@ impl UsersScreen {
     }
 
     /// The selected user as stored (none on an empty list), for the rules that need
-    /// the whole record.
+    /// the whole record: that row, or a conflict when it is gone.
     fn selected_user(&self, cx: &mut Ctx) -> Result<Option<User>, Error> {
         self.view
             .selected()
-            .map(|u| cx.store.user(&u.username))
+            .map(|u| cx.store.user_by_ref(&row_ref(u)))
             .transpose()
     }
 
@@ -785,7 +782,10 @@ impl UsersScreen {
                 ),
             ],
             Pending::MakeOwner {
-                username: user.username,
+                user: UserRef::Row {
+                    id: user.id,
+                    username: user.username,
+                },
             },
         )]
     }
@@ -806,7 +806,10 @@ impl UsersScreen {
                 "To keep the account but remove its access, disable it instead (x).".into(),
             ],
             Pending::DeleteUser {
-                username: user.username,
+                user: UserRef::Row {
+                    id: user.id,
+                    username: user.username,
+                },
             },
         )]
     }
@@ -814,17 +817,18 @@ impl UsersScreen {
     /// What "yes" does in this tab's dialogs.
     pub fn run(&mut self, pending: Pending, cx: &mut Ctx) -> Vec<Effect> {
         match pending {
-            Pending::DeleteUser { username } => {
-                Effect::from_result(cx.store.remove_user(&username), |()| {
+            Pending::DeleteUser { user } => {
+                let username = user.username().to_string();
+                Effect::from_result(cx.store.remove_user(user), |()| {
                     vec![
                         Effect::Info(format!("deleted user \"{username}\"")),
                         Effect::Reload,
                     ]
                 })
             }
-            Pending::SetActive { usernames, active } => self.set_active(usernames, active, cx),
-            Pending::MakeOwner { username } => {
-                Effect::from_result(cx.store.transfer_ownership(&username), |u| {
+            Pending::SetActive { users, active } => self.set_active(users, active, cx),
+            Pending::MakeOwner { user } => {
+                Effect::from_result(cx.store.transfer_ownership(user), |u| {
                     vec![
                         Effect::Info(format!(
                             "\"{}\" is now the owner, with role \"{}\"",
@@ -835,14 +839,13 @@ impl UsersScreen {
                 })
             }
             Pending::GiveRole {
-                usernames,
+                users,
                 role_id,
                 role_name,
-            } => self.set_role_now(usernames, role_id, role_name, cx),
-            Pending::JoinPackage {
-                usernames,
-                package_id,
-            } => self.set_membership(usernames, package_id, true, cx),
+            } => self.set_role_now(users, role_id, role_name, cx),
+            Pending::JoinPackage { users, package_id } => {
+                self.set_membership(users, package_id, true, cx)
+            }
             Pending::ClearTags => self.clear_tags(true),
             _ => Vec::new(),
         }
@@ -984,7 +987,7 @@ struct Gains {
 
 fn gains_from_package(
     cx: &mut Ctx,
-    usernames: &[String],
+    users: &[UserRef],
     roles: &[(i64, String)],
 ) -> Result<Gains, Error> {
     let catalog = cx.store.catalog();
@@ -996,8 +999,8 @@ fn gains_from_package(
     }
     let mut new = Grants::none(catalog);
     let mut gaining = Vec::new();
-    for name in usernames {
-        let user = cx.store.user(name)?;
+    for who in users {
+        let user = cx.store.user_by_ref(who)?;
         if !user.active {
             continue;
         }
@@ -1008,11 +1011,19 @@ fn gains_from_package(
             gains = true;
         }
         if gains {
-            gaining.push(name.clone());
+            gaining.push(user.username.clone());
         }
     }
     Ok(Gains {
         gaining,
         permissions: new.count(),
     })
+}
+
+/// A row of the list as the user it is.
+fn row_ref(u: &UserRow) -> UserRef {
+    UserRef::Row {
+        id: u.id,
+        username: u.username.clone(),
+    }
 }
