@@ -1182,3 +1182,45 @@ fn read_only_sessions_behind_pgbouncer_leave_the_shared_server_connection_writab
         assert_eq!(pooled.stdout, direct.stdout);
     }
 }
+
+/// A console on PostgreSQL notices what another program (`psql`, the application)
+/// changes in any table within its next poll: the review found the token moving only
+/// with rolecall's own writes, so a console showed deleted roles for good. A database
+/// made before the counter of such changes reads its token as before and gains the
+/// counter on its next write.
+#[test]
+fn a_console_on_postgres_notices_changes_made_by_another_program() {
+    let Some(server) = pg_server() else { return };
+    let place = filled_then(
+        server,
+        "DROP TABLE rolecall_changes; DROP FUNCTION rolecall_changed_elsewhere() CASCADE",
+    );
+    let store = Store::open(&place.location, Access::ReadOnly).unwrap();
+    let before = store.data_version().unwrap();
+    place.ok(&["users", "set", "carol", "--active", "true"]);
+    let mut token = store.data_version().unwrap();
+    assert_ne!(token, before, "rolecall's own write moves the token");
+    let mut client = place.pg.as_ref().unwrap().client();
+    for sql in [
+        "UPDATE roles SET name = 'Exporters 2', name_fold = 'exporters 2' WHERE name = 'Exporters'",
+        "UPDATE users SET first_name = 'Psql' WHERE username = 'carol'",
+        "DELETE FROM package_members",
+        "DELETE FROM user_keys",
+        "UPDATE settings SET default_role_id = default_role_id",
+        "INSERT INTO audit (at, actor, action, target, before, after) \
+         VALUES ('2026-11-30T00:00:00Z', 'psql', 'note', 'x', NULL, NULL)",
+    ] {
+        client
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let now = store.data_version().unwrap();
+        assert_ne!(now, token, "the console notices: {sql}");
+        token = now;
+    }
+    let roles: Vec<String> = store.roles().unwrap().into_iter().map(|r| r.name).collect();
+    assert!(roles.contains(&"Exporters 2".to_string()), "{roles:?}");
+    // A read changes nothing, and rolecall's own write still moves the token.
+    assert_eq!(store.data_version().unwrap(), token);
+    place.ok(&["users", "set", "carol", "--position", "Lead"]);
+    assert_ne!(store.data_version().unwrap(), token);
+}

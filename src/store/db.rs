@@ -501,16 +501,32 @@ impl Db {
 
     /// A number that changes when another connection commits: SQLite's
     /// `data_version`, which costs no read of the file; on PostgreSQL the change
-    /// counters every write bumps (the catalog's is also bumped by triggers, for
-    /// other programs that change it).
+    /// counters every write of rolecall bumps, plus the count of other programs'
+    /// changes that triggers keep (`rolecall_changes`; a database made before it
+    /// gains it on its next write, and until then only rolecall's writes show).
     pub(crate) fn change_token(&self) -> SqlResult<i64> {
         match self {
             Db::Sqlite(c) => Ok(c.pragma_query_value(None, "data_version", |r| r.get(0))?),
-            Db::Pg(_) => self.query_row(
-                "SELECT change_seq + catalog_seq FROM rolecall_meta WHERE id = 1",
-                params![],
-                |r| r.get(0),
-            ),
+            Db::Pg(_) => {
+                let all = self.query_row(
+                    "SELECT m.change_seq + m.catalog_seq + c.n \
+                     FROM rolecall_meta m, rolecall_changes c WHERE m.id = 1 AND c.id = 1",
+                    params![],
+                    |r| r.get(0),
+                );
+                match all {
+                    Err(DbError::Pg(e))
+                        if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) =>
+                    {
+                        self.query_row(
+                            "SELECT change_seq + catalog_seq FROM rolecall_meta WHERE id = 1",
+                            params![],
+                            |r| r.get(0),
+                        )
+                    }
+                    other => other,
+                }
+            }
         }
     }
 
@@ -549,9 +565,12 @@ impl Db {
                 pg,
                 "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SET LOCAL lock_timeout = '10s'",
             )?,
+            // `rolecall.writer` keeps this program's writes out of the count of other
+            // programs' changes (`rolecall_changes`): they move `change_seq`.
             Db::Pg(pg) => self.begin_pg(
                 pg,
-                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10s'",
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10s'; \
+                 SET LOCAL rolecall.writer = 'on'",
             )?,
         }
         Ok(TxGuard {

@@ -54,6 +54,62 @@ const SOURCES: [(&str, &str); 8] = [
 
 const ANY_CHANGE: &str = "INSERT OR UPDATE OR DELETE OR TRUNCATE";
 
+/// The tables whose changes by another program (`psql`, the application) a console
+/// must notice: every table of the schema but the change counters. Each has a
+/// statement trigger that counts such changes in `rolecall_changes`, which the
+/// console's change token adds in. This program's own writes are skipped (they say
+/// so with `SET LOCAL rolecall.writer`): they move `rolecall_meta.change_seq` first
+/// thing, and a second counter taken after their rows' locks could deadlock with
+/// another writer holding those rows.
+fn watched() -> impl Iterator<Item = &'static str> {
+    super::schema::required_tables(SCHEMA_VERSION).filter(|t| *t != "rolecall_meta")
+}
+
+/// Creates the counter of other programs' changes and its function, when missing,
+/// and gives every watched table but those in `have` its trigger.
+fn watch(tx: &Db, counter: bool, have: &[String]) -> SqlResult<()> {
+    let mut sql = String::new();
+    if !counter {
+        sql.push_str(
+            r#"
+CREATE TABLE rolecall_changes (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    n  BIGINT NOT NULL
+);
+INSERT INTO rolecall_changes (id, n) VALUES (1, 0);
+CREATE OR REPLACE FUNCTION rolecall_changed_elsewhere() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('rolecall.writer', true) IS DISTINCT FROM 'on' THEN
+        UPDATE rolecall_changes SET n = n + 1 WHERE id = 1;
+    END IF;
+    RETURN NULL;
+END $$;
+"#,
+        );
+    }
+    for table in watched() {
+        if have.iter().any(|t| t == table) {
+            continue;
+        }
+        sql.push_str(&format!(
+            "CREATE TRIGGER changed_elsewhere AFTER {ANY_CHANGE} ON {table} \
+             FOR EACH STATEMENT EXECUTE FUNCTION rolecall_changed_elsewhere();\n\
+             ALTER TABLE {table} ENABLE ALWAYS TRIGGER changed_elsewhere;\n"
+        ));
+    }
+    tx.execute_batch(&sql)
+}
+
+/// The tables that have trigger `name`, in the current schema.
+fn triggered(tx: &Db, name: &str) -> SqlResult<Vec<String>> {
+    tx.prepare(
+        "SELECT c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         WHERE t.tgname = ?1 AND c.relnamespace = current_schema()::regnamespace",
+    )?
+    .query_map([name], |r| text(r, 0))?
+    .collect()
+}
+
 /// Creates the snapshot's table, trigger function, triggers and view; run in a
 /// write transaction, on a new database or on one made before the snapshot existed.
 pub(super) fn create(tx: &Db) -> SqlResult<()> {
@@ -77,7 +133,18 @@ BEGIN
 END $$;
 "#,
     )?;
-    guard(tx, &[])
+    guard(tx, &[])?;
+    let counter: bool = tx.query_row(
+        "SELECT to_regclass('rolecall_changes') IS NOT NULL",
+        params![],
+        |r| r.get(0),
+    )?;
+    let have = if counter {
+        triggered(tx, "changed_elsewhere")?
+    } else {
+        Vec::new()
+    };
+    watch(tx, counter, &have)
 }
 
 /// Gives every source table but those in `have` its trigger, and makes the view the
@@ -124,12 +191,17 @@ pub(super) fn exists(conn: &Db) -> SqlResult<bool> {
 /// trigger ran before it. A database missing a source table keeps its snapshot
 /// unread, and its writes that do not need the table go on.
 pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
-    let (stale, viewed): (bool, bool) = tx.query_row(
-        "SELECT changes <> built_at, to_regclass('rolecall_policy_current') IS NOT NULL \
+    let (stale, viewed, counter): (bool, bool, bool) = tx.query_row(
+        "SELECT changes <> built_at, to_regclass('rolecall_policy_current') IS NOT NULL, \
+         to_regclass('rolecall_changes') IS NOT NULL \
          FROM rolecall_policy WHERE id = 1 FOR UPDATE",
         params![],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
+    if !counter {
+        // A database made before the counter of other programs' changes.
+        watch(tx, false, &[])?;
+    }
     if viewed {
         if stale {
             tx.execute(BUILD, params![])?;
@@ -151,14 +223,10 @@ pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
     {
         return Ok(());
     }
-    let have: Vec<String> = tx
-        .prepare(
-            "SELECT c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-             WHERE t.tgname = 'policy_changed' AND c.relnamespace = current_schema()::regnamespace",
-        )?
-        .query_map(params![], |r| text(r, 0))?
-        .collect::<SqlResult<_>>()?;
+    let have = triggered(tx, "policy_changed")?;
     guard(tx, &have)?;
+    let watching = triggered(tx, "changed_elsewhere")?;
+    watch(tx, true, &watching)?;
     tx.execute(BUILD, params![])?;
     Ok(())
 }
