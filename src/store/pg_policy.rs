@@ -191,13 +191,28 @@ pub(super) fn exists(conn: &Db) -> SqlResult<bool> {
 /// trigger ran before it. A database missing a source table keeps its snapshot
 /// unread, and its writes that do not need the table go on.
 pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
-    let (stale, viewed, counter): (bool, bool, bool) = tx.query_row(
-        "SELECT changes <> built_at, to_regclass('rolecall_policy_current') IS NOT NULL, \
-         to_regclass('rolecall_changes') IS NOT NULL \
-         FROM rolecall_policy WHERE id = 1 FOR UPDATE",
-        params![],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+    let state = |tx: &Db| -> SqlResult<(bool, bool, bool)> {
+        tx.query_row(
+            "SELECT changes <> built_at, to_regclass('rolecall_policy_current') IS NOT NULL, \
+             to_regclass('rolecall_changes') IS NOT NULL \
+             FROM rolecall_policy WHERE id = 1 FOR UPDATE",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    };
+    let (stale, viewed, counter) = match state(tx) {
+        // The row is derived, so a dump without its data (or a hand's DELETE) loses
+        // nothing: it is made again, stale, and rebuilt below.
+        Err(DbError::NoRows) => {
+            tx.execute(
+                "INSERT INTO rolecall_policy (id, changes, built_at, body) VALUES (1, 1, 0, '') \
+                 ON CONFLICT (id) DO NOTHING",
+                params![],
+            )?;
+            state(tx)?
+        }
+        other => other?,
+    };
     if !counter {
         // A database made before the counter of other programs' changes.
         watch(tx, false, &[])?;
