@@ -2423,3 +2423,56 @@ fn users_keys_are_added_listed_and_removed_with_openssh_fingerprints_and_audited
     let left = db.sql_strings("SELECT CAST(count(*) AS TEXT) FROM user_keys", &[]);
     assert_eq!(left, ["0"]);
 }
+
+/// A connection string rolecall does not read (a libpq `key=value` string, a URL
+/// whose scheme is not in lower case) is refused with exit 2, without repeating it
+/// (it may hold a password), instead of being taken for a file name: the review
+/// found such a `--db` quietly creating a SQLite file named after the string,
+/// password and all.
+#[test]
+fn a_connection_string_rolecall_does_not_read_is_refused_not_taken_for_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in [
+        "host=/tmp/nowhere user=sec password=Secret99 dbname=secdb",
+        "dbname=secdb password=Secret99",
+        "POSTGRESQL://sec:Secret99@/secdb?host=/tmp/nowhere",
+        "Postgres://sec:Secret99@localhost/secdb",
+    ] {
+        for args in [
+            &["users", "add", "a", "--email", "a@example.com"][..],
+            &["users", "list"][..],
+            &["check", "a", "contacts.view"][..],
+        ] {
+            let out = command(dir.path())
+                .current_dir(dir.path())
+                .arg("--db")
+                .arg(db)
+                .args(args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{db} {args:?}: {err}");
+            assert!(err.contains("db"), "names the field: {err}");
+            assert!(!err.contains("Secret99"), "{err}");
+        }
+        let out = command(dir.path())
+            .current_dir(dir.path())
+            .arg("--db")
+            .arg(dir.path().join("a.db"))
+            .args(["copy", "--to", db])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "copy --to {db}: {err}");
+        assert!(!err.contains("Secret99"), "{err}");
+    }
+    let left: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "xdg-data" && n != "a.db" && !n.starts_with("a.db-"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "no file was made from a connection string: {left:?}"
+    );
+}

@@ -465,6 +465,9 @@ pub fn main() -> i32 {
         {
             check_on_server(url, cli.read_only, username, permission, explain, cli.json)
         }
+        // A target that is not a URL rolecall reads is refused before the source
+        // is opened: it may be the one mistake in the command.
+        Some(Command::Copy { to }) if let Err(e) = store::refuse_lookalike(&to, "to") => Err(e),
         Some(command) => open(db.as_deref(), cli.read_only, command.writes())
             .and_then(|mut store| run(&mut store, command, cli.json)),
         None => open(db.as_deref(), cli.read_only, true)
@@ -702,6 +705,7 @@ pub fn open(db: Option<&Path>, read_only: bool, create: bool) -> Result<Store> {
         Some(p) => p.to_path_buf(),
         None => store::default_path()?,
     };
+    store::refuse_lookalike(&path, "db")?;
     let text = path.to_string_lossy();
     let access = access(read_only);
     if store::is_postgres_url(&text) {

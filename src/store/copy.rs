@@ -390,6 +390,7 @@ impl Store {
             audit_rows: count("audit"),
         };
         let fill = |db: &Db| write_all(db, &contents);
+        pg::refuse_lookalike(to, "to")?;
         match to.to_str().filter(|t| pg::is_url(t)) {
             Some(url) => {
                 let target = pg::parse(url)?;

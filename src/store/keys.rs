@@ -45,6 +45,7 @@ pub struct KeyCheck(Db);
 
 impl KeyCheck {
     pub fn open(path: &std::path::Path) -> Result<KeyCheck> {
+        super::pg::refuse_lookalike(path, "db")?;
         if let Some(url) = path.to_str().filter(|t| super::pg::is_url(t)) {
             let target = super::pg::parse(url)?;
             return Ok(KeyCheck(Db::pg_read_only(super::pg::connect(&target)?)));

@@ -36,7 +36,7 @@ use crate::error::{Conflict, ConflictKind, Error, Result};
 pub use copy::Copied;
 pub use keys::{KeyCheck, KeyOwner};
 pub use packages::{PackageDeleted, PackageRef, PackageUpdate};
-pub use pg::{is_url as is_postgres_url, redact as redact_url};
+pub use pg::{is_url as is_postgres_url, redact as redact_url, refuse_lookalike};
 pub use resources::{ExceptionView, ModelImport, ModelPlan, ResourceEntry, ResourcesPlan};
 pub use roles::{DeleteOutcome, RoleChange, RoleRef, RoleUpdate};
 pub use schema::{EXAMPLE_ROLES, INITIAL_DEFAULT_ROLE};
@@ -222,6 +222,7 @@ impl Store {
     /// only). A file this build cannot use is refused with a storage error and left
     /// exactly as it was.
     pub fn open(path: &Path, access: Access) -> Result<Store> {
+        pg::refuse_lookalike(path, "db")?;
         if let Some(url) = path.to_str().filter(|t| pg::is_url(t)) {
             return Store::open_pg(url, access, true);
         }
@@ -455,6 +456,7 @@ impl Store {
     /// commands that only read). A file is refused by the caller, which knows how
     /// to say it.
     pub fn open_existing_db(path: &Path, access: Access) -> Result<Store> {
+        pg::refuse_lookalike(path, "db")?;
         match path.to_str().filter(|t| pg::is_url(t)) {
             Some(url) => Store::open_pg(url, access, false),
             None => Store::open(path, access),

@@ -19,6 +19,51 @@ pub fn is_url(text: &str) -> bool {
     text.starts_with("postgres://") || text.starts_with("postgresql://")
 }
 
+/// The libpq keywords a `key=value` connection string starts with.
+const CONNINFO_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "service",
+    "sslmode",
+    "sslrootcert",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "target_session_attrs",
+];
+
+/// Refuses a `--db` that means a server but is not in the one form rolecall reads:
+/// a URL whose scheme is not in lower case, or a libpq `key=value` string. Taken for
+/// a file name, either would quietly create a SQLite file named after it, password
+/// and all. The value is not repeated: it may hold a password.
+pub fn refuse_lookalike(path: &std::path::Path, field: &'static str) -> Result<()> {
+    let Some(text) = path.to_str() else {
+        return Ok(());
+    };
+    let lower = text.to_ascii_lowercase();
+    if !is_url(text) && (lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+        return Err(Error::invalid(
+            field,
+            "a PostgreSQL URL must begin with postgres:// or postgresql:// in lower case",
+        ));
+    }
+    let first = text.split_whitespace().next().unwrap_or("");
+    if let Some((key, _)) = first.split_once('=')
+        && CONNINFO_KEYWORDS.contains(&key.trim().to_ascii_lowercase().as_str())
+    {
+        return Err(Error::invalid(
+            field,
+            "key=value connection strings are not read; give a postgres://user@host/dbname URL",
+        ));
+    }
+    Ok(())
+}
+
 /// How much of the server's certificate is checked (libpq's `sslmode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verify {
