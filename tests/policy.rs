@@ -2002,7 +2002,7 @@ fn unknown_roles_in_packages_and_unknown_packages_on_users_are_refused_by_path()
         (
             "empty package name",
             edit(&|v| v["packages"][0]["name"] = json!("  ")),
-            "import: packages[0].name: a role name must not be empty".into(),
+            "import: packages[0].name: must not be empty".into(),
         ),
         (
             "package field of the wrong type",

@@ -794,7 +794,7 @@ grants = ["reports"]
             ),
             (
                 FILE.replace("name = \"Reports Only\"", "name = \"\""),
-                "line 33: role name: a role name must not be empty",
+                "line 33: role name: must not be empty",
             ),
             (
                 format!("{FILE}\n[[role]]\nname = \"reports only\"\n"),

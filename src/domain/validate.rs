@@ -38,11 +38,11 @@ pub fn single_line(field: &'static str, value: &str, max: usize) -> Result<Strin
     Ok(value.to_string())
 }
 
-/// A role name: 1 to 64 characters after trimming, no control characters.
+/// A role or package name: 1 to 64 characters after trimming, no control characters.
 pub fn role_name(value: &str) -> Result<String> {
     let name = single_line("name", value, MAX_ROLE_NAME)?;
     if name.is_empty() {
-        return Err(Error::invalid("name", "a role name must not be empty"));
+        return Err(Error::invalid("name", "must not be empty"));
     }
     Ok(name)
 }

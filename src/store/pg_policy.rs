@@ -87,17 +87,37 @@ END $$;
 "#,
         );
     }
-    for table in watched() {
+    let tables = watched().map(|table| (table, ANY_CHANGE));
+    add_triggers(
+        &mut sql,
+        "changed_elsewhere",
+        "rolecall_changed_elsewhere",
+        tables,
+        have,
+    );
+    tx.execute_batch(&sql)
+}
+
+/// Appends a statement trigger `name` running `function` on each `(table, events)`
+/// but those in `have`. They fire `ALWAYS`: also for rows a logical replication
+/// subscriber applies.
+fn add_triggers<'a>(
+    sql: &mut String,
+    name: &str,
+    function: &str,
+    tables: impl Iterator<Item = (&'a str, &'a str)>,
+    have: &[String],
+) {
+    for (table, events) in tables {
         if have.iter().any(|t| t == table) {
             continue;
         }
         sql.push_str(&format!(
-            "CREATE TRIGGER changed_elsewhere AFTER {ANY_CHANGE} ON {table} \
-             FOR EACH STATEMENT EXECUTE FUNCTION rolecall_changed_elsewhere();\n\
-             ALTER TABLE {table} ENABLE ALWAYS TRIGGER changed_elsewhere;\n"
+            "CREATE TRIGGER {name} AFTER {events} ON {table} \
+             FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n\
+             ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name};\n"
         ));
     }
-    tx.execute_batch(&sql)
 }
 
 /// The tables that have trigger `name`, in the current schema.
@@ -147,22 +167,19 @@ END $$;
     watch(tx, counter, &have)
 }
 
-/// Gives every source table but those in `have` its trigger, and makes the view the
-/// snapshot is read through. The triggers fire `ALWAYS`: also for rows a logical
-/// replication subscriber applies, so a subscriber's snapshot is never believed over
-/// the rows it receives.
+/// Gives every source table but those in `have` its trigger, and makes the view that
+/// records the snapshot's dependence on them. The triggers fire `ALWAYS`, so a logical
+/// replication subscriber's snapshot is never believed over the rows it receives.
 fn guard(tx: &Db, have: &[String]) -> SqlResult<()> {
     let mut sql = String::new();
-    for (table, events) in SOURCES {
-        if have.iter().any(|t| t == table) {
-            continue;
-        }
-        sql.push_str(&format!(
-            "CREATE TRIGGER policy_changed AFTER {events} ON {table} \
-             FOR EACH STATEMENT EXECUTE FUNCTION rolecall_policy_changed();\n\
-             ALTER TABLE {table} ENABLE ALWAYS TRIGGER policy_changed;\n"
-        ));
-    }
+    let tables = SOURCES.into_iter();
+    add_triggers(
+        &mut sql,
+        "policy_changed",
+        "rolecall_policy_changed",
+        tables,
+        have,
+    );
     let named: Vec<String> = SOURCES
         .iter()
         .map(|(table, _)| format!("'{table}'::regclass"))
