@@ -20,12 +20,13 @@ use crate::text::{display_safe, json_terminal_safe};
 
 /// A terminal console for an application's users, roles and permissions.
 ///
-/// Without a command, opens the console. The database is one SQLite file: --db PATH,
-/// else $ROLECALL_DB, else ~/.local/share/rolecall/rolecall.db.
+/// Without a command, opens the console. The database is one SQLite file (--db PATH,
+/// else $ROLECALL_DB, else ~/.local/share/rolecall/rolecall.db) or a PostgreSQL
+/// database (--db postgres://user@host/dbname).
 #[derive(Debug, Parser)]
 #[command(name = "rolecall", version, about, long_about = None)]
 pub struct Cli {
-    /// The database file (created and seeded when missing).
+    /// The database: a SQLite file, or a postgres:// URL (created and seeded when missing).
     #[arg(long, global = true, env = "ROLECALL_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
@@ -509,7 +510,7 @@ fn default_path_text() -> String {
 /// on every command's `--help`.
 pub fn command() -> clap::Command {
     let mut text = format!(
-        "Database: --db PATH, else $ROLECALL_DB, else {}\n\nExit status:\n",
+        "Database: --db PATH or postgres://URL, else $ROLECALL_DB, else {}\n\nExit status:\n",
         display_safe(&default_path_text())
     );
     for (code, meaning) in EXIT_CODES {
