@@ -918,28 +918,9 @@ impl Tx<'_> {
         }))
     }
 
-    /// The conflict for a row the caller read that is gone: who deleted it and when,
-    /// from the newest audit row that matches `action` and `target`.
+    /// The conflict for a row the caller read that is gone: see [`deleted`].
     fn deleted(&self, target: String, action: &str, name: &str, expected: i64) -> Error {
-        let who: Option<(String, String)> = self
-            .tx
-            .query_row(
-                "SELECT actor, at FROM audit WHERE action = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1",
-                params![action, name],
-                |r| Ok((text(r, 0)?, text(r, 1)?)),
-            )
-            .optional()
-            .ok()
-            .flatten();
-        let (changed_by, changed_at) = who.unwrap_or_default();
-        Error::Conflict(Conflict {
-            kind: ConflictKind::Deleted,
-            target,
-            expected_version: expected,
-            current_version: 0,
-            changed_by,
-            changed_at,
-        })
+        deleted(self.tx, target, action, name, expected)
     }
 
     /// Refuses grants built against another catalog than the one this transaction
@@ -1107,6 +1088,30 @@ fn check_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
                 .collect::<rusqlite::Result<()>>()
         })
         .map_err(unreadable)
+}
+
+/// The conflict for a row the caller read (at version `expected`, 0 when unknown)
+/// that is gone: who deleted it and when, from the newest audit row that matches
+/// `action` and `name`.
+fn deleted(conn: &Db, target: String, action: &str, name: &str, expected: i64) -> Error {
+    let who: Option<(String, String)> = conn
+        .query_row(
+            "SELECT actor, at FROM audit WHERE action = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1",
+            params![action, name],
+            |r| Ok((text(r, 0)?, text(r, 1)?)),
+        )
+        .optional()
+        .ok()
+        .flatten();
+    let (changed_by, changed_at) = who.unwrap_or_default();
+    Error::Conflict(Conflict {
+        kind: ConflictKind::Deleted,
+        target,
+        expected_version: expected,
+        current_version: 0,
+        changed_by,
+        changed_at,
+    })
 }
 
 fn catalog_error(path: &Path, e: Error) -> Error {

@@ -175,32 +175,12 @@ pub(super) fn load_ref(conn: &Db, who: &UserRef) -> Result<User> {
             ))?
             .query_row([*id], user_row)
             .optional()?
-            .ok_or_else(|| user_gone(conn, username)),
+            // A user of that name may exist again: not the one the caller read.
+            .ok_or_else(|| {
+                let target = format!("user \"{username}\"");
+                super::deleted(conn, target, "user.remove", username, 0)
+            }),
     }
-}
-
-/// The conflict for a user the caller read who is no longer there, naming who
-/// removed them when the audit log says (a user of that name may exist again).
-fn user_gone(conn: &Db, username: &str) -> Error {
-    let removed: Option<(String, String)> = conn
-        .query_row(
-            "SELECT actor, at FROM audit WHERE action = 'user.remove' AND target = ?1 \
-             ORDER BY id DESC LIMIT 1",
-            [username],
-            |r| Ok((text(r, 0)?, text(r, 1)?)),
-        )
-        .optional()
-        .ok()
-        .flatten();
-    let (changed_by, changed_at) = removed.unwrap_or_default();
-    Error::Conflict(crate::error::Conflict {
-        kind: crate::error::ConflictKind::Deleted,
-        target: format!("user \"{username}\""),
-        expected_version: 0,
-        current_version: 0,
-        changed_by,
-        changed_at,
-    })
 }
 
 pub(super) fn load_user(conn: &Db, username: &str) -> Result<User> {
