@@ -365,6 +365,39 @@ fn a_damaged_file_in_rollback_journal_mode_is_refused_and_left_as_it_was() {
     }
 }
 
+#[test]
+fn a_change_that_never_reads_the_damaged_table_is_refused_and_leaves_the_file_as_it_was() {
+    if sqlite_only("damage to the file") {
+        return;
+    }
+    let db = Db::with_owner();
+    {
+        let conn = db.conn_rw();
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    }
+    // The users table's root page no longer says what kind of page it is. Creating
+    // a role writes roles, the audit log and the change counter, never users: only
+    // the first write's look at every table's root page stops it from landing (and
+    // from switching the file to WAL, which rewrites its header).
+    let root: i64 = db
+        .conn()
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'users'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut bytes = fs::read(db.path()).unwrap();
+    bytes[4096 * (root as usize - 1)] = 0x07;
+    fs::write(db.path(), &bytes).unwrap();
+    let run = db.run(&["roles", "create", "Auditor"]);
+    assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("corrupt"), "{}", run.stderr);
+    assert_eq!(fs::read(db.path()).unwrap(), bytes, "the file changed");
+    // What only reads other tables still answers.
+    db.ok(&["catalog", "show"]);
+}
+
 // ---- 15. Limits fail cleanly ---------------------------------------------------
 
 #[test]

@@ -42,6 +42,38 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// A group of subcommands (`users`, `roles`, ...) whose arguments clap builds only
+/// when the group is the one asked for: building every group's arguments on every
+/// start costs `check`, which an application may run per request, a fifth of a
+/// millisecond. Help, completions and the manual page build everything
+/// ([`command`]).
+#[derive(Debug)]
+pub struct Deferred<T>(pub T);
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Deferred)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+}
+
+impl<T: Subcommand> Subcommand for Deferred<T> {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_subcommands)
+    }
+
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_subcommands_for_update)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Sample data, then the console: a temporary database unless --db names one.
@@ -55,14 +87,14 @@ pub enum Command {
     },
     /// List, show, add and change users.
     #[command(subcommand)]
-    Users(UsersCommand),
+    Users(Deferred<UsersCommand>),
     /// List, show, create and change roles and their permissions.
     #[command(subcommand)]
-    Roles(RolesCommand),
+    Roles(Deferred<RolesCommand>),
     /// Packages (also called groups or teams): they include roles, users are their
     /// members, and a member holds every permission of every role they include.
     #[command(subcommand)]
-    Packages(packages::PackagesCommand),
+    Packages(Deferred<packages::PackagesCommand>),
     /// Every active user allowed PERMISSION, with how: a direct role or a package.
     WhoCan {
         /// A permission key, or a category key (users allowed any permission under it).
@@ -74,10 +106,10 @@ pub enum Command {
     /// Resources the application registers (databases, lists, journeys): their
     /// packages, and roles' exceptions for them (`roles exception`).
     #[command(subcommand)]
-    Resources(resources::ResourcesCommand),
+    Resources(Deferred<resources::ResourcesCommand>),
     /// Show the permission catalog.
     #[command(subcommand)]
-    Catalog(CatalogCommand),
+    Catalog(Deferred<CatalogCommand>),
     /// May USERNAME do PERMISSION? Prints allowed or denied; exit 0 or 1.
     Check {
         /// The user, matched exactly (as the user_permissions view matches).
@@ -520,7 +552,10 @@ pub fn command() -> clap::Command {
         cmd.after_help(text.to_string())
             .mut_subcommands(|sub| with_help(sub, text))
     }
-    with_help(Cli::command(), text.trim_end())
+    // Every group's arguments, which a plain start defers ([`Deferred`]).
+    let mut cli = Cli::command();
+    cli.build();
+    with_help(cli, text.trim_end())
 }
 
 impl Command {
@@ -529,13 +564,14 @@ impl Command {
     pub(crate) fn files(&self) -> Vec<(&Path, bool)> {
         match self {
             Command::Import { file, .. }
-            | Command::Catalog(CatalogCommand::Load { file, .. })
-            | Command::Resources(resources::ResourcesCommand::Load { file, .. }) => {
+            | Command::Catalog(Deferred(CatalogCommand::Load { file, .. }))
+            | Command::Resources(Deferred(resources::ResourcesCommand::Load { file, .. })) => {
                 vec![(file.as_path(), true)]
             }
-            Command::Users(UsersCommand::Keys(KeysCommand::Add {
-                file: Some(file), ..
-            })) => vec![(file.as_path(), true)],
+            Command::Users(Deferred(UsersCommand::Keys(KeysCommand::Add {
+                file: Some(file),
+                ..
+            }))) => vec![(file.as_path(), true)],
             Command::Export {
                 output: Some(path), ..
             } => vec![(path.as_path(), false)],
@@ -549,10 +585,13 @@ impl Command {
         use crate::domain::authz::{Need, Right};
         match self {
             Command::Import { dry_run: false, .. }
-            | Command::Catalog(CatalogCommand::Load { dry_run: false, .. }) => Some(Need::All),
-            Command::Resources(resources::ResourcesCommand::Load { dry_run: false, .. }) => {
-                Some(Need::One(Right::Roles))
+            | Command::Catalog(Deferred(CatalogCommand::Load { dry_run: false, .. })) => {
+                Some(Need::All)
             }
+            Command::Resources(Deferred(resources::ResourcesCommand::Load {
+                dry_run: false,
+                ..
+            })) => Some(Need::One(Right::Roles)),
             _ => None,
         }
     }
@@ -574,31 +613,31 @@ impl Command {
     /// instead of answered from a new, empty database.
     fn writes(&self) -> bool {
         match self {
-            Command::Users(
+            Command::Users(Deferred(
                 UsersCommand::List { .. }
                 | UsersCommand::Show { .. }
                 | UsersCommand::Keys(KeysCommand::List { .. }),
-            )
-            | Command::Roles(
-                RolesCommand::List | RolesCommand::Show { .. } | RolesCommand::Diff { .. },
-            )
-            | Command::Packages(
+            ))
+            | Command::Roles(Deferred(
+                RolesCommand::List
+                | RolesCommand::Show { .. }
+                | RolesCommand::Diff { .. }
+                | RolesCommand::Exception(resources::ExceptionCommand::Show { .. }),
+            ))
+            | Command::Packages(Deferred(
                 packages::PackagesCommand::List | packages::PackagesCommand::Show { .. },
-            )
+            ))
             | Command::WhoCan { .. }
-            | Command::Roles(RolesCommand::Exception(resources::ExceptionCommand::Show {
-                ..
-            }))
-            | Command::Resources(resources::ResourcesCommand::List { .. })
-            | Command::Catalog(CatalogCommand::Show)
+            | Command::Resources(Deferred(resources::ResourcesCommand::List { .. }))
+            | Command::Catalog(Deferred(CatalogCommand::Show))
             | Command::Check { .. }
             | Command::Audit { .. }
             | Command::Export { .. }
             | Command::Copy { .. }
             | Command::Completions { .. }
             | Command::Man => false,
-            Command::Catalog(CatalogCommand::Load { dry_run, .. })
-            | Command::Resources(resources::ResourcesCommand::Load { dry_run, .. })
+            Command::Catalog(Deferred(CatalogCommand::Load { dry_run, .. }))
+            | Command::Resources(Deferred(resources::ResourcesCommand::Load { dry_run, .. }))
             | Command::Import { dry_run, .. } => !dry_run,
             _ => true,
         }
@@ -806,14 +845,14 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
         Command::Demo { .. } => Err(Error::Refused(
             "demo is handled before a store is opened".into(),
         )),
-        Command::Users(cmd) => users(store, cmd, json),
-        Command::Roles(cmd) => roles(store, cmd, json),
-        Command::Packages(cmd) => packages::run(store, cmd, json),
+        Command::Users(Deferred(cmd)) => users(store, cmd, json),
+        Command::Roles(Deferred(cmd)) => roles(store, cmd, json),
+        Command::Packages(Deferred(cmd)) => packages::run(store, cmd, json),
         Command::WhoCan { permission, on } => match on {
             Some(spec) => resources::who_can_on(store, &permission, &spec, json),
             None => packages::who_can(store, &permission, json),
         },
-        Command::Resources(cmd) => resources::run(store, cmd, json),
+        Command::Resources(Deferred(cmd)) => resources::run(store, cmd, json),
         Command::Completions { .. } | Command::Man | Command::Serve { .. } => Err(Error::Refused(
             "completions, man and serve are handled before a store is opened".into(),
         )),
@@ -839,12 +878,12 @@ pub fn run(store: &mut Store, command: Command, json: bool) -> Result<i32> {
             }
         }
         Command::Import { file, dry_run } => policy::import(store, &file, dry_run, json),
-        Command::Catalog(CatalogCommand::Load {
+        Command::Catalog(Deferred(CatalogCommand::Load {
             file,
             dry_run,
             prune,
-        }) => policy::catalog_load(store, &file, dry_run, prune, json),
-        Command::Catalog(CatalogCommand::Show) => {
+        })) => policy::catalog_load(store, &file, dry_run, prune, json),
+        Command::Catalog(Deferred(CatalogCommand::Show)) => {
             if json {
                 out_json(&catalog_json(store))
             } else {
@@ -894,7 +933,11 @@ fn check(
     explain: bool,
     json: bool,
 ) -> Result<i32> {
-    print_decision(&store.check(username, permission)?, explain, json)
+    let decision = match explain || json {
+        true => store.check(username, permission)?,
+        false => store.decide(username, permission)?,
+    };
+    print_decision(&decision, explain, json)
 }
 
 /// `check` (without `--on`) on a PostgreSQL server: one statement when the server's

@@ -103,6 +103,28 @@ pub struct Store {
     /// PostgreSQL: this store has seen the policy snapshot ([`pg_policy`]) in the
     /// database, or made it; until then its first write looks, and makes it.
     policy_snapshot: bool,
+    /// SQLite: every table's root page has been read ([`probe_tables`]); until then
+    /// the first write reads them, before it changes anything.
+    probed: bool,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // The last connection to close a WAL file folds the log into it and deletes
+        // the log and its shared-memory index, which the next process (a `check`
+        // per request) must then make again. With nothing in the log there is
+        // nothing to fold in: both files are left for the next process, as a
+        // connection that stays open would leave them.
+        if let Db::Sqlite(conn) = &self.conn
+            && self.wal
+            && !has_wal_content(&self.path)
+        {
+            let _ = conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            );
+        }
+    }
 }
 
 /// A session on the server `target` names; with `--read-only`, one whose every
@@ -298,6 +320,10 @@ impl Store {
         // it (switching to WAL rewrites the header), so a refused file stays as it
         // was, byte for byte.
         check_tables(&conn, path, version)?;
+        if version < SCHEMA_VERSION {
+            // An upgrade writes below.
+            probe_tables(&conn, path, version)?;
+        }
         let conn = Db::sqlite(conn);
         let mut catalog = match version {
             SCHEMA_VERSION => Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?),
@@ -324,6 +350,7 @@ impl Store {
             migrate(&conn, Some(&Catalog::builtin()))
                 .map_err(|e| Error::Storage(format!("cannot upgrade {}: {e}", shown(path))))?;
             check_tables(raw, path, SCHEMA_VERSION)?;
+            probe_tables(raw, path, SCHEMA_VERSION)?;
             catalog = Some(load_catalog(&conn).map_err(|e| catalog_error(path, e))?);
         }
         let Some(catalog) = catalog else {
@@ -340,6 +367,7 @@ impl Store {
             last_model_import: ModelImport::default(),
             operator: None,
             policy_snapshot: false,
+            probed: version < SCHEMA_VERSION,
         })
     }
 
@@ -394,6 +422,7 @@ impl Store {
             last_model_import: ModelImport::default(),
             operator: None,
             policy_snapshot: false,
+            probed: true,
         };
         // A current database answers in one round trip; anything else (no schema
         // yet, another version, a catalog that does not validate) takes the slow
@@ -598,6 +627,7 @@ impl Store {
                     .into(),
             ));
         }
+        self.probe_before_writing()?;
         let tx = self.conn.begin_write()?;
         // The first statement takes the change counter's row: on PostgreSQL its lock
         // is what queues writers (SQLite's IMMEDIATE lock is already held).
@@ -658,6 +688,18 @@ impl Store {
             self.wal = true;
         }
         Ok(out)
+    }
+
+    /// Reads every table's root page once, before this session's first change to a
+    /// SQLite file, so that a damaged file is refused before anything is written.
+    fn probe_before_writing(&mut self) -> Result<()> {
+        if !self.probed
+            && let Some(conn) = self.conn.as_sqlite()
+        {
+            probe_tables(conn, &self.path, SCHEMA_VERSION)?;
+        }
+        self.probed = true;
+        Ok(())
     }
 
     /// Runs `change` in a transaction that is always rolled back: a dry run that
@@ -1058,28 +1100,34 @@ fn immutable_uri(path: &Path) -> PathBuf {
     PathBuf::from(uri)
 }
 
-/// Refuses a file that lacks a table its schema version has, reading the first row of
-/// each so that damage to its root shows here, before anything is written.
+/// Refuses a file that lacks a table its schema version has.
 fn check_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
-    let unreadable = |e: rusqlite::Error| {
-        Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e)))
-    };
     let tables: std::collections::HashSet<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
-        .map_err(unreadable)?;
-    let required: Vec<&str> = schema::required_tables(version).collect();
-    if let Some(table) = required.iter().find(|t| !tables.contains(**t)) {
+        .map_err(|e| unreadable(path, e))?;
+    if let Some(table) = schema::required_tables(version).find(|t| !tables.contains(*t)) {
         return Err(Error::Storage(format!(
             "{} is damaged: the table \"{table}\" is missing",
             shown(path)
         )));
     }
-    // One row of each, not a count: enough to read every table's root page (where
-    // damage shows first) without scanning a file of 100,000 users on every start.
-    let probe = required
-        .iter()
-        .map(|t| format!("SELECT 1 FROM (SELECT 1 FROM \"{t}\" LIMIT 1)"))
+    Ok(())
+}
+
+fn unreadable(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e)))
+}
+
+/// Reads the first row of every table the file's schema version has, so that damage
+/// to a table's root page (where it shows first) refuses the file before anything is
+/// written to it. One row of each, not a count: a file of 100,000 users is not
+/// scanned. A session that only reads never needs it: what it reads fails alone.
+fn probe_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
+    let probe = schema::required_tables(version)
+        // NOT INDEXED: the table's own tree, which a smaller index would stand in
+        // for otherwise.
+        .map(|t| format!("SELECT 1 FROM (SELECT 1 FROM \"{t}\" NOT INDEXED LIMIT 1)"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     conn.prepare(&probe)
@@ -1087,7 +1135,7 @@ fn check_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
             stmt.query_map([], |_| Ok(()))?
                 .collect::<rusqlite::Result<()>>()
         })
-        .map_err(unreadable)
+        .map_err(|e| unreadable(path, e))
 }
 
 /// The conflict for a row the caller read (at version `expected`, 0 when unknown)

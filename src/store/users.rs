@@ -944,9 +944,30 @@ impl Store {
     /// The username is matched exactly, as the `user_permissions` view matches it, so
     /// `check` and the view never disagree about who is asked about.
     pub fn check(&self, username: &str, permission: &str) -> Result<Decision> {
+        self.checked(username, permission, true)
+    }
+
+    /// [`Store::check`] without the missing link of a denial (the roles that would
+    /// grant the permission): the same answer, for a caller that shows only
+    /// allowed or denied.
+    pub fn decide(&self, username: &str, permission: &str) -> Result<Decision> {
+        self.checked(username, permission, false)
+    }
+
+    fn checked(&self, username: &str, permission: &str, missing_link: bool) -> Result<Decision> {
+        // One read of the database: the user, the roles and the packages as they
+        // stood together, not statement by statement (on SQLite also one lock for
+        // all of them).
+        let read = self.conn.begin_snapshot()?;
         let user = load_user(&self.conn, username)?;
         ensure_exact(&user, username)?;
-        self.explain(&user, permission)
+        let sources = self.sources_of(&user)?;
+        let decision = match missing_link {
+            true => self.explain_with(&user, &sources, permission)?,
+            false => access::decide_sources(&self.catalog, &user, &sources, permission, &[])?,
+        };
+        read.commit()?;
+        Ok(decision)
     }
 
     /// The decision and its reasons for `user` as given (the console passes a user
