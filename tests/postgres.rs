@@ -1246,3 +1246,45 @@ fn a_postgres_database_without_the_snapshot_row_makes_it_again_on_its_next_write
     assert_eq!(code(&out), 1, "read from the tables: {}", stderr(&out));
     made_again_by_the_next_write(&place);
 }
+
+/// A console left open while the server restarts, or while an administrator ends
+/// its backend, must carry on once the server is back: the review found every action
+/// failing with "connection closed" until the console was started again.
+#[test]
+fn a_session_whose_backend_was_terminated_connects_again_and_carries_on() {
+    let Some(server) = pg_server() else { return };
+    let place = filled_then(server, "SELECT 1");
+    let mut store = Store::open(&place.location, Access::ReadWrite).unwrap();
+    let mut admin = place.pg.as_ref().unwrap().client();
+    let end_sessions = |admin: &mut postgres::Client| -> i64 {
+        admin
+            .query_one(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let before = store.data_version().unwrap();
+    // A read: the first statement finds the connection gone and runs again.
+    assert!(end_sessions(&mut admin) >= 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(store.data_version().unwrap(), before);
+    assert!(store.user("carol").is_ok());
+    // A write: its transaction begins on a new connection.
+    assert!(end_sessions(&mut admin) >= 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    store
+        .update_user(
+            "carol",
+            None,
+            rolecall::store::UserChange {
+                position: Some("Lead".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(store.user("carol").unwrap().position, "Lead");
+    assert_ne!(store.data_version().unwrap(), before);
+}

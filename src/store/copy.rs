@@ -394,7 +394,7 @@ impl Store {
         match to.to_str().filter(|t| pg::is_url(t)) {
             Some(url) => {
                 let target = pg::parse(url)?;
-                let conn = Db::pg(pg::connect(&target)?);
+                let conn = Db::pg(target.clone(), false)?;
                 // Emptiness is judged under the creation's lock, in its transaction:
                 // a process that fills the database first makes this copy refuse.
                 super::create_pg(&conn, &target.shown, &fill, OnExisting::Refuse)?;

@@ -19,6 +19,9 @@ pub(crate) enum DbError {
     Column(String),
     /// A statement that writes, outside a transaction, on a read-only session.
     ReadOnly,
+    /// The connection was lost while a transaction was being committed: whether the
+    /// server committed it is unknown.
+    CommitLost(postgres::Error),
 }
 
 impl std::fmt::Display for DbError {
@@ -29,6 +32,7 @@ impl std::fmt::Display for DbError {
             DbError::Column(m) => write!(f, "{m}"),
             DbError::NoRows => write!(f, "the query returned no rows"),
             DbError::ReadOnly => write!(f, "a write was refused on a read-only session"),
+            DbError::CommitLost(e) => write!(f, "{}", pg_message(e)),
         }
     }
 }
@@ -106,6 +110,10 @@ impl From<DbError> for crate::error::Error {
                 "read-only: this session was opened with --read-only, so nothing can be changed"
                     .into(),
             ),
+            DbError::CommitLost(e) => crate::error::Error::Storage(format!(
+                "the connection to the database server was lost as the change was committed ({}); it may or may not have been made: look before you try again",
+                pg_message(&e)
+            )),
         }
     }
 }
@@ -388,6 +396,8 @@ pub(crate) enum Db {
 /// closure runs).
 pub(crate) struct Pg {
     client: RefCell<postgres::Client>,
+    /// Connects to the same server again ([`Pg::run`]); `None` when it cannot.
+    reconnect: Box<dyn Fn() -> Option<postgres::Client> + Send>,
     /// Rows written by this session's statements, for [`Db::total_changes`].
     changes: Cell<u64>,
     /// A read-only session (`--read-only`, or `rolecall serve`'s key checks): each
@@ -399,6 +409,52 @@ pub(crate) struct Pg {
     read_only: bool,
     /// A transaction is open on this session.
     in_tx: Cell<bool>,
+}
+
+impl Pg {
+    /// Runs `op` on the session's connection. A connection the server has closed (a
+    /// restart, a terminated backend) is made again, outside a transaction, before
+    /// `op` runs, and after `op` fails on it: `op` then runs once more, as outside a
+    /// transaction rolecall only reads or begins one, so nothing is done twice.
+    /// Inside a transaction the error stands: the transaction went with its
+    /// connection.
+    fn run<T>(
+        &self,
+        op: impl Fn(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> SqlResult<T> {
+        let mut client = self.client.borrow_mut();
+        if self.in_tx.get() {
+            return Ok(op(&mut client)?);
+        }
+        if client.is_closed()
+            && let Some(fresh) = (self.reconnect)()
+        {
+            *client = fresh;
+        }
+        match op(&mut client) {
+            Err(e) if lost(&e) => match (self.reconnect)() {
+                Some(fresh) => {
+                    *client = fresh;
+                    Ok(op(&mut client)?)
+                }
+                None => Err(e.into()),
+            },
+            done => Ok(done?),
+        }
+    }
+}
+
+/// True when `e` says the connection is gone: closed, broken, or ended by the
+/// server (shut down, or the backend terminated).
+fn lost(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    let ended = e.code().is_some_and(|c| {
+        *c == SqlState::ADMIN_SHUTDOWN
+            || *c == SqlState::CRASH_SHUTDOWN
+            || *c == SqlState::CANNOT_CONNECT_NOW
+    });
+    e.is_closed() || io || ended
 }
 
 /// A statement: its SQL, ready for the backend it runs on.
@@ -416,22 +472,18 @@ impl Db {
         Db::Sqlite(conn)
     }
 
-    pub(crate) fn pg(client: postgres::Client) -> Db {
-        Db::pg_session(client, false)
-    }
-
-    /// A PostgreSQL session that writes nothing (see [`Pg::read_only`]).
-    pub(crate) fn pg_read_only(client: postgres::Client) -> Db {
-        Db::pg_session(client, true)
-    }
-
-    fn pg_session(client: postgres::Client, read_only: bool) -> Db {
-        Db::Pg(Box::new(Pg {
+    /// A session on the server `target` names, which connects again when the server
+    /// closes it ([`Pg::run`]); with `read_only`, one that writes nothing (see
+    /// [`Pg::read_only`]).
+    pub(crate) fn pg(target: super::pg::Target, read_only: bool) -> crate::error::Result<Db> {
+        let client = super::pg::connect(&target)?;
+        Ok(Db::Pg(Box::new(Pg {
             client: RefCell::new(client),
+            reconnect: Box::new(move || super::pg::connect(&target).ok()),
             changes: Cell::new(0),
             read_only,
             in_tx: Cell::new(false),
-        }))
+        })))
     }
 
     /// Refuses a statement run to write on a read-only session outside a
@@ -495,7 +547,7 @@ impl Db {
     pub(crate) fn execute_batch(&self, sql: &str) -> SqlResult<()> {
         match self {
             Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Db::Pg(pg) => Ok(pg.client.borrow_mut().batch_execute(sql)?),
+            Db::Pg(pg) => pg.run(|client| client.batch_execute(sql)),
         }
     }
 
@@ -615,11 +667,13 @@ impl Db {
             ));
         };
         Db::writable(pg)?;
-        use postgres::fallible_iterator::FallibleIterator;
-        let mut client = pg.client.borrow_mut();
-        let mut rows = client.query_typed_raw(&numbered_placeholders(sql), args.iter().cloned())?;
-        while rows.next()?.is_some() {}
-        let n = rows.rows_affected().unwrap_or(0);
+        let sql = numbered_placeholders(sql);
+        let n = pg.run(|client| {
+            use postgres::fallible_iterator::FallibleIterator;
+            let mut rows = client.query_typed_raw(&sql, args.iter().cloned())?;
+            while rows.next()?.is_some() {}
+            Ok(rows.rows_affected().unwrap_or(0))
+        })?;
         pg.changes.set(pg.changes.get() + n);
         Ok(n)
     }
@@ -640,10 +694,8 @@ impl Db {
         if writes(sql) {
             Db::writable(pg)?;
         }
-        let rows = pg
-            .client
-            .borrow_mut()
-            .query_typed(&numbered_placeholders(sql), args)?;
+        let sql_numbered = numbered_placeholders(sql);
+        let rows = pg.run(|client| client.query_typed(&sql_numbered, args))?;
         if writes(sql) {
             pg.changes.set(pg.changes.get() + rows.len() as u64);
         }
@@ -712,10 +764,17 @@ impl TxGuard<'_> {
 
     fn end(&mut self, how: &str) -> SqlResult<()> {
         self.open = false;
-        if let Db::Pg(pg) = self.db {
-            pg.in_tx.set(false);
+        let Db::Pg(pg) = self.db else {
+            return self.db.execute_batch(how);
+        };
+        // Still inside the transaction: a lost connection is not connected again for
+        // this statement, whose outcome on the server is what the caller must know.
+        let ended = pg.run(|client| client.batch_execute(how));
+        pg.in_tx.set(false);
+        match ended {
+            Err(DbError::Pg(e)) if how == "COMMIT" && lost(&e) => Err(DbError::CommitLost(e)),
+            other => other,
         }
-        self.db.execute_batch(how)
     }
 }
 
@@ -756,7 +815,7 @@ impl Stmt<'_> {
         let rows = params.with(|p| {
             let values: Vec<PgValue<'_>> = p.iter().map(|v| v.pg()).collect();
             let args: Vec<(&(dyn ToSql + Sync), Type)> = values.iter().map(PgValue::arg).collect();
-            pg.client.borrow_mut().query_typed(&self.sql, &args)
+            pg.run(|client| client.query_typed(&self.sql, &args))
         })?;
         if writes(&self.sql) {
             pg.changes.set(pg.changes.get() + rows.len() as u64);
@@ -827,11 +886,12 @@ impl Stmt<'_> {
                     let values: Vec<PgValue<'_>> = p.iter().map(|v| v.pg()).collect();
                     let args: Vec<(&(dyn ToSql + Sync), Type)> =
                         values.iter().map(PgValue::arg).collect();
-                    let mut client = pg.client.borrow_mut();
-                    use postgres::fallible_iterator::FallibleIterator;
-                    let mut rows = client.query_typed_raw(&self.sql, args)?;
-                    while rows.next()?.is_some() {}
-                    Ok::<_, postgres::Error>(rows.rows_affected().unwrap_or(0))
+                    pg.run(|client| {
+                        use postgres::fallible_iterator::FallibleIterator;
+                        let mut rows = client.query_typed_raw(&self.sql, args.iter().cloned())?;
+                        while rows.next()?.is_some() {}
+                        Ok(rows.rows_affected().unwrap_or(0))
+                    })
                 })?;
                 pg.changes.set(pg.changes.get() + n);
                 Ok(n as usize)

@@ -48,7 +48,7 @@ impl KeyCheck {
         super::pg::refuse_lookalike(path, "db")?;
         if let Some(url) = path.to_str().filter(|t| super::pg::is_url(t)) {
             let target = super::pg::parse(url)?;
-            return Ok(KeyCheck(Db::pg_read_only(super::pg::connect(&target)?)));
+            return Ok(KeyCheck(Db::pg(target, true)?));
         }
         let conn = Connection::open_with_flags(
             path,

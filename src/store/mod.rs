@@ -130,11 +130,7 @@ impl Drop for Store {
 /// A session on the server `target` names; with `--read-only`, one whose every
 /// transaction the server itself keeps from writing (see `db::Pg`).
 fn pg_session(target: &pg::Target, access: Access) -> Result<Db> {
-    let client = pg::connect(target)?;
-    Ok(match access {
-        Access::ReadOnly => Db::pg_read_only(client),
-        Access::ReadWrite => Db::pg(client),
-    })
+    Db::pg(target.clone(), access == Access::ReadOnly)
 }
 
 /// What [`Store::check_on_server`] found: the decision, or the store to ask.

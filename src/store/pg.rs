@@ -80,6 +80,7 @@ enum Verify {
 }
 
 /// A parsed connection string.
+#[derive(Clone)]
 pub struct Target {
     /// Everything but where to connect: each of `hosts` is tried with a copy of it.
     config: postgres::Config,
