@@ -2476,3 +2476,46 @@ fn a_connection_string_rolecall_does_not_read_is_refused_not_taken_for_a_file() 
         "no file was made from a connection string: {left:?}"
     );
 }
+
+/// A password holding `@`, `/` or `?` unencoded: the driver (as libpq) would take
+/// part of it for a host, a port or a database name and show that part in its
+/// errors (the review saw `Sec@:5432` for a password ending in `@Sec`). Refused
+/// before any connection, naming the rule, never repeating the password.
+#[test]
+fn a_password_with_an_unencoded_reserved_character_is_refused_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in [
+        "postgres://sec:Top@Secret99@/secdb?host=/tmp/nowhere",
+        "postgres://sec:Top@Secret99@127.0.0.1:1/secdb",
+        "postgres://sec:Top/Secret99@127.0.0.1:1/secdb",
+        "postgres://sec:1234/Secret99@127.0.0.1:1/secdb",
+        "postgres://sec:Top?Secret99@127.0.0.1:1/secdb",
+    ] {
+        for args in [&["users", "list"][..], &["check", "a", "contacts.view"][..]] {
+            let out = command(dir.path())
+                .arg("--db")
+                .arg(db)
+                .args(args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{db} {args:?}: {err}");
+            assert!(err.starts_with("rolecall: db: "), "names the field: {err}");
+            assert!(err.contains("%40"), "says how to write it: {err}");
+            for piece in ["Secret99", "Top", "1234"] {
+                assert!(!err.contains(piece), "{db}: {err}");
+            }
+        }
+    }
+    // Encoded, the same password is taken as written: the error is the connection's.
+    let out = command(dir.path())
+        .arg("--db")
+        .arg("postgres://sec:Top%40Secret99@127.0.0.1:1/secdb")
+        .args(["users", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("postgres://sec@127.0.0.1:1/secdb"), "{err}");
+    assert!(!err.contains("Secret99"), "{err}");
+}

@@ -129,6 +129,44 @@ fn bad_url(shown: &str, why: impl std::fmt::Display) -> Error {
     )
 }
 
+/// Refuses a URL whose user name or password holds a character a URL reserves
+/// (`@`, `/`, `?`) unencoded. The driver, as libpq, would take part of the password
+/// for a host, a port or a database name, and show it in its errors; the message
+/// here does not repeat the URL.
+fn refuse_unencoded_credentials(url: &str) -> Result<()> {
+    let refuse = |what: &str| {
+        Err(Error::invalid(
+            "db",
+            format!(
+                "{what}: a user name or password in the URL must have @ written as %40, / as %2F and ? as %3F"
+            ),
+        ))
+    };
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let head = rest.split('?').next().unwrap_or(rest);
+    let (authority, path) = head.split_at(head.find('/').unwrap_or(head.len()));
+    if authority.matches('@').count() > 1 {
+        return refuse("the URL holds more than one @ before its host");
+    }
+    if path.contains('@') {
+        return refuse("the URL holds an @ after a /");
+    }
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
+    let port_is_number = |host: &str| {
+        let port = match host.strip_prefix('[') {
+            Some(v6) => v6.split_once("]:").map(|(_, port)| port),
+            None => host.rsplit_once(':').map(|(_, port)| port),
+        };
+        port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if !hosts.split(',').all(port_is_number) {
+        return refuse("the URL's port is not a number");
+    }
+    Ok(())
+}
+
 /// The URL without a password: the `:password` of its user part and any
 /// `password=` parameter are left out.
 pub fn redact(url: &str) -> String {
@@ -185,6 +223,7 @@ fn percent_decode(s: &str) -> String {
 /// rest is the driver's. A missing user is `PGUSER`, else the login name; a missing
 /// password is `PGPASSWORD`, else the matching line of `.pgpass`.
 pub fn parse(url: &str) -> Result<Target> {
+    refuse_unencoded_credentials(url)?;
     let shown = redact(url);
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, q),
