@@ -209,6 +209,9 @@ fn a_hostile_database_prints_nothing_a_terminal_or_spreadsheet_would_act_on() {
     assert_eq!(shown["description"], format!("description{HOSTILE}"));
     let audit = db.json(&["audit"]);
     assert_eq!(audit[0]["actor"], format!("mallory{HOSTILE}"));
+    // Text that is not JSON, stored by another program, is shown as the text it is.
+    assert_eq!(audit[0]["after"], format!("not json {HOSTILE}"));
+    assert_eq!(audit[0]["before"]["note"], HOSTILE);
 
     // The CSV: no cell a spreadsheet would run.
     let csv = db.ok(&["export", "--format", "csv"]);

@@ -574,7 +574,9 @@ impl Store {
             limit
         ];
         let rows = stmt.query_map(params, |r| {
-            let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+            // rolecall stores JSON; text another program stored is shown as it is.
+            let json =
+                |s: Option<String>| s.map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s)));
             Ok(AuditEntry {
                 id: r.get(0)?,
                 at: text(r, 1)?,
