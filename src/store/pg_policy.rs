@@ -146,7 +146,7 @@ CREATE TABLE rolecall_policy (
 -- there (the demo's, 7 roles and 81 permissions, is 10.6 kB, 2.5 kB compressed).
 ALTER TABLE rolecall_policy ALTER COLUMN body SET STORAGE MAIN;
 INSERT INTO rolecall_policy (id, changes, built_at, body) VALUES (1, 1, 0, '');
-CREATE FUNCTION rolecall_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION rolecall_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE rolecall_policy SET changes = changes + 1 WHERE id = 1;
     RETURN NULL;

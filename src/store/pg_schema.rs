@@ -94,7 +94,7 @@ CREATE INDEX audit_by_time ON audit(at);
 
 -- Audit rows are append-only, whoever connects: row triggers refuse UPDATE and
 -- DELETE, a statement trigger refuses TRUNCATE (which skips row triggers).
-CREATE FUNCTION rolecall_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION rolecall_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'audit rows cannot be %', CASE TG_OP
         WHEN 'UPDATE' THEN 'changed' ELSE 'deleted' END
@@ -108,7 +108,7 @@ CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION rolecall_audit_append_only();
 
 -- Any change to the catalog, by this program or another, bumps catalog_seq.
-CREATE FUNCTION rolecall_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION rolecall_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE rolecall_meta SET catalog_seq = catalog_seq + 1;
     RETURN NULL;
