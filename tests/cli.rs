@@ -2443,27 +2443,14 @@ fn a_connection_string_rolecall_does_not_read_is_refused_not_taken_for_a_file() 
             &["users", "list"][..],
             &["check", "a", "contacts.view"][..],
         ] {
-            let out = command(dir.path())
-                .current_dir(dir.path())
-                .arg("--db")
-                .arg(db)
-                .args(args)
-                .output()
-                .unwrap();
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{db} {args:?}: {err}");
+            let (code, err) = with_db(dir.path(), db.as_ref(), args);
+            assert_eq!(code, Some(2), "{db} {args:?}: {err}");
             assert!(err.contains("db"), "names the field: {err}");
             assert!(!err.contains("Secret99"), "{err}");
         }
-        let out = command(dir.path())
-            .current_dir(dir.path())
-            .arg("--db")
-            .arg(dir.path().join("a.db"))
-            .args(["copy", "--to", db])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "copy --to {db}: {err}");
+        let a_db = dir.path().join("a.db");
+        let (code, err) = with_db(dir.path(), a_db.as_ref(), &["copy", "--to", db]);
+        assert_eq!(code, Some(2), "copy --to {db}: {err}");
         assert!(!err.contains("Secret99"), "{err}");
     }
     let left: Vec<String> = fs::read_dir(dir.path())
@@ -2492,14 +2479,8 @@ fn a_password_with_an_unencoded_reserved_character_is_refused_without_showing_it
         "postgres://sec:Top?Secret99@127.0.0.1:1/secdb",
     ] {
         for args in [&["users", "list"][..], &["check", "a", "contacts.view"][..]] {
-            let out = command(dir.path())
-                .arg("--db")
-                .arg(db)
-                .args(args)
-                .output()
-                .unwrap();
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{db} {args:?}: {err}");
+            let (code, err) = with_db(dir.path(), db.as_ref(), args);
+            assert_eq!(code, Some(2), "{db} {args:?}: {err}");
             assert!(err.starts_with("rolecall: db: "), "names the field: {err}");
             assert!(err.contains("%40"), "says how to write it: {err}");
             for piece in ["Secret99", "Top", "1234"] {
@@ -2508,14 +2489,22 @@ fn a_password_with_an_unencoded_reserved_character_is_refused_without_showing_it
         }
     }
     // Encoded, the same password is taken as written: the error is the connection's.
-    let out = command(dir.path())
-        .arg("--db")
-        .arg("postgres://sec:Top%40Secret99@127.0.0.1:1/secdb")
-        .args(["users", "list"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
+    let encoded = "postgres://sec:Top%40Secret99@127.0.0.1:1/secdb";
+    let (code, err) = with_db(dir.path(), encoded.as_ref(), &["users", "list"]);
+    assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("postgres://sec@127.0.0.1:1/secdb"), "{err}");
     assert!(!err.contains("Secret99"), "{err}");
+}
+
+/// `rolecall --db DB ARGS` run in `dir`: its exit code and standard error.
+fn with_db(dir: &std::path::Path, db: &std::ffi::OsStr, args: &[&str]) -> (Option<i32>, String) {
+    let out = command(dir)
+        .current_dir(dir)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), err)
 }

@@ -325,17 +325,14 @@ fn output_to_a_full_device_exits_4() {
 
 // ---- 14. A refused file stays byte for byte -------------------------------------
 
-#[test]
-fn a_damaged_file_in_rollback_journal_mode_is_refused_and_left_as_it_was() {
-    if sqlite_only("damage to the file") {
-        return;
-    }
+/// A database with an owner, in rollback-journal mode (so that no write-ahead log
+/// stands between a write and the file), whose users table's root page `damage`
+/// changed; with the file's bytes after the damage.
+fn users_root_damaged(damage: impl FnOnce(&mut [u8])) -> (Db, Vec<u8>) {
     let db = Db::with_owner();
-    {
-        let conn = db.conn_rw();
-        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
-    }
-    // The users table's root page, damaged: every read of a user fails.
+    db.conn_rw()
+        .pragma_update(None, "journal_mode", "DELETE")
+        .unwrap();
     let root: i64 = db
         .conn()
         .query_row(
@@ -346,10 +343,18 @@ fn a_damaged_file_in_rollback_journal_mode_is_refused_and_left_as_it_was() {
         .unwrap();
     let mut bytes = fs::read(db.path()).unwrap();
     let page = 4096 * (root as usize - 1);
-    for b in &mut bytes[page + 8..page + 208] {
-        *b = 0x07;
-    }
+    damage(&mut bytes[page..page + 4096]);
     fs::write(db.path(), &bytes).unwrap();
+    (db, bytes)
+}
+
+#[test]
+fn a_damaged_file_in_rollback_journal_mode_is_refused_and_left_as_it_was() {
+    if sqlite_only("damage to the file") {
+        return;
+    }
+    // The users table's root page, damaged: every read of a user fails.
+    let (db, bytes) = users_root_damaged(|page| page[8..208].fill(0x07));
     for args in [
         &["users", "list"][..],
         &["users", "show", "alice"],
@@ -370,26 +375,11 @@ fn a_change_that_never_reads_the_damaged_table_is_refused_and_leaves_the_file_as
     if sqlite_only("damage to the file") {
         return;
     }
-    let db = Db::with_owner();
-    {
-        let conn = db.conn_rw();
-        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
-    }
     // The users table's root page no longer says what kind of page it is. Creating
     // a role writes roles, the audit log and the change counter, never users: only
     // the first write's look at every table's root page stops it from landing (and
     // from switching the file to WAL, which rewrites its header).
-    let root: i64 = db
-        .conn()
-        .query_row(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'users'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let mut bytes = fs::read(db.path()).unwrap();
-    bytes[4096 * (root as usize - 1)] = 0x07;
-    fs::write(db.path(), &bytes).unwrap();
+    let (db, bytes) = users_root_damaged(|page| page[0] = 0x07);
     let run = db.run(&["roles", "create", "Auditor"]);
     assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("corrupt"), "{}", run.stderr);
