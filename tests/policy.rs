@@ -1599,7 +1599,17 @@ fn completions_are_printed_for_bash_zsh_and_fish_without_a_database() {
             .clone();
         assert!(out.contains("rolecall"), "{shell}");
         assert!(out.contains("import"), "{shell} completes the new commands");
+        // Every level of every group, and of `help` (a tree clap copies from the
+        // groups, whose arguments a plain start builds only when used).
+        for word in ["add-role", "exception", "transfer-ownership"] {
+            assert!(out.contains(word), "{shell} completes {word}");
+        }
     }
+    let bash = db.run(&["completions", "bash"]).stdout.clone();
+    assert!(
+        bash.contains("rolecall__subcmd__help__subcmd__roles__subcmd__exception__subcmd__show"),
+        "bash completes `help roles exception show`"
+    );
     assert!(
         !db.path().exists(),
         "no database is created for completions"

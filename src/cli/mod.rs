@@ -44,11 +44,16 @@ pub struct Cli {
 
 /// A group of subcommands (`users`, `roles`, ...) whose arguments clap builds only
 /// when the group is the one asked for: building every group's arguments on every
-/// start costs `check`, which an application may run per request, a fifth of a
+/// start costs `check`, which an application may run per request, a third of a
 /// millisecond. Help, completions and the manual page build everything
 /// ([`command`]).
 #[derive(Debug)]
 pub struct Deferred<T>(pub T);
+
+/// Whether [`Deferred`] groups wait to be used; [`command`] turns it off, for clap
+/// copies the tree of its `help` subcommand (which completions list) from the
+/// groups as they stand when their parent is built.
+static DEFER_GROUPS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
     fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
@@ -62,11 +67,17 @@ impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
 
 impl<T: Subcommand> Subcommand for Deferred<T> {
     fn augment_subcommands(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_subcommands)
+        match DEFER_GROUPS.load(std::sync::atomic::Ordering::Relaxed) {
+            true => cmd.defer(T::augment_subcommands),
+            false => T::augment_subcommands(cmd),
+        }
     }
 
     fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_subcommands_for_update)
+        match DEFER_GROUPS.load(std::sync::atomic::Ordering::Relaxed) {
+            true => cmd.defer(T::augment_subcommands_for_update),
+            false => T::augment_subcommands_for_update(cmd),
+        }
     }
 
     fn has_subcommand(name: &str) -> bool {
@@ -553,9 +564,8 @@ pub fn command() -> clap::Command {
             .mut_subcommands(|sub| with_help(sub, text))
     }
     // Every group's arguments, which a plain start defers ([`Deferred`]).
-    let mut cli = Cli::command();
-    cli.build();
-    with_help(cli, text.trim_end())
+    DEFER_GROUPS.store(false, std::sync::atomic::Ordering::Relaxed);
+    with_help(Cli::command(), text.trim_end())
 }
 
 impl Command {
