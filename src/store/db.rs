@@ -426,13 +426,14 @@ impl Pg {
         if self.in_tx.get() {
             return Ok(op(&mut client)?);
         }
-        if client.is_closed()
-            && let Some(fresh) = (self.reconnect)()
-        {
+        // One attempt to connect again per statement: a server that is down costs
+        // one connection timeout, not two.
+        let reconnected_first = client.is_closed();
+        if reconnected_first && let Some(fresh) = (self.reconnect)() {
             *client = fresh;
         }
         match op(&mut client) {
-            Err(e) if lost(&e) => match (self.reconnect)() {
+            Err(e) if !reconnected_first && lost(&e) => match (self.reconnect)() {
                 Some(fresh) => {
                     *client = fresh;
                     Ok(op(&mut client)?)
@@ -694,8 +695,8 @@ impl Db {
         if writes(sql) {
             Db::writable(pg)?;
         }
-        let sql_numbered = numbered_placeholders(sql);
-        let rows = pg.run(|client| client.query_typed(&sql_numbered, args))?;
+        let numbered = numbered_placeholders(sql);
+        let rows = pg.run(|client| client.query_typed(&numbered, args))?;
         if writes(sql) {
             pg.changes.set(pg.changes.get() + rows.len() as u64);
         }

@@ -1113,6 +1113,7 @@ fn check_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
     Ok(())
 }
 
+/// "cannot read FILE: why", for a file SQLite could not read.
 fn unreadable(path: &Path, e: rusqlite::Error) -> Error {
     Error::Storage(format!("cannot read {}: {}", shown(path), Error::from(e)))
 }
@@ -1244,10 +1245,7 @@ fn ensure_schema(conn: &Db, path: &Path) -> Result<()> {
 /// The file's schema version, when this build can use the file: not newer than it
 /// understands, and not some other application's SQLite database.
 fn usable_version(conn: &Connection, path: &Path) -> Result<i64> {
-    let storage = |e: rusqlite::Error| {
-        let err = Error::from(e);
-        Error::Storage(format!("cannot read {}: {err}", shown(path)))
-    };
+    let storage = |e: rusqlite::Error| unreadable(path, e);
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(storage)?;

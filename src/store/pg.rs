@@ -142,9 +142,8 @@ fn refuse_unencoded_credentials(url: &str) -> Result<()> {
             ),
         ))
     };
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let head = rest.split('?').next().unwrap_or(rest);
-    let (authority, path) = head.split_at(head.find('/').unwrap_or(head.len()));
+    let (_, authority, tail) = url_parts(url);
+    let path = tail.split('?').next().unwrap_or(tail);
     if authority.matches('@').count() > 1 {
         return refuse("the URL holds more than one @ before its host");
     }
@@ -167,15 +166,35 @@ fn refuse_unencoded_credentials(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// `url` in three parts: its scheme (`None` without `://`), its authority (the user
+/// part and the hosts) and the rest, from the first `/` or `?` on.
+fn url_parts(url: &str) -> (Option<&str>, &str, &str) {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    (scheme, authority, tail)
+}
+
+/// `tail` (a URL's path and query) with only the `key=value` parameters `keep`
+/// takes.
+fn keep_params(tail: &str, keep: impl Fn(&str) -> bool) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let kept: Vec<&str> = query.split('&').filter(|kv| keep(kv)).collect();
+    if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
+}
+
 /// The URL without a password: the `:password` of its user part and any
 /// `password=` parameter are left out.
 pub fn redact(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (authority_end, _) = rest
-        .char_indices()
-        .find(|(_, c)| *c == '/' || *c == '?')
-        .unwrap_or((rest.len(), ' '));
-    let (authority, tail) = rest.split_at(authority_end);
+    let (scheme, authority, tail) = url_parts(url);
     let authority = match authority.rsplit_once('@') {
         Some((user, hosts)) => match user.split_once(':') {
             Some((name, _)) => format!("{name}@{hosts}"),
@@ -183,20 +202,8 @@ pub fn redact(url: &str) -> String {
         },
         None => authority.to_string(),
     };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
-                .collect();
-            if kept.is_empty() {
-                path.to_string()
-            } else {
-                format!("{path}?{}", kept.join("&"))
-            }
-        }
-        None => tail.to_string(),
-    };
+    let tail = keep_params(tail, |kv| !kv.to_ascii_lowercase().starts_with("password="));
+    let scheme = scheme.unwrap_or_default();
     crate::text::display_safe(&format!("{scheme}://{authority}{tail}")).into_owned()
 }
 
@@ -319,30 +326,16 @@ pub fn parse(url: &str) -> Result<Target> {
 /// `url` without where to connect: its authority's host list and the `host`,
 /// `hostaddr` and `port` parameters left out (the user part stays).
 fn without_hosts(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
+    let (scheme, authority, tail) = url_parts(url);
     let user = match authority.rsplit_once('@') {
         Some((user, _)) => format!("{user}@"),
         None => String::new(),
     };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|kv| {
-                    let key = kv.split_once('=').map_or(*kv, |(k, _)| k);
-                    !matches!(key, "host" | "hostaddr" | "port")
-                })
-                .collect();
-            if kept.is_empty() {
-                path.to_string()
-            } else {
-                format!("{path}?{}", kept.join("&"))
-            }
-        }
-        None => tail.to_string(),
-    };
+    let tail = keep_params(tail, |kv| {
+        let key = kv.split_once('=').map_or(kv, |(k, _)| k);
+        !matches!(key, "host" | "hostaddr" | "port")
+    });
+    let scheme = scheme.unwrap_or("postgres");
     format!("{scheme}://{user}{tail}")
 }
 
