@@ -195,6 +195,9 @@ pub enum ConflictKind {
     /// The row was deleted and another one created under the same name: the caller's
     /// version belongs to a row that no longer exists.
     Recreated,
+    /// The caller's version is older than the row and no row of that name was ever
+    /// deleted: a version this row never had (mistyped, or read from something else).
+    NeverHad,
     /// Another process changed the permission catalog, so grants read before it
     /// cannot be written.
     Catalog,
@@ -240,6 +243,11 @@ impl fmt::Display for Conflict {
                 f,
                 "{target} was deleted and created again{by} after you read version {}; nothing was changed: look at the new one before changing it",
                 self.expected_version
+            ),
+            ConflictKind::NeverHad => write!(
+                f,
+                "{target} never had version {} (it is at version {}); nothing was changed: pass the version it shows now",
+                self.expected_version, self.current_version
             ),
             ConflictKind::Catalog => write!(
                 f,

@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::thread;
 
 use common::*;
-use rolecall::store::{Access, Checked, Store};
+use rolecall::store::{Access, Checked, Store, UserRef};
 use serde_json::Value;
 
 fn code(out: &std::process::Output) -> i32 {
@@ -110,6 +110,143 @@ fn the_views_answer_the_same_on_both_backends() {
             "SELECT permission_key FROM user_permissions WHERE username = 'bob'",
         );
         assert!(left.is_empty(), "{backend:?}: {left:?}");
+    }
+}
+
+/// What `user_permissions` must hold, written the plain way: the grants of each
+/// active user's direct role and of every role of their packages.
+const USER_PERMISSIONS_BY_DEFINITION: &str = "\
+    SELECT u.username || ' ' || g.permission_key FROM users u \
+    JOIN role_grants g ON g.role_id = u.role_id WHERE u.active \
+    UNION \
+    SELECT u.username || ' ' || g.permission_key FROM users u \
+    JOIN package_members m ON m.user_id = u.id \
+    JOIN package_roles pr ON pr.package_id = m.package_id \
+    JOIN role_grants g ON g.role_id = pr.role_id WHERE u.active \
+    ORDER BY 1";
+
+#[test]
+fn user_permissions_holds_exactly_the_direct_and_package_grants_of_active_users() {
+    for backend in backends() {
+        let place = Place::new(&backend);
+        place.ok(&["users", "add", "alice", "--email", "alice@example.com"]);
+        for (name, role) in [("bob", "Basic Access"), ("carol", "Read Only")] {
+            let email = format!("{name}@example.com");
+            place.ok(&["users", "add", name, "--email", &email, "--role", role]);
+        }
+        place.ok(&["users", "add", "dave", "--email", "dave@example.com"]);
+        place.ok(&["users", "set", "dave", "--role", "none"]);
+        place.ok(&["roles", "create", "Exporters"]);
+        place.ok(&["roles", "grant", "Exporters", "contacts.export"]);
+        place.ok(&["roles", "grant", "Exporters", "contacts.view"]);
+        place.ok(&["packages", "create", "Team"]);
+        place.ok(&["packages", "add-role", "Team", "Exporters"]);
+        place.ok(&["packages", "add-role", "Team", "Basic Access"]);
+        for member in ["bob", "carol", "dave"] {
+            place.ok(&["packages", "add-user", "Team", member]);
+        }
+        place.ok(&["users", "set", "carol", "--active", "false"]);
+        let view = "SELECT username || ' ' || permission_key FROM user_permissions ORDER BY 1";
+        let held = place.strings(view, view);
+        let defined = place.strings(
+            USER_PERMISSIONS_BY_DEFINITION,
+            USER_PERMISSIONS_BY_DEFINITION,
+        );
+        assert_eq!(held, defined, "{backend:?}");
+        // Each case the view must get right is there: a grant through the direct
+        // role and through a package both (once), through a package alone, with no
+        // direct role, and nothing for a disabled user.
+        for row in [
+            "bob contacts.export",
+            "bob contacts.view",
+            "dave contacts.export",
+        ] {
+            assert!(
+                held.iter().any(|h| h == row),
+                "{backend:?}: {row} in {held:?}"
+            );
+        }
+        let once = held.iter().filter(|h| *h == "bob contacts.view").count();
+        assert_eq!(once, 1, "{backend:?}: {held:?}");
+        assert!(
+            !held.iter().any(|h| h.starts_with("carol ")),
+            "{backend:?}: {held:?}"
+        );
+    }
+}
+
+/// Changes to several users at once (the console's marked rows, `demo`): every user
+/// is read and checked before anything is written, a user named twice changes
+/// once, and one audit row is written for each user who changed, in order.
+#[test]
+fn a_bulk_change_reads_every_user_first_and_changes_each_once_on_both_backends() {
+    for backend in backends() {
+        let place = Place::new(&backend);
+        for name in ["alice", "bob", "carol", "dave"] {
+            let email = format!("{name}@example.com");
+            place.ok(&["users", "add", name, "--email", &email]);
+        }
+        let mut store = Store::open(&place.location, Access::ReadWrite).unwrap();
+        let audit_rows = |store: &Store| {
+            store
+                .audit_matching(&Default::default(), 1_000)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.action == "user.update")
+                .map(|e| format!("{} {:?} {:?}", e.target, e.before, e.after))
+                .collect::<Vec<_>>()
+        };
+        let names = |names: &[&str]| -> Vec<UserRef> {
+            names
+                .iter()
+                .map(|n| UserRef::Typed(n.to_string()))
+                .collect()
+        };
+        let changed = store
+            .set_active_for(&names(&["carol", "bob", "Carol", "dave"]), false)
+            .unwrap();
+        assert_eq!(changed, 3, "{backend:?}");
+        let mut rows = audit_rows(&store);
+        rows.reverse();
+        assert_eq!(
+            rows,
+            ["carol", "bob", "dave"]
+                .map(|n| format!(
+                    "{n} Some(Object {{\"active\": Bool(true)}}) Some(Object {{\"active\": Bool(false)}})"
+                ))
+                .to_vec(),
+            "{backend:?}"
+        );
+        // One unknown name refuses the whole change, wherever it is in the list.
+        let err = store
+            .set_active_for(&names(&["bob", "nobody", "carol"]), true)
+            .unwrap_err();
+        assert!(err.to_string().contains("nobody"), "{backend:?}: {err}");
+        assert!(!store.user("bob").unwrap().active, "{backend:?}");
+        // The owner rule is checked for every user before any row is written.
+        let err = store
+            .set_active_for(&names(&["bob", "alice"]), false)
+            .unwrap_err();
+        assert!(err.to_string().contains("owner"), "{backend:?}: {err}");
+        // A row the caller read that was deleted and made again is not the new user.
+        let dave = store.user("dave").unwrap();
+        store.remove_user("dave").unwrap();
+        place.ok(&["users", "add", "dave", "--email", "dave@example.com"]);
+        let read = UserRef::Row {
+            id: dave.id,
+            username: "dave".into(),
+        };
+        let refs = [names(&["bob"]), vec![read]].concat();
+        let role_before = store.user("bob").unwrap().role;
+        assert_ne!(role_before, "Administrator", "{backend:?}");
+        let err = store.set_role_for(&refs, "Administrator").unwrap_err();
+        assert!(err.to_string().contains("dave"), "{backend:?}: {err}");
+        assert_eq!(store.user("bob").unwrap().role, role_before, "{backend:?}");
+        assert_eq!(
+            audit_rows(&store).len(),
+            3,
+            "{backend:?}: nothing more was written"
+        );
     }
 }
 
@@ -1087,6 +1224,41 @@ fn a_postgres_database_made_before_the_policy_snapshot_gains_it_on_its_next_writ
         None
     );
     made_again_by_the_next_write(&place);
+}
+
+#[test]
+fn a_postgres_database_with_the_earlier_user_permissions_view_gains_the_faster_one_on_its_next_write()
+ {
+    let Some(server) = pg_server() else { return };
+    // The definition the builds before this one made.
+    let place = filled_then(
+        server,
+        "CREATE OR REPLACE VIEW user_permissions AS \
+         SELECT u.username AS username, g.permission_key AS permission_key \
+         FROM users u JOIN role_grants g ON g.role_id = u.role_id WHERE u.active \
+         UNION \
+         SELECT u.username, g.permission_key FROM users u \
+         JOIN package_members m ON m.user_id = u.id \
+         JOIN package_roles pr ON pr.package_id = m.package_id \
+         JOIN role_grants g ON g.role_id = pr.role_id WHERE u.active",
+    );
+    let lateral =
+        "SELECT (position('LATERAL' IN pg_get_viewdef('user_permissions'::regclass)) > 0)::text";
+    let rows = "SELECT username || ' ' || permission_key FROM user_permissions ORDER BY 1";
+    assert_eq!(place.strings(lateral, lateral), ["false"]);
+    let before = place.strings(rows, rows);
+    // A reading command changes nothing; the next write replaces the view.
+    place.ok(&["users", "list"]);
+    assert_eq!(place.strings(lateral, lateral), ["false"]);
+    place.ok(&["users", "set", "carol", "--active", "true"]);
+    assert_eq!(place.strings(lateral, lateral), ["true"]);
+    let after = place.strings(rows, rows);
+    let defined = place.strings(
+        USER_PERMISSIONS_BY_DEFINITION,
+        USER_PERMISSIONS_BY_DEFINITION,
+    );
+    assert_eq!(after, defined);
+    assert!(after.len() > before.len(), "carol's grants are back");
 }
 
 /// A throwaway PgBouncer (`scripts/pgbouncer-throwaway`) in front of the test server:

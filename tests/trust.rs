@@ -117,6 +117,49 @@ fn if_version_on_a_deleted_role_says_so_and_changes_nothing() {
 }
 
 #[test]
+fn if_version_older_than_a_row_that_was_never_deleted_says_the_row_never_had_it() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Early"]);
+    let early = db.json(&["roles", "show", "Early"])["version"].to_string();
+    db.ok(&["roles", "create", "Later"]);
+    db.ok(&["users", "add", "bob", "--email", "bob@example.com"]);
+    db.ok(&["packages", "create", "Team"]);
+    let before = db.dump();
+    // Early's version given for rows made after it: mistyped, or read from another row.
+    let runs = [
+        vec!["roles", "grant", "Later", "all", "--if-version", &early],
+        vec![
+            "users",
+            "set",
+            "bob",
+            "--position",
+            "Boss",
+            "--if-version",
+            &early,
+        ],
+        vec![
+            "packages",
+            "describe",
+            "Team",
+            "words",
+            "--if-version",
+            &early,
+        ],
+    ];
+    for args in runs {
+        let run = db.run(&args);
+        run.expect_code(3);
+        assert!(
+            run.stderr.contains(&format!("never had version {early}")),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("deleted"), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(db.dump(), before);
+}
+
+#[test]
 fn if_version_on_a_row_deleted_and_created_again_is_refused() {
     let db = Db::with_owner();
     db.ok(&["roles", "create", "Temp"]);

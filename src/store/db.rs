@@ -228,7 +228,7 @@ impl ToSql for Null {
 }
 
 impl PgValue<'_> {
-    fn arg(&self) -> (&(dyn ToSql + Sync), Type) {
+    pub(super) fn arg(&self) -> (&(dyn ToSql + Sync), Type) {
         match self {
             PgValue::Int(i) => (i, Type::INT8),
             PgValue::Bool(b) => (b, Type::BOOL),

@@ -822,6 +822,9 @@ pub(crate) struct Tx<'a> {
 
 /// What a versioned row says about itself, for [`Tx::check_version`].
 pub(crate) struct RowVersion<'a> {
+    /// The row's name, and the audit action that deletes a row of its kind.
+    pub name: &'a str,
+    pub removed_as: &'static str,
     pub version: i64,
     pub created_seq: i64,
     pub updated_by: &'a str,
@@ -943,10 +946,14 @@ impl Tx<'_> {
         let Some(expected) = expected.filter(|v| *v != row.version) else {
             return Ok(());
         };
-        let kind = if expected < row.created_seq {
+        // A version older than the row is the one before it of that name, when the
+        // log shows such a row was deleted; else the row never had it.
+        let kind = if expected >= row.created_seq {
+            ConflictKind::Changed
+        } else if self.was_deleted(row.removed_as, row.name)? {
             ConflictKind::Recreated
         } else {
-            ConflictKind::Changed
+            ConflictKind::NeverHad
         };
         Err(Error::Conflict(Conflict {
             kind,
@@ -956,6 +963,19 @@ impl Tx<'_> {
             changed_by: row.updated_by.to_string(),
             changed_at: row.updated_at.to_string(),
         }))
+    }
+
+    /// Whether the audit log has a row of `action` (a deletion) for `name`.
+    fn was_deleted(&self, action: &str, name: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM audit WHERE action = ?1 AND target = ?2 LIMIT 1",
+                params![action, name],
+                |r| r.get::<i64>(0),
+            )
+            .optional()?
+            .is_some())
     }
 
     /// The conflict for a row the caller read that is gone: see [`deleted`].
@@ -1683,6 +1703,8 @@ fn create_pg(
         )));
     }
     tx.execute_batch(pg_schema::CREATE).map_err(failed)?;
+    tx.execute_batch(pg_schema::USER_PERMISSIONS)
+        .map_err(failed)?;
     pg_policy::create(&tx).map_err(failed)?;
     fill(&tx).map_err(|e| match e {
         Error::Storage(m) => Error::Storage(format!("cannot create {shown}: {m}")),

@@ -928,6 +928,8 @@ impl Store {
                 format!("package \"{}\"", before.name),
                 expected_version,
                 RowVersion {
+                    name: &before.name,
+                    removed_as: "package.delete",
                     version: before.version,
                     created_seq: before.created_seq,
                     updated_by: &before.updated_by,
@@ -1043,6 +1045,8 @@ impl Store {
                 format!("package \"{}\"", before.name),
                 expected_version,
                 RowVersion {
+                    name: &before.name,
+                    removed_as: "package.delete",
                     version: before.version,
                     created_seq: before.created_seq,
                     updated_by: &before.updated_by,

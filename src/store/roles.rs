@@ -317,6 +317,8 @@ fn remove_grants(tx: &Tx<'_>, role_id: i64, ordinals: impl Iterator<Item = usize
 
 pub(super) fn role_version(role: &Role) -> RowVersion<'_> {
     RowVersion {
+        name: &role.name,
+        removed_as: "role.delete",
         version: role.version,
         created_seq: role.created_seq,
         updated_by: &role.updated_by,

@@ -535,48 +535,135 @@ pub(super) fn user_ids(
     Ok(ids)
 }
 
-/// One column set on one user by a bulk change, with what the owner rule and the
-/// audit row need to know.
-struct BulkChange {
+/// One column set to one value on several users by a bulk change.
+struct BulkSet {
     column: &'static str,
     value: Box<dyn Param>,
-    /// The user's role and active flag after the change.
-    role: String,
-    active: bool,
+    /// The audit row's field, and the value it shows after the change.
     field: &'static str,
-    before: Value,
     after: Value,
 }
 
-/// Applies `change` to each user in the caller's transaction: users it returns `None`
-/// for already have the value; for the rest the owner rule is checked, the row and its
-/// version updated, and one audit row written. Returns how many changed.
+/// What one user's bulk change means for the owner rule and the audit row: their
+/// role and active flag after it, and the field's value before it.
+struct BulkChange {
+    role: String,
+    active: bool,
+    before: Value,
+}
+
+/// The users `refs` name, in their order, as [`load_ref`] reads each: on a server in
+/// one round trip, on a file one indexed read each.
+fn load_refs(conn: &Db, refs: &[UserRef]) -> Result<Vec<User>> {
+    if !conn.is_pg() || refs.len() < 2 {
+        return refs.iter().map(|who| load_ref(conn, who)).collect();
+    }
+    use postgres::types::Type;
+    let names: Vec<String> = refs
+        .iter()
+        .filter_map(|who| match who {
+            UserRef::Typed(name) => Some(fold(name)),
+            UserRef::Row { .. } => None,
+        })
+        .collect();
+    let ids: Vec<i64> = refs
+        .iter()
+        .filter_map(|who| match who {
+            UserRef::Row { id, .. } => Some(*id),
+            UserRef::Typed(_) => None,
+        })
+        .collect();
+    let rows = conn.pg_query_typed(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN roles r ON r.id = u.role_id \
+             WHERE u.username = ANY(?1) OR u.id = ANY(?2)"
+        ),
+        &[(&names, Type::TEXT_ARRAY), (&ids, Type::INT8_ARRAY)],
+    )?;
+    let found: Vec<User> = rows
+        .iter()
+        .map(|r| user_row(&super::db::Row::Pg(r)))
+        .collect::<super::db::SqlResult<_>>()?;
+    refs.iter()
+        .map(|who| {
+            let user = match who {
+                UserRef::Typed(name) => {
+                    let folded = fold(name);
+                    found.iter().find(|u| u.username == folded)
+                }
+                UserRef::Row { id, .. } => found.iter().find(|u| u.id == *id),
+            };
+            match user {
+                Some(user) => Ok(user.clone()),
+                // Not found: the error the one-by-one read gives.
+                None => load_ref(conn, who),
+            }
+        })
+        .collect()
+}
+
+/// Sets `set` on each user in the caller's transaction: users `change` returns `None`
+/// for already have the value; for the rest the owner rule is checked, the rows and
+/// their versions updated, and one audit row written each. Every user is read and
+/// checked before anything is written; on a server the rows are read, updated and
+/// audited in one round trip each. Returns how many changed.
 fn change_each(
     tx: &Tx<'_>,
     users: &[UserRef],
+    set: BulkSet,
     change: impl Fn(&User) -> Option<BulkChange>,
 ) -> Result<usize> {
-    let mut changed = 0;
-    for who in users {
-        let before = load_ref(tx.tx, who)?;
+    // Each user who changes, with the field's value before.
+    let mut changed: Vec<(User, Value)> = Vec::new();
+    for before in load_refs(tx.tx, users)? {
+        // A user named twice changes once, as the second read would find it changed.
+        if changed.iter().any(|(u, _)| u.id == before.id) {
+            continue;
+        }
         let Some(c) = change(&before) else { continue };
         user::ensure_owner_kept(&before, &c.role, c.active)?;
-        tx.tx.execute(
-            &format!(
-                "UPDATE users SET {} = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?5",
-                c.column
-            ),
-            params![c.value, tx.seq, tx.at, tx.actor, before.id],
-        )?;
-        tx.audit(
-            "user.update",
-            &before.username,
-            Some(json!({ c.field: c.before })),
-            Some(json!({ c.field: c.after })),
-        )?;
-        changed += 1;
+        changed.push((before, c.before));
     }
-    Ok(changed)
+    let sql = format!(
+        "UPDATE users SET {} = ?1, version = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ",
+        set.column
+    );
+    if tx.tx.is_pg() && changed.len() > 1 {
+        use postgres::types::Type;
+        let ids: Vec<i64> = changed.iter().map(|(u, _)| u.id).collect();
+        let value = set.value.pg();
+        let (value, value_type) = value.arg();
+        tx.tx.pg_execute(
+            &format!("{sql}ANY(?5)"),
+            &[
+                (value, value_type),
+                (&tx.seq, Type::INT8),
+                (&tx.at, Type::TEXT),
+                (&tx.actor, Type::TEXT),
+                (&ids, Type::INT8_ARRAY),
+            ],
+        )?;
+    } else {
+        for (user, _) in &changed {
+            tx.tx.execute(
+                &format!("{sql}?5"),
+                params![set.value, tx.seq, tx.at, tx.actor, user.id],
+            )?;
+        }
+    }
+    let rows = changed
+        .iter()
+        .map(|(u, before)| {
+            let after = json!({ set.field: set.after.clone() });
+            (
+                u.username.as_str(),
+                Some(json!({ set.field: before })),
+                Some(after),
+            )
+        })
+        .collect();
+    tx.audit_many("user.update", rows)?;
+    Ok(changed.len())
 }
 
 impl Store {
@@ -719,6 +806,8 @@ impl Store {
                 format!("user \"{}\"", before.username),
                 expected_version,
                 RowVersion {
+                    name: &before.username,
+                    removed_as: "user.remove",
                     version: before.version,
                     created_seq: before.created_seq,
                     updated_by: &before.updated_by,
@@ -813,15 +902,17 @@ impl Store {
                     json!(name)
                 }
             };
-            change_each(tx, users, |before| {
+            let set = BulkSet {
+                column: "role_id",
+                value: Box::new(role_id),
+                field: "role",
+                after: name_json(&role_name),
+            };
+            change_each(tx, users, set, |before| {
                 (before.role_id != role_id.unwrap_or(0)).then(|| BulkChange {
-                    column: "role_id",
-                    value: Box::new(role_id),
                     role: role_name.clone(),
                     active: before.active,
-                    field: "role",
                     before: name_json(&before.role),
-                    after: name_json(&role_name),
                 })
             })
         })
@@ -839,15 +930,17 @@ impl Store {
                     }
                 }
             }
-            change_each(tx, users, |before| {
+            let set = BulkSet {
+                column: "active",
+                value: Box::new(active),
+                field: "active",
+                after: json!(active),
+            };
+            change_each(tx, users, set, |before| {
                 (before.active != active).then(|| BulkChange {
-                    column: "active",
-                    value: Box::new(active),
                     role: before.role.clone(),
                     active,
-                    field: "active",
                     before: json!(before.active),
-                    after: json!(active),
                 })
             })
         })

@@ -26,6 +26,7 @@ pub fn draw(app: &App, conflict: &Conflict, frame: &mut Frame, area: Rect) {
         ConflictKind::Changed => "Someone else saved first",
         ConflictKind::Deleted => "It was deleted",
         ConflictKind::Recreated => "It was deleted and created again",
+        ConflictKind::NeverHad => "It never had the version you read",
         ConflictKind::Catalog => "The permission catalog changed",
     };
     let body = vec![Line::from(safe(&conflict.to_string()))];
