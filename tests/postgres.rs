@@ -1261,6 +1261,47 @@ fn a_postgres_database_with_the_earlier_user_permissions_view_gains_the_faster_o
     assert!(after.len() > before.len(), "carol's grants are back");
 }
 
+#[test]
+fn a_login_that_does_not_own_the_earlier_view_writes_and_leaves_the_view_alone() {
+    let Some(server) = pg_server() else { return };
+    let place = filled_then(
+        server.clone(),
+        "CREATE OR REPLACE VIEW user_permissions AS \
+         SELECT u.username AS username, g.permission_key AS permission_key \
+         FROM users u JOIN role_grants g ON g.role_id = u.role_id WHERE u.active",
+    );
+    let pg = place.pg.as_ref().unwrap();
+    let writer = format!("writer_{}", pg.name);
+    let mut client = pg.client();
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {writer} LOGIN; \
+             GRANT ALL ON ALL TABLES IN SCHEMA public TO {writer}; \
+             GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {writer}"
+        ))
+        .unwrap();
+    let (scheme, rest) = pg.url.split_once("://").unwrap();
+    let host_part = rest.split_once('@').map_or(rest, |(_, host)| host);
+    let as_writer = format!("{scheme}://{writer}@{host_part}");
+    let lateral =
+        "SELECT (position('LATERAL' IN pg_get_viewdef('user_permissions'::regclass)) > 0)::text";
+    let out = rc(
+        std::path::Path::new(&as_writer),
+        &["users", "set", "carol", "--active", "true"],
+    );
+    let dropped = client.batch_execute(&format!("DROP OWNED BY {writer}; DROP ROLE {writer}"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        place.strings(lateral, lateral),
+        ["false"],
+        "not this login's to replace"
+    );
+    dropped.unwrap();
+    // The owner's next write replaces it.
+    place.ok(&["users", "set", "carol", "--active", "false"]);
+    assert_eq!(place.strings(lateral, lateral), ["true"]);
+}
+
 /// A throwaway PgBouncer (`scripts/pgbouncer-throwaway`) in front of the test server:
 /// transaction pooling, one server connection per database. `None` (the test is
 /// skipped) without PgBouncer, unless `CI` is set.
