@@ -950,7 +950,7 @@ impl Tx<'_> {
         // log shows such a row was deleted; else the row never had it.
         let kind = if expected >= row.created_seq {
             ConflictKind::Changed
-        } else if self.was_deleted(row.removed_as, row.name)? {
+        } else if last_deletion(self.tx, row.removed_as, row.name)?.is_some() {
             ConflictKind::Recreated
         } else {
             ConflictKind::NeverHad
@@ -963,19 +963,6 @@ impl Tx<'_> {
             changed_by: row.updated_by.to_string(),
             changed_at: row.updated_at.to_string(),
         }))
-    }
-
-    /// Whether the audit log has a row of `action` (a deletion) for `name`.
-    fn was_deleted(&self, action: &str, name: &str) -> Result<bool> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT 1 FROM audit WHERE action = ?1 AND target = ?2 LIMIT 1",
-                params![action, name],
-                |r| r.get::<i64>(0),
-            )
-            .optional()?
-            .is_some())
     }
 
     /// The conflict for a row the caller read that is gone: see [`deleted`].
@@ -1161,15 +1148,7 @@ fn probe_tables(conn: &Connection, path: &Path, version: i64) -> Result<()> {
 /// that is gone: who deleted it and when, from the newest audit row that matches
 /// `action` and `name`.
 fn deleted(conn: &Db, target: String, action: &str, name: &str, expected: i64) -> Error {
-    let who: Option<(String, String)> = conn
-        .query_row(
-            "SELECT actor, at FROM audit WHERE action = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1",
-            params![action, name],
-            |r| Ok((text(r, 0)?, text(r, 1)?)),
-        )
-        .optional()
-        .ok()
-        .flatten();
+    let who = last_deletion(conn, action, name).ok().flatten();
     let (changed_by, changed_at) = who.unwrap_or_default();
     Error::Conflict(Conflict {
         kind: ConflictKind::Deleted,
@@ -1179,6 +1158,17 @@ fn deleted(conn: &Db, target: String, action: &str, name: &str, expected: i64) -
         changed_by,
         changed_at,
     })
+}
+
+/// Who deleted the row of `name` last and when, from the audit log's newest row of
+/// `action` (`role.delete`, `user.remove`, `package.delete`) for it.
+fn last_deletion(conn: &Db, action: &str, name: &str) -> db::SqlResult<Option<(String, String)>> {
+    conn.query_row(
+        "SELECT actor, at FROM audit WHERE action = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1",
+        params![action, name],
+        |r| Ok((text(r, 0)?, text(r, 1)?)),
+    )
+    .optional()
 }
 
 fn catalog_error(path: &Path, e: Error) -> Error {

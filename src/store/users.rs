@@ -580,18 +580,18 @@ fn load_refs(conn: &Db, refs: &[UserRef]) -> Result<Vec<User>> {
         ),
         &[(&names, Type::TEXT_ARRAY), (&ids, Type::INT8_ARRAY)],
     )?;
-    let found: Vec<User> = rows
+    let found: std::collections::HashMap<i64, User> = rows
         .iter()
-        .map(|r| user_row(&super::db::Row::Pg(r)))
+        .map(|r| user_row(&super::db::Row::Pg(r)).map(|u| (u.id, u)))
         .collect::<super::db::SqlResult<_>>()?;
+    let by_name: std::collections::HashMap<&str, &User> =
+        found.values().map(|u| (u.username.as_str(), u)).collect();
+    let mut names = names.iter();
     refs.iter()
         .map(|who| {
             let user = match who {
-                UserRef::Typed(name) => {
-                    let folded = fold(name);
-                    found.iter().find(|u| u.username == folded)
-                }
-                UserRef::Row { id, .. } => found.iter().find(|u| u.id == *id),
+                UserRef::Typed(_) => names.next().and_then(|n| by_name.get(n.as_str()).copied()),
+                UserRef::Row { id, .. } => found.get(id),
             };
             match user {
                 Some(user) => Ok(user.clone()),
@@ -615,9 +615,10 @@ fn change_each(
 ) -> Result<usize> {
     // Each user who changes, with the field's value before.
     let mut changed: Vec<(User, Value)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for before in load_refs(tx.tx, users)? {
         // A user named twice changes once, as the second read would find it changed.
-        if changed.iter().any(|(u, _)| u.id == before.id) {
+        if !seen.insert(before.id) {
             continue;
         }
         let Some(c) = change(&before) else { continue };
@@ -651,15 +652,12 @@ fn change_each(
             )?;
         }
     }
+    let after = json!({ set.field: set.after });
     let rows = changed
         .iter()
         .map(|(u, before)| {
-            let after = json!({ set.field: set.after.clone() });
-            (
-                u.username.as_str(),
-                Some(json!({ set.field: before })),
-                Some(after),
-            )
+            let before = json!({ set.field: before });
+            (u.username.as_str(), Some(before), Some(after.clone()))
         })
         .collect();
     tx.audit_many("user.update", rows)?;
@@ -923,8 +921,7 @@ impl Store {
     pub fn set_active_for(&mut self, users: &[UserRef], active: bool) -> Result<usize> {
         self.write(Need::One(Right::Users), |tx| {
             if active && tx.restricted() {
-                for who in users {
-                    let user = load_ref(tx.tx, who)?;
+                for user in load_refs(tx.tx, users)? {
                     if !user.active {
                         tx.ensure_may_act_as(user.id, &user.username)?;
                     }
