@@ -1226,50 +1226,104 @@ fn a_postgres_database_made_before_the_policy_snapshot_gains_it_on_its_next_writ
     made_again_by_the_next_write(&place);
 }
 
+/// Takes a database made by this build back to what a schema-5 build left: the
+/// earlier `user_permissions`, no trigger keeping Administrator complete, a leaf
+/// another program inserted that Administrator therefore lacks, another leaf it lost,
+/// and version 5.
+const BACK_TO_5: &str = "\
+    CREATE OR REPLACE VIEW user_permissions AS \
+    SELECT u.username AS username, g.permission_key AS permission_key \
+    FROM users u JOIN role_grants g ON g.role_id = u.role_id WHERE u.active \
+    UNION \
+    SELECT u.username, g.permission_key FROM users u \
+    JOIN package_members m ON m.user_id = u.id \
+    JOIN package_roles pr ON pr.package_id = m.package_id \
+    JOIN role_grants g ON g.role_id = pr.role_id WHERE u.active; \
+    DROP TRIGGER permissions_builtin_holds ON permissions; \
+    DROP FUNCTION rolecall_builtin_holds(); \
+    INSERT INTO permissions (key, parent, label, position) \
+    VALUES ('contacts.archive', 'contacts', 'Archive', 1000); \
+    DELETE FROM role_grants WHERE permission_key = 'contacts.view' \
+    AND role_id IN (SELECT id FROM roles WHERE builtin); \
+    UPDATE rolecall_schema SET version = 5";
+
+const SCHEMA_VERSION: &str = "SELECT version::text FROM rolecall_schema";
+const LATERAL_VIEW: &str =
+    "SELECT (position('LATERAL' IN pg_get_viewdef('user_permissions'::regclass)) > 0)::text";
+
 #[test]
-fn a_postgres_database_with_the_earlier_user_permissions_view_gains_the_faster_one_on_its_next_write()
- {
+fn a_version_5_postgres_database_is_upgraded_by_its_first_open_that_may_write() {
     let Some(server) = pg_server() else { return };
-    // The definition the builds before this one made.
-    let place = filled_then(
-        server,
-        "CREATE OR REPLACE VIEW user_permissions AS \
-         SELECT u.username AS username, g.permission_key AS permission_key \
-         FROM users u JOIN role_grants g ON g.role_id = u.role_id WHERE u.active \
-         UNION \
-         SELECT u.username, g.permission_key FROM users u \
-         JOIN package_members m ON m.user_id = u.id \
-         JOIN package_roles pr ON pr.package_id = m.package_id \
-         JOIN role_grants g ON g.role_id = pr.role_id WHERE u.active",
+    let place = filled_then(server, BACK_TO_5);
+    let out = place.rc(&["--read-only", "users", "list"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("needs upgrading to schema version 6; open it once without --read-only"),
+        "{}",
+        stderr(&out)
     );
-    let lateral =
-        "SELECT (position('LATERAL' IN pg_get_viewdef('user_permissions'::regclass)) > 0)::text";
-    let rows = "SELECT username || ' ' || permission_key FROM user_permissions ORDER BY 1";
-    assert_eq!(place.strings(lateral, lateral), ["false"]);
-    let before = place.strings(rows, rows);
-    // A reading command changes nothing; the next write replaces the view.
-    place.ok(&["users", "list"]);
-    assert_eq!(place.strings(lateral, lateral), ["false"]);
-    place.ok(&["users", "set", "carol", "--active", "true"]);
-    assert_eq!(place.strings(lateral, lateral), ["true"]);
-    let after = place.strings(rows, rows);
-    let defined = place.strings(
-        USER_PERMISSIONS_BY_DEFINITION,
-        USER_PERMISSIONS_BY_DEFINITION,
+    assert_eq!(place.strings(SCHEMA_VERSION, SCHEMA_VERSION), ["5"]);
+    let audit = place.strings(
+        "SELECT count(*)::text FROM audit",
+        "SELECT count(*)::text FROM audit",
     );
-    assert_eq!(after, defined);
-    assert!(after.len() > before.len(), "carol's grants are back");
+
+    // A `check`, the command an application runs, upgrades it.
+    for leaf in ["contacts.archive", "contacts.view"] {
+        let out = place.rc(&["check", "alice", leaf]);
+        assert_eq!(code(&out), 0, "{leaf}: {}", stderr(&out));
+    }
+    assert_eq!(place.strings(SCHEMA_VERSION, SCHEMA_VERSION), ["6"]);
+    assert_eq!(place.strings(LATERAL_VIEW, LATERAL_VIEW), ["true"]);
+    let holds = "SELECT p.key FROM permissions p \
+        WHERE NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key) \
+        EXCEPT SELECT g.permission_key FROM role_grants g JOIN roles r ON r.id = g.role_id \
+        WHERE r.builtin";
+    assert!(
+        place.strings(holds, holds).is_empty(),
+        "Administrator holds every leaf"
+    );
+    let view = "SELECT username || ' ' || permission_key FROM user_permissions ORDER BY 1";
+    assert_eq!(
+        place.strings(view, view),
+        place.strings(
+            USER_PERMISSIONS_BY_DEFINITION,
+            USER_PERMISSIONS_BY_DEFINITION
+        )
+    );
+    assert_eq!(
+        place.strings(
+            "SELECT count(*)::text FROM audit",
+            "SELECT count(*)::text FROM audit"
+        ),
+        audit,
+        "an upgrade is not a change to the policy"
+    );
+    // The snapshot was built again for version 6, so `check` answers from it.
+    let answer = check_from_snapshot(&place, "alice", "contacts.archive");
+    assert!(
+        answer
+            .as_deref()
+            .is_some_and(|a| a.contains("\"allowed\":true")),
+        "{answer:?}"
+    );
+    // The trigger keeps Administrator complete from now on.
+    let mut client = place.pg.as_ref().unwrap().client();
+    client
+        .batch_execute(
+            "INSERT INTO permissions (key, parent, label, position) \
+             VALUES ('contacts.stamp', 'contacts', 'Stamp', 1001)",
+        )
+        .unwrap();
+    let out = place.rc(&["check", "alice", "contacts.stamp"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]
-fn a_login_that_does_not_own_the_earlier_view_writes_and_leaves_the_view_alone() {
+fn a_login_that_does_not_own_the_tables_cannot_upgrade_and_is_told_who_can() {
     let Some(server) = pg_server() else { return };
-    let place = filled_then(
-        server.clone(),
-        "CREATE OR REPLACE VIEW user_permissions AS \
-         SELECT u.username AS username, g.permission_key AS permission_key \
-         FROM users u JOIN role_grants g ON g.role_id = u.role_id WHERE u.active",
-    );
+    let place = filled_then(server, BACK_TO_5);
     let pg = place.pg.as_ref().unwrap();
     let writer = format!("writer_{}", pg.name);
     let mut client = pg.client();
@@ -1283,23 +1337,60 @@ fn a_login_that_does_not_own_the_earlier_view_writes_and_leaves_the_view_alone()
     let (scheme, rest) = pg.url.split_once("://").unwrap();
     let host_part = rest.split_once('@').map_or(rest, |(_, host)| host);
     let as_writer = format!("{scheme}://{writer}@{host_part}");
-    let lateral =
-        "SELECT (position('LATERAL' IN pg_get_viewdef('user_permissions'::regclass)) > 0)::text";
     let out = rc(
         std::path::Path::new(&as_writer),
         &["users", "set", "carol", "--active", "true"],
     );
     let dropped = client.batch_execute(&format!("DROP OWNED BY {writer}; DROP ROLE {writer}"));
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(
-        place.strings(lateral, lateral),
-        ["false"],
-        "not this login's to replace"
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("only the login that owns its tables may change them"),
+        "{}",
+        stderr(&out)
     );
     dropped.unwrap();
-    // The owner's next write replaces it.
-    place.ok(&["users", "set", "carol", "--active", "false"]);
-    assert_eq!(place.strings(lateral, lateral), ["true"]);
+    assert_eq!(place.strings(SCHEMA_VERSION, SCHEMA_VERSION), ["5"]);
+    assert_eq!(place.strings(LATERAL_VIEW, LATERAL_VIEW), ["false"]);
+    let carol = "SELECT active::text FROM users WHERE username = 'carol'";
+    assert_eq!(
+        place.strings(carol, carol),
+        ["false"],
+        "nothing was changed"
+    );
+    // The owner's next open upgrades it, and the change goes through.
+    place.ok(&["users", "set", "carol", "--active", "true"]);
+    assert_eq!(place.strings(SCHEMA_VERSION, SCHEMA_VERSION), ["6"]);
+    assert_eq!(place.strings(carol, carol), ["true"]);
+}
+
+/// A connection lost while COMMIT runs leaves the client not knowing whether the
+/// change was made: rolecall says so (exit 4) instead of claiming either. A deferred
+/// trigger that ends its own server process makes the loss happen inside COMMIT.
+#[test]
+fn a_connection_lost_during_commit_says_the_change_may_or_may_not_have_been_made() {
+    let Some(server) = pg_server() else { return };
+    let place = filled_then(
+        server,
+        "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON roles \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION die_at_commit()",
+    );
+    let audit = "SELECT count(*)::text FROM audit";
+    let before = place.strings(audit, audit);
+    let out = place.rc(&["roles", "create", "Doomed"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lost as the change was committed")
+            && stderr(&out).contains("it may or may not have been made"),
+        "{}",
+        stderr(&out)
+    );
+    // Here it was not: the server ended before the commit, and nothing of it stays.
+    let doomed = "SELECT name FROM roles WHERE name = 'Doomed'";
+    assert!(place.strings(doomed, doomed).is_empty());
+    assert_eq!(place.strings(audit, audit), before);
+    place.ok(&["users", "set", "carol", "--active", "true"]);
 }
 
 /// A throwaway PgBouncer (`scripts/pgbouncer-throwaway`) in front of the test server:

@@ -339,6 +339,38 @@ fn a_store_opened_before_a_catalog_load_writes_against_the_new_catalog() {
     assert_eq!(db.granted("Support"), ["contacts.export.csv"]);
 }
 
+/// SPEC §3: Administrator holds every leaf, always, also leaves added later; here a
+/// leaf another program inserts, and a leaf that gains a child from it (which makes it
+/// a category, no longer granted). The CLI and the `user_permissions` view agree.
+#[test]
+fn a_leaf_another_program_inserts_is_held_by_administrator_in_check_and_the_view() {
+    let db = Db::with_owner();
+    db.ok(&["roles", "create", "Support"]);
+    db.ok(&["roles", "grant", "Support", "contacts.export"]);
+    let none: &[&str] = &[];
+    db.sql_exec(
+        "INSERT INTO permissions (key, parent, label, position) VALUES \
+         ('contacts.archive', 'contacts', 'Archive', 1000)",
+        none,
+    );
+    db.sql_exec(
+        "INSERT INTO permissions (key, parent, label, position) VALUES \
+         ('contacts.export.csv', 'contacts.export', 'CSV', 1001)",
+        none,
+    );
+    for leaf in ["contacts.archive", "contacts.export.csv"] {
+        let run = db.run(&["check", "alice", leaf, "--explain"]);
+        assert_eq!(run.code, 0, "{leaf}: {}", run.stdout);
+    }
+    let leaves = all_leaf_keys(&db.catalog());
+    assert!(leaves.contains(&"contacts.export.csv".to_string()));
+    assert!(!leaves.contains(&"contacts.export".to_string()));
+    assert_eq!(sorted(&db.granted("Administrator")), leaves);
+    assert_eq!(db.view_grants("alice"), leaves, "the view agrees");
+    // Only the built-in role: Support's grant is its own to change.
+    assert_eq!(db.granted("Support"), Vec::<String>::new());
+}
+
 // ---- 7. Output that fails is not success ----------------------------------------
 
 #[test]
@@ -764,6 +796,60 @@ fn a_schema_1_file_is_upgraded_and_every_check_answer_stays_the_same() {
         store.role("Fresh").unwrap().id > 8,
         "role 8 (Temp) was deleted before"
     );
+}
+
+/// A schema-5 file whose Administrator lacks a leaf another program inserted (the
+/// builds before version 6 had no trigger for it): `--read-only` refuses it and leaves
+/// it as it was; the first other open upgrades it, completes Administrator and keeps
+/// it complete.
+#[test]
+fn the_upgrade_to_6_gives_administrator_the_leaves_another_program_added() {
+    if sqlite_only("the file's schema version (tests/postgres.rs has PostgreSQL's)") {
+        return;
+    }
+    let db = Db::with_owner();
+    {
+        let conn = db.conn_rw();
+        conn.execute_batch(
+            "DROP TRIGGER permissions_builtin_holds; \
+             INSERT INTO permissions (key, parent, label, position) \
+             VALUES ('contacts.archive', 'contacts', 'Archive', 1000); \
+             DELETE FROM role_grants WHERE permission_key = 'contacts.view'; \
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    }
+    let before = fs::read(db.path()).unwrap();
+    let run = db.run(&["--read-only", "check", "alice", "contacts.archive"]);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("needs upgrading to schema version 6"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        fs::read(db.path()).unwrap(),
+        before,
+        "the refused file is as it was"
+    );
+
+    for leaf in ["contacts.archive", "contacts.view"] {
+        db.run(&["check", "alice", leaf]).expect_code(0);
+    }
+    let version: i64 = db
+        .conn()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 6);
+    let leaves = all_leaf_keys(&db.catalog());
+    assert_eq!(sorted(&db.granted("Administrator")), leaves);
+    assert_eq!(db.view_grants("alice"), leaves);
+    // And kept complete from now on.
+    db.sql_exec(
+        "INSERT INTO permissions (key, parent, label, position) VALUES ('contacts.stamp', 'contacts', 'Stamp', 1001)",
+        &[] as &[&str],
+    );
+    db.run(&["check", "alice", "contacts.stamp"]).expect_code(0);
 }
 
 // ---- 21. The CLI says what it does -------------------------------------------------

@@ -45,6 +45,10 @@ pub use users::{NewUser, UserChange, UserRef};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
 
+// Every version from the first PostgreSQL one up to this one has its upgrade.
+const _: () =
+    assert!(pg_schema::FIRST_VERSION + pg_schema::UPGRADES.len() as i64 == SCHEMA_VERSION);
+
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -453,9 +457,17 @@ impl Store {
             )));
         }
         if version < SCHEMA_VERSION {
-            return Err(Error::Storage(format!(
-                "{shown} has schema version {version}, and this rolecall cannot upgrade a PostgreSQL database from it to {SCHEMA_VERSION}; use the rolecall that made it"
-            )));
+            if version < pg_schema::FIRST_VERSION {
+                return Err(Error::Storage(format!(
+                    "{shown} has schema version {version}, and this rolecall cannot upgrade a PostgreSQL database from it to {SCHEMA_VERSION}; use the rolecall that made it"
+                )));
+            }
+            if access == Access::ReadOnly {
+                return Err(Error::Storage(format!(
+                    "{shown} needs upgrading to schema version {SCHEMA_VERSION}; open it once without --read-only"
+                )));
+            }
+            upgrade_pg(&conn, &shown)?;
         }
         if let Some(table) = pg_schema::required_tables().find(|t| !tables.contains(*t)) {
             return Err(Error::Storage(format!(
@@ -1668,6 +1680,54 @@ fn pg_tables(conn: &Db) -> db::SqlResult<std::collections::HashSet<String>> {
 /// on an advisory lock, and the second looks at the tables only once it holds it:
 /// it finds the schema made and uses it, or with [`OnExisting::Refuse`] (a copy,
 /// which must not report rows it never wrote) refuses any table it finds.
+/// Upgrades a PostgreSQL database of an older schema version to this one, in one
+/// transaction that queues behind every writer (it first takes the change counter's
+/// row) and reads the version again once it holds it, so two rolecalls opening the
+/// database at once upgrade it once. Changing the schema takes the rights of the
+/// login that owns the tables; another login is told so, and nothing is changed.
+fn upgrade_pg(conn: &Db, shown: &str) -> Result<()> {
+    let failed = |e: db::DbError| {
+        let owner = matches!(&e, db::DbError::Pg(pg)
+            if pg.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+        match owner {
+            true => Error::Storage(format!(
+                "{shown} needs upgrading to schema version {SCHEMA_VERSION}, and only the login that owns its tables may change them; open it once as that login (nothing was changed)"
+            )),
+            false => Error::Storage(format!("cannot upgrade {shown}: {}", Error::from(e))),
+        }
+    };
+    let tx = conn.begin_write().map_err(failed)?;
+    tx.execute(
+        "UPDATE rolecall_meta SET change_seq = change_seq + 1",
+        params![],
+    )
+    .map_err(failed)?;
+    let version = tx.schema_version().map_err(failed)?;
+    if version >= SCHEMA_VERSION {
+        // Another rolecall upgraded it while this one waited.
+        return tx.rollback().map_err(failed);
+    }
+    let from = (version - pg_schema::FIRST_VERSION) as usize;
+    for step in &pg_schema::UPGRADES[from..] {
+        for sql in *step {
+            tx.execute_batch(sql).map_err(failed)?;
+        }
+    }
+    tx.execute(
+        "UPDATE rolecall_schema SET version = ?1 WHERE id = 1",
+        [SCHEMA_VERSION],
+    )
+    .map_err(failed)?;
+    // The policy snapshot records the version it was built for: build it again.
+    if pg_policy::exists(&tx).map_err(failed)? {
+        pg_policy::mark_stale(&tx).map_err(failed)?;
+    } else {
+        pg_policy::create(&tx).map_err(failed)?;
+    }
+    pg_policy::refresh(&tx).map_err(failed)?;
+    tx.commit().map_err(failed)
+}
+
 fn create_pg(
     conn: &Db,
     shown: &str,
@@ -1695,6 +1755,7 @@ fn create_pg(
     tx.execute_batch(pg_schema::CREATE).map_err(failed)?;
     tx.execute_batch(pg_schema::USER_PERMISSIONS)
         .map_err(failed)?;
+    tx.execute_batch(pg_schema::BUILTIN_HOLDS).map_err(failed)?;
     pg_policy::create(&tx).map_err(failed)?;
     fill(&tx).map_err(|e| match e {
         Error::Storage(m) => Error::Storage(format!("cannot create {shown}: {m}")),

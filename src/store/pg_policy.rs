@@ -202,24 +202,32 @@ pub(super) fn exists(conn: &Db) -> SqlResult<bool> {
     )
 }
 
+/// Marks the snapshot stale, for a change its triggers do not see (an upgrade of the
+/// schema version it records); the next [`refresh`] rebuilds it.
+pub(super) fn mark_stale(tx: &Db) -> SqlResult<()> {
+    tx.execute(
+        "UPDATE rolecall_policy SET changes = changes + 1 WHERE id = 1",
+        params![],
+    )
+    .map(drop)
+}
+
 /// Rebuilds the snapshot when it is stale; run in a write transaction just before it
 /// commits. The row's lock is taken first, in its own statement, so the rebuild (a
 /// new statement, reading everything committed by then) cannot miss a change whose
 /// trigger ran before it. A database missing a source table keeps its snapshot
 /// unread, and its writes that do not need the table go on.
 pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
-    let state = |tx: &Db| -> SqlResult<(bool, bool, bool, bool)> {
+    let state = |tx: &Db| -> SqlResult<(bool, bool, bool)> {
         tx.query_row(
-            &format!(
-                "SELECT changes <> built_at, to_regclass('rolecall_policy_current') IS NOT NULL, \
-                 to_regclass('rolecall_changes') IS NOT NULL, {EARLIER_VIEW} \
-                 FROM rolecall_policy WHERE id = 1 FOR UPDATE"
-            ),
+            "SELECT changes <> built_at, to_regclass('rolecall_policy_current') IS NOT NULL, \
+             to_regclass('rolecall_changes') IS NOT NULL \
+             FROM rolecall_policy WHERE id = 1 FOR UPDATE",
             params![],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
     };
-    let (stale, viewed, counter, earlier_view) = match state(tx) {
+    let (stale, viewed, counter) = match state(tx) {
         // The row is derived, so a dump without its data (or a hand's DELETE) loses
         // nothing: it is made again, stale, and rebuilt below.
         Err(DbError::NoRows) => {
@@ -235,9 +243,6 @@ pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
     if !counter {
         // A database made before the counter of other programs' changes.
         watch(tx, false, &[])?;
-    }
-    if earlier_view {
-        tx.execute_batch(super::pg_schema::USER_PERMISSIONS)?;
     }
     if viewed {
         if stale {
@@ -267,15 +272,6 @@ pub(super) fn refresh(tx: &Db) -> SqlResult<()> {
     tx.execute(BUILD, params![])?;
     Ok(())
 }
-
-/// Whether `user_permissions` is still the earlier build's definition (the same rows,
-/// planned more slowly; see [`super::pg_schema::USER_PERMISSIONS`]) and this session's
-/// role owns it, so that the write replacing it cannot fail for want of the right.
-/// A view dropped or made by someone else is left as it is.
-const EARLIER_VIEW: &str = "EXISTS (SELECT 1 FROM pg_class c \
-    WHERE c.oid = to_regclass('user_permissions') AND c.relkind = 'v' \
-    AND pg_has_role(c.relowner, 'USAGE') \
-    AND position('LATERAL' IN pg_get_viewdef(c.oid)) = 0)";
 
 /// The snapshot's body, built from the tables in one statement.
 const BUILD: &str = "UPDATE rolecall_policy SET built_at = changes, body = json_build_object(\

@@ -1,7 +1,7 @@
 //! The PostgreSQL schema: the tables, views and rules of SQLite's schema at
-//! [`super::SCHEMA_VERSION`], created in one transaction in an empty database. There is
-//! no older PostgreSQL schema to upgrade from yet; the version is kept in
-//! `rolecall_schema` so that a newer rolecall's database is refused.
+//! [`super::SCHEMA_VERSION`], created in one transaction in an empty database. The
+//! version is kept in `rolecall_schema`: a newer rolecall's database is refused, and
+//! an older one, from [`FIRST_VERSION`] on, is upgraded by [`UPGRADES`].
 //!
 //! PostgreSQL is strict where SQLite is not: every integer column is BIGINT (the store
 //! reads them as `i64`), flags are BOOLEAN, and every text column sorts with
@@ -290,6 +290,48 @@ CROSS JOIN LATERAL (
               WHERE m.user_id = u.id))
 ) k
 WHERE u.active;
+"#;
+
+/// The built-in role holds every leaf, also one another program inserts into
+/// `permissions` (SPEC §3), as SQLite's version 6 has it: a leaf gained is granted to
+/// it, and a leaf that gains a child is no longer (grants are of leaves only). Fired
+/// for rows written here, not for rows a logical replication subscriber receives,
+/// which bring their grants with them.
+pub(super) const BUILTIN_HOLDS: &str = r#"
+CREATE OR REPLACE FUNCTION rolecall_builtin_holds() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM role_grants g USING roles r
+        WHERE g.role_id = r.id AND r.builtin AND g.permission_key = NEW.parent;
+    INSERT INTO role_grants (role_id, permission_key)
+        SELECT id, NEW.key FROM roles WHERE builtin ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER permissions_builtin_holds AFTER INSERT ON permissions
+    FOR EACH ROW EXECUTE FUNCTION rolecall_builtin_holds();
+"#;
+
+/// The first version a PostgreSQL database was made at: nothing older exists.
+pub(super) const FIRST_VERSION: i64 = 5;
+
+/// The upgrades, each the statements that take a database from one version to the
+/// next, in order from [`FIRST_VERSION`]; run in one write transaction.
+pub(super) const UPGRADES: &[&[&str]] = &[
+    // 5 to 6: the built-in role completed and kept complete, and `user_permissions`
+    // in the form that is planned faster (a database made by the build that brought
+    // it already has it; `CREATE OR REPLACE` keeps the grants given on the view).
+    &[BUILTIN_HOLDS, COMPLETE_BUILTIN, USER_PERMISSIONS],
+];
+
+/// Gives a built-in role every leaf it lacks and takes back its grants of keys that
+/// are not leaves, for a database written to before [`BUILTIN_HOLDS`] existed.
+const COMPLETE_BUILTIN: &str = r#"
+DELETE FROM role_grants g USING roles r
+    WHERE g.role_id = r.id AND r.builtin
+      AND g.permission_key IN (SELECT parent FROM permissions WHERE parent IS NOT NULL);
+INSERT INTO role_grants (role_id, permission_key)
+SELECT r.id, p.key FROM roles r CROSS JOIN permissions p
+WHERE r.builtin AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key)
+ON CONFLICT DO NOTHING;
 "#;
 
 /// The tables a rolecall database on PostgreSQL has: SQLite's, and the version row.

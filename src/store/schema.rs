@@ -413,6 +413,27 @@ CREATE TABLE operator_permissions (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 6: the built-in role holds every leaf, also a leaf another program
+/// inserts into `permissions` (SPEC §3: "always, also leaves added later"). rolecall's
+/// own catalog writes already give it each new leaf; the trigger does the same for a
+/// row written by anything else, and takes back the grant of a leaf that gains a child
+/// (grants are of leaves only). The upgrade completes a built-in role that lacks a leaf.
+const V6: &str = r#"
+CREATE TRIGGER permissions_builtin_holds AFTER INSERT ON permissions
+BEGIN
+    DELETE FROM role_grants WHERE permission_key = NEW.parent
+        AND role_id IN (SELECT id FROM roles WHERE builtin = 1);
+    INSERT OR IGNORE INTO role_grants (role_id, permission_key)
+        SELECT id, NEW.key FROM roles WHERE builtin = 1;
+END;
+
+DELETE FROM role_grants WHERE role_id IN (SELECT id FROM roles WHERE builtin = 1)
+    AND permission_key IN (SELECT parent FROM permissions WHERE parent IS NOT NULL);
+INSERT OR IGNORE INTO role_grants (role_id, permission_key)
+SELECT r.id, p.key FROM roles r CROSS JOIN permissions p
+WHERE r.builtin = 1 AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key);
+"#;
+
 /// The schema version from which role names are keyed with `text::name_key`; the
 /// upgrade to it recomputes the keys of existing roles.
 pub const ROLE_KEYS_FROM: usize = 2;
@@ -420,7 +441,7 @@ pub const ROLE_KEYS_FROM: usize = 2;
 /// Every migration, in order; the schema version is `MIGRATIONS.len()`. A migration
 /// that rebuilds tables runs with foreign keys off and is checked with
 /// `PRAGMA foreign_key_check` before it commits.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The tables a rolecall database must have to be opened, with the schema version
 /// that added each.
