@@ -946,6 +946,158 @@ fn a_host_that_does_not_answer_is_passed_over() {
     add_user(home.path(), &nowhere, "nobody", &[]).refused(&nowhere, "cannot connect");
 }
 
+/// A port on 127.0.0.1 that takes connections and never says a word: a hung server,
+/// or a tunnel whose far end is gone. Counts the connections it took.
+struct Silent {
+    port: u16,
+    taken: std::sync::Arc<AtomicUsize>,
+}
+
+fn silent_port() -> Silent {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+    let port = listener.local_addr().unwrap().port();
+    let taken = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = taken.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    Silent { port, taken }
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_up_after_connect_timeout() {
+    let home = home();
+    let silent = silent_port();
+    // With TLS asked for (the first thing said is the request for it) and without.
+    for query in ["connect_timeout=1", "connect_timeout=1&sslmode=disable"] {
+        let url = format!("postgres://postgres@127.0.0.1:{}/db?{query}", silent.port);
+        rolecall(home.path(), &url, &["users", "list"], &[])
+            .refused(&url, "no answer within connect_timeout (1 s)");
+    }
+    assert_eq!(silent.taken.load(Ordering::SeqCst), 2);
+    // In a host list it is passed over, as a host that refuses is.
+    let Some(live) = writable_server() else {
+        return;
+    };
+    let db = live.create_database("postgres");
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/{db}?connect_timeout=1",
+        silent.port, live.port
+    );
+    add_user(home.path(), &url, "past_the_silent_one", &[]).ok();
+    assert_eq!(live.usernames(&db), ["past_the_silent_one"]);
+}
+
+/// A forwarder to a live server that can be made to cut its connections and then take
+/// new ones in silence, as a server that vanished from the network; and to forward
+/// again. Counts the connections it took.
+struct Forwarder {
+    port: u16,
+    forwarding: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<Mutex<Vec<std::net::TcpStream>>>,
+    taken: std::sync::Arc<AtomicUsize>,
+}
+
+impl Forwarder {
+    fn start(to: u16) -> Forwarder {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+        let port = listener.local_addr().unwrap().port();
+        let forwarding = Arc::new(AtomicBool::new(true));
+        let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+        let taken = Arc::new(AtomicUsize::new(0));
+        let (on, streams, count) = (forwarding.clone(), open.clone(), taken.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut streams = streams.lock().unwrap();
+                if !on.load(Ordering::SeqCst) {
+                    streams.push(client);
+                    continue;
+                }
+                let server = std::net::TcpStream::connect(("127.0.0.1", to)).unwrap();
+                for (mut from, mut into) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                streams.extend([client, server]);
+            }
+        });
+        Forwarder {
+            port,
+            forwarding,
+            open,
+            taken,
+        }
+    }
+
+    /// Cuts every connection and takes new ones without a word.
+    fn vanish(&self) {
+        self.forwarding.store(false, Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn taken(&self) -> usize {
+        self.taken.load(Ordering::SeqCst)
+    }
+}
+
+/// A session whose server vanishes tries to connect again once, waits out its
+/// connect_timeout, and then fails at once, without trying, until a few seconds have
+/// passed: a console polling every second stays usable. Once the server is back,
+/// the next try after the pause connects.
+#[test]
+fn a_session_whose_server_vanished_tries_again_only_after_a_pause() {
+    use rolecall::store::{Access, Store};
+    let Some(live) = writable_server() else {
+        return;
+    };
+    let db = live.create_database("postgres");
+    let home = home();
+    let direct = format!("postgres://postgres@127.0.0.1:{}/{db}", live.port);
+    add_user(home.path(), &direct, "alice", &[]).ok();
+    let forwarder = Forwarder::start(live.port);
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/{db}?connect_timeout=1",
+        forwarder.port
+    );
+    let store = Store::open(Path::new(&url), Access::ReadWrite).unwrap();
+    assert_eq!(store.users(None).unwrap().len(), 1);
+    let before = forwarder.taken();
+
+    forwarder.vanish();
+    let first = store.users(None).expect_err("the server is gone");
+    assert_eq!(forwarder.taken(), before + 1, "one try to connect again");
+    let why = "no answer within connect_timeout (1 s)";
+    assert!(first.to_string().contains(why), "{first}");
+    for _ in 0..3 {
+        let again = store.users(None).expect_err("still gone");
+        assert!(again.to_string().contains(why), "{again}");
+    }
+    assert_eq!(
+        forwarder.taken(),
+        before + 1,
+        "no new try within the pause (first error: {first})"
+    );
+
+    forwarder.forwarding.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(store.users(None).unwrap().len(), 1, "connected again");
+    assert_eq!(forwarder.taken(), before + 2);
+}
+
 #[test]
 fn read_write_skips_a_read_only_server() {
     let (Some(replica), Some(primary)) = (read_only_server(), writable_server()) else {

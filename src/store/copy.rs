@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use postgres::types::Type;
+use tokio_postgres::types::Type;
 
 use super::db::{Db, Param, PgValue, Row, SqlResult, params};
 use super::{OnExisting, Store, pg};

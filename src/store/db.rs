@@ -6,22 +6,25 @@
 
 use std::cell::{Cell, RefCell};
 
-use postgres::types::{IsNull, ToSql, Type};
 use rusqlite::types::ValueRef;
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 /// What a query can fail with: the backend's error, no row where one was required,
 /// or a column that does not hold the type asked for.
 #[derive(Debug)]
 pub(crate) enum DbError {
     Sqlite(rusqlite::Error),
-    Pg(postgres::Error),
+    Pg(tokio_postgres::Error),
     NoRows,
     Column(String),
     /// A statement that writes, outside a transaction, on a read-only session.
     ReadOnly,
     /// The connection was lost while a transaction was being committed: whether the
     /// server committed it is unknown.
-    CommitLost(postgres::Error),
+    CommitLost(tokio_postgres::Error),
+    /// The connection was lost, and connecting again failed (or was not tried so
+    /// soon after a failure): why the server could not be reached.
+    Unreachable(String),
 }
 
 impl std::fmt::Display for DbError {
@@ -33,6 +36,7 @@ impl std::fmt::Display for DbError {
             DbError::NoRows => write!(f, "the query returned no rows"),
             DbError::ReadOnly => write!(f, "a write was refused on a read-only session"),
             DbError::CommitLost(e) => write!(f, "{}", pg_message(e)),
+            DbError::Unreachable(why) => write!(f, "{why}"),
         }
     }
 }
@@ -46,15 +50,15 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
-impl From<postgres::Error> for DbError {
-    fn from(e: postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
         DbError::Pg(e)
     }
 }
 
 /// The server's own message when there is one (it names the constraint or the
 /// object), else the driver's.
-pub(crate) fn pg_message(e: &postgres::Error) -> String {
+pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => db.message().to_string(),
         None => e.to_string(),
@@ -62,8 +66,8 @@ pub(crate) fn pg_message(e: &postgres::Error) -> String {
 }
 
 /// What a PostgreSQL error means for the operator, in the words SQLite's errors get.
-fn pg_error(e: &postgres::Error) -> crate::error::Error {
-    use postgres::error::SqlState;
+fn pg_error(e: &tokio_postgres::Error) -> crate::error::Error {
+    use tokio_postgres::error::SqlState;
     let detail = match e.code() {
         Some(c) if *c == SqlState::DISK_FULL => {
             "the database server's disk is full; nothing was changed".to_string()
@@ -110,6 +114,10 @@ impl From<DbError> for crate::error::Error {
                 "read-only: this session was opened with --read-only, so nothing can be changed"
                     .into(),
             ),
+            DbError::Unreachable(why) => crate::error::Error::Storage(format!(
+                "the connection to the database server was lost and {why}; nothing was changed (rolecall tries again {} s after each failed try)",
+                RETRY_PAUSE.as_secs()
+            )),
             DbError::CommitLost(e) => crate::error::Error::Storage(format!(
                 "the connection to the database server was lost as the change was committed ({}); it may or may not have been made: look before you try again",
                 pg_message(&e)
@@ -224,7 +232,7 @@ impl ToSql for Null {
     fn accepts(_: &Type) -> bool {
         true
     }
-    postgres::types::to_sql_checked!();
+    tokio_postgres::types::to_sql_checked!();
 }
 
 impl PgValue<'_> {
@@ -271,12 +279,12 @@ pub(crate) use params;
 /// A value read from a column.
 pub(crate) trait FromCol: Sized {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self>;
-    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self>;
+    fn from_pg(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Self>;
 }
 
 /// An integer column of PostgreSQL, whatever its width (`length()` is INTEGER, a
 /// column BIGINT), or a flag read as a number.
-fn pg_int(row: &postgres::Row, idx: usize) -> SqlResult<Option<i64>> {
+fn pg_int(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Option<i64>> {
     let ty = row.columns().get(idx).map(|c| c.type_().clone());
     Ok(match ty {
         Some(Type::INT2) => row.try_get::<_, Option<i16>>(idx)?.map(i64::from),
@@ -286,7 +294,7 @@ fn pg_int(row: &postgres::Row, idx: usize) -> SqlResult<Option<i64>> {
     })
 }
 
-fn pg_bool(row: &postgres::Row, idx: usize) -> SqlResult<Option<bool>> {
+fn pg_bool(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Option<bool>> {
     match row.columns().get(idx).map(|c| c.type_().clone()) {
         Some(Type::BOOL) => Ok(row.try_get(idx)?),
         _ => Ok(pg_int(row, idx)?.map(|i| i != 0)),
@@ -301,7 +309,7 @@ impl FromCol for i64 {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
         Ok(row.get(idx)?)
     }
-    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+    fn from_pg(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Self> {
         pg_int(row, idx)?.ok_or_else(|| missing(idx))
     }
 }
@@ -309,7 +317,7 @@ impl FromCol for Option<i64> {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
         Ok(row.get(idx)?)
     }
-    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+    fn from_pg(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Self> {
         pg_int(row, idx)
     }
 }
@@ -317,7 +325,7 @@ impl FromCol for bool {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
         Ok(row.get(idx)?)
     }
-    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+    fn from_pg(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Self> {
         pg_bool(row, idx)?.ok_or_else(|| missing(idx))
     }
 }
@@ -325,7 +333,7 @@ impl FromCol for Option<bool> {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
         Ok(row.get(idx)?)
     }
-    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+    fn from_pg(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Self> {
         pg_bool(row, idx)
     }
 }
@@ -333,7 +341,7 @@ impl FromCol for String {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
         Ok(row.get(idx)?)
     }
-    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+    fn from_pg(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Self> {
         Option::<String>::from_pg(row, idx)?.ok_or_else(|| missing(idx))
     }
 }
@@ -341,7 +349,7 @@ impl FromCol for Option<String> {
     fn from_sqlite(row: &rusqlite::Row<'_>, idx: usize) -> SqlResult<Self> {
         Ok(row.get(idx)?)
     }
-    fn from_pg(row: &postgres::Row, idx: usize) -> SqlResult<Self> {
+    fn from_pg(row: &tokio_postgres::Row, idx: usize) -> SqlResult<Self> {
         match row.columns().get(idx).map(|c| c.type_().clone()) {
             Some(Type::INT2 | Type::INT4 | Type::INT8 | Type::BOOL) => {
                 Ok(pg_int(row, idx)?.map(|i| i.to_string()))
@@ -354,7 +362,7 @@ impl FromCol for Option<String> {
 /// One row of a result.
 pub(crate) enum Row<'a> {
     Sqlite(&'a rusqlite::Row<'a>),
-    Pg(&'a postgres::Row),
+    Pg(&'a tokio_postgres::Row),
 }
 
 impl Row<'_> {
@@ -395,9 +403,9 @@ pub(crate) enum Db {
 /// in a `RefCell`, and no call re-enters another (rows are read before the caller's
 /// closure runs).
 pub(crate) struct Pg {
-    client: RefCell<postgres::Client>,
+    client: RefCell<super::pg_client::Client>,
     /// Connects to the same server again ([`Pg::run`]); `None` when it cannot.
-    reconnect: Box<dyn Fn() -> Option<postgres::Client> + Send>,
+    reconnect: Box<dyn Fn() -> crate::error::Result<super::pg_client::Client> + Send>,
     /// Rows written by this session's statements, for [`Db::total_changes`].
     changes: Cell<u64>,
     /// A read-only session (`--read-only`, or `rolecall serve`'s key checks): each
@@ -409,7 +417,15 @@ pub(crate) struct Pg {
     read_only: bool,
     /// A transaction is open on this session.
     in_tx: Cell<bool>,
+    /// After a failed attempt to connect again, none is made before this moment:
+    /// statements fail at once meanwhile, with the failure's reason, so a console
+    /// polling a server that is gone waits out one connection timeout every few
+    /// seconds, not one a second.
+    down: RefCell<Option<(std::time::Instant, String)>>,
 }
+
+/// How long a session waits, after failing to connect again, before it tries again.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Pg {
     /// Runs `op` on the session's connection. A connection the server has closed (a
@@ -420,7 +436,7 @@ impl Pg {
     /// connection.
     fn run<T>(
         &self,
-        op: impl Fn(&mut postgres::Client) -> Result<T, postgres::Error>,
+        op: impl Fn(&mut super::pg_client::Client) -> Result<T, tokio_postgres::Error>,
     ) -> SqlResult<T> {
         let mut client = self.client.borrow_mut();
         if self.in_tx.get() {
@@ -429,26 +445,56 @@ impl Pg {
         // One attempt to connect again per statement: a server that is down costs
         // one connection timeout, not two.
         let reconnected_first = client.is_closed();
-        if reconnected_first && let Some(fresh) = (self.reconnect)() {
-            *client = fresh;
+        let mut unreachable = None;
+        if reconnected_first {
+            match self.reconnect_now() {
+                Ok(fresh) => *client = fresh,
+                Err(why) => unreachable = Some(why),
+            }
         }
         match op(&mut client) {
-            Err(e) if !reconnected_first && lost(&e) => match (self.reconnect)() {
-                Some(fresh) => {
-                    *client = fresh;
-                    Ok(op(&mut client)?)
-                }
-                None => Err(e.into()),
-            },
+            Err(e) if !reconnected_first && lost(&e) => {
+                let fresh = self.reconnect_now().map_err(DbError::Unreachable)?;
+                *client = fresh;
+                Ok(op(&mut client)?)
+            }
+            Err(e)
+                if lost(&e)
+                    && let Some(why) = unreachable =>
+            {
+                Err(DbError::Unreachable(why))
+            }
             done => Ok(done?),
+        }
+    }
+
+    /// A new connection, unless the last attempt failed less than [`RETRY_PAUSE`]
+    /// ago; else why the server could not be reached.
+    fn reconnect_now(&self) -> Result<super::pg_client::Client, String> {
+        if let Some((retry_at, why)) = &*self.down.borrow()
+            && std::time::Instant::now() < *retry_at
+        {
+            return Err(why.clone());
+        }
+        match (self.reconnect)() {
+            Ok(fresh) => {
+                self.down.replace(None);
+                Ok(fresh)
+            }
+            Err(e) => {
+                let why = e.to_string();
+                let retry_at = std::time::Instant::now() + RETRY_PAUSE;
+                self.down.replace(Some((retry_at, why.clone())));
+                Err(why)
+            }
         }
     }
 }
 
 /// True when `e` says the connection is gone: closed, broken, or ended by the
 /// server (shut down, or the backend terminated).
-fn lost(e: &postgres::Error) -> bool {
-    use postgres::error::SqlState;
+fn lost(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
     let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
     let ended = e.code().is_some_and(|c| {
         *c == SqlState::ADMIN_SHUTDOWN
@@ -480,10 +526,11 @@ impl Db {
         let client = super::pg::connect(&target)?;
         Ok(Db::Pg(Box::new(Pg {
             client: RefCell::new(client),
-            reconnect: Box::new(move || super::pg::connect(&target).ok()),
+            reconnect: Box::new(move || super::pg::connect(&target)),
             changes: Cell::new(0),
             read_only,
             in_tx: Cell::new(false),
+            down: RefCell::new(None),
         })))
     }
 
@@ -569,7 +616,7 @@ impl Db {
                 );
                 match all {
                     Err(DbError::Pg(e))
-                        if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) =>
+                        if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) =>
                     {
                         self.query_row(
                             "SELECT change_seq + catalog_seq FROM rolecall_meta WHERE id = 1",
@@ -669,12 +716,7 @@ impl Db {
         };
         Db::writable(pg)?;
         let sql = numbered_placeholders(sql);
-        let n = pg.run(|client| {
-            use postgres::fallible_iterator::FallibleIterator;
-            let mut rows = client.query_typed_raw(&sql, args.iter().cloned())?;
-            while rows.next()?.is_some() {}
-            Ok(rows.rows_affected().unwrap_or(0))
-        })?;
+        let n = pg.run(|client| client.execute_typed(&sql, args.iter().cloned()))?;
         pg.changes.set(pg.changes.get() + n);
         Ok(n)
     }
@@ -686,7 +728,7 @@ impl Db {
         &self,
         sql: &str,
         args: &[(&(dyn ToSql + Sync), Type)],
-    ) -> SqlResult<Vec<postgres::Row>> {
+    ) -> SqlResult<Vec<tokio_postgres::Row>> {
         let Db::Pg(pg) = self else {
             return Err(DbError::Column(
                 "a PostgreSQL statement was sent to a SQLite database".into(),
@@ -812,7 +854,7 @@ impl Stmt<'_> {
 
     /// Runs the statement on PostgreSQL with explicitly typed parameters (no named
     /// prepared statement, so a pooler in transaction mode is no obstacle).
-    fn pg_rows(&self, pg: &Pg, params: impl Params) -> SqlResult<Vec<postgres::Row>> {
+    fn pg_rows(&self, pg: &Pg, params: impl Params) -> SqlResult<Vec<tokio_postgres::Row>> {
         let rows = params.with(|p| {
             let values: Vec<PgValue<'_>> = p.iter().map(|v| v.pg()).collect();
             let args: Vec<(&(dyn ToSql + Sync), Type)> = values.iter().map(PgValue::arg).collect();
@@ -887,12 +929,7 @@ impl Stmt<'_> {
                     let values: Vec<PgValue<'_>> = p.iter().map(|v| v.pg()).collect();
                     let args: Vec<(&(dyn ToSql + Sync), Type)> =
                         values.iter().map(PgValue::arg).collect();
-                    pg.run(|client| {
-                        use postgres::fallible_iterator::FallibleIterator;
-                        let mut rows = client.query_typed_raw(&self.sql, args.iter().cloned())?;
-                        while rows.next()?.is_some() {}
-                        Ok(rows.rows_affected().unwrap_or(0))
-                    })
+                    pg.run(|client| client.execute_typed(&self.sql, args.iter().cloned()))
                 })?;
                 pg.changes.set(pg.changes.get() + n);
                 Ok(n as usize)

@@ -8,6 +8,7 @@ mod db;
 mod keys;
 mod packages;
 mod pg;
+mod pg_client;
 mod pg_policy;
 mod pg_schema;
 mod policy;
@@ -1042,7 +1043,7 @@ impl Tx<'_> {
             }
             return Ok(());
         }
-        use postgres::types::Type;
+        use tokio_postgres::types::Type;
         let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
         for chunk in rows.chunks(5_000) {
             let targets: Vec<&str> = chunk.iter().map(|(t, _, _)| *t).collect();
@@ -1604,7 +1605,7 @@ fn pg_current_catalog(conn: &Db) -> db::SqlResult<Option<Catalog>> {
     let (version, stamp, entries, operator) = match found {
         Ok(found) => found,
         Err(db::DbError::Pg(e))
-            if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) =>
+            if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) =>
         {
             return Ok(None);
         }
@@ -1688,7 +1689,7 @@ fn pg_tables(conn: &Db) -> db::SqlResult<std::collections::HashSet<String>> {
 fn upgrade_pg(conn: &Db, shown: &str) -> Result<()> {
     let failed = |e: db::DbError| {
         let owner = matches!(&e, db::DbError::Pg(pg)
-            if pg.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+            if pg.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
         match owner {
             true => Error::Storage(format!(
                 "{shown} needs upgrading to schema version {SCHEMA_VERSION}, and only the login that owns its tables may change them; open it once as that login (nothing was changed)"

@@ -342,7 +342,7 @@ pub(super) fn replace_role_in_packages(
 /// Writes the memberships `packages[i]` ∋ `users[i]` (pairs already there are left
 /// as they are): in `unnest` batches on a server, one prepared insert each on a file.
 pub(super) fn insert_members(conn: &Db, packages: &[i64], users: &[i64]) -> Result<()> {
-    use postgres::types::Type;
+    use tokio_postgres::types::Type;
     if conn.is_pg() {
         for from in (0..users.len()).step_by(20_000) {
             let to = (from + 20_000).min(users.len());
@@ -1271,7 +1271,7 @@ fn bump_users(tx: &Tx<'_>, ids: &[i64]) -> Result<()> {
         }
         return Ok(());
     }
-    use postgres::types::Type;
+    use tokio_postgres::types::Type;
     let (at, actor): (&str, &str) = (&tx.at, tx.actor);
     for chunk in ids.chunks(20_000) {
         tx.tx.pg_execute(

@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use postgres::config::{Host, SslMode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio_postgres::config::{Host, SslMode};
 
+use super::pg_client::{Client, ConnectError};
 use crate::error::{Error, Result};
+
+/// How long one host may take to connect, login included, when the URL says nothing.
+const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// True when `--db` names a PostgreSQL server rather than a file.
 pub fn is_url(text: &str) -> bool {
@@ -83,7 +87,7 @@ enum Verify {
 #[derive(Clone)]
 pub struct Target {
     /// Everything but where to connect: each of `hosts` is tried with a copy of it.
-    config: postgres::Config,
+    config: tokio_postgres::Config,
     /// The servers to try, in order (libpq's host list).
     hosts: Vec<Endpoint>,
     /// Why a password file was passed over, for the error when a password is missing.
@@ -277,9 +281,9 @@ pub fn parse(url: &str) -> Result<Target> {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    let full = postgres::Config::from_str(&rest).map_err(|e| bad_url(&shown, e))?;
+    let full = tokio_postgres::Config::from_str(&rest).map_err(|e| bad_url(&shown, e))?;
     let mut config =
-        postgres::Config::from_str(&without_hosts(&rest)).map_err(|e| bad_url(&shown, e))?;
+        tokio_postgres::Config::from_str(&without_hosts(&rest)).map_err(|e| bad_url(&shown, e))?;
     config.ssl_mode(mode);
     if config.get_user().is_none() {
         let user = std::env::var("PGUSER")
@@ -297,7 +301,7 @@ pub fn parse(url: &str) -> Result<Target> {
         }
     }
     if config.get_connect_timeout().is_none() {
-        config.connect_timeout(std::time::Duration::from_secs(10));
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
     config.application_name("rolecall");
     let mut hosts = endpoints(&full).map_err(|why| bad_url(&shown, why))?;
@@ -342,7 +346,7 @@ fn without_hosts(url: &str) -> String {
 /// The servers `config` names, in the order they are tried: libpq's pairing of
 /// hosts, host addresses and ports (one port serves every host), and the local
 /// socket when nothing is named. `load_balance_hosts=random` shuffles them.
-fn endpoints(config: &postgres::Config) -> std::result::Result<Vec<Endpoint>, String> {
+fn endpoints(config: &tokio_postgres::Config) -> std::result::Result<Vec<Endpoint>, String> {
     let hosts = config.get_hosts();
     let addrs = config.get_hostaddrs();
     let ports = config.get_ports();
@@ -377,7 +381,7 @@ fn endpoints(config: &postgres::Config) -> std::result::Result<Vec<Endpoint>, St
             password: None,
         })
         .collect();
-    if config.get_load_balance_hosts() == postgres::config::LoadBalanceHosts::Random {
+    if config.get_load_balance_hosts() == tokio_postgres::config::LoadBalanceHosts::Random {
         shuffle(&mut out);
     }
     Ok(out)
@@ -432,7 +436,7 @@ fn pgpass_file() -> std::result::Result<Option<String>, String> {
 /// reads it: `host:port:database:user:password`, `*` matching anything, `\`
 /// escaping `:` and `\`. The host is the name the URL gives it (or its address);
 /// the default socket folder is `localhost`, another socket folder its path.
-fn pgpass(text: &str, config: &postgres::Config, host: &Endpoint) -> Option<String> {
+fn pgpass(text: &str, config: &tokio_postgres::Config, host: &Endpoint) -> Option<String> {
     let name = match (&host.host, &host.hostaddr) {
         (Some(Host::Tcp(h)), _) => h.clone(),
         (Some(Host::Unix(p)), _) if p == Path::new(DEFAULT_SOCKET_DIR) => "localhost".into(),
@@ -641,7 +645,7 @@ fn tls(target: &Target) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
 /// Connects to `target`, trying its hosts in turn as libpq does: the first that
 /// answers, takes the login and (with `target_session_attrs`) is the kind of server
 /// asked for. When none will do, the error says what each one answered.
-pub fn connect(target: &Target) -> Result<postgres::Client> {
+pub(super) fn connect(target: &Target) -> Result<Client> {
     // TLS is set up once, and only when a host is reached over the network: as
     // libpq, a unix socket never carries TLS, so it is not asked for (one round trip
     // and the TLS set-up less on every start of every command).
@@ -662,8 +666,14 @@ pub fn connect(target: &Target) -> Result<postgres::Client> {
         if let Some(password) = &host.password {
             config.password(password);
         }
+        // libpq's connect_timeout bounds the whole connection to one host, login
+        // included; `parse` always sets one.
+        let limit = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let connected = if local {
-            config.connect(postgres::NoTls)
+            Client::connect(&config, tokio_postgres::NoTls, limit)
         } else {
             if tls_setup.is_none() {
                 tls_setup = Some(tls(target)?);
@@ -671,11 +681,26 @@ pub fn connect(target: &Target) -> Result<postgres::Client> {
             let Some(tls) = &tls_setup else {
                 unreachable!("set up just above")
             };
-            config.connect(tls.clone())
+            Client::connect(&config, tls.clone(), limit)
         };
         match connected {
             Ok(client) => return Ok(client),
-            Err(e) => failures.push((host, refusal(&e, target.password_note.as_deref()))),
+            Err(ConnectError::Pg(e)) => {
+                failures.push((host, refusal(&e, target.password_note.as_deref())));
+            }
+            Err(ConnectError::TimedOut(limit)) => failures.push((
+                host,
+                format!(
+                    "no answer within connect_timeout ({} s)",
+                    limit.as_secs_f64()
+                ),
+            )),
+            Err(ConnectError::Io(e)) => {
+                return Err(Error::Storage(format!(
+                    "cannot start a connection to {}: {e}",
+                    target.shown
+                )));
+            }
         }
     }
     let why = match failures.as_slice() {
@@ -695,7 +720,7 @@ pub fn connect(target: &Target) -> Result<postgres::Client> {
 /// What one server answered, in one clause: the server's own message when it sent
 /// one, else the driver's with its causes (the driver's top line alone, such as
 /// "error performing TLS handshake", does not say what went wrong).
-fn refusal(e: &postgres::Error, password_note: Option<&str>) -> String {
+fn refusal(e: &tokio_postgres::Error, password_note: Option<&str>) -> String {
     if let Some(db) = e.as_db_error() {
         return crate::text::display_safe(db.message()).into_owned();
     }
@@ -757,7 +782,7 @@ mod tests {
         assert_eq!(t.config.get_dbname(), Some("db"));
         assert_eq!(
             t.config.get_target_session_attrs(),
-            postgres::config::TargetSessionAttrs::ReadWrite
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
         );
         let t = parse("postgres://u@/db?host=/tmp/a&host=/tmp/b&port=6000").unwrap();
         let shown: Vec<String> = t.hosts.iter().map(Endpoint::shown).collect();

@@ -558,7 +558,7 @@ fn load_refs(conn: &Db, refs: &[UserRef]) -> Result<Vec<User>> {
     if !conn.is_pg() || refs.len() < 2 {
         return refs.iter().map(|who| load_ref(conn, who)).collect();
     }
-    use postgres::types::Type;
+    use tokio_postgres::types::Type;
     let names: Vec<String> = refs
         .iter()
         .filter_map(|who| match who {
@@ -630,7 +630,7 @@ fn change_each(
         set.column
     );
     if tx.tx.is_pg() && changed.len() > 1 {
-        use postgres::types::Type;
+        use tokio_postgres::types::Type;
         let ids: Vec<i64> = changed.iter().map(|(u, _)| u.id).collect();
         let value = set.value.pg();
         let (value, value_type) = value.arg();
@@ -1328,7 +1328,7 @@ pub(super) struct NewRow<'a> {
 /// round trip however many), and returns their new ids in the same order. The
 /// caller has checked them as [`insert_user`] checks one.
 pub(super) fn insert_users_unnest(tx: &Tx<'_>, rows: &[NewRow<'_>]) -> Result<Vec<i64>> {
-    use postgres::types::Type;
+    use tokio_postgres::types::Type;
     let mut text: [Vec<&str>; 8] = Default::default();
     let folds: Vec<String> = rows.iter().map(|r| fold(&r.profile.email)).collect();
     let (mut roles, mut active, mut owner) = (Vec::new(), Vec::new(), Vec::new());
@@ -1383,7 +1383,7 @@ pub(super) fn insert_users_unnest(tx: &Tx<'_>, rows: &[NewRow<'_>]) -> Result<Ve
     let by_name: std::collections::HashMap<String, i64> = written
         .iter()
         .map(|r| Ok((r.try_get::<_, String>(1)?, r.try_get::<_, i64>(0)?)))
-        .collect::<std::result::Result<_, postgres::Error>>()
+        .collect::<std::result::Result<_, tokio_postgres::Error>>()
         .map_err(super::db::DbError::from)?;
     rows.iter()
         .map(|row| {
