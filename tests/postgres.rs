@@ -1320,6 +1320,33 @@ fn a_version_5_postgres_database_is_upgraded_by_its_first_open_that_may_write() 
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
+/// An application's transaction left open after reading `user_permissions` holds the
+/// view: replacing it would wait, and every later lookup would queue behind the wait.
+/// The upgrade gives up after a short wait instead, changing nothing, and the next
+/// open once the transaction has ended does it.
+#[test]
+fn an_upgrade_that_would_wait_on_an_open_reader_gives_up_and_changes_nothing() {
+    let Some(server) = pg_server() else { return };
+    let place = filled_then(server, BACK_TO_5);
+    let mut reader = place.pg.as_ref().unwrap().client();
+    let mut open = reader.transaction().unwrap();
+    open.query("SELECT count(*) FROM user_permissions", &[])
+        .unwrap();
+    let out = place.rc(&["check", "alice", "contacts.archive"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another transaction is using its tables or views (waited 2 s"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(place.strings(SCHEMA_VERSION, SCHEMA_VERSION), ["5"]);
+    assert_eq!(place.strings(LATERAL_VIEW, LATERAL_VIEW), ["false"]);
+    open.commit().unwrap();
+    let out = place.rc(&["check", "alice", "contacts.archive"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(place.strings(SCHEMA_VERSION, SCHEMA_VERSION), ["6"]);
+}
+
 #[test]
 fn a_login_that_does_not_own_the_tables_cannot_upgrade_and_is_told_who_can() {
     let Some(server) = pg_server() else { return };

@@ -367,8 +367,36 @@ fn a_leaf_another_program_inserts_is_held_by_administrator_in_check_and_the_view
     assert!(!leaves.contains(&"contacts.export".to_string()));
     assert_eq!(sorted(&db.granted("Administrator")), leaves);
     assert_eq!(db.view_grants("alice"), leaves, "the view agrees");
-    // Only the built-in role: Support's grant is its own to change.
-    assert_eq!(db.granted("Support"), Vec::<String>::new());
+    let support = "SELECT g.permission_key FROM role_grants g JOIN roles r ON r.id = g.role_id \
+                   WHERE r.name = 'Support' ORDER BY 1";
+    assert_eq!(
+        db.sql_strings(support, &[]),
+        ["contacts.export"],
+        "only the built-in role's rows are the triggers' to change"
+    );
+
+    // The only child deleted: its parent is a leaf again, and Administrator's.
+    db.sql_exec(
+        "DELETE FROM permissions WHERE key = 'contacts.export.csv'",
+        none,
+    );
+    // A category inserted after its child, in one statement.
+    db.sql_exec(
+        "INSERT INTO permissions (key, parent, label, position) VALUES \
+         ('reports.pdf', 'reports', 'PDF', 1003), ('reports', NULL, 'Reports', 1002)",
+        none,
+    );
+    let leaves = all_leaf_keys(&db.catalog());
+    for key in ["contacts.export", "reports.pdf"] {
+        assert!(leaves.contains(&key.to_string()), "{key}: {leaves:?}");
+    }
+    assert_eq!(sorted(&db.granted("Administrator")), leaves);
+    let categories = "SELECT g.permission_key FROM role_grants g JOIN roles r ON r.id = g.role_id \
+                      WHERE r.builtin = TRUE AND EXISTS \
+                      (SELECT 1 FROM permissions c WHERE c.parent = g.permission_key)";
+    assert_eq!(db.sql_strings(categories, &[]), Vec::<String>::new());
+    assert_eq!(db.view_grants("alice"), leaves);
+    db.run(&["check", "alice", "reports.pdf"]).expect_code(0);
 }
 
 // ---- 7. Output that fails is not success ----------------------------------------
@@ -812,6 +840,7 @@ fn the_upgrade_to_6_gives_administrator_the_leaves_another_program_added() {
         let conn = db.conn_rw();
         conn.execute_batch(
             "DROP TRIGGER permissions_builtin_holds; \
+             DROP TRIGGER permissions_builtin_holds_delete; \
              INSERT INTO permissions (key, parent, label, position) \
              VALUES ('contacts.archive', 'contacts', 'Archive', 1000); \
              DELETE FROM role_grants WHERE permission_key = 'contacts.view'; \

@@ -115,8 +115,7 @@ impl From<DbError> for crate::error::Error {
                     .into(),
             ),
             DbError::Unreachable(why) => crate::error::Error::Storage(format!(
-                "the connection to the database server was lost and {why}; nothing was changed (rolecall tries again {} s after each failed try)",
-                RETRY_PAUSE.as_secs()
+                "the connection to the database server was lost and {why}; nothing was changed (rolecall tries again a few seconds after each failed try)"
             )),
             DbError::CommitLost(e) => crate::error::Error::Storage(format!(
                 "the connection to the database server was lost as the change was committed ({}); it may or may not have been made: look before you try again",
@@ -417,14 +416,14 @@ pub(crate) struct Pg {
     read_only: bool,
     /// A transaction is open on this session.
     in_tx: Cell<bool>,
-    /// After a failed attempt to connect again, none is made before this moment:
+    /// After a failed attempt to connect again, none is made before this moment (at
+    /// least [`RETRY_PAUSE`] later, and three times as long as the attempt took):
     /// statements fail at once meanwhile, with the failure's reason, so a console
-    /// polling a server that is gone waits out one connection timeout every few
-    /// seconds, not one a second.
+    /// polling a server that is gone is kept waiting a quarter of the time at most.
     down: RefCell<Option<(std::time::Instant, String)>>,
 }
 
-/// How long a session waits, after failing to connect again, before it tries again.
+/// The least a session waits, after failing to connect again, before it tries again.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Pg {
@@ -476,6 +475,7 @@ impl Pg {
         {
             return Err(why.clone());
         }
+        let started = std::time::Instant::now();
         match (self.reconnect)() {
             Ok(fresh) => {
                 self.down.replace(None);
@@ -483,7 +483,11 @@ impl Pg {
             }
             Err(e) => {
                 let why = e.to_string();
-                let retry_at = std::time::Instant::now() + RETRY_PAUSE;
+                // A try that waited out a timeout blocked its caller for that long:
+                // wait three times as long before the next, so a console spends at
+                // most a quarter of its time waiting on a server that is gone.
+                let pause = RETRY_PAUSE.max(started.elapsed() * 3);
+                let retry_at = std::time::Instant::now() + pause;
                 self.down.replace(Some((retry_at, why.clone())));
                 Err(why)
             }

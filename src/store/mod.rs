@@ -46,6 +46,10 @@ pub use users::{NewUser, UserChange, UserRef};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
 
+/// How long an upgrade of a PostgreSQL database waits for a table or view another
+/// transaction is using before it gives up: see [`upgrade_pg`].
+const UPGRADE_LOCK_WAIT: Duration = Duration::from_secs(2);
+
 // Every version from the first PostgreSQL one up to this one has its upgrade.
 const _: () =
     assert!(pg_schema::FIRST_VERSION + pg_schema::UPGRADES.len() as i64 == SCHEMA_VERSION);
@@ -1676,25 +1680,32 @@ fn pg_tables(conn: &Db) -> db::SqlResult<std::collections::HashSet<String>> {
     .collect()
 }
 
-/// Creates the schema in an empty PostgreSQL database and fills it, in one
-/// transaction. Two processes that start on the same empty database at once queue
-/// on an advisory lock, and the second looks at the tables only once it holds it:
-/// it finds the schema made and uses it, or with [`OnExisting::Refuse`] (a copy,
-/// which must not report rows it never wrote) refuses any table it finds.
 /// Upgrades a PostgreSQL database of an older schema version to this one, in one
 /// transaction that queues behind every writer (it first takes the change counter's
 /// row) and reads the version again once it holds it, so two rolecalls opening the
 /// database at once upgrade it once. Changing the schema takes the rights of the
 /// login that owns the tables; another login is told so, and nothing is changed.
+///
+/// Changing a table or view waits for the transactions using it, and queues every
+/// later reader behind it (an application's idle transaction that read
+/// `user_permissions` would stall every other lookup): the upgrade gives up after
+/// [`UPGRADE_LOCK_WAIT`], changing nothing, and the next open tries again.
 fn upgrade_pg(conn: &Db, shown: &str) -> Result<()> {
     let failed = |e: db::DbError| {
-        let owner = matches!(&e, db::DbError::Pg(pg)
-            if pg.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
-        match owner {
-            true => Error::Storage(format!(
+        use tokio_postgres::error::SqlState;
+        let code = match &e {
+            db::DbError::Pg(pg) => pg.code().cloned(),
+            _ => None,
+        };
+        match code {
+            Some(c) if c == SqlState::INSUFFICIENT_PRIVILEGE => Error::Storage(format!(
                 "{shown} needs upgrading to schema version {SCHEMA_VERSION}, and only the login that owns its tables may change them; open it once as that login (nothing was changed)"
             )),
-            false => Error::Storage(format!("cannot upgrade {shown}: {}", Error::from(e))),
+            Some(c) if c == SqlState::LOCK_NOT_AVAILABLE => Error::Storage(format!(
+                "cannot upgrade {shown} now: another transaction is using its tables or views (waited {} s for it, which would have held up every other reader); nothing was changed: try again once it has ended",
+                UPGRADE_LOCK_WAIT.as_secs()
+            )),
+            _ => Error::Storage(format!("cannot upgrade {shown}: {}", Error::from(e))),
         }
     };
     let tx = conn.begin_write().map_err(failed)?;
@@ -1704,15 +1715,24 @@ fn upgrade_pg(conn: &Db, shown: &str) -> Result<()> {
     )
     .map_err(failed)?;
     let version = tx.schema_version().map_err(failed)?;
-    if version >= SCHEMA_VERSION {
+    if version > SCHEMA_VERSION {
+        tx.rollback().map_err(failed)?;
+        return Err(Error::Storage(format!(
+            "{shown} was upgraded to schema version {version} by a newer rolecall while this one waited (this one understands {SCHEMA_VERSION}); use a newer rolecall"
+        )));
+    }
+    if version == SCHEMA_VERSION {
         // Another rolecall upgraded it while this one waited.
         return tx.rollback().map_err(failed);
     }
+    tx.execute_batch(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        UPGRADE_LOCK_WAIT.as_millis()
+    ))
+    .map_err(failed)?;
     let from = (version - pg_schema::FIRST_VERSION) as usize;
     for step in &pg_schema::UPGRADES[from..] {
-        for sql in *step {
-            tx.execute_batch(sql).map_err(failed)?;
-        }
+        step(&tx).map_err(failed)?;
     }
     tx.execute(
         "UPDATE rolecall_schema SET version = ?1 WHERE id = 1",
@@ -1729,6 +1749,11 @@ fn upgrade_pg(conn: &Db, shown: &str) -> Result<()> {
     tx.commit().map_err(failed)
 }
 
+/// Creates the schema in an empty PostgreSQL database and fills it, in one
+/// transaction. Two processes that start on the same empty database at once queue
+/// on an advisory lock, and the second looks at the tables only once it holds it:
+/// it finds the schema made and uses it, or with [`OnExisting::Refuse`] (a copy,
+/// which must not report rows it never wrote) refuses any table it finds.
 fn create_pg(
     conn: &Db,
     shown: &str,

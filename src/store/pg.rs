@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres::config::{Host, SslMode};
 
-use super::pg_client::{Client, ConnectError};
+use super::pg_client::{Client, ConnectError, resolve};
 use crate::error::{Error, Result};
 
 /// How long one host may take to connect, login included, when the URL says nothing.
@@ -666,42 +666,59 @@ pub(super) fn connect(target: &Target) -> Result<Client> {
         if let Some(password) = &host.password {
             config.password(password);
         }
-        // libpq's connect_timeout bounds the whole connection to one host, login
-        // included; `parse` always sets one.
+        // libpq's connect_timeout bounds the whole connection to each address of a
+        // host, login included; `parse` always sets one.
         let limit = config
             .get_connect_timeout()
             .copied()
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        let connected = if local {
-            Client::connect(&config, tokio_postgres::NoTls, limit)
-        } else {
-            if tls_setup.is_none() {
-                tls_setup = Some(tls(target)?);
-            }
-            let Some(tls) = &tls_setup else {
-                unreachable!("set up just above")
-            };
-            Client::connect(&config, tls.clone(), limit)
+        // A name is looked up here, within the limit, and each of its addresses
+        // tried in turn with a limit of its own.
+        let addresses = match (&host.host, host.hostaddr) {
+            (Some(Host::Tcp(name)), None) => match resolve(name, host.port, limit) {
+                Ok(found) => found.into_iter().map(Some).collect(),
+                Err(e) => {
+                    failures.push((host, failure(&e, target)?));
+                    continue;
+                }
+            },
+            _ => vec![None],
         };
-        match connected {
-            Ok(client) => return Ok(client),
-            Err(ConnectError::Pg(e)) => {
-                failures.push((host, refusal(&e, target.password_note.as_deref())));
+        let mut why = Vec::new();
+        for address in &addresses {
+            let mut config = config.clone();
+            if let Some(ip) = address {
+                config.hostaddr(*ip);
             }
-            Err(ConnectError::TimedOut(limit)) => failures.push((
-                host,
-                format!(
-                    "no answer within connect_timeout ({} s)",
-                    limit.as_secs_f64()
-                ),
-            )),
-            Err(ConnectError::Io(e)) => {
-                return Err(Error::Storage(format!(
-                    "cannot start a connection to {}: {e}",
-                    target.shown
-                )));
+            let connected = if local {
+                Client::connect(&config, tokio_postgres::NoTls, limit)
+            } else {
+                if tls_setup.is_none() {
+                    tls_setup = Some(tls(target)?);
+                }
+                let Some(tls) = &tls_setup else {
+                    unreachable!("set up just above")
+                };
+                Client::connect(&config, tls.clone(), limit)
+            };
+            match connected {
+                Ok(client) => return Ok(client),
+                Err(e) => why.push((address, failure(&e, target)?)),
             }
         }
+        let why = match why.as_slice() {
+            [(_, one)] => one.clone(),
+            [] => "the name has no addresses".into(),
+            all => all
+                .iter()
+                .map(|(ip, why)| match ip {
+                    Some(ip) => format!("{ip}: {why}"),
+                    None => why.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        failures.push((host, why));
     }
     let why = match failures.as_slice() {
         [(_, why)] => why.clone(),
@@ -715,6 +732,26 @@ pub(super) fn connect(target: &Target) -> Result<Client> {
         "cannot connect to {}: {why}",
         target.shown
     )))
+}
+
+/// Why one address could not be used, in one clause; `Err` when nothing can be tried
+/// at all (no runtime could be made).
+fn failure(e: &ConnectError, target: &Target) -> Result<String> {
+    match e {
+        ConnectError::Pg(e) => Ok(refusal(e, target.password_note.as_deref())),
+        ConnectError::TimedOut(limit) => Ok(format!(
+            "no answer within connect_timeout ({} s)",
+            limit.as_secs_f64()
+        )),
+        ConnectError::Lookup(e) => Ok(crate::text::display_safe(&format!(
+            "its name cannot be looked up: {e}"
+        ))
+        .into_owned()),
+        ConnectError::Io(e) => Err(Error::Storage(format!(
+            "cannot start a connection to {}: {e}",
+            target.shown
+        ))),
+    }
 }
 
 /// What one server answered, in one clause: the server's own message when it sent

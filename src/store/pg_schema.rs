@@ -8,6 +8,8 @@
 //! `COLLATE "C"` (byte order, as SQLite's BINARY and Rust's `str::cmp`), so lists come
 //! out in the same order from either backend.
 
+use super::db::{Db, SqlResult, params};
+
 /// Creates everything; run in a transaction on a database with no rolecall tables.
 pub const CREATE: &str = r#"
 CREATE TABLE rolecall_schema (
@@ -292,35 +294,61 @@ CROSS JOIN LATERAL (
 WHERE u.active;
 "#;
 
-/// The built-in role holds every leaf, also one another program inserts into
-/// `permissions` (SPEC §3), as SQLite's version 6 has it: a leaf gained is granted to
-/// it, and a leaf that gains a child is no longer (grants are of leaves only). Fired
-/// for rows written here, not for rows a logical replication subscriber receives,
-/// which bring their grants with them.
+/// The built-in role holds every leaf, also when another program changes
+/// `permissions` (SPEC §3), as SQLite's version 6 has it: a leaf inserted is granted
+/// to it, a key that gains a child is no longer (grants are of leaves only), and a
+/// category whose last child is deleted is granted again. Fired for rows
+/// written here, not for rows a logical replication subscriber receives, which bring
+/// their grants with them. It runs with the rights of whoever changes `permissions`,
+/// who therefore needs them on `role_grants` too.
 pub(super) const BUILTIN_HOLDS: &str = r#"
 CREATE OR REPLACE FUNCTION rolecall_builtin_holds() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM role_grants g USING roles r
-        WHERE g.role_id = r.id AND r.builtin AND g.permission_key = NEW.parent;
-    INSERT INTO role_grants (role_id, permission_key)
-        SELECT id, NEW.key FROM roles WHERE builtin ON CONFLICT DO NOTHING;
+    IF TG_OP = 'INSERT' THEN
+        DELETE FROM role_grants g USING roles r
+            WHERE g.role_id = r.id AND r.builtin AND g.permission_key = NEW.parent;
+        INSERT INTO role_grants (role_id, permission_key)
+            SELECT id, NEW.key FROM roles WHERE builtin
+            AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = NEW.key)
+            ON CONFLICT DO NOTHING;
+    ELSE
+        INSERT INTO role_grants (role_id, permission_key)
+            SELECT r.id, p.key FROM roles r JOIN permissions p ON p.key = OLD.parent
+            WHERE r.builtin
+            AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key)
+            ON CONFLICT DO NOTHING;
+    END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER permissions_builtin_holds AFTER INSERT ON permissions
+CREATE TRIGGER permissions_builtin_holds
+    AFTER INSERT OR DELETE ON permissions
     FOR EACH ROW EXECUTE FUNCTION rolecall_builtin_holds();
 "#;
 
 /// The first version a PostgreSQL database was made at: nothing older exists.
 pub(super) const FIRST_VERSION: i64 = 5;
 
-/// The upgrades, each the statements that take a database from one version to the
-/// next, in order from [`FIRST_VERSION`]; run in one write transaction.
-pub(super) const UPGRADES: &[&[&str]] = &[
-    // 5 to 6: the built-in role completed and kept complete, and `user_permissions`
-    // in the form that is planned faster (a database made by the build that brought
-    // it already has it; `CREATE OR REPLACE` keeps the grants given on the view).
-    &[BUILTIN_HOLDS, COMPLETE_BUILTIN, USER_PERMISSIONS],
-];
+/// The upgrades, each taking a database from one version to the next, in order from
+/// [`FIRST_VERSION`]; run in one write transaction.
+pub(super) const UPGRADES: &[fn(&Db) -> SqlResult<()>] = &[to_6];
+
+/// 5 to 6: the built-in role completed and kept complete, and `user_permissions` in
+/// the form that is planned faster, unless it has it already (the build that brought
+/// that form made it): replacing a view waits for every transaction that read it.
+/// `CREATE OR REPLACE` keeps the grants given on the view.
+fn to_6(tx: &Db) -> SqlResult<()> {
+    tx.execute_batch(BUILTIN_HOLDS)?;
+    tx.execute_batch(COMPLETE_BUILTIN)?;
+    let earlier: bool = tx.query_row(
+        "SELECT position('LATERAL' IN pg_get_viewdef('user_permissions'::regclass)) = 0",
+        params![],
+        |r| r.get(0),
+    )?;
+    if earlier {
+        tx.execute_batch(USER_PERMISSIONS)?;
+    }
+    Ok(())
+}
 
 /// Gives a built-in role every leaf it lacks and takes back its grants of keys that
 /// are not leaves, for a database written to before [`BUILTIN_HOLDS`] existed.

@@ -413,18 +413,30 @@ CREATE TABLE operator_permissions (
 ) WITHOUT ROWID;
 "#;
 
-/// Version 6: the built-in role holds every leaf, also a leaf another program
-/// inserts into `permissions` (SPEC §3: "always, also leaves added later"). rolecall's
-/// own catalog writes already give it each new leaf; the trigger does the same for a
-/// row written by anything else, and takes back the grant of a leaf that gains a child
-/// (grants are of leaves only). The upgrade completes a built-in role that lacks a leaf.
+/// Version 6: the built-in role holds every leaf, also when another program changes
+/// `permissions` (SPEC §3: "always, also leaves added later"). rolecall's own catalog
+/// writes already keep it so; these triggers do the same for rows written by anything
+/// else: a leaf inserted is granted to it; a key that gains a child is no longer
+/// (grants are of leaves only); a category whose last child is deleted is a leaf
+/// again, and granted. The upgrade completes a built-in role that lacks a
+/// leaf.
 const V6: &str = r#"
 CREATE TRIGGER permissions_builtin_holds AFTER INSERT ON permissions
 BEGIN
     DELETE FROM role_grants WHERE permission_key = NEW.parent
         AND role_id IN (SELECT id FROM roles WHERE builtin = 1);
     INSERT OR IGNORE INTO role_grants (role_id, permission_key)
-        SELECT id, NEW.key FROM roles WHERE builtin = 1;
+        SELECT id, NEW.key FROM roles WHERE builtin = 1
+        AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = NEW.key);
+END;
+
+CREATE TRIGGER permissions_builtin_holds_delete AFTER DELETE ON permissions
+WHEN OLD.parent IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO role_grants (role_id, permission_key)
+        SELECT r.id, p.key FROM roles r JOIN permissions p ON p.key = OLD.parent
+        WHERE r.builtin = 1
+        AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key);
 END;
 
 DELETE FROM role_grants WHERE role_id IN (SELECT id FROM roles WHERE builtin = 1)
