@@ -6,8 +6,10 @@
 //! held rolecall forever.
 //!
 //! Each client owns a current-thread runtime, and the connection is polled together
-//! with each call while the call waits, as in the `postgres` crate (a task of its own
-//! cost about 0.6 ms more a `check`: measured with `hyperfine -N`).
+//! with each call while the call waits, as in the `postgres` crate. Running it as a
+//! task of its own made `check` 0.6–1.0 ms slower than the `postgres` crate; polled
+//! this way it is 0.1–0.5 ms slower, with the same instruction count and about 40
+//! more page faults (BENCHMARKS.md, "A seventh session").
 
 use std::future::{Future, poll_fn};
 use std::net::IpAddr;
