@@ -195,8 +195,9 @@ pub enum ConflictKind {
     /// The row was deleted and another one created under the same name: the caller's
     /// version belongs to a row that no longer exists.
     Recreated,
-    /// The caller's version is older than the row and no row of that name was ever
-    /// deleted: a version this row never had (mistyped, or read from something else).
+    /// The caller's version is older than the row and the audit log shows no row of
+    /// that name deleted: a version this row never had (mistyped, read from another
+    /// row, or from one another program deleted without a record).
     NeverHad,
     /// Another process changed the permission catalog, so grants read before it
     /// cannot be written.
@@ -246,7 +247,7 @@ impl fmt::Display for Conflict {
             ),
             ConflictKind::NeverHad => write!(
                 f,
-                "{target} never had version {} (it is at version {}); nothing was changed: pass the version it shows now",
+                "{target} never had version {} (it was created after that version and is at version {}): the version was read from another row, or from an earlier row of this name that another program deleted, which leaves no record; nothing was changed: pass the version it shows now",
                 self.expected_version, self.current_version
             ),
             ConflictKind::Catalog => write!(
