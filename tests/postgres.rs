@@ -1241,6 +1241,8 @@ const BACK_TO_5: &str = "\
     JOIN role_grants g ON g.role_id = pr.role_id WHERE u.active; \
     DROP TRIGGER permissions_builtin_holds ON permissions; \
     DROP FUNCTION rolecall_builtin_holds(); \
+    DROP TRIGGER role_grants_builtin_keeps ON role_grants; \
+    DROP FUNCTION rolecall_builtin_keeps(); \
     INSERT INTO permissions (key, parent, label, position) \
     VALUES ('contacts.archive', 'contacts', 'Archive', 1000); \
     DELETE FROM role_grants WHERE permission_key = 'contacts.view' \

@@ -407,6 +407,33 @@ fn a_leaf_another_program_inserts_is_held_by_administrator_in_check_and_the_view
     assert_eq!(db.sql_strings(categories, &[]), Vec::<String>::new());
     assert_eq!(db.view_grants("alice"), leaves);
     db.run(&["check", "alice", "reports.pdf"]).expect_code(0);
+
+    // Nor can another program take a leaf from it: the statement is refused whole.
+    let refused = match db.is_pg() {
+        true => db
+            .pg_client()
+            .execute(
+                "DELETE FROM role_grants WHERE permission_key LIKE 'contacts.%'",
+                &[],
+            )
+            .map(drop)
+            .map_err(|e| {
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_string())
+            }),
+        false => db
+            .conn_rw()
+            .execute(
+                "DELETE FROM role_grants WHERE permission_key LIKE 'contacts.%'",
+                [],
+            )
+            .map(drop)
+            .map_err(|e| e.to_string()),
+    };
+    let why = refused.expect_err("the delete is refused");
+    assert!(why.contains("holds every permission"), "{why}");
+    assert_eq!(sorted(&db.granted("Administrator")), leaves);
+    assert_eq!(db.sql_strings(support, &[]), ["contacts.export"]);
 }
 
 // ---- 7. Output that fails is not success ----------------------------------------
@@ -851,6 +878,7 @@ fn the_upgrade_to_6_gives_administrator_the_leaves_another_program_added() {
         conn.execute_batch(
             "DROP TRIGGER permissions_builtin_holds; \
              DROP TRIGGER permissions_builtin_holds_delete; \
+             DROP TRIGGER role_grants_builtin_keeps; \
              INSERT INTO permissions (key, parent, label, position) \
              VALUES ('contacts.archive', 'contacts', 'Archive', 1000); \
              DELETE FROM role_grants WHERE permission_key = 'contacts.view'; \

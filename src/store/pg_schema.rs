@@ -297,7 +297,9 @@ WHERE u.active;
 /// The built-in role holds every leaf, also when another program changes
 /// `permissions` (SPEC §3), as SQLite's version 6 has it: a leaf inserted is granted
 /// to it, a key that gains a child is no longer (grants are of leaves only), and a
-/// category whose last child is deleted is granted again. Fired for rows
+/// category whose last child is deleted is granted again; its grant of a permission
+/// that is still a leaf cannot be deleted (a permission deleted takes its grants with
+/// it: the foreign key's cascade runs once the permission is gone). Fired for rows
 /// written here, not for rows a logical replication subscriber receives, which bring
 /// their grants with them. It runs with the rights of whoever changes `permissions`,
 /// who therefore needs them on `role_grants` too.
@@ -323,6 +325,19 @@ END $$;
 CREATE TRIGGER permissions_builtin_holds
     AFTER INSERT OR DELETE ON permissions
     FOR EACH ROW EXECUTE FUNCTION rolecall_builtin_holds();
+
+CREATE OR REPLACE FUNCTION rolecall_builtin_keeps() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM roles WHERE id = OLD.role_id AND builtin)
+       AND EXISTS (SELECT 1 FROM permissions p WHERE p.key = OLD.permission_key)
+       AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = OLD.permission_key) THEN
+        RAISE EXCEPTION 'the built-in role holds every permission: its grant of a permission cannot be deleted'
+            USING ERRCODE = 'raise_exception';
+    END IF;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER role_grants_builtin_keeps BEFORE DELETE ON role_grants
+    FOR EACH ROW EXECUTE FUNCTION rolecall_builtin_keeps();
 "#;
 
 /// The first version a PostgreSQL database was made at: nothing older exists.

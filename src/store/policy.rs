@@ -69,8 +69,8 @@ fn nodes_json(catalog: &Catalog, keys: &[String]) -> Value {
     )
 }
 
-/// Writes a catalog plan: nodes upserted in order, removed nodes deleted (their
-/// grants go with them), grants of leaves that became categories deleted, and the
+/// Writes a catalog plan: removed nodes deleted (their grants go with them), nodes
+/// upserted in order, then grants of leaves that became categories deleted, and the
 /// built-in role given every new leaf. Each role whose grants move gets a version
 /// bump and a `role.update` row; the catalog gets one `action` row.
 fn apply_catalog(
@@ -84,10 +84,6 @@ fn apply_catalog(
         return Ok(());
     }
     let tx = ctx.tx;
-    for dropped in &plan.dropped {
-        tx.prepare_cached("DELETE FROM role_grants WHERE permission_key = ?1")?
-            .execute([&dropped.key])?;
-    }
     for key in &plan.removed {
         tx.prepare_cached("DELETE FROM permissions WHERE key = ?1")?
             .execute([key])?;
@@ -102,6 +98,12 @@ fn apply_catalog(
             let parent = e.key.rsplit_once('.').map(|(p, _)| p);
             upsert.execute(params![e.key, parent, e.label, e.description, pos as i64])?;
         }
+    }
+    // Once they have their children: the built-in role's grant of a leaf cannot be
+    // deleted while it is one.
+    for dropped in &plan.dropped {
+        tx.prepare_cached("DELETE FROM role_grants WHERE permission_key = ?1")?
+            .execute([&dropped.key])?;
     }
     let new = &plan.catalog;
     for role in roles {

@@ -439,6 +439,14 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = p.key);
 END;
 
+CREATE TRIGGER role_grants_builtin_keeps BEFORE DELETE ON role_grants
+WHEN (SELECT builtin FROM roles WHERE id = OLD.role_id) = 1
+    AND EXISTS (SELECT 1 FROM permissions p WHERE p.key = OLD.permission_key)
+    AND NOT EXISTS (SELECT 1 FROM permissions c WHERE c.parent = OLD.permission_key)
+BEGIN
+    SELECT RAISE(ABORT, 'the built-in role holds every permission: its grant of a permission cannot be deleted');
+END;
+
 DELETE FROM role_grants WHERE role_id IN (SELECT id FROM roles WHERE builtin = 1)
     AND permission_key IN (SELECT parent FROM permissions WHERE parent IS NOT NULL);
 INSERT OR IGNORE INTO role_grants (role_id, permission_key)
