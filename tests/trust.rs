@@ -409,27 +409,10 @@ fn a_leaf_another_program_inserts_is_held_by_administrator_in_check_and_the_view
     db.run(&["check", "alice", "reports.pdf"]).expect_code(0);
 
     // Nor can another program take a leaf from it: the statement is refused whole.
-    let refused = match db.is_pg() {
-        true => db
-            .pg_client()
-            .execute(
-                "DELETE FROM role_grants WHERE permission_key LIKE 'contacts.%'",
-                &[],
-            )
-            .map(drop)
-            .map_err(|e| {
-                e.as_db_error()
-                    .map_or(e.to_string(), |d| d.message().to_string())
-            }),
-        false => db
-            .conn_rw()
-            .execute(
-                "DELETE FROM role_grants WHERE permission_key LIKE 'contacts.%'",
-                [],
-            )
-            .map(drop)
-            .map_err(|e| e.to_string()),
-    };
+    let refused = db.sql_try_exec(
+        "DELETE FROM role_grants WHERE permission_key LIKE 'contacts.%'",
+        none,
+    );
     let why = refused.expect_err("the delete is refused");
     assert!(why.contains("holds every permission"), "{why}");
     assert_eq!(sorted(&db.granted("Administrator")), leaves);

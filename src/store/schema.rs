@@ -418,8 +418,9 @@ CREATE TABLE operator_permissions (
 /// writes already keep it so; these triggers do the same for rows written by anything
 /// else: a leaf inserted is granted to it; a key that gains a child is no longer
 /// (grants are of leaves only); a category whose last child is deleted is a leaf
-/// again, and granted. The upgrade completes a built-in role that lacks a
-/// leaf.
+/// again, and granted; a statement deleting its grant of a leaf is refused (a
+/// permission deleted still takes its grants: the cascade runs once it is gone).
+/// The upgrade completes a built-in role that lacks a leaf.
 const V6: &str = r#"
 CREATE TRIGGER permissions_builtin_holds AFTER INSERT ON permissions
 BEGIN

@@ -216,6 +216,13 @@ impl Db {
     /// Runs a statement straight on the database, on either backend, to arrange a
     /// state the program would not make; returns the rows it changed.
     pub fn sql_exec<S: AsRef<str>>(&self, sql: &str, params: &[S]) -> u64 {
+        self.sql_try_exec(sql, params)
+            .unwrap_or_else(|why| panic!("the statement runs: {why}"))
+    }
+
+    /// [`Db::sql_exec`] for a statement another program may be refused: the rows it
+    /// changed, or the database's own message.
+    pub fn sql_try_exec<S: AsRef<str>>(&self, sql: &str, params: &[S]) -> Result<u64, String> {
         let params: Vec<&str> = params.iter().map(AsRef::as_ref).collect();
         match &self.pg {
             Some(pg) => {
@@ -225,12 +232,16 @@ impl Db {
                     .collect();
                 pg.client()
                     .execute(&dollar_placeholders(sql), &args)
-                    .expect("the statement runs")
+                    .map_err(|e| {
+                        e.as_db_error()
+                            .map_or(e.to_string(), |d| d.message().to_string())
+                    })
             }
             None => self
                 .conn_rw()
                 .execute(sql, rusqlite::params_from_iter(params))
-                .expect("the statement runs") as u64,
+                .map(|n| n as u64)
+                .map_err(|e| e.to_string()),
         }
     }
 
